@@ -1,0 +1,101 @@
+import type { Config, Role } from './config/index.js';
+import { AccountService } from './gen/trading/v1/account_pb.js';
+import { AuthService } from './gen/trading/v1/auth_pb.js';
+import { MarketDataService } from './gen/trading/v1/market_data_pb.js';
+import { OrderService } from './gen/trading/v1/orders_pb.js';
+import { SessionService } from './gen/trading/v1/session_pb.js';
+import { Readiness } from './lifecycle/readiness.js';
+import { Shutdown } from './lifecycle/shutdown.js';
+import { shutdownTracing, type Logger, type Registry } from './telemetry/index.js';
+import {
+  registration,
+  startGrpcServer,
+  type ServiceRegistration,
+} from './transport/grpc/server.js';
+import { buildHttpServer } from './transport/http/server.js';
+
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+export interface App {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly readiness: Readiness;
+  readonly shutdown: Shutdown;
+}
+
+/** Which public services each role serves; later issues fill in their implementations. */
+function servicesFor(role: Role): ServiceRegistration[] {
+  const api = [
+    registration(AuthService, {}),
+    registration(OrderService, {}),
+    registration(AccountService, {}),
+  ];
+  const stream = [registration(MarketDataService, {}), registration(SessionService, {})];
+  switch (role) {
+    case 'api':
+      return api;
+    case 'stream':
+      return stream;
+    case 'engine':
+      return [];
+    case 'all':
+      return [...api, ...stream];
+  }
+}
+
+/** Wires and starts one process of the given role; `shutdown.run()` takes it down again. */
+export async function startApp(config: Config, deps: AppDeps): Promise<App> {
+  const { logger, registry } = deps;
+  const readiness = new Readiness();
+  const shutdown = new Shutdown({
+    logger,
+    registry,
+    readiness,
+    drainDelayMs: config.shutdown.drainDelayMs,
+    timeoutMs: config.shutdown.timeoutMs,
+  });
+
+  const grpc = await startGrpcServer(
+    { ...config.grpc, logger, registry, readiness, tls: config.tls },
+    servicesFor(config.role),
+  );
+  const http = await buildHttpServer({
+    ...config.http,
+    logger,
+    registry,
+    readiness,
+    tls: config.tls,
+    tracing: config.telemetry.enabled,
+  });
+  await http.listen({ host: config.http.host, port: config.http.port });
+  const address = http.server.address();
+  const httpPort =
+    typeof address === 'object' && address !== null ? address.port : config.http.port;
+
+  shutdown.add({
+    name: 'servers',
+    // In-flight calls and requests finish; new ones are refused.
+    run: async () => {
+      await Promise.all([grpc.drain(), http.close()]);
+    },
+    force: () => {
+      grpc.forceClose();
+    },
+  });
+  shutdown.add({
+    name: 'readiness',
+    run: () => {
+      readiness.stop();
+      return Promise.resolve();
+    },
+  });
+  shutdown.add({ name: 'telemetry', run: shutdownTracing });
+
+  readiness.watch(config.readinessIntervalMs);
+  await readiness.evaluate();
+  logger.info({ http_port: httpPort, grpc_port: grpc.port }, 'app started');
+  return { httpPort, grpcPort: grpc.port, readiness, shutdown };
+}

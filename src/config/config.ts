@@ -1,0 +1,172 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * All configuration, read once from the environment, validated, typed and frozen.
+ * Nothing else in the codebase reads `process.env` (lint enforces it).
+ */
+
+export const ROLES = ['all', 'api', 'stream', 'engine'] as const;
+export type Role = (typeof ROLES)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'expected a whole number from 0 to 65535' })
+    .int({ error: 'expected a whole number from 0 to 65535' })
+    .min(0, { error: 'expected a whole number from 0 to 65535' })
+    .max(65535, { error: 'expected a whole number from 0 to 65535' })
+    .default(fallback);
+
+const millis = (fallback: number, max = 3_600_000) =>
+  z.coerce
+    .number({ error: `expected milliseconds, a whole number from 0 to ${max}` })
+    .int({ error: `expected milliseconds, a whole number from 0 to ${max}` })
+    .min(0, { error: `expected milliseconds, a whole number from 0 to ${max}` })
+    .max(max, { error: `expected milliseconds, a whole number from 0 to ${max}` })
+    .default(fallback);
+
+const url = (protocols: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { error: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+const filePath = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((path) => existsSync(path), { error: 'file does not exist' });
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+const envSchema = z.object({
+  ROLE: z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }).default('all'),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  HTTP_PORT: port(8080),
+  GRPC_PORT: port(50051),
+  POD_NAME: z.string().trim().min(1).max(253).default(hostname()),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
+  DATABASE_URL: optional(url(['postgres:', 'postgresql:'])),
+  REDIS_URL: optional(url(['redis:', 'rediss:'])),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+  TELEMETRY_ENABLED: bool(true),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(['http:', 'https:'])),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('trading-platform'),
+  TLS_CERT_FILE: optional(filePath),
+  TLS_KEY_FILE: optional(filePath),
+  TLS_CA_FILE: optional(filePath),
+  SHUTDOWN_DRAIN_DELAY_MS: millis(5_000, 600_000),
+  SHUTDOWN_TIMEOUT_MS: millis(20_000, 600_000),
+  READINESS_INTERVAL_MS: millis(1_000, 60_000),
+});
+
+export interface Config {
+  readonly role: Role;
+  readonly version: string;
+  readonly podName: string;
+  readonly serviceName: string;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly grpc: { readonly host: string; readonly port: number };
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly databaseUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly dataDir: string;
+  readonly telemetry: { readonly enabled: boolean; readonly otlpEndpoint: string | undefined };
+  readonly tls:
+    | { readonly certFile: string; readonly keyFile: string; readonly caFile: string | undefined }
+    | undefined;
+  readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
+  readonly readinessIntervalMs: number;
+}
+
+/** Raised when the environment is invalid; its message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Quotes a bad value for the error message, hiding any password inside a URL. */
+const describeValue = (value: unknown): string =>
+  value === undefined
+    ? '(unset)'
+    : JSON.stringify(value).replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+
+function readVersion(): string {
+  const raw: unknown = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  );
+  const parsed = z.object({ version: z.string() }).safeParse(raw);
+  return parsed.success ? parsed.data.version : '0.0.0';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.map(String).join('.');
+        return `${name}=${describeValue(env[name])}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both or neither');
+  }
+  if (e.HTTP_PORT !== 0 && e.HTTP_PORT === e.GRPC_PORT) {
+    problems.push(`HTTP_PORT and GRPC_PORT are both ${e.HTTP_PORT}: they must differ`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    role: e.ROLE,
+    version: readVersion(),
+    podName: e.POD_NAME,
+    serviceName: e.OTEL_SERVICE_NAME,
+    http: { host: e.HOST, port: e.HTTP_PORT },
+    grpc: { host: e.HOST, port: e.GRPC_PORT },
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: e.DATA_DIR,
+    telemetry: { enabled: e.TELEMETRY_ENABLED, otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
+    tls:
+      e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
+        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, caFile: e.TLS_CA_FILE }
+        : undefined,
+    shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    readinessIntervalMs: e.READINESS_INTERVAL_MS,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null) deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,2 @@
+export { ConfigError, loadConfig, ROLES } from './config.js';
+export type { Config, Role } from './config.js';

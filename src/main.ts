@@ -1,0 +1,53 @@
+import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { startApp } from './app.js';
+import { trackUnhandledRejections } from './lifecycle/shutdown.js';
+import { createLogger, createMetricsRegistry } from './telemetry/index.js';
+
+/** Exit code for a configuration error (EX_CONFIG from sysexits.h). */
+const EXIT_CONFIG = 78;
+
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}
+
+const config = configOrExit();
+const logger = createLogger({
+  level: config.logLevel,
+  base: {
+    service: config.serviceName,
+    role: config.role,
+    pod: config.podName,
+    version: config.version,
+  },
+});
+const registry = createMetricsRegistry({ version: config.version, role: config.role });
+trackUnhandledRejections(logger, registry);
+
+try {
+  const app = await startApp(config, { logger, registry });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void app.shutdown.run(signal).then((code) => process.exit(code));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('uncaughtException', (error) => {
+    // State may be corrupt: stop taking traffic and leave, but let in-flight work finish.
+    logger.fatal({ err: error }, 'uncaught exception');
+    void app.shutdown.run('uncaughtException').then(() => process.exit(1));
+  });
+} catch (error) {
+  logger.fatal({ err: error }, 'start-up failed');
+  process.exit(1);
+}

@@ -1,0 +1,11 @@
+export { createLogger } from './logger.js';
+export type { Logger, LoggerSettings } from './logger.js';
+export {
+  counter,
+  createMetricsRegistry,
+  gauge,
+  histogram,
+  LATENCY_BUCKETS,
+  Registry,
+} from './metrics.js';
+export { shutdownTracing, startTracing } from './tracing.js';

@@ -1,0 +1,33 @@
+/**
+ * Loaded with `node --import` before the application, so instrumentations patch `pg`,
+ * `ioredis` and `http` before anything imports them.
+ */
+import { register } from 'node:module';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { startTracing } from './tracing.js';
+
+function configOrUndefined() {
+  try {
+    return loadConfig();
+  } catch (error) {
+    // main.ts reports the configuration problem and exits; nothing to instrument.
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+}
+
+const config = configOrUndefined();
+if (config?.telemetry.enabled === true) {
+  // Hook only the ESM modules an instrumentation asks for, not every import.
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  startTracing({
+    serviceName: config.serviceName,
+    version: config.version,
+    role: config.role,
+    podName: config.podName,
+    otlpEndpoint: config.telemetry.otlpEndpoint,
+  });
+  await waitForAllMessagesAcknowledged();
+}

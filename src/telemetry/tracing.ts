@@ -1,0 +1,65 @@
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export interface TracingSettings {
+  readonly serviceName: string;
+  readonly version: string;
+  readonly role: string;
+  readonly podName: string;
+  /** OTLP/gRPC endpoint; when unset spans are still created (for log correlation) but not exported. */
+  readonly otlpEndpoint: string | undefined;
+}
+
+/** Probes and scrapes are not worth a trace each. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+let active: NodeTracerProvider | undefined;
+
+/**
+ * Starts tracing for the process. Built on NodeTracerProvider rather than NodeSDK on purpose:
+ * NodeSDK configures exporters from OTEL_* variables behind the config module's back, and
+ * installs no tracer at all when nothing is exported, which would drop trace ids from logs.
+ * gRPC server spans come from our own interceptor (src/transport/grpc), not from
+ * instrumentation-grpc, so each call has exactly one server span.
+ */
+export function startTracing(settings: TracingSettings): void {
+  if (active !== undefined) return;
+  const spanProcessors: SpanProcessor[] =
+    settings.otlpEndpoint === undefined
+      ? []
+      : [new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.otlpEndpoint }))];
+  active = new NodeTracerProvider({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: settings.serviceName,
+      [ATTR_SERVICE_VERSION]: settings.version,
+      'service.instance.id': settings.podName,
+      'k8s.pod.name': settings.podName,
+      'app.role': settings.role,
+    }),
+    spanProcessors,
+  });
+  active.register();
+  registerInstrumentations({
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has(request.url ?? ''),
+      }),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+    ],
+  });
+}
+
+/** Flushes buffered spans; called last during shutdown. */
+export async function shutdownTracing(): Promise<void> {
+  const provider = active;
+  active = undefined;
+  await provider?.shutdown();
+}

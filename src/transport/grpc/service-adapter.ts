@@ -1,0 +1,209 @@
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMethod,
+  type DescService,
+} from '@bufbuild/protobuf';
+import { createHandlerContext, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import {
+  Metadata,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedHandleCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Logger } from '../../telemetry/index.js';
+import { toGrpcStatus } from './status.js';
+
+/**
+ * Serves a Connect-style service implementation (`ServiceImpl`) over @grpc/grpc-js, so the
+ * same handlers answer native gRPC here and gRPC-Web/Connect through connect-fastify.
+ * Methods missing from `impl` answer UNIMPLEMENTED.
+ */
+
+// The message types differ per method; grpc-js's untyped definitions carry them as unknown.
+type Message = Record<string, unknown>;
+
+export function grpcServiceDefinition(service: DescService): ServiceDefinition {
+  const definition: Record<string, ServiceDefinition[string]> = {};
+  for (const method of service.methods) {
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream:
+        method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+      responseStream:
+        method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+      requestSerialize: (message: Message) =>
+        Buffer.from(toBinary(method.input, create(method.input, message))),
+      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      responseSerialize: (message: Message) =>
+        Buffer.from(toBinary(method.output, create(method.output, message))),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+      originalName: method.name,
+    };
+  }
+  return definition;
+}
+
+export interface AdapterOptions {
+  readonly logger: Logger;
+  /** Aborted when the server shuts down, so long-lived handlers can stop. */
+  readonly shutdownSignal?: AbortSignal;
+}
+
+export function grpcServiceImplementation<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  options: AdapterOptions,
+): UntypedServiceImplementation {
+  const handlers: UntypedServiceImplementation = {};
+  const byName = impl as Partial<Record<string, unknown>>;
+  for (const method of service.methods) {
+    const fn = byName[method.localName];
+    handlers[method.localName] =
+      typeof fn === 'function'
+        ? adapt(service, method, fn as (...args: never[]) => unknown, options)
+        : unimplemented(service, method);
+  }
+  return handlers;
+}
+
+function adapt(
+  service: DescService,
+  method: DescMethod,
+  fn: (...args: never[]) => unknown,
+  options: AdapterOptions,
+): UntypedHandleCall {
+  switch (method.methodKind) {
+    case 'unary':
+      return (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
+        const context = handlerContext(service, method, call, options);
+        const unary = fn as unknown as (req: Message, ctx: HandlerContext) => Promise<Message>;
+        Promise.resolve()
+          .then(() => unary(call.request, context))
+          .then(
+            (response) => {
+              callback(null, response, trailers(context));
+            },
+            (error: unknown) => {
+              callback(serviceError(error, method, options.logger));
+            },
+          );
+      };
+    case 'server_streaming':
+      return (call: ServerWritableStream<Message, Message>) => {
+        const context = handlerContext(service, method, call, options);
+        const stream = fn as unknown as (
+          req: Message,
+          ctx: HandlerContext,
+        ) => AsyncIterable<Message>;
+        void pump(call, stream(call.request, context), context, method, options.logger);
+      };
+    case 'client_streaming':
+    case 'bidi_streaming':
+      // The contract has none; add them here when a service needs one.
+      throw new Error(`${service.typeName}.${method.name}: ${method.methodKind} is not supported`);
+  }
+}
+
+async function pump(
+  call: ServerWritableStream<Message, Message>,
+  messages: AsyncIterable<Message>,
+  context: HandlerContext,
+  method: DescMethod,
+  logger: Logger,
+): Promise<void> {
+  try {
+    for await (const message of messages) {
+      if (context.signal.aborted) break;
+      // Respect backpressure: a slow client must not make us buffer without bound.
+      if (!call.write(message)) await waitForDrain(call, context.signal);
+    }
+    if (!context.signal.aborted) call.end(trailers(context));
+  } catch (error) {
+    if (!context.signal.aborted) call.emit('error', serviceError(error, method, logger));
+  }
+}
+
+function waitForDrain(call: ServerWritableStream<Message, Message>, signal: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function handlerContext(
+  service: DescService,
+  method: DescMethod,
+  call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
+  options: AdapterOptions,
+): HandlerContext {
+  const abort = new AbortController();
+  call.once('cancelled', () => {
+    abort.abort(new Error('the client cancelled the call'));
+  });
+  const deadline = call.getDeadline();
+  const timeoutMs =
+    deadline instanceof Date
+      ? deadline.getTime() - Date.now()
+      : Number.isFinite(deadline)
+        ? deadline - Date.now()
+        : undefined;
+  return createHandlerContext({
+    service,
+    method,
+    protocolName: 'grpc',
+    requestMethod: 'POST',
+    url: `/${service.typeName}/${method.name}`,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(options.shutdownSignal === undefined ? {} : { shutdownSignal: options.shutdownSignal }),
+    requestSignal: abort.signal,
+    requestHeader: toHeaders(call.metadata),
+  });
+}
+
+function toHeaders(metadata: Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, values] of Object.entries(metadata.getMap())) {
+    if (typeof values === 'string') headers.append(key, values);
+  }
+  return headers;
+}
+
+function trailers(context: HandlerContext): Metadata {
+  const metadata = new Metadata();
+  context.responseTrailer.forEach((value, key) => {
+    metadata.set(key, value);
+  });
+  return metadata;
+}
+
+function serviceError(error: unknown, method: DescMethod, logger: Logger) {
+  const { code, details, metadata, unexpected } = toGrpcStatus(error);
+  // The interceptor logs every call's code; only a bug deserves its stack in the log.
+  if (unexpected) {
+    logger.error({ err: error, grpc_method: method.name }, 'grpc handler failed unexpectedly');
+  }
+  return Object.assign(new Error(details), { code, details, metadata });
+}
+
+function unimplemented(service: DescService, method: DescMethod): UntypedHandleCall {
+  const details = `${service.typeName}/${method.name} is not implemented yet`;
+  if (method.methodKind === 'server_streaming') {
+    return (call: ServerWritableStream<Message, Message>) => {
+      call.emit('error', { code: status.UNIMPLEMENTED, details });
+    };
+  }
+  return (_call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
+    callback({ code: status.UNIMPLEMENTED, details });
+  };
+}

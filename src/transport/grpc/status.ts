@@ -1,0 +1,81 @@
+import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import { ConnectError } from '@connectrpc/connect';
+import { isDomainError, type DomainErrorCode } from '../../domain/errors.js';
+
+/**
+ * The names Prometheus dashboards expect in `grpc_code` (Go's codes.Code.String()),
+ * indexed by status number.
+ */
+export const GRPC_CODE_NAMES = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+] as const;
+
+export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
+
+export const grpcCodeName = (code: number): GrpcCodeName => GRPC_CODE_NAMES[code] ?? 'Unknown';
+
+/** The one place a domain error code becomes a gRPC status. */
+const DOMAIN_TO_GRPC: Record<DomainErrorCode, status> = {
+  invalid_argument: status.INVALID_ARGUMENT,
+  unauthenticated: status.UNAUTHENTICATED,
+  permission_denied: status.PERMISSION_DENIED,
+  not_found: status.NOT_FOUND,
+  already_exists: status.ALREADY_EXISTS,
+  failed_precondition: status.FAILED_PRECONDITION,
+  resource_exhausted: status.RESOURCE_EXHAUSTED,
+  unavailable: status.UNAVAILABLE,
+  deadline_exceeded: status.DEADLINE_EXCEEDED,
+  unimplemented: status.UNIMPLEMENTED,
+  internal: status.INTERNAL,
+};
+
+/** Trailing metadata key carrying how long to wait before retrying, in milliseconds. */
+export const RETRY_AFTER_KEY = 'retry-after-ms';
+
+export type GrpcErrorStatus = Pick<StatusObject, 'code' | 'details' | 'metadata'> & {
+  /** True when the error was not one we raised on purpose: log it with its stack. */
+  readonly unexpected: boolean;
+};
+
+/**
+ * Turns anything a handler threw into a gRPC status. Domain and Connect errors keep their
+ * code and message; anything else becomes INTERNAL with a generic message, so internals
+ * never leak to callers.
+ */
+export function toGrpcStatus(error: unknown): GrpcErrorStatus {
+  const metadata = new Metadata();
+  if (isDomainError(error)) {
+    if (error.retryAfterMs !== undefined) {
+      metadata.set(RETRY_AFTER_KEY, String(Math.ceil(error.retryAfterMs)));
+    }
+    if (error.field !== undefined) metadata.set('error-field', error.field);
+    return {
+      code: DOMAIN_TO_GRPC[error.code],
+      details: error.message,
+      metadata,
+      unexpected: false,
+    };
+  }
+  if (error instanceof ConnectError) {
+    // Connect's codes are numbered exactly like gRPC's, so the value carries over as is.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
+    return { code: error.code as number, details: error.rawMessage, metadata, unexpected: false };
+  }
+  return { code: status.INTERNAL, details: 'internal error', metadata, unexpected: true };
+}

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { loadSync } from '@grpc/proto-loader';
+import {
+  credentials,
+  loadPackageDefinition,
+  status,
+  type Client,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js';
+import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
+import { sample, startTestApp, type TestApp } from '../support/app.js';
+import { grpcClient, healthClient, unary } from '../support/grpc.js';
+
+let app: TestApp;
+let health: Client;
+let orders: Client;
+
+before(async () => {
+  app = await startTestApp();
+  health = healthClient(app.grpcAddress);
+  orders = grpcClient(app.grpcAddress, OrderService);
+});
+
+after(async () => {
+  health.close();
+  orders.close();
+  await app.stop();
+});
+
+const metrics = () => app.registry.metrics();
+
+test('the health check answers SERVING for the server and for each service', async () => {
+  for (const service of ['', 'trading.v1.OrderService']) {
+    const { error, response } = await unary<{ status: string }>(health, 'check', { service });
+    assert.equal(error, null);
+    assert.equal(response?.status, 'SERVING');
+  }
+});
+
+test('every method has zero-valued series before its first call', async () => {
+  const labels = { grpc_service: 'trading.v1.OrderService', grpc_method: 'AmendOrder' };
+  const text = await metrics();
+  assert.equal(sample(text, 'grpc_server_started_total', labels), 0);
+  assert.equal(sample(text, 'grpc_server_handled_total', { ...labels, grpc_code: 'Internal' }), 0);
+  assert.equal(sample(text, 'grpc_server_handling_seconds_count', labels), 0);
+  assert.equal(
+    sample(text, 'grpc_server_started_total', {
+      grpc_service: 'trading.v1.MarketDataService',
+      grpc_method: 'Subscribe',
+      grpc_type: 'server_stream',
+    }),
+    0,
+  );
+});
+
+test('an OK call is counted as started, handled with code OK, timed and its messages counted', async () => {
+  const labels = {
+    grpc_service: 'grpc.health.v1.Health',
+    grpc_method: 'Check',
+    grpc_type: 'unary',
+  };
+  const before =
+    sample(await metrics(), 'grpc_server_handled_total', { ...labels, grpc_code: 'OK' }) ?? 0;
+  const beforeCount = sample(await metrics(), 'grpc_server_handling_seconds_count', labels) ?? 0;
+
+  await unary(health, 'check', { service: '' });
+
+  const text = await metrics();
+  assert.equal(
+    sample(text, 'grpc_server_handled_total', { ...labels, grpc_code: 'OK' }),
+    before + 1,
+  );
+  assert.equal(sample(text, 'grpc_server_handling_seconds_count', labels), beforeCount + 1);
+  assert.ok((sample(text, 'grpc_server_msg_received_total', labels) ?? 0) >= 1);
+  assert.ok((sample(text, 'grpc_server_msg_sent_total', labels) ?? 0) >= 1);
+});
+
+test('an error call is counted under its code name and logged with code and duration', async () => {
+  const { error } = await unary(health, 'check', { service: 'no.such.Service' });
+  assert.equal(error?.code, status.NOT_FOUND);
+
+  const text = await metrics();
+  assert.equal(
+    sample(text, 'grpc_server_handled_total', {
+      grpc_service: 'grpc.health.v1.Health',
+      grpc_method: 'Check',
+      grpc_code: 'NotFound',
+    }),
+    1,
+  );
+  const line = app.logs.find('grpc call finished', { grpc_code: 'NotFound' });
+  assert.ok(line);
+  assert.equal(line.grpc_method, 'Check');
+  assert.equal(typeof line.duration_ms, 'number');
+});
+
+test('a service not built yet answers UNIMPLEMENTED with a readable message, and is counted', async () => {
+  const { error } = await unary(orders, 'placeOrder', { symbol: 'BTC-USD' });
+  assert.equal(error?.code, status.UNIMPLEMENTED);
+  assert.equal(error.details, 'trading.v1.OrderService/PlaceOrder is not implemented yet');
+  assert.equal(
+    sample(await metrics(), 'grpc_server_handled_total', {
+      grpc_service: 'trading.v1.OrderService',
+      grpc_method: 'PlaceOrder',
+      grpc_code: 'Unimplemented',
+    }),
+    1,
+  );
+});
+
+test('server reflection lists every service, so grpcurl works without .proto files', async () => {
+  const definition = loadSync('grpc/reflection/v1/reflection.proto', {
+    includeDirs: ['node_modules/@grpc/reflection/build/proto'],
+  });
+  const pkg = loadPackageDefinition(definition) as unknown as {
+    grpc: {
+      reflection: { v1: { ServerReflection: new (address: string, creds: unknown) => Client } };
+    };
+  };
+  const client = new pkg.grpc.reflection.v1.ServerReflection(
+    app.grpcAddress,
+    credentials.createInsecure(),
+  );
+  interface ListResponse {
+    listServicesResponse: { service: { name: string }[] };
+  }
+  const call = (
+    client as unknown as {
+      serverReflectionInfo: () => ClientDuplexStream<{ listServices: string }, ListResponse>;
+    }
+  ).serverReflectionInfo();
+  const response = await new Promise<ListResponse>((resolve, reject) => {
+    call.on('data', resolve);
+    call.on('error', reject);
+    call.write({ listServices: '' });
+  });
+  call.end();
+  client.close();
+  const names = response.listServicesResponse.service.map((s) => s.name);
+  for (const name of [
+    'trading.v1.AuthService',
+    'trading.v1.OrderService',
+    'trading.v1.AccountService',
+    'trading.v1.MarketDataService',
+    'trading.v1.SessionService',
+    'grpc.health.v1.Health',
+  ]) {
+    assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
+  }
+});

@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+/** A free loopback port: bind to 0, read the port, release it. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+export interface AppProcess {
+  readonly child: ChildProcess;
+  readonly httpUrl: string;
+  readonly grpcAddress: string;
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: string[];
+  /** Resolves with the first log line with this msg (already seen or yet to come). */
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or signal name). */
+  readonly exited: Promise<number | string>;
+}
+
+/** Runs the app as a real process, the way `npm start` and a pod do (telemetry preloaded). */
+export async function spawnApp(env: Record<string, string> = {}): Promise<AppProcess> {
+  const httpPort = env.HTTP_PORT ?? String(await freePort());
+  const grpcPort = env.GRPC_PORT ?? String(await freePort());
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', './src/telemetry/instrument.ts', 'src/main.ts'],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'debug',
+        DATA_DIR: '.data/test-process',
+        ...env,
+        HTTP_PORT: httpPort,
+        GRPC_PORT: grpcPort,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    lines.push(line);
+    for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve(line);
+  });
+  createInterface({ input: child.stderr }).on('line', (text) => stderr.push(text));
+  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+
+  return {
+    child,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    lines,
+    stderr,
+    exited,
+    waitForLog: (msg, timeoutMs = 20_000) => {
+      const seen = lines.find((line) => line.msg === msg);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(
+            new Error(`no log line "${msg}" within ${timeoutMs} ms; stderr: ${stderr.join('\n')}`),
+          );
+        }, timeoutMs);
+        waiters.push({
+          msg,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`process exited before "${msg}"; stderr: ${stderr.join('\n')}`));
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+
+const problemsOf = (env: Record<string, string>): readonly string[] => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+};
+
+test('defaults describe a laptop process serving every role on the embedded stores', () => {
+  const config = loadConfig({});
+  assert.equal(config.role, 'all');
+  assert.equal(config.http.port, 8080);
+  assert.equal(config.grpc.port, 50051);
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(config.redisUrl, undefined);
+  assert.equal(config.tls, undefined);
+  assert.match(config.version, /^\d+\.\d+\.\d+/);
+});
+
+test('the config is frozen all the way down', () => {
+  const config = loadConfig({});
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.http));
+  assert.throws(() => {
+    (config.http as { port: number }).port = 1;
+  }, TypeError);
+});
+
+test('names the variable, its value and what is allowed for a bad port', () => {
+  assert.deepEqual(problemsOf({ HTTP_PORT: 'eighty' }), [
+    'HTTP_PORT="eighty": expected a whole number from 0 to 65535',
+  ]);
+  assert.deepEqual(problemsOf({ GRPC_PORT: '70000' }), [
+    'GRPC_PORT="70000": expected a whole number from 0 to 65535',
+  ]);
+});
+
+test('lists the allowed roles for an unknown role', () => {
+  assert.deepEqual(problemsOf({ ROLE: 'worker' }), [
+    'ROLE="worker": expected one of all, api, stream, engine',
+  ]);
+});
+
+test('reports every bad variable at once, not just the first', () => {
+  const problems = problemsOf({ ROLE: 'x', LOG_LEVEL: 'loud', SHUTDOWN_TIMEOUT_MS: '-1' });
+  assert.equal(problems.length, 3);
+  assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL="loud": expected one of fatal, error')));
+  assert.ok(problems.some((p) => p.startsWith('SHUTDOWN_TIMEOUT_MS="-1": expected milliseconds')));
+});
+
+test('rejects a database URL of the wrong kind without printing its password', () => {
+  const [problem] = problemsOf({ DATABASE_URL: 'mysql://app:s3cret@db:3306/x' });
+  assert.equal(
+    problem,
+    'DATABASE_URL="mysql://app:***@db:3306/x": expected a URL starting with postgres:// or postgresql://',
+  );
+});
+
+test('requires TLS certificate and key together, and files that exist', () => {
+  assert.deepEqual(problemsOf({ TLS_CERT_FILE: '/does/not/exist.pem' }), [
+    'TLS_CERT_FILE="/does/not/exist.pem": file does not exist',
+  ]);
+  assert.deepEqual(problemsOf({ TLS_CERT_FILE: 'package.json' }), [
+    'TLS_CERT_FILE and TLS_KEY_FILE: set both or neither',
+  ]);
+});
+
+test('refuses the same port for HTTP and gRPC', () => {
+  assert.deepEqual(problemsOf({ HTTP_PORT: '9000', GRPC_PORT: '9000' }), [
+    'HTTP_PORT and GRPC_PORT are both 9000: they must differ',
+  ]);
+});
+
+test('treats an empty optional variable as unset', () => {
+  assert.equal(loadConfig({ REDIS_URL: '' }).redisUrl, undefined);
+  assert.equal(
+    loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl,
+    'redis://127.0.0.1:6379',
+  );
+});
+
+test('the error message lists each problem on its own line', () => {
+  assert.throws(() => loadConfig({ HTTP_PORT: 'x' }), {
+    message: 'Invalid configuration:\n  - HTTP_PORT="x": expected a whole number from 0 to 65535',
+  });
+});
