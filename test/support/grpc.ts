@@ -17,13 +17,15 @@ type UnaryMethod = (
 ) => void;
 
 /** A plain grpc-js client: the same stack a third-party caller would use. */
-export function grpcClient(address: string, definition: ServiceDefinition | DescService): Client {
-  const def = 'typeName' in definition ? grpcServiceDefinition(definition) : definition;
-  const Ctor = makeGenericClientConstructor(def, 'test');
+export const grpcClient = (address: string, service: DescService): Client =>
+  clientFor(address, grpcServiceDefinition(service));
+
+export const healthClient = (address: string): Client => clientFor(address, healthDefinition);
+
+function clientFor(address: string, definition: ServiceDefinition): Client {
+  const Ctor = makeGenericClientConstructor(definition, 'test');
   return new Ctor(address, credentials.createInsecure());
 }
-
-export const healthClient = (address: string) => grpcClient(address, healthDefinition);
 
 export interface UnaryResult<T> {
   readonly error: ServiceError | null;
