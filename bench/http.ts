@@ -39,7 +39,11 @@ async function load(url: string): Promise<Run> {
 async function measureBare(): Promise<Run> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/healthz`;
-  const child = await startServer(['--import', 'tsx', 'bench/support/bare-fastify.ts', String(port)], {}, url);
+  const child = await startServer(
+    ['--import', 'tsx', 'bench/support/bare-fastify.ts', String(port)],
+    {},
+    url,
+  );
   try {
     return await load(url);
   } finally {
@@ -48,7 +52,9 @@ async function measureBare(): Promise<Run> {
 }
 
 async function measureApp(): Promise<Run> {
-  const extra = Object.fromEntries(values.env.map((pair) => pair.split('=', 2) as [string, string]));
+  const extra = Object.fromEntries(
+    values.env.map((pair) => pair.split('=', 2) as [string, string]),
+  );
   const { httpPort, env } = await appEnv(extra);
   const url = `http://127.0.0.1:${httpPort}/healthz`;
   const child = await startServer(appArgs(), env, url);
@@ -59,7 +65,8 @@ async function measureApp(): Promise<Run> {
   }
 }
 
-const mean = (runs: Run[], key: keyof Run) => runs.reduce((sum, run) => sum + run[key], 0) / runs.length;
+const mean = (runs: Run[], key: keyof Run) =>
+  runs.reduce((sum, run) => sum + run[key], 0) / runs.length;
 
 const bare: Run[] = [];
 const app: Run[] = [];
@@ -72,10 +79,16 @@ const appRps = Math.round(mean(app, 'rps'));
 const bareRps = Math.round(mean(bare, 'rps'));
 const ratio = Math.round((appRps / bareRps) * 1000) / 1000;
 console.table({
-  'bare fastify': { 'req/s': bareRps, 'p50 ms': mean(bare, 'p50Ms'), 'p99 ms': mean(bare, 'p99Ms') },
+  'bare fastify': {
+    'req/s': bareRps,
+    'p50 ms': mean(bare, 'p50Ms'),
+    'p99 ms': mean(bare, 'p99Ms'),
+  },
   'this server': { 'req/s': appRps, 'p50 ms': mean(app, 'p50Ms'), 'p99 ms': mean(app, 'p99Ms') },
 });
-console.log(`${connections} connections, ${seconds} s x ${rounds} rounds each; ratio ${ratio} (target >= 0.9)`);
+console.log(
+  `${connections} connections, ${seconds} s x ${rounds} rounds each; ratio ${ratio} (target >= 0.9)`,
+);
 console.log(
   JSON.stringify({
     bench: 'http',
