@@ -13,6 +13,11 @@ import {
   type ServiceRegistration,
 } from './transport/grpc/server.js';
 import { buildHttpServer } from './transport/http/server.js';
+import { authRpc } from './transport/rpc/auth.rpc.js';
+import type { AuthService as Auth } from './domain/auth/auth.service.js';
+import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
+import { createAuth } from './wiring/auth.js';
+import { openDataLayer } from './wiring/data-layer.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -27,9 +32,9 @@ export interface App {
 }
 
 /** Which public services each role serves; later issues fill in their implementations. */
-function servicesFor(role: Role): ServiceRegistration[] {
+function servicesFor(role: Role, auth: Auth): ServiceRegistration[] {
   const api = [
-    registration(AuthService, {}),
+    registration(AuthService, authRpc(auth)),
     registration(OrderService, {}),
     registration(AccountService, {}),
   ];
@@ -58,9 +63,32 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     timeoutMs: config.shutdown.timeoutMs,
   });
 
+  const data = await openDataLayer(config, { logger, registry, readiness });
+  const auth = await createAuth(config, data, { logger, registry });
+  const perUser = new GuardedRateLimiter({
+    limiter: data.rateLimiter,
+    scope: 'user',
+    failureMode: config.limits.perUserFailureMode,
+    logger,
+    registry,
+  });
+
   const grpc = await startGrpcServer(
-    { ...config.grpc, logger, registry, readiness, tls: config.tls },
-    servicesFor(config.role),
+    {
+      ...config.grpc,
+      logger,
+      registry,
+      readiness,
+      tls: config.tls,
+      authenticate: (token) => auth.authenticate(token),
+      limitCall: async (principal, method) => {
+        await perUser.enforce(principal.userId, {
+          ...config.limits.perUser,
+          cost: config.limits.methodCosts[method.name] ?? 1,
+        });
+      },
+    },
+    servicesFor(config.role, auth),
   );
   const http = await buildHttpServer({
     ...config.http,
@@ -85,6 +113,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       grpc.forceClose();
     },
   });
+  for (const step of data.closeSteps) shutdown.add(step);
   shutdown.add({
     name: 'readiness',
     run: () => {

@@ -55,6 +55,41 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1');
 
+const positiveInt = (fallback: number, max = 1_000_000_000) =>
+  z.coerce
+    .number({ error: `expected a whole number from 1 to ${max}` })
+    .int({ error: `expected a whole number from 1 to ${max}` })
+    .min(1, { error: `expected a whole number from 1 to ${max}` })
+    .max(max, { error: `expected a whole number from 1 to ${max}` })
+    .default(fallback);
+
+/** `NAME=INTEGER,NAME=INTEGER`, e.g. `USD=100000000,BTC=100000000`. */
+const integerMap = (fallback: string, what: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const entries: [string, bigint][] = [];
+      for (const part of text
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== '')) {
+        const match = /^([A-Za-z][A-Za-z0-9_]{0,31})=(\d{1,18})$/.exec(part);
+        if (match?.[1] === undefined || match[2] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected ${what} as NAME=INTEGER pairs separated by commas; "${part}" is not one`,
+          });
+          return z.NEVER;
+        }
+        entries.push([match[1], BigInt(match[2])]);
+      }
+      return Object.fromEntries(entries);
+    });
+
+const failureMode = (fallback: 'open' | 'closed') =>
+  z.enum(['open', 'closed'], { error: 'expected open or closed' }).default(fallback);
+
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
@@ -79,6 +114,34 @@ const envSchema = z.object({
   SHUTDOWN_DRAIN_DELAY_MS: millis(5_000, 600_000),
   SHUTDOWN_TIMEOUT_MS: millis(20_000, 600_000),
   READINESS_INTERVAL_MS: millis(1_000, 60_000),
+  PG_SCHEMA: optional(
+    z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, {
+      error: 'expected a lower-case SQL identifier (letters, digits, _)',
+    }),
+  ),
+  PG_POOL_MAX: positiveInt(10, 1_000),
+  PG_CONNECT_TIMEOUT_MS: millis(5_000, 120_000),
+  PG_IDLE_TIMEOUT_MS: millis(30_000),
+  PG_STATEMENT_TIMEOUT_MS: millis(10_000),
+  PG_QUERY_TIMEOUT_MS: millis(5_000, 120_000),
+  REDIS_KEY_PREFIX: z.string().max(64).default('tp:'),
+  REDIS_COMMAND_TIMEOUT_MS: millis(1_000, 60_000),
+  AUTH_JWT_PRIVATE_KEY_FILE: optional(filePath),
+  AUTH_JWT_PUBLIC_KEY_FILE: optional(filePath),
+  AUTH_ACCESS_TOKEN_TTL_S: positiveInt(900, 86_400),
+  AUTH_REFRESH_TOKEN_TTL_S: positiveInt(30 * 86_400, 365 * 86_400),
+  AUTH_ARGON2_MEMORY_KIB: positiveInt(19_456, 4_194_304),
+  AUTH_ARGON2_TIME_COST: positiveInt(2, 100),
+  AUTH_DEMO_BALANCES: integerMap('USD=100000000,BTC=100000000', 'demo balances in minor units'),
+  LOGIN_USER_BURST: positiveInt(10, 10_000),
+  LOGIN_USER_PER_MIN: positiveInt(5, 60_000),
+  LOGIN_IP_BURST: positiveInt(30, 100_000),
+  LOGIN_IP_PER_MIN: positiveInt(30, 600_000),
+  LOGIN_LIMIT_FAILURE_MODE: failureMode('closed'),
+  USER_RATE_PER_S: positiveInt(50, 1_000_000),
+  USER_RATE_BURST: positiveInt(100, 1_000_000),
+  USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
+  USER_RATE_FAILURE_MODE: failureMode('open'),
 });
 
 export interface Config {
@@ -98,6 +161,38 @@ export interface Config {
     | undefined;
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
   readonly readinessIntervalMs: number;
+  readonly postgres: {
+    /** Schema for every table (search_path); unset means the server default (public). */
+    readonly schema: string | undefined;
+    readonly poolMax: number;
+    readonly connectTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+    readonly queryTimeoutMs: number;
+  };
+  readonly redis: { readonly keyPrefix: string; readonly commandTimeoutMs: number };
+  readonly auth: {
+    readonly privateKeyFile: string | undefined;
+    readonly publicKeyFile: string | undefined;
+    readonly accessTokenTtlSeconds: number;
+    readonly refreshTokenTtlSeconds: number;
+    readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
+    readonly demoBalances: Readonly<Record<string, bigint>>;
+  };
+  readonly limits: {
+    readonly loginPerUser: RateLimitSetting;
+    readonly loginPerIp: RateLimitSetting;
+    readonly loginFailureMode: 'open' | 'closed';
+    readonly perUser: RateLimitSetting;
+    /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
+    readonly methodCosts: Readonly<Record<string, number>>;
+    readonly perUserFailureMode: 'open' | 'closed';
+  };
+}
+
+export interface RateLimitSetting {
+  readonly ratePerSec: number;
+  readonly burst: number;
 }
 
 /** Raised when the environment is invalid; its message names every bad variable. */
@@ -137,6 +232,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
     problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both or neither');
   }
+  for (const [method, cost] of Object.entries(e.USER_RATE_METHOD_COSTS)) {
+    if (cost > BigInt(e.USER_RATE_BURST)) {
+      problems.push(
+        `USER_RATE_METHOD_COSTS: ${method} costs ${cost}, more than USER_RATE_BURST (${e.USER_RATE_BURST}), so it could never be called`,
+      );
+    }
+  }
   if (e.HTTP_PORT !== 0 && e.HTTP_PORT === e.GRPC_PORT) {
     problems.push(`HTTP_PORT and GRPC_PORT are both ${e.HTTP_PORT}: they must differ`);
   }
@@ -160,6 +262,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     readinessIntervalMs: e.READINESS_INTERVAL_MS,
+    postgres: {
+      schema: e.PG_SCHEMA,
+      poolMax: e.PG_POOL_MAX,
+      connectTimeoutMs: e.PG_CONNECT_TIMEOUT_MS,
+      idleTimeoutMs: e.PG_IDLE_TIMEOUT_MS,
+      statementTimeoutMs: e.PG_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: e.PG_QUERY_TIMEOUT_MS,
+    },
+    redis: { keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    auth: {
+      privateKeyFile: e.AUTH_JWT_PRIVATE_KEY_FILE,
+      publicKeyFile: e.AUTH_JWT_PUBLIC_KEY_FILE,
+      accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_S,
+      refreshTokenTtlSeconds: e.AUTH_REFRESH_TOKEN_TTL_S,
+      argon2: { memoryCost: e.AUTH_ARGON2_MEMORY_KIB, timeCost: e.AUTH_ARGON2_TIME_COST },
+      demoBalances: e.AUTH_DEMO_BALANCES,
+    },
+    limits: {
+      loginPerUser: { ratePerSec: e.LOGIN_USER_PER_MIN / 60, burst: e.LOGIN_USER_BURST },
+      loginPerIp: { ratePerSec: e.LOGIN_IP_PER_MIN / 60, burst: e.LOGIN_IP_BURST },
+      loginFailureMode: e.LOGIN_LIMIT_FAILURE_MODE,
+      perUser: { ratePerSec: e.USER_RATE_PER_S, burst: e.USER_RATE_BURST },
+      methodCosts: Object.fromEntries(
+        Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),
+      ),
+      perUserFailureMode: e.USER_RATE_FAILURE_MODE,
+    },
   };
   return deepFreeze(config);
 }

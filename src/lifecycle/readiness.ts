@@ -11,24 +11,33 @@ export interface CheckResult {
 
 export type ReadinessCheck = () => CheckResult | Promise<CheckResult>;
 
+export interface CheckOptions {
+  /**
+   * Whether a failure makes the process unready (default true). A dependency every pod shares
+   * is better reported than gating: when it is down for all, taking all pods out of the load
+   * balancer turns fast `UNAVAILABLE` answers into connection errors.
+   */
+  readonly critical?: boolean;
+}
+
 export interface ReadinessReport {
   readonly ready: boolean;
   readonly draining: boolean;
-  readonly checks: Readonly<Record<string, CheckResult>>;
+  readonly checks: Readonly<Record<string, CheckResult & { readonly critical: boolean }>>;
 }
 
 /** A check that hangs is as bad as one that fails. */
 const CHECK_TIMEOUT_MS = 2_000;
 
 export class Readiness {
-  readonly #checks = new Map<string, ReadinessCheck>();
+  readonly #checks = new Map<string, { check: ReadinessCheck; critical: boolean }>();
   readonly #listeners = new Set<(ready: boolean) => void>();
   #draining = false;
   #ready = false;
   #timer: NodeJS.Timeout | undefined;
 
-  register(name: string, check: ReadinessCheck): void {
-    this.#checks.set(name, check);
+  register(name: string, check: ReadinessCheck, options: CheckOptions = {}): void {
+    this.#checks.set(name, { check, critical: options.critical ?? true });
   }
 
   /** The last evaluated state (false until the first evaluation). */
@@ -52,10 +61,15 @@ export class Readiness {
 
   async evaluate(): Promise<ReadinessReport> {
     const entries = await Promise.all(
-      [...this.#checks].map(async ([name, check]) => [name, await runCheck(check)] as const),
+      [...this.#checks].map(
+        async ([name, { check, critical }]) => [name, await runCheck(check), critical] as const,
+      ),
     );
-    const checks = Object.fromEntries(entries);
-    const ready = !this.#draining && entries.every(([, result]) => result.ok);
+    const checks = Object.fromEntries(
+      entries.map(([name, result, critical]) => [name, { ...result, critical }]),
+    );
+    const ready =
+      !this.#draining && entries.every(([, result, critical]) => result.ok || !critical);
     this.#set(ready);
     return { ready, draining: this.#draining, checks };
   }

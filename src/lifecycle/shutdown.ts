@@ -8,6 +8,9 @@ import type { Readiness } from './readiness.js';
  * finish within a deadline → close pools → flush telemetry → exit.
  */
 
+/** How long a step may take once the overall deadline has passed. */
+const LATE_STEP_MS = 1_000;
+
 export const SHUTDOWN_PHASES = { running: 0, draining: 1, closing: 2, exited: 3 } as const;
 
 export interface ShutdownStep {
@@ -74,7 +77,11 @@ export class Shutdown {
     const deadline = deadlineController.signal;
     let exitCode = 0;
     for (const step of this.#steps) {
-      const outcome = await runStep(step, deadline);
+      // Past the deadline, later steps (pools, telemetry) still get a short, bounded try.
+      const outcome = await runStep(
+        step,
+        deadline.aborted ? AbortSignal.timeout(LATE_STEP_MS) : deadline,
+      );
       if (outcome === 'ok') continue;
       exitCode = 1;
       if (outcome === 'timeout') {
@@ -101,7 +108,6 @@ async function runStep(
   step: ShutdownStep,
   deadline: AbortSignal,
 ): Promise<'ok' | 'timeout' | { error: unknown }> {
-  if (deadline.aborted) return 'timeout';
   let onAbort: (() => void) | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     onAbort = () => {

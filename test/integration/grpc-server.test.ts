@@ -4,10 +4,12 @@ import { loadSync } from '@grpc/proto-loader';
 import {
   credentials,
   loadPackageDefinition,
+  Metadata,
   status,
   type Client,
   type ClientDuplexStream,
 } from '@grpc/grpc-js';
+import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, healthClient, unary } from '../support/grpc.js';
@@ -96,7 +98,15 @@ test('an error call is counted under its code name and logged with code and dura
 });
 
 test('a service not built yet answers UNIMPLEMENTED with a readable message, and is counted', async () => {
-  const { error } = await unary(orders, 'placeOrder', { symbol: 'BTC-USD' });
+  const auth = grpcClient(app.grpcAddress, AuthService);
+  const credentials = { username: 'unimplemented', password: 'long enough password' };
+  await unary(auth, 'register', credentials);
+  const login = await unary<{ tokens: { accessToken: string } }>(auth, 'login', credentials);
+  auth.close();
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${login.response?.tokens.accessToken ?? ''}`);
+
+  const { error } = await unary(orders, 'placeOrder', { symbol: 'BTC-USD' }, metadata);
   assert.equal(error?.code, status.UNIMPLEMENTED);
   assert.equal(error.details, 'trading.v1.OrderService/PlaceOrder is not implemented yet');
   assert.equal(
@@ -135,7 +145,7 @@ test('server reflection lists every service, so grpcurl works without .proto fil
     call.on('error', reject);
     call.write({ listServices: '' });
   });
-  call.end();
+  call.cancel();
   client.close();
   const names = response.listServicesResponse.service.map((s) => s.name);
   for (const name of [

@@ -26,17 +26,32 @@ test('/readyz answers 200 when every check passes', async () => {
 
 test('/readyz answers 503 naming the failing dependency and why', async () => {
   let up = false;
-  app.readiness.register('postgres', () =>
+  app.readiness.register('primary', () =>
     up ? { ok: true } : { ok: false, detail: 'circuit open' },
   );
   const response = await fetch(`${app.httpUrl}/readyz`);
   assert.equal(response.status, 503);
-  const body = (await response.json()) as { status: string; failing: unknown[] };
+  const body = (await response.json()) as {
+    status: string;
+    failing: unknown[];
+    degraded: unknown[];
+  };
   assert.equal(body.status, 'not_ready');
-  assert.deepEqual(body.failing, [{ name: 'postgres', detail: 'circuit open' }]);
+  assert.deepEqual(body.failing, [{ name: 'primary', detail: 'circuit open' }]);
+  assert.deepEqual(body.degraded, []);
 
   up = true;
   assert.equal((await fetch(`${app.httpUrl}/readyz`)).status, 200);
+});
+
+test('/readyz stays 200 but lists a shared dependency that is down as degraded', async () => {
+  app.readiness.register('cache', () => ({ ok: false, detail: 'not connected' }), {
+    critical: false,
+  });
+  const response = await fetch(`${app.httpUrl}/readyz`);
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { degraded: unknown[] };
+  assert.deepEqual(body.degraded, [{ name: 'cache', detail: 'not connected' }]);
 });
 
 test('/metrics serves Prometheus text with app_info and the default process metrics', async () => {

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { startApp, type App } from '../../src/app.js';
 import {
@@ -40,9 +41,28 @@ export interface TestApp extends App {
   stop(): Promise<number>;
 }
 
-/** Starts the app in this process on ephemeral loopback ports, with no drain delay. */
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A schema name no other test run uses. */
+export const uniqueName = (prefix: string) =>
+  `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * Starts the app in this process on ephemeral loopback ports, with no drain delay, on the
+ * real PostgreSQL in a schema of its own (dropped by `stop()`), and cheap password hashing.
+ */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const schema = uniqueName('app');
   const config = loadConfig({
+    DATABASE_URL: TEST_DATABASE_URL,
+    PG_SCHEMA: schema,
+    PG_POOL_MAX: '4',
+    AUTH_ARGON2_MEMORY_KIB: '1024',
+    AUTH_ARGON2_TIME_COST: '1',
+    DATA_DIR: '.data/test',
+    REDIS_KEY_PREFIX: `${schema}:`,
     HOST: '127.0.0.1',
     HTTP_PORT: '0',
     GRPC_PORT: '0',
@@ -63,7 +83,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     logs,
     httpUrl: `http://127.0.0.1:${app.httpPort}`,
     grpcAddress: `127.0.0.1:${app.grpcPort}`,
-    stop: () => app.shutdown.run('test finished'),
+    stop: async () => {
+      const code = await app.shutdown.run('test finished');
+      if (config.databaseUrl !== undefined && config.postgres.schema !== undefined) {
+        await dropSchema(config.databaseUrl, config.postgres.schema);
+      }
+      return code;
+    },
   };
 }
 
@@ -79,4 +105,14 @@ export function sample(
     if (matches) return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
+}
+
+export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
 }

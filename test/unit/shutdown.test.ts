@@ -83,5 +83,27 @@ test('a readiness check that throws makes the process not ready, with the reason
   });
   const report = await readiness.evaluate();
   assert.equal(report.ready, false);
-  assert.deepEqual(report.checks.postgres, { ok: false, detail: 'connection refused' });
+  assert.deepEqual(report.checks.postgres, {
+    ok: false,
+    detail: 'connection refused',
+    critical: true,
+  });
+});
+
+test('steps after a forced one still run, so pools close and the process can exit', async () => {
+  const { shutdown } = setup(50);
+  let closed = false;
+  shutdown.add({ name: 'stuck', run: () => sleep(10_000, undefined, { ref: false }) });
+  shutdown.add({ name: 'pool', run: () => Promise.resolve(void (closed = true)) });
+
+  assert.equal(await shutdown.run('test'), 1);
+  assert.equal(closed, true);
+});
+
+test('a failing non-critical check is reported but leaves the process ready', async () => {
+  const readiness = new Readiness();
+  readiness.register('redis', () => ({ ok: false, detail: 'circuit open' }), { critical: false });
+  const report = await readiness.evaluate();
+  assert.equal(report.ready, true);
+  assert.equal(report.checks.redis?.ok, false);
 });

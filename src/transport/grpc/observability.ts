@@ -57,6 +57,31 @@ const metadataGetter: TextMapGetter<Metadata> = {
   },
 };
 
+/** Facts learnt while a call runs (who made it) that its log line should carry. */
+interface CallState {
+  readonly context: Context;
+  userId?: string;
+}
+
+/**
+ * A call's state, keyed by its Metadata object: that object travels unchanged from this
+ * interceptor to the handler, whereas async context may not (grpc-js can run a handler after
+ * an asynchronous step, and with telemetry off there is no context manager at all).
+ */
+const calls = new WeakMap<Metadata, CallState>();
+
+/** The span context of the call whose request metadata this is. */
+export const callContextFor = (metadata: Metadata): Context | undefined =>
+  calls.get(metadata)?.context;
+
+/** Records who is calling on the call's span and in its log line. */
+export function annotateCall(metadata: Metadata, facts: { userId: string }): void {
+  const state = calls.get(metadata);
+  if (state === undefined) return;
+  state.userId = facts.userId;
+  trace.getSpan(state.context)?.setAttribute('enduser.id', facts.userId);
+}
+
 /** Calls that run often and say little: logged at debug instead of info. */
 const QUIET_SERVICES = new Set(['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']);
 
@@ -133,6 +158,7 @@ export function observabilityInterceptor(
     metrics.started.inc(labels);
 
     let span: Span | undefined;
+    let state: CallState | undefined;
     let spanContext: Context = ROOT_CONTEXT;
     let finished = false;
     const finish = (code: number, details: string | undefined) => {
@@ -158,6 +184,7 @@ export function observabilityInterceptor(
             grpc_code: codeName,
             duration_ms: Math.round(seconds * 1e6) / 1e3,
             peer: call.getPeer(),
+            ...(state?.userId === undefined ? {} : { user_id: state.userId }),
             ...(codeName === 'OK' ? {} : { grpc_message: details }),
           },
           'grpc call finished',
@@ -183,6 +210,8 @@ export function observabilityInterceptor(
               parent,
             );
             spanContext = trace.setSpan(parent, span);
+            state = { context: spanContext };
+            calls.set(metadata, state);
             context.with(spanContext, () => {
               nextMetadata(metadata);
             });

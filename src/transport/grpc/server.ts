@@ -12,7 +12,11 @@ import type { Logger, Registry } from '../../telemetry/index.js';
 import { healthService } from './health.js';
 import { GrpcServerMetrics, observabilityInterceptor } from './observability.js';
 import { reflectionService } from './reflection.js';
-import { grpcServiceDefinition, grpcServiceImplementation } from './service-adapter.js';
+import {
+  grpcServiceDefinition,
+  grpcServiceImplementation,
+  type AdapterOptions,
+} from './service-adapter.js';
 
 export interface TlsFiles {
   readonly certFile: string;
@@ -28,6 +32,9 @@ export interface GrpcServerOptions {
   readonly registry: Registry;
   readonly readiness: Readiness;
   readonly tls: TlsFiles | undefined;
+  /** Verifies access tokens; see AdapterOptions. */
+  readonly authenticate?: AdapterOptions['authenticate'];
+  readonly limitCall?: AdapterOptions['limitCall'];
   /** Largest request accepted; larger ones fail with RESOURCE_EXHAUSTED before any handler runs. */
   readonly maxReceiveMessageBytes?: number;
 }
@@ -76,6 +83,8 @@ export async function startGrpcServer(
       grpcServiceImplementation(service, impl, {
         logger: options.logger,
         shutdownSignal: shutdown.signal,
+        ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+        ...(options.limitCall === undefined ? {} : { limitCall: options.limitCall }),
       }),
     );
   }

@@ -5,10 +5,14 @@ import {
   type DescMethod,
   type DescService,
 } from '@bufbuild/protobuf';
-import { createHandlerContext, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import {
+  createContextValues,
+  createHandlerContext,
+  type HandlerContext,
+  type ServiceImpl,
+} from '@connectrpc/connect';
 import {
   Metadata,
-  status,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -16,7 +20,13 @@ import {
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { Principal } from '../../domain/auth/access-tokens.js';
+import { DomainError } from '../../domain/errors.js';
+import { bearerToken } from '../../domain/auth/access-tokens.js';
 import type { Logger } from '../../telemetry/index.js';
+import { clientIpKey, peerAddress, principalKey, PUBLIC_METHODS } from '../rpc/call-context.js';
+import { annotateCall, callContextFor } from './observability.js';
+import { context as otelContext } from '@opentelemetry/api';
 import { toGrpcStatus } from './status.js';
 
 /**
@@ -51,6 +61,10 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
 
 export interface AdapterOptions {
   readonly logger: Logger;
+  /** Verifies an access token; every method but PUBLIC_METHODS requires one. */
+  readonly authenticate?: (accessToken: string) => Promise<Principal>;
+  /** Per-user rate limit of an authenticated call; throws `resource_exhausted` when over. */
+  readonly limitCall?: (principal: Principal, method: DescMethod) => Promise<void>;
   /** Aborted when the server shuts down, so long-lived handlers can stop. */
   readonly shutdownSignal?: AbortSignal;
 }
@@ -64,10 +78,11 @@ export function grpcServiceImplementation<S extends DescService>(
   const byName = impl as Partial<Record<string, unknown>>;
   for (const method of service.methods) {
     const fn = byName[method.localName];
-    handlers[method.localName] =
+    const implementation =
       typeof fn === 'function'
-        ? adapt(service, method, fn as (...args: never[]) => unknown, options)
+        ? (fn as (...args: never[]) => unknown)
         : unimplemented(service, method);
+    handlers[method.localName] = adapt(service, method, implementation, options);
   }
   return handlers;
 }
@@ -81,13 +96,16 @@ function adapt(
   switch (method.methodKind) {
     case 'unary':
       return (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
-        const context = handlerContext(service, method, call, options);
         const unary = fn as unknown as (req: Message, ctx: HandlerContext) => Promise<Message>;
-        Promise.resolve()
-          .then(() => unary(call.request, context))
+        let context: HandlerContext | undefined;
+        inCallContext(call, () => handlerContext(service, method, call, options))
+          .then((ctx) => {
+            context = ctx;
+            return unary(call.request, ctx);
+          })
           .then(
             (response) => {
-              callback(null, response, trailers(context));
+              callback(null, response, context === undefined ? undefined : trailers(context));
             },
             (error: unknown) => {
               callback(serviceError(error, method, options.logger));
@@ -96,12 +114,16 @@ function adapt(
       };
     case 'server_streaming':
       return (call: ServerWritableStream<Message, Message>) => {
-        const context = handlerContext(service, method, call, options);
         const stream = fn as unknown as (
           req: Message,
           ctx: HandlerContext,
         ) => AsyncIterable<Message>;
-        void pump(call, stream(call.request, context), context, method, options.logger);
+        inCallContext(call, () => handlerContext(service, method, call, options)).then(
+          (context) => pump(call, stream(call.request, context), context, method, options.logger),
+          (error: unknown) => {
+            call.emit('error', serviceError(error, method, options.logger));
+          },
+        );
       };
     case 'client_streaming':
     case 'bidi_streaming':
@@ -141,12 +163,33 @@ function waitForDrain(call: ServerWritableStream<Message, Message>, signal: Abor
   });
 }
 
-function handlerContext(
+/** Runs `fn` in the call's span context, so the handler's spans and logs join its trace. */
+function inCallContext<T>(call: { metadata: Metadata }, fn: () => T): T {
+  const callContext = callContextFor(call.metadata);
+  return callContext === undefined ? fn() : otelContext.with(callContext, fn);
+}
+
+/** Authenticates the call (unless public) and builds the context its handler sees. */
+async function handlerContext(
   service: DescService,
   method: DescMethod,
   call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
   options: AdapterOptions,
-): HandlerContext {
+): Promise<HandlerContext> {
+  const values = createContextValues();
+  values.set(clientIpKey, peerAddress(call.getPeer()));
+  if (
+    options.authenticate !== undefined &&
+    !PUBLIC_METHODS.has(`${service.typeName}/${method.name}`)
+  ) {
+    const [authorization] = call.metadata.get('authorization');
+    const principal = await options.authenticate(
+      bearerToken(typeof authorization === 'string' ? authorization : undefined),
+    );
+    values.set(principalKey, principal);
+    annotateCall(call.metadata, { userId: principal.userId });
+    await options.limitCall?.(principal, method);
+  }
   const abort = new AbortController();
   call.once('cancelled', () => {
     abort.abort(new Error('the client cancelled the call'));
@@ -168,6 +211,7 @@ function handlerContext(
     ...(options.shutdownSignal === undefined ? {} : { shutdownSignal: options.shutdownSignal }),
     requestSignal: abort.signal,
     requestHeader: toHeaders(call.metadata),
+    contextValues: values,
   });
 }
 
@@ -196,14 +240,16 @@ function serviceError(error: unknown, method: DescMethod, logger: Logger) {
   return Object.assign(new Error(details), { code, details, metadata });
 }
 
-function unimplemented(service: DescService, method: DescMethod): UntypedHandleCall {
+/** Missing methods still authenticate and rate-limit: an anonymous caller learns nothing. */
+function unimplemented(service: DescService, method: DescMethod): (...args: never[]) => unknown {
   const details = `${service.typeName}/${method.name} is not implemented yet`;
   if (method.methodKind === 'server_streaming') {
-    return (call: ServerWritableStream<Message, Message>) => {
-      call.emit('error', { code: status.UNIMPLEMENTED, details });
-    };
+    // A stream that fails on its first step, before yielding anything.
+    return (): AsyncIterable<never> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(new DomainError('unimplemented', details)),
+      }),
+    });
   }
-  return (_call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
-    callback({ code: status.UNIMPLEMENTED, details });
-  };
+  return () => Promise.reject(new DomainError('unimplemented', details));
 }

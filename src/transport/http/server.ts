@@ -90,14 +90,21 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   app.get('/readyz', async (_request, reply) => {
     const report = await options.readiness.evaluate();
-    const failing = Object.entries(report.checks)
-      .filter(([, result]) => !result.ok)
-      .map(([name, result]) => ({ name, detail: result.detail }));
-    if (report.draining)
+    const problems = (critical: boolean) =>
+      Object.entries(report.checks)
+        .filter(([, result]) => !result.ok && result.critical === critical)
+        .map(([name, result]) => ({ name, detail: result.detail }));
+    const failing = problems(true);
+    if (report.draining) {
       failing.unshift({ name: 'draining', detail: 'the process is shutting down' });
-    return reply
-      .code(report.ready ? 200 : 503)
-      .send({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks, failing });
+    }
+    return reply.code(report.ready ? 200 : 503).send({
+      status: report.ready ? 'ready' : 'not_ready',
+      failing,
+      // Shared dependencies that are down: reported here, but they do not fail readiness.
+      degraded: problems(false),
+      checks: report.checks,
+    });
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -1,0 +1,23 @@
+// The dashboards this repo ships, rendered exactly as they are committed. Both the generator
+// and the drift test use this, so "what the test expects" and "what the script writes" cannot
+// disagree.
+import { fileURLToPath } from 'node:url';
+import { serviceOverview } from './service-overview.js';
+
+export interface RenderedDashboard {
+  /** Absolute path of the committed JSON file. */
+  path: string;
+  /** File content: two-space JSON with a trailing newline, stable across runs. */
+  content: string;
+}
+
+const file = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
+
+export function renderDashboards(): RenderedDashboard[] {
+  return [
+    {
+      path: file('service-overview.json'),
+      content: `${JSON.stringify(serviceOverview(), null, 2)}\n`,
+    },
+  ];
+}

@@ -1,0 +1,12 @@
+export { GuardedRateLimiter } from './guarded-rate-limiter.js';
+export type { GuardedRateLimiterOptions, RateLimitFailureMode } from './guarded-rate-limiter.js';
+export { MemoryRateLimiter } from './rate-limiter.memory.js';
+export type { MemoryRateLimiterOptions } from './rate-limiter.memory.js';
+export { RedisRateLimiter } from './rate-limiter.redis.js';
+export type { RedisRateLimiterOptions } from './rate-limiter.redis.js';
+export { MemoryQuotaCounter } from './quota.memory.js';
+export type { MemoryQuotaCounterOptions } from './quota.memory.js';
+export { RedisQuotaCounter } from './quota.redis.js';
+export type { RedisQuotaCounterOptions } from './quota.redis.js';
+export { gcra, gcraParams } from './gcra.js';
+export type { GcraOutcome, GcraParams } from './gcra.js';

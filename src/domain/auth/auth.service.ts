@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger, Registry } from '../../telemetry/index.js';
+import type { Clock } from '../clock.js';
+import { DomainError, isDomainError } from '../errors.js';
+import type { ConsumeOptions } from '../ports/rate-limiter.port.js';
+import { parseRequest } from '../validation.js';
+import type { AccessTokens, Principal } from './access-tokens.js';
+import { authMetrics } from './auth.metrics.js';
+import type {
+  PasswordHasher,
+  RefreshTokenRecord,
+  RefreshTokenRepository,
+  UserRepository,
+} from './auth.port.js';
+import { loginSchema, refreshTokenSchema, registerSchema } from './credentials.js';
+import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
+
+/** Refuses with `resource_exhausted` once a key is over its limit (GuardedRateLimiter). */
+export interface Throttle {
+  enforce(key: string, limit: ConsumeOptions): Promise<unknown>;
+}
+
+export interface AuthSettings {
+  readonly refreshTokenTtlSeconds: number;
+  readonly demoBalances: Readonly<Record<string, bigint>>;
+  /** Login attempts per username, whatever the source: slows password guessing on one account. */
+  readonly loginPerUser: ConsumeOptions;
+  /** Login attempts per client address: slows credential stuffing across accounts. */
+  readonly loginPerIp: ConsumeOptions;
+}
+
+export interface AuthDeps {
+  readonly users: UserRepository;
+  readonly refreshTokens: RefreshTokenRepository;
+  readonly hasher: PasswordHasher;
+  readonly accessTokens: AccessTokens;
+  readonly loginUserThrottle: Throttle;
+  readonly loginIpThrottle: Throttle;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+export interface IssuedTokens {
+  readonly accessToken: string;
+  readonly accessTokenExpiresAt: Date;
+  readonly refreshToken: string;
+  readonly refreshTokenExpiresAt: Date;
+}
+
+/** Register, Login, Refresh (with rotation and reuse detection) and Logout. */
+export class AuthService {
+  readonly #metrics;
+  /** Verified against when the user does not exist, so timing does not reveal usernames. */
+  #decoyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly deps: AuthDeps,
+    private readonly settings: AuthSettings,
+  ) {
+    this.#metrics = authMetrics(deps.registry, () =>
+      deps.refreshTokens.countActiveFamilies(deps.clock.now()),
+    );
+  }
+
+  async register(input: unknown): Promise<{ userId: string }> {
+    const { username, password } = parseRequest(registerSchema, input);
+    const passwordHash = await this.deps.hasher.hash(password);
+    const user = await this.deps.users.create({
+      username,
+      passwordHash,
+      demoBalances: this.settings.demoBalances,
+    });
+    this.deps.logger.info({ user_id: user.id }, 'user registered');
+    return { userId: user.id };
+  }
+
+  async login(
+    input: unknown,
+    client: { ip: string },
+  ): Promise<{ userId: string; tokens: IssuedTokens }> {
+    let request;
+    try {
+      request = parseRequest(loginSchema, input);
+    } catch (error) {
+      this.#metrics.login('invalid_argument');
+      throw error;
+    }
+    try {
+      await this.deps.loginIpThrottle.enforce(client.ip, this.settings.loginPerIp);
+      await this.deps.loginUserThrottle.enforce(
+        request.username.toLowerCase(),
+        this.settings.loginPerUser,
+      );
+    } catch (error) {
+      if (isDomainError(error) && error.code === 'resource_exhausted') {
+        this.#metrics.login('throttled');
+        this.deps.logger.warn({ client_ip: client.ip }, 'login throttled');
+      }
+      throw error;
+    }
+
+    const user = await this.deps.users.findByUsername(request.username);
+    const valid =
+      user === undefined
+        ? await this.deps.hasher.verify(await this.#decoy(), request.password).then(() => false)
+        : await this.deps.hasher.verify(user.passwordHash, request.password);
+    if (user === undefined || !valid) {
+      this.#metrics.login('invalid_credentials');
+      this.deps.logger.info({ client_ip: client.ip }, 'login failed');
+      // One message for both cases: which usernames exist is nobody's business.
+      throw new DomainError('unauthenticated', 'username or password is incorrect');
+    }
+
+    const tokens = await this.#issue(user.id, randomUUID());
+    this.#metrics.login('success');
+    this.deps.logger.info({ user_id: user.id }, 'user logged in');
+    return { userId: user.id, tokens };
+  }
+
+  async refresh(input: unknown): Promise<IssuedTokens> {
+    const { refreshToken } = parseRequest(refreshTokenSchema, input);
+    const record = await this.deps.refreshTokens.findByHash(hashRefreshToken(refreshToken));
+    const now = this.deps.clock.now();
+    this.#assertUsable(record, now);
+
+    const next = newRefreshToken();
+    const expiresAt = this.#refreshExpiry(now);
+    const rotated = await this.deps.refreshTokens.rotate(record.id, now, {
+      userId: record.userId,
+      familyId: record.familyId,
+      tokenHash: hashRefreshToken(next),
+      expiresAt,
+    });
+    if (!rotated) await this.#reuseDetected(record, now);
+
+    const access = await this.deps.accessTokens.issue({
+      userId: record.userId,
+      sessionId: record.familyId,
+    });
+    this.#metrics.refresh('success');
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: next,
+      refreshTokenExpiresAt: expiresAt,
+    };
+  }
+
+  /** Revokes the session of the given refresh token. Unknown tokens are ignored: nothing to end. */
+  async logout(input: unknown): Promise<void> {
+    const { refreshToken } = parseRequest(refreshTokenSchema, input);
+    const record = await this.deps.refreshTokens.findByHash(hashRefreshToken(refreshToken));
+    if (record === undefined) return;
+    await this.deps.refreshTokens.revokeFamily(record.familyId, this.deps.clock.now());
+    this.deps.logger.info(
+      { user_id: record.userId, session_id: record.familyId },
+      'user logged out',
+    );
+  }
+
+  /** Verifies the access token of a call. */
+  authenticate(accessToken: string): Promise<Principal> {
+    return this.deps.accessTokens.verify(accessToken);
+  }
+
+  #assertUsable(
+    record: RefreshTokenRecord | undefined,
+    now: Date,
+  ): asserts record is RefreshTokenRecord {
+    if (record === undefined) {
+      this.#metrics.refresh('invalid');
+      throw new DomainError('unauthenticated', 'refresh token is not valid: log in again');
+    }
+    if (record.revokedAt !== undefined) {
+      this.#metrics.refresh('revoked');
+      throw new DomainError('unauthenticated', 'refresh token was revoked: log in again');
+    }
+    if (record.expiresAt.getTime() <= now.getTime()) {
+      this.#metrics.refresh('expired');
+      throw new DomainError('unauthenticated', 'refresh token has expired: log in again');
+    }
+  }
+
+  async #reuseDetected(record: RefreshTokenRecord, now: Date): Promise<never> {
+    // A used token presented again means it leaked (or a client raced itself): either way,
+    // nobody holding this family can be trusted any more.
+    const revoked = await this.deps.refreshTokens.revokeFamily(record.familyId, now);
+    this.#metrics.refresh('reuse_detected');
+    this.deps.logger.warn(
+      { user_id: record.userId, session_id: record.familyId, revoked_tokens: revoked },
+      'refresh token reuse detected; session revoked',
+    );
+    throw new DomainError(
+      'unauthenticated',
+      'refresh token was already used: the session has been revoked, log in again',
+    );
+  }
+
+  async #issue(userId: string, familyId: string): Promise<IssuedTokens> {
+    const refreshToken = newRefreshToken();
+    const refreshTokenExpiresAt = this.#refreshExpiry(this.deps.clock.now());
+    await this.deps.refreshTokens.insert({
+      userId,
+      familyId,
+      tokenHash: hashRefreshToken(refreshToken),
+      expiresAt: refreshTokenExpiresAt,
+    });
+    const access = await this.deps.accessTokens.issue({ userId, sessionId: familyId });
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken,
+      refreshTokenExpiresAt,
+    };
+  }
+
+  #refreshExpiry(now: Date): Date {
+    return new Date(now.getTime() + this.settings.refreshTokenTtlSeconds * 1000);
+  }
+
+  #decoy(): Promise<string> {
+    this.#decoyHash ??= this.deps.hasher.hash(newRefreshToken());
+    return this.#decoyHash;
+  }
+}

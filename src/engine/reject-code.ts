@@ -1,0 +1,21 @@
+/** Why a command was refused. Stable strings: clients and metrics may switch on them. */
+export type RejectCode =
+  | 'invalid-order-id'
+  | 'duplicate-order-id'
+  | 'invalid-owner-id'
+  | 'invalid-side'
+  | 'invalid-order-type'
+  | 'invalid-time-in-force'
+  | 'invalid-post-only'
+  | 'invalid-quantity'
+  | 'lot-size'
+  | 'quantity-below-min'
+  | 'quantity-above-max'
+  | 'invalid-price'
+  | 'tick-size'
+  | 'price-out-of-band'
+  | 'post-only-would-take'
+  | 'unknown-order'
+  | 'amend-no-change'
+  | 'amend-below-filled'
+  | 'unknown-symbol';

@@ -1,0 +1,34 @@
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
+import type { AuthService as Auth, IssuedTokens } from '../../domain/auth/auth.service.js';
+import type { AuthService } from '../../gen/trading/v1/auth_pb.js';
+import { clientIpKey } from './call-context.js';
+
+const tokenPair = (tokens: IssuedTokens) => ({
+  accessToken: tokens.accessToken,
+  accessTokenExpiresAt: timestampFromDate(tokens.accessTokenExpiresAt),
+  refreshToken: tokens.refreshToken,
+  refreshTokenExpiresAt: timestampFromDate(tokens.refreshTokenExpiresAt),
+});
+
+/** `trading.v1.AuthService` on the auth use cases; served by every transport. */
+export function authRpc(auth: Auth): ServiceImpl<typeof AuthService> {
+  return {
+    register: (request) =>
+      auth.register({ username: request.username, password: request.password }),
+    async login(request, context) {
+      const { userId, tokens } = await auth.login(
+        { username: request.username, password: request.password },
+        { ip: context.values.get(clientIpKey) },
+      );
+      return { userId, tokens: tokenPair(tokens) };
+    },
+    async refresh(request) {
+      return { tokens: tokenPair(await auth.refresh({ refreshToken: request.refreshToken })) };
+    },
+    async logout(request) {
+      await auth.logout({ refreshToken: request.refreshToken });
+      return {};
+    },
+  };
+}

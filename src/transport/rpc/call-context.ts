@@ -1,0 +1,41 @@
+import { createContextKey, type HandlerContext } from '@connectrpc/connect';
+import type { Principal } from '../../domain/auth/access-tokens.js';
+import { DomainError } from '../../domain/errors.js';
+
+/**
+ * What every transport puts into a handler's context before the handler runs, so handlers
+ * never look at transport details.
+ */
+
+/** The authenticated caller; undefined on public methods. */
+export const principalKey = createContextKey<Principal | undefined>(undefined, {
+  description: 'authenticated principal',
+});
+
+/** The caller's network address (without port), for per-IP limits. */
+export const clientIpKey = createContextKey<string>('unknown', { description: 'client IP' });
+
+export function requirePrincipal(context: HandlerContext): Principal {
+  const principal = context.values.get(principalKey);
+  if (principal === undefined) {
+    throw new DomainError('unauthenticated', 'this call needs an access token');
+  }
+  return principal;
+}
+
+/** Methods callable without an access token: the ones that hand tokens out or take them back. */
+export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
+  'trading.v1.AuthService/Register',
+  'trading.v1.AuthService/Login',
+  'trading.v1.AuthService/Refresh',
+  'trading.v1.AuthService/Logout',
+]);
+
+/** "ipv4:1.2.3.4:5678" / "ipv6:[::1]:5678" (grpc-js peers) → the address alone. */
+export function peerAddress(peer: string): string {
+  const withoutScheme = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\]/.exec(withoutScheme);
+  if (bracketed?.[1] !== undefined) return bracketed[1];
+  const lastColon = withoutScheme.lastIndexOf(':');
+  return lastColon > 0 ? withoutScheme.slice(0, lastColon) : withoutScheme;
+}

@@ -1,0 +1,62 @@
+import type { Config } from '../config/index.js';
+import { Argon2PasswordHasher } from '../adapters/auth/argon2-password-hasher.js';
+import { PostgresRefreshTokenRepository } from '../adapters/auth/refresh-token.repository.postgres.js';
+import { loadSigningKeys } from '../adapters/auth/signing-keys.js';
+import { PostgresUserRepository } from '../adapters/auth/user.repository.postgres.js';
+import { GuardedRateLimiter } from '../adapters/rate-limit/index.js';
+import { AccessTokens } from '../domain/auth/access-tokens.js';
+import { AuthService } from '../domain/auth/auth.service.js';
+import { systemClock } from '../domain/clock.js';
+import type { Logger, Registry } from '../telemetry/index.js';
+import type { DataLayer } from './data-layer.js';
+
+export async function createAuth(
+  config: Config,
+  data: DataLayer,
+  deps: { readonly logger: Logger; readonly registry: Registry },
+): Promise<AuthService> {
+  const { logger, registry } = deps;
+  const keys = await loadSigningKeys(
+    {
+      privateKeyFile: config.auth.privateKeyFile,
+      publicKeyFile: config.auth.publicKeyFile,
+      dataDir: config.dataDir,
+    },
+    logger,
+  );
+  const throttle = (scope: string) =>
+    new GuardedRateLimiter({
+      limiter: data.rateLimiter,
+      scope,
+      failureMode: config.limits.loginFailureMode,
+      logger,
+      registry,
+    });
+  return new AuthService(
+    {
+      users: new PostgresUserRepository(data.postgres),
+      refreshTokens: new PostgresRefreshTokenRepository(data.postgres),
+      hasher: new Argon2PasswordHasher(config.auth.argon2),
+      accessTokens: new AccessTokens(
+        keys,
+        {
+          issuer: 'trading-platform',
+          audience: 'trading-platform',
+          ttlSeconds: config.auth.accessTokenTtlSeconds,
+        },
+        systemClock,
+      ),
+      loginUserThrottle: throttle('login_user'),
+      loginIpThrottle: throttle('login_ip'),
+      clock: systemClock,
+      logger,
+      registry,
+    },
+    {
+      refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      demoBalances: config.auth.demoBalances,
+      loginPerUser: config.limits.loginPerUser,
+      loginPerIp: config.limits.loginPerIp,
+    },
+  );
+}

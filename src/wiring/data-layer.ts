@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import type { QuotaCounter } from '../domain/ports/quota.port.js';
+import type { RateLimiter } from '../domain/ports/rate-limiter.port.js';
+import type { Readiness } from '../lifecycle/readiness.js';
+import type { ShutdownStep } from '../lifecycle/shutdown.js';
+import {
+  createPostgres,
+  DEFAULT_POSTGRES_RESILIENCE,
+  runMigrations,
+  startEmbeddedPostgres,
+  type Postgres,
+} from '../adapters/postgres/index.js';
+import {
+  MemoryQuotaCounter,
+  MemoryRateLimiter,
+  RedisQuotaCounter,
+  RedisRateLimiter,
+} from '../adapters/rate-limit/index.js';
+import { createRedisConnection, type RedisConnection } from '../adapters/redis/index.js';
+import type { Logger, Registry } from '../telemetry/index.js';
+
+export interface DataLayer {
+  readonly postgres: Postgres;
+  readonly rateLimiter: RateLimiter;
+  readonly quotas: QuotaCounter;
+  /** Closing order: Redis, then the pool, then the embedded server. */
+  readonly closeSteps: readonly ShutdownStep[];
+}
+
+interface Deps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly readiness: Readiness;
+}
+
+/**
+ * Opens PostgreSQL (real, or embedded PGlite when DATABASE_URL is unset), migrates it, and
+ * builds the Redis-backed ports (or their in-process twins when REDIS_URL is unset).
+ */
+export async function openDataLayer(config: Config, deps: Deps): Promise<DataLayer> {
+  const { logger, registry, readiness } = deps;
+  const closeSteps: ShutdownStep[] = [];
+
+  const embedded =
+    config.databaseUrl === undefined
+      ? await startEmbeddedPostgres({
+          logger,
+          dataDir: join(config.dataDir, 'pglite'),
+          maxConnections: config.postgres.poolMax,
+        })
+      : undefined;
+  const postgres = createPostgres({
+    logger,
+    registry,
+    connectionString: embedded?.connectionString ?? config.databaseUrl ?? '',
+    max: config.postgres.poolMax,
+    ...(config.postgres.schema === undefined ? {} : { schema: config.postgres.schema }),
+    connectionTimeoutMillis: config.postgres.connectTimeoutMs,
+    idleTimeoutMillis: config.postgres.idleTimeoutMs,
+    statementTimeoutMs: config.postgres.statementTimeoutMs,
+    applicationName: `trading-platform/${config.role}/${config.podName}`,
+    resilience: { ...DEFAULT_POSTGRES_RESILIENCE, timeoutMs: config.postgres.queryTimeoutMs },
+  });
+  logger.info(
+    {
+      mode: embedded === undefined ? 'server' : 'embedded',
+      data_dir: embedded === undefined ? undefined : config.dataDir,
+    },
+    embedded === undefined
+      ? 'postgres: using DATABASE_URL'
+      : 'postgres: using embedded PGlite (DATABASE_URL unset)',
+  );
+  const migrations = await runMigrations({
+    pool: postgres.pool,
+    logger,
+    ...(config.postgres.schema === undefined ? {} : { schema: config.postgres.schema }),
+  });
+  logger.info(
+    { applied: migrations.applied, already_applied: migrations.alreadyApplied },
+    'migrations done',
+  );
+  // Reported, not gating: if PostgreSQL is down for every pod, pulling every pod out of the
+  // load balancer turns fast UNAVAILABLE answers into connection errors.
+  readiness.register('postgres', () => breakerCheck(postgres.policy.state()), { critical: false });
+
+  let redis: RedisConnection | undefined;
+  let rateLimiter: RateLimiter;
+  let quotas: QuotaCounter;
+  if (config.redisUrl === undefined) {
+    logger.info('redis: using in-process twins (REDIS_URL unset); limits are per process');
+    rateLimiter = new MemoryRateLimiter();
+    quotas = new MemoryQuotaCounter();
+  } else {
+    redis = createRedisConnection({
+      logger,
+      registry,
+      url: config.redisUrl,
+      keyPrefix: config.redis.keyPrefix,
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+      connectionName: `trading-platform/${config.role}/${config.podName}`,
+    });
+    const policy = redis.policy;
+    await redis.waitUntilReady(10_000);
+    logger.info('redis: using REDIS_URL');
+    rateLimiter = new RedisRateLimiter({ redis: redis.client, policy });
+    quotas = new RedisQuotaCounter({ redis: redis.client, policy });
+    const connection = redis;
+    readiness.register(
+      'redis',
+      () =>
+        connection.isUp() ? breakerCheck(policy.state()) : { ok: false, detail: 'not connected' },
+      { critical: false },
+    );
+    closeSteps.push({ name: 'redis', run: () => connection.close() });
+  }
+
+  closeSteps.push({ name: 'postgres', run: () => postgres.close() });
+  if (embedded !== undefined)
+    closeSteps.push({ name: 'embedded postgres', run: () => embedded.close() });
+  return { postgres, rateLimiter, quotas, closeSteps };
+}
+
+const breakerCheck = (state: 'closed' | 'half-open' | 'open') =>
+  state === 'open' ? { ok: false, detail: 'circuit open' } : { ok: true };

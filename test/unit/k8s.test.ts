@@ -1,0 +1,395 @@
+// Kubernetes manifests: render every kustomization and check what the app's contract needs
+// (probes, POD_NAME, grace period vs. shutdown settings, hardening, no committed secrets).
+// kubectl is both the renderer and the YAML parser: `kubectl annotate --local -o json` parses
+// the rendered YAML offline and prints each object as JSON (no YAML library is a dependency).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string };
+    configMapKeyRef?: { name: string; key: string };
+  };
+}
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+}
+interface Container {
+  name: string;
+  image?: string;
+  ports?: { name?: string; containerPort: number }[];
+  env?: EnvVar[];
+  envFrom?: { configMapRef?: { name: string; optional?: boolean }; secretRef?: { name: string } }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    runAsNonRoot?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { drop?: string[] };
+  };
+}
+interface PodSpec {
+  containers: Container[];
+  terminationGracePeriodSeconds?: number;
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
+  topologySpreadConstraints?: { topologyKey: string; whenUnsatisfiable: string }[];
+}
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> } | Record<string, string>;
+    template?: { metadata?: { labels?: Record<string, string> }; spec: PodSpec };
+    scaleTargetRef?: { kind: string; name: string };
+    ports?: { name: string; port: number; appProtocol?: string }[];
+    rules?: {
+      http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] };
+    }[];
+  };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+const TARGETS = ['k8s/base', 'k8s/overlays/local', 'k8s/overlays/eks'];
+const ROLES = ['api', 'engine', 'stream'];
+// The app's defaults when the variables are unset (src/config).
+const DEFAULT_DRAIN_DELAY_MS = 5000;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20000;
+
+function hasKubectl(t: TestContext): boolean {
+  if (!spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).error) return true;
+  if (process.env.CI) assert.fail('kubectl (with kustomize) is required on CI');
+  t.skip('kubectl not installed');
+  return false;
+}
+
+function run(command: string, args: string[], input?: string): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(result.status, 0, `${command} ${args.join(' ')} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
+const rendered = new Map<string, K8sObject[]>();
+
+/** The objects `kubectl kustomize <dir>` renders, parsed. */
+function render(dir: string): K8sObject[] {
+  const cached = rendered.get(dir);
+  if (cached) return cached;
+  const yaml = run('kubectl', ['kustomize', dir]);
+  // Removing an annotation that is not there changes nothing but still prints every object.
+  const json = run(
+    'kubectl',
+    ['annotate', '--local', '-f', '-', '-o', 'json', 'k8s-test/none-'],
+    yaml,
+  );
+  // kubectl prints one indented JSON document per object; only their braces start a line.
+  const objects = json
+    .trim()
+    .split(/\n(?=\{)/)
+    .map((doc) => JSON.parse(doc) as K8sObject);
+  rendered.set(dir, objects);
+  return objects;
+}
+
+const isWorkload = (o: K8sObject): boolean => o.kind === 'Deployment' || o.kind === 'StatefulSet';
+const isApp = (o: K8sObject): boolean =>
+  o.metadata.labels?.['app.kubernetes.io/name'] === 'trading-platform';
+const podSpec = (o: K8sObject): PodSpec => {
+  assert.ok(o.spec?.template, `${o.kind}/${o.metadata.name} has no pod template`);
+  return o.spec.template.spec;
+};
+const appContainer = (o: K8sObject): Container => {
+  const container = podSpec(o).containers.find((c) => c.name === 'app');
+  assert.ok(container, `${o.kind}/${o.metadata.name} has no "app" container`);
+  return container;
+};
+const appWorkloads = (dir: string): K8sObject[] =>
+  render(dir).filter((o) => isWorkload(o) && isApp(o));
+
+/** The environment the container will see: envFrom ConfigMaps in order, then env entries. */
+function effectiveEnv(
+  container: Container,
+  objects: K8sObject[],
+  where: string,
+): Map<string, string> {
+  const configMap = (name: string): Record<string, string> => {
+    const found = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name);
+    assert.ok(found, `${where}: ConfigMap ${name} is referenced but not rendered`);
+    return found.data ?? {};
+  };
+  const env = new Map<string, string>();
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef)
+      for (const [k, v] of Object.entries(configMap(source.configMapRef.name))) env.set(k, v);
+  }
+  for (const variable of container.env ?? []) {
+    const ref = variable.valueFrom?.configMapKeyRef;
+    const value = variable.value ?? (ref ? configMap(ref.name)[ref.key] : undefined);
+    if (value !== undefined) env.set(variable.name, value);
+  }
+  return env;
+}
+
+const matches = (selector: Record<string, string>, labels: Record<string, string> = {}): boolean =>
+  Object.entries(selector).every(([key, value]) => labels[key] === value);
+
+for (const dir of TARGETS) {
+  test(`${dir}: renders the api and stream Deployments and the engine StatefulSet`, (t) => {
+    if (!hasKubectl(t)) return;
+    const workloads = appWorkloads(dir).map(
+      (o) => `${o.kind}/${o.metadata.labels?.['app.kubernetes.io/component'] ?? ''}`,
+    );
+    assert.deepEqual(workloads.sort(), [
+      'Deployment/api',
+      'Deployment/stream',
+      'StatefulSet/engine',
+    ]);
+  });
+
+  test(`${dir}: every role probes /healthz for liveness and /readyz for readiness on a declared port`, (t) => {
+    if (!hasKubectl(t)) return;
+    for (const workload of appWorkloads(dir)) {
+      const container = appContainer(workload);
+      const ports = new Set((container.ports ?? []).flatMap((p) => [p.name, p.containerPort]));
+      for (const [probe, path] of [
+        [container.livenessProbe, '/healthz'],
+        [container.readinessProbe, '/readyz'],
+      ] as const) {
+        assert.equal(probe?.httpGet?.path, path, `${workload.metadata.name}: probe path`);
+        assert.ok(
+          ports.has(probe.httpGet.port),
+          `${workload.metadata.name}: probe port ${probe.httpGet.port} is not declared`,
+        );
+      }
+    }
+  });
+
+  test(`${dir}: every role gets POD_NAME from metadata.name and ROLE matching its component`, (t) => {
+    if (!hasKubectl(t)) return;
+    for (const workload of appWorkloads(dir)) {
+      const env = appContainer(workload).env ?? [];
+      const podName = env.find((v) => v.name === 'POD_NAME');
+      assert.equal(
+        podName?.valueFrom?.fieldRef?.fieldPath,
+        'metadata.name',
+        `${workload.metadata.name}: POD_NAME`,
+      );
+      const role = env.find((v) => v.name === 'ROLE')?.value;
+      assert.equal(role, workload.metadata.labels?.['app.kubernetes.io/component']);
+      assert.ok(role && ROLES.includes(role));
+    }
+  });
+
+  test(`${dir}: every grace period outlasts the drain delay plus the shutdown timeout`, (t) => {
+    if (!hasKubectl(t)) return;
+    const objects = render(dir);
+    for (const workload of appWorkloads(dir)) {
+      const name = workload.metadata.name;
+      const env = effectiveEnv(appContainer(workload), objects, name);
+      const drain = Number(env.get('SHUTDOWN_DRAIN_DELAY_MS') ?? DEFAULT_DRAIN_DELAY_MS);
+      const timeout = Number(env.get('SHUTDOWN_TIMEOUT_MS') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+      assert.ok(
+        Number.isInteger(drain) && Number.isInteger(timeout),
+        `${name}: shutdown settings are not integers`,
+      );
+      const grace = podSpec(workload).terminationGracePeriodSeconds;
+      assert.ok(grace !== undefined, `${name}: terminationGracePeriodSeconds is not set`);
+      assert.ok(
+        grace * 1000 > drain + timeout,
+        `${name}: terminationGracePeriodSeconds ${grace}s must exceed drain ${drain}ms + timeout ${timeout}ms`,
+      );
+    }
+  });
+
+  test(`${dir}: every pod runs as non-root, read-only, without privilege escalation or capabilities`, (t) => {
+    if (!hasKubectl(t)) return;
+    for (const workload of render(dir).filter(isWorkload)) {
+      const spec = podSpec(workload);
+      for (const container of spec.containers) {
+        const where = `${workload.metadata.name}/${container.name}`;
+        const security = container.securityContext;
+        const nonRoot = security?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot;
+        assert.equal(nonRoot, true, `${where}: runAsNonRoot`);
+        assert.notEqual(spec.securityContext?.runAsUser, 0, `${where}: runAsUser 0`);
+        assert.ok(security, `${where}: no securityContext`);
+        assert.equal(
+          security.allowPrivilegeEscalation,
+          false,
+          `${where}: allowPrivilegeEscalation`,
+        );
+        assert.equal(security.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+        assert.deepEqual(security.capabilities?.drop, ['ALL'], `${where}: capabilities.drop`);
+      }
+    }
+  });
+
+  test(`${dir}: every container requests CPU and memory and has a memory limit`, (t) => {
+    if (!hasKubectl(t)) return;
+    for (const workload of render(dir).filter(isWorkload)) {
+      for (const container of podSpec(workload).containers) {
+        const where = `${workload.metadata.name}/${container.name}`;
+        const { requests = {}, limits = {} } = container.resources ?? {};
+        assert.ok(requests.cpu, `${where}: cpu request`);
+        assert.ok(requests.memory, `${where}: memory request`);
+        assert.ok(limits.memory, `${where}: memory limit`);
+      }
+    }
+  });
+
+  test(`${dir}: renders no Secret with literal data`, (t) => {
+    if (!hasKubectl(t)) return;
+    const secrets = render(dir).filter((o) => o.kind === 'Secret' && (o.data ?? o.stringData));
+    assert.deepEqual(
+      secrets.map((o) => o.metadata.name),
+      [],
+    );
+  });
+
+  test(`${dir}: app Services expose http 8080 and grpc 50051 with an appProtocol`, (t) => {
+    if (!hasKubectl(t)) return;
+    const services = render(dir).filter((o) => o.kind === 'Service' && isApp(o));
+    assert.ok(services.length > 0);
+    for (const service of services) {
+      for (const port of service.spec?.ports ?? []) {
+        assert.equal(
+          port.port,
+          { http: 8080, grpc: 50051 }[port.name],
+          `${service.metadata.name}: port ${port.name}`,
+        );
+        assert.ok(
+          port.appProtocol,
+          `${service.metadata.name}: port ${port.name} has no appProtocol`,
+        );
+      }
+    }
+  });
+
+  test(`${dir}: Services and PodDisruptionBudgets select pods, and the HPA scales the api`, (t) => {
+    if (!hasKubectl(t)) return;
+    const objects = render(dir);
+    const podLabels = objects.filter(isWorkload).map((o) => o.spec?.template?.metadata?.labels);
+    for (const o of objects.filter(
+      (x) => x.kind === 'Service' || x.kind === 'PodDisruptionBudget',
+    )) {
+      const selector = (
+        o.kind === 'Service' ? o.spec?.selector : o.spec?.selector?.matchLabels
+      ) as Record<string, string>;
+      assert.ok(
+        podLabels.some((labels) => matches(selector, labels)),
+        `${o.kind}/${o.metadata.name} selects no pod`,
+      );
+    }
+    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    const target = objects.find(
+      (o) =>
+        o.kind === hpa?.spec?.scaleTargetRef?.kind &&
+        o.metadata.name === hpa.spec.scaleTargetRef.name,
+    );
+    assert.equal(target?.metadata.labels?.['app.kubernetes.io/component'], 'api');
+  });
+}
+
+test('the base sets no namespace, so overlays choose it', (t) => {
+  if (!hasKubectl(t)) return;
+  const namespaced = render('k8s/base').filter((o) => o.metadata.namespace);
+  assert.deepEqual(
+    namespaced.map((o) => `${o.kind}/${o.metadata.name}`),
+    [],
+  );
+});
+
+test('no Secret manifest or secretGenerator is committed under k8s/', () => {
+  const files = readdirSync('k8s', { recursive: true, encoding: 'utf8' }).filter((f) =>
+    /\.ya?ml$/.test(f),
+  );
+  for (const file of files) {
+    const text = readFileSync(join('k8s', file), 'utf8');
+    assert.doesNotMatch(text, /^kind:\s*Secret\s*$/m, `${file} commits a Secret`);
+    assert.doesNotMatch(
+      text,
+      /^secretGenerator:/m,
+      `${file} generates a Secret from committed data`,
+    );
+  }
+});
+
+test('eks: gRPC goes through an ALB target group with protocol version GRPC and a gRPC health check', (t) => {
+  if (!hasKubectl(t)) return;
+  const ingresses = render('k8s/overlays/eks').filter((o) => o.kind === 'Ingress');
+  const grpc = ingresses.find(
+    (o) =>
+      o.metadata.annotations?.['alb.ingress.kubernetes.io/backend-protocol-version'] === 'GRPC',
+  );
+  assert.ok(grpc, 'no Ingress with backend-protocol-version GRPC');
+  assert.equal(
+    grpc.metadata.annotations?.['alb.ingress.kubernetes.io/healthcheck-path'],
+    '/grpc.health.v1.Health/Check',
+  );
+  const ports = grpc.spec?.rules?.flatMap((rule) =>
+    rule.http.paths.map((p) => p.backend.service.port.name),
+  );
+  assert.deepEqual([...new Set(ports)], ['grpc']);
+  const http = ingresses.find(
+    (o) =>
+      o.metadata.annotations?.['alb.ingress.kubernetes.io/backend-protocol-version'] === 'HTTP1',
+  );
+  assert.equal(
+    http?.metadata.annotations?.['alb.ingress.kubernetes.io/healthcheck-path'],
+    '/readyz',
+  );
+});
+
+test('eks: the service account is bound to an IAM role (IRSA)', (t) => {
+  if (!hasKubectl(t)) return;
+  const account = render('k8s/overlays/eks').find((o) => o.kind === 'ServiceAccount');
+  assert.match(
+    account?.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '',
+    /^arn:aws:iam::/,
+  );
+});
+
+test('eks: every role spreads across zones', (t) => {
+  if (!hasKubectl(t)) return;
+  for (const workload of appWorkloads('k8s/overlays/eks')) {
+    const zone = podSpec(workload).topologySpreadConstraints?.find(
+      (c) => c.topologyKey === 'topology.kubernetes.io/zone',
+    );
+    assert.equal(
+      zone?.whenUnsatisfiable,
+      'DoNotSchedule',
+      `${workload.metadata.name}: zone spread`,
+    );
+  }
+});
+
+test('eks: a PodMonitor scrapes the app pods as job "trading-platform"', (t) => {
+  if (!hasKubectl(t)) return;
+  const objects = render('k8s/overlays/eks');
+  const monitor = objects.find((o) => o.kind === 'PodMonitor') as
+    | (K8sObject & {
+        spec: { jobLabel: string; selector: { matchLabels: Record<string, string> } };
+      })
+    | undefined;
+  assert.ok(monitor, 'no PodMonitor');
+  for (const workload of appWorkloads('k8s/overlays/eks')) {
+    const labels = workload.spec?.template?.metadata?.labels;
+    assert.ok(
+      matches(monitor.spec.selector.matchLabels, labels),
+      `${workload.metadata.name} is not scraped`,
+    );
+    assert.match(labels?.[monitor.spec.jobLabel] ?? '', /^trading-platform/);
+  }
+});
