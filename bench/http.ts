@@ -1,6 +1,7 @@
 /**
- * bench:http — /healthz throughput of this server (full middleware: metrics, logging,
- * tracing) against a bare Fastify, in the same run, alternating to spread any drift.
+ * bench:http — /healthz throughput of this server (metrics, logging, tracing) against a bare
+ * Fastify, in the same run, alternating the servers round by round to spread any drift. The
+ * server also runs once with telemetry off, to show what tracing itself costs.
  * Usage: npm run bench:http [-- --seconds 5 --connections 50 --rounds 2]
  */
 import { parseArgs } from 'node:util';
@@ -12,8 +13,6 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '2' },
-    // Extra environment for the app, e.g. --env TELEMETRY_ENABLED=false
-    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const seconds = Number(values.seconds);
@@ -36,14 +35,9 @@ async function load(url: string): Promise<Run> {
   return { rps: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
 
-async function measureBare(): Promise<Run> {
-  const port = await freePort();
+async function measure(args: string[], env: Record<string, string>, port: number): Promise<Run> {
   const url = `http://127.0.0.1:${port}/healthz`;
-  const child = await startServer(
-    ['--import', 'tsx', 'bench/support/bare-fastify.ts', String(port)],
-    {},
-    url,
-  );
+  const child = await startServer(args, env, url);
   try {
     return await load(url);
   } finally {
@@ -51,51 +45,55 @@ async function measureBare(): Promise<Run> {
   }
 }
 
-async function measureApp(): Promise<Run> {
-  const extra = Object.fromEntries(
-    values.env.map((pair) => pair.split('=', 2) as [string, string]),
-  );
-  const { httpPort, env } = await appEnv(extra);
-  const url = `http://127.0.0.1:${httpPort}/healthz`;
-  const child = await startServer(appArgs(), env, url);
-  try {
-    return await load(url);
-  } finally {
-    await stopServer(child);
-  }
-}
-
-const mean = (runs: Run[], key: keyof Run) =>
-  runs.reduce((sum, run) => sum + run[key], 0) / runs.length;
-
-const bare: Run[] = [];
-const app: Run[] = [];
-for (let round = 0; round < rounds; round += 1) {
-  bare.push(await measureBare());
-  app.push(await measureApp());
-}
-
-const appRps = Math.round(mean(app, 'rps'));
-const bareRps = Math.round(mean(bare, 'rps'));
-const ratio = Math.round((appRps / bareRps) * 1000) / 1000;
-console.table({
-  'bare fastify': {
-    'req/s': bareRps,
-    'p50 ms': mean(bare, 'p50Ms'),
-    'p99 ms': mean(bare, 'p99Ms'),
+const variants = {
+  'bare fastify': async () => {
+    const port = await freePort();
+    return measure(['--import', 'tsx', 'bench/support/bare-fastify.ts', String(port)], {}, port);
   },
-  'this server': { 'req/s': appRps, 'p50 ms': mean(app, 'p50Ms'), 'p99 ms': mean(app, 'p99Ms') },
-});
-console.log(
-  `${connections} connections, ${seconds} s x ${rounds} rounds each; ratio ${ratio} (target >= 0.9)`,
+  'this server': async () => {
+    const { httpPort, env } = await appEnv();
+    return measure(appArgs(), env, httpPort);
+  },
+  'this server, telemetry off': async () => {
+    const { httpPort, env } = await appEnv({ TELEMETRY_ENABLED: 'false' });
+    return measure(appArgs(), env, httpPort);
+  },
+};
+
+const runs = new Map<string, Run[]>(Object.keys(variants).map((name) => [name, []]));
+for (let round = 0; round < rounds; round += 1) {
+  for (const [name, run] of Object.entries(variants)) runs.get(name)?.push(await run());
+}
+
+const mean = (name: string, key: keyof Run) => {
+  const list = runs.get(name) ?? [];
+  return list.reduce((sum, run) => sum + run[key], 0) / list.length;
+};
+const table = Object.fromEntries(
+  [...runs.keys()].map((name) => [
+    name,
+    {
+      'req/s': Math.round(mean(name, 'rps')),
+      'p50 ms': mean(name, 'p50Ms'),
+      'p99 ms': mean(name, 'p99Ms'),
+      'vs bare': Math.round((mean(name, 'rps') / mean('bare fastify', 'rps')) * 1000) / 1000,
+    },
+  ]),
 );
+console.table(table);
+console.log(
+  `${connections} connections, ${seconds} s x ${rounds} rounds each; target: this server >= 0.9 x bare`,
+);
+const appRps = Math.round(mean('this server', 'rps'));
+const bareRps = Math.round(mean('bare fastify', 'rps'));
 console.log(
   JSON.stringify({
     bench: 'http',
     app_rps: appRps,
     bare_rps: bareRps,
-    ratio,
-    app_p99_ms: mean(app, 'p99Ms'),
-    bare_p99_ms: mean(bare, 'p99Ms'),
+    ratio: Math.round((appRps / bareRps) * 1000) / 1000,
+    app_telemetry_off_rps: Math.round(mean('this server, telemetry off', 'rps')),
+    app_p99_ms: mean('this server', 'p99Ms'),
+    bare_p99_ms: mean('bare fastify', 'p99Ms'),
   }),
 );

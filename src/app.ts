@@ -5,7 +5,7 @@ import { MarketDataService } from './gen/trading/v1/market_data_pb.js';
 import { OrderService } from './gen/trading/v1/orders_pb.js';
 import { SessionService } from './gen/trading/v1/session_pb.js';
 import { Readiness } from './lifecycle/readiness.js';
-import { Shutdown } from './lifecycle/shutdown.js';
+import { Shutdown, unhandledRejections } from './lifecycle/shutdown.js';
 import { shutdownTracing, type Logger, type Registry } from './telemetry/index.js';
 import {
   registration,
@@ -55,6 +55,8 @@ function servicesFor(role: Role, auth: Auth): ServiceRegistration[] {
 export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, registry } = deps;
   const readiness = new Readiness();
+  // Exposed from the start (at 0) so dashboards and alerts have a series; main.ts counts into it.
+  unhandledRejections(registry);
   const shutdown = new Shutdown({
     logger,
     registry,
@@ -97,6 +99,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     readiness,
     tls: config.tls,
     tracing: config.telemetry.enabled,
+    authenticate: (token) => auth.authenticate(token),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

@@ -125,11 +125,14 @@ async function runStep(
 }
 
 /** Logged and counted, never silently swallowed; an alert watches the counter. */
-export function trackUnhandledRejections(logger: Logger, registry: Registry): () => void {
-  const rejections = counter(registry, {
+export const unhandledRejections = (registry: Registry) =>
+  counter(registry, {
     name: 'process_unhandled_rejections_total',
     help: 'Promise rejections that no code handled.',
   });
+
+export function trackUnhandledRejections(logger: Logger, registry: Registry): () => void {
+  const rejections = unhandledRejections(registry);
   const onRejection = (reason: unknown) => {
     rejections.inc();
     logger.error({ err: reason }, 'unhandled promise rejection');

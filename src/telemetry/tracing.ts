@@ -1,6 +1,5 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -17,9 +16,6 @@ export interface TracingSettings {
   readonly otlpEndpoint: string | undefined;
 }
 
-/** Probes and scrapes are not worth a trace each. */
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
 let active: NodeTracerProvider | undefined;
 
 /**
@@ -27,7 +23,9 @@ let active: NodeTracerProvider | undefined;
  * NodeSDK configures exporters from OTEL_* variables behind the config module's back, and
  * installs no tracer at all when nothing is exported, which would drop trace ids from logs.
  * gRPC server spans come from our own interceptor (src/transport/grpc), not from
- * instrumentation-grpc, so each call has exactly one server span.
+ * instrumentation-grpc, so each call has exactly one server span. HTTP server spans come from
+ * @fastify/otel (registered by the HTTP server), not instrumentation-http: the latter wraps
+ * every request, probes included, and halved /healthz throughput in bench:http.
  */
 export function startTracing(settings: TracingSettings): void {
   if (active !== undefined) return;
@@ -48,9 +46,6 @@ export function startTracing(settings: TracingSettings): void {
   active.register();
   registerInstrumentations({
     instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has(request.url ?? ''),
-      }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],

@@ -166,6 +166,22 @@ describe('AuthService over gRPC', () => {
     assert.ok((sample(text, 'auth_active_sessions', {}) ?? 0) >= 1);
   });
 
+  test('HTTP routes use the same token check: 401 without, the caller with', async () => {
+    await register('kate');
+    const { response } = await login('kate');
+    const missing = await fetch(`${app.httpUrl}/v1/session`);
+    assert.equal(missing.status, 401);
+    const body = (await missing.json()) as { error: string; message: string };
+    assert.equal(body.error, 'unauthenticated');
+    assert.match(body.message, /^missing access token/);
+
+    const ok = await fetch(`${app.httpUrl}/v1/session`, {
+      headers: { authorization: `Bearer ${response!.tokens.accessToken}` },
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { user_id: string }).user_id, response!.userId);
+  });
+
   describe('authentication of every other call', () => {
     let token: string;
     let userId: string;

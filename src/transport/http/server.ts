@@ -3,6 +3,8 @@ import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { fastify, LogController, type FastifyInstance } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
+import type { Principal } from '../../domain/auth/access-tokens.js';
+import { registerAuthentication } from './authenticate.js';
 import { toHttpError } from './errors.js';
 
 export interface HttpServerOptions {
@@ -12,6 +14,8 @@ export interface HttpServerOptions {
   readonly registry: Registry;
   readonly readiness: Readiness;
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Verifies access tokens for routes declared with `config: { auth: true }`. */
+  readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
 }
@@ -83,6 +87,15 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       .code(404)
       .send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
   );
+
+  if (options.authenticate !== undefined) {
+    registerAuthentication(app, options.authenticate);
+    // Who am I: lets a browser check its token, and shows the hook at work.
+    app.get('/v1/session', { config: { auth: true } }, (request) => ({
+      user_id: request.principal?.userId,
+      session_id: request.principal?.sessionId,
+    }));
+  }
 
   // Liveness: answering at all proves the event loop turns. Dependencies belong in /readyz,
   // or a database outage would restart every pod.

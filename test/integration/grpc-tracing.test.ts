@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { Metadata, type Client } from '@grpc/grpc-js';
+import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { grpcClient, unary } from '../support/grpc.js';
+
+const exporter = new InMemorySpanExporter();
+// What NodeTracerProvider.register() installs in the real process (src/telemetry/tracing.ts).
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+trace.setGlobalTracerProvider(
+  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+);
+
+let app: TestApp;
+let auth: Client;
+
+before(async () => {
+  app = await startTestApp();
+  auth = grpcClient(app.grpcAddress, AuthService);
+});
+
+after(async () => {
+  auth.close();
+  await app.stop();
+});
+
+test('each call gets one server span that continues the caller trace', async () => {
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const metadata = new Metadata();
+  metadata.set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`);
+
+  await unary(auth, 'register', { username: 'traced', password: 'long enough password' }, metadata);
+
+  const spans = exporter
+    .getFinishedSpans()
+    .filter((span) => span.name === 'trading.v1.AuthService/Register');
+  assert.equal(spans.length, 1);
+  const [span] = spans;
+  assert.equal(span?.spanContext().traceId, traceId);
+  assert.equal(span?.parentSpanContext?.spanId, '00f067aa0ba902b7');
+  assert.equal(span?.attributes['rpc.method'], 'Register');
+});
+
+test('log lines written by a handler carry the trace id of its call', async () => {
+  await unary(auth, 'register', { username: 'logged', password: 'long enough password' });
+
+  const span = exporter
+    .getFinishedSpans()
+    .filter((s) => s.name === 'trading.v1.AuthService/Register')
+    .at(-1);
+  const line = app.logs.lines.filter((l) => l.msg === 'user registered').at(-1);
+  assert.ok(span && line);
+  assert.equal(line.trace_id, span.spanContext().traceId);
+  const finished = app.logs.lines.filter((l) => l.msg === 'grpc call finished').at(-1);
+  assert.equal(finished?.trace_id, span.spanContext().traceId);
+});
+
+test('an authenticated call records the user on its span', async () => {
+  const credentials = { username: 'spanned', password: 'long enough password' };
+  await unary(auth, 'register', credentials);
+  const { response } = await unary<{ userId: string; tokens: { accessToken: string } }>(
+    auth,
+    'login',
+    credentials,
+  );
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${response?.tokens.accessToken ?? ''}`);
+  const { OrderService } = await import('../../src/gen/trading/v1/orders_pb.js');
+  const orders = grpcClient(app.grpcAddress, OrderService);
+  await unary(orders, 'getOrder', { orderId: '1' }, metadata);
+  orders.close();
+
+  const span = exporter
+    .getFinishedSpans()
+    .filter((s) => s.name === 'trading.v1.OrderService/GetOrder')
+    .at(-1);
+  assert.equal(span?.attributes['enduser.id'], response?.userId);
+});
