@@ -7,6 +7,7 @@ import {
   type CounterConfiguration,
   type GaugeConfiguration,
   type HistogramConfiguration,
+  type Metric,
 } from 'prom-client';
 
 export { Registry } from 'prom-client';
@@ -34,36 +35,66 @@ export function createMetricsRegistry(settings: RegistrySettings): Registry {
 }
 
 /*
- * Metrics are declared by the module that records them. These helpers return the metric
- * already registered under the same name, so two components sharing a registry (or a
- * component created twice in tests) never throw "already registered".
+ * Metrics are declared by the module that records them, on an injected registry. Several
+ * components (two Redis clients, a pool and its policy, two test apps) share one registry and
+ * the same names; prom-client throws when a name is registered twice, so the second caller gets
+ * the metric the first one created. The same name with another type or other label names is a
+ * wiring bug, and fails loudly here instead of producing a broken series.
  */
 
-export function counter<L extends string>(
+type Config<C> = Omit<C, 'registers'>;
+type Constructor<M> = abstract new (...args: never[]) => M;
+
+const labelNamesOf = (metric: Metric): readonly string[] =>
+  (metric as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
+
+function reuse<M extends Metric>(
   registry: Registry,
-  config: Omit<CounterConfiguration<L>, 'registers'>,
+  name: string,
+  labelNames: readonly string[] | undefined,
+  type: Constructor<M>,
+): M | undefined {
+  const existing = registry.getSingleMetric(name);
+  if (existing === undefined) return undefined;
+  if (!(existing instanceof type)) {
+    throw new Error(`metric ${name} is already registered with another type`);
+  }
+  const wanted = [...(labelNames ?? [])].sort().join(',');
+  const actual = [...labelNamesOf(existing)].sort().join(',');
+  if (wanted !== actual) {
+    throw new Error(
+      `metric ${name} is already registered with labels [${actual}], not [${wanted}]`,
+    );
+  }
+  return existing;
+}
+
+export function counter<L extends string = string>(
+  registry: Registry,
+  config: Config<CounterConfiguration<L>>,
 ): Counter<L> {
-  const existing = registry.getSingleMetric(config.name);
-  if (existing instanceof Counter) return existing;
-  return new Counter({ ...config, registers: [registry] });
+  const existing = reuse(registry, config.name, config.labelNames, Counter);
+  return (
+    (existing as Counter<L> | undefined) ?? new Counter<L>({ ...config, registers: [registry] })
+  );
 }
 
-export function gauge<L extends string>(
+export function gauge<L extends string = string>(
   registry: Registry,
-  config: Omit<GaugeConfiguration<L>, 'registers'>,
+  config: Config<GaugeConfiguration<L>>,
 ): Gauge<L> {
-  const existing = registry.getSingleMetric(config.name);
-  if (existing instanceof Gauge) return existing;
-  return new Gauge({ ...config, registers: [registry] });
+  const existing = reuse(registry, config.name, config.labelNames, Gauge);
+  return (existing as Gauge<L> | undefined) ?? new Gauge<L>({ ...config, registers: [registry] });
 }
 
-export function histogram<L extends string>(
+export function histogram<L extends string = string>(
   registry: Registry,
-  config: Omit<HistogramConfiguration<L>, 'registers'>,
+  config: Config<HistogramConfiguration<L>>,
 ): Histogram<L> {
-  const existing = registry.getSingleMetric(config.name);
-  if (existing instanceof Histogram) return existing;
-  return new Histogram({ ...config, registers: [registry] });
+  const existing = reuse(registry, config.name, config.labelNames, Histogram);
+  return (
+    (existing as Histogram<L> | undefined) ?? new Histogram<L>({ ...config, registers: [registry] })
+  );
 }
 
 /** Latency buckets (seconds) for RPCs and HTTP requests: 0.5 ms to 10 s. */

@@ -46,9 +46,10 @@ test('each call gets one server span that continues the caller trace', async () 
     .filter((span) => span.name === 'trading.v1.AuthService/Register');
   assert.equal(spans.length, 1);
   const [span] = spans;
-  assert.equal(span?.spanContext().traceId, traceId);
-  assert.equal(span?.parentSpanContext?.spanId, '00f067aa0ba902b7');
-  assert.equal(span?.attributes['rpc.method'], 'Register');
+  assert.ok(span);
+  assert.equal(span.spanContext().traceId, traceId);
+  assert.equal(span.parentSpanContext?.spanId, '00f067aa0ba902b7');
+  assert.equal(span.attributes['rpc.method'], 'Register');
 });
 
 test('log lines written by a handler carry the trace id of its call', async () => {

@@ -1,4 +1,3 @@
-export { getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './metric-registry.js';
 export { createUpSignal } from './up-gauge.js';
 export type { UpSignal, UpSignalOptions } from './up-gauge.js';
 export { startHealthCheck } from './health-check.js';

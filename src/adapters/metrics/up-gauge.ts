@@ -1,5 +1,5 @@
 import type { Gauge, LabelValues, Registry } from 'prom-client';
-import { getOrCreateGauge } from './metric-registry.js';
+import { gauge as getOrCreateGauge } from '../../telemetry/metrics.js';
 
 /**
  * A 1/0 health signal on a shared gauge (`dependency_up{dependency}`, `redis_connection_up`).

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Histogram, Registry } from 'prom-client';
-import { getOrCreateGauge, getOrCreateHistogram } from '../metrics/metric-registry.js';
+import { gauge, histogram } from '../../telemetry/metrics.js';
 
 /**
  * `db_pool_connections{state}` is read from the pools at scrape time (a collect callback), so it
@@ -24,7 +24,7 @@ export function trackPool(registry: Registry, pool: Pool): PoolMetrics {
   const tracked = pools;
   tracked.add(pool);
 
-  getOrCreateGauge(registry, {
+  gauge(registry, {
     name: 'db_pool_connections',
     help: 'PostgreSQL pool connections: total open, idle, and callers waiting for one.',
     labelNames: ['state'],
@@ -42,7 +42,7 @@ export function trackPool(registry: Registry, pool: Pool): PoolMetrics {
       this.set({ state: 'waiting' }, waiting);
     },
   });
-  const acquireSeconds = getOrCreateHistogram(registry, {
+  const acquireSeconds = histogram(registry, {
     name: 'db_pool_acquire_seconds',
     help: 'Time to obtain a PostgreSQL connection from the pool (pool.connect()).',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],

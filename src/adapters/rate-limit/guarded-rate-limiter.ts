@@ -6,7 +6,7 @@ import type {
   RateLimitDecision,
   RateLimiter,
 } from '../../domain/ports/rate-limiter.port.js';
-import { getOrCreateCounter } from '../metrics/metric-registry.js';
+import { counter } from '../../telemetry/metrics.js';
 
 /**
  * What a limit does when its store cannot answer:
@@ -47,12 +47,12 @@ export class GuardedRateLimiter implements RateLimiter {
     this.#inner = options.limiter;
     this.#failureMode = options.failureMode;
     this.#log = options.logger.child({ scope: options.scope, failureMode: options.failureMode });
-    this.#rejections = getOrCreateCounter(options.registry, {
+    this.#rejections = counter(options.registry, {
       name: 'rate_limit_rejections_total',
       help: 'Requests refused by a rate limit, by scope.',
       labelNames: ['scope'],
     });
-    this.#failOpen = getOrCreateCounter(options.registry, {
+    this.#failOpen = counter(options.registry, {
       name: 'rate_limit_fail_open_total',
       help: 'Requests allowed without a rate-limit decision because the store was unavailable.',
       labelNames: ['scope'],

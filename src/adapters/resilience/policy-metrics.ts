@@ -1,9 +1,5 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import {
-  getOrCreateCounter,
-  getOrCreateGauge,
-  getOrCreateHistogram,
-} from '../metrics/metric-registry.js';
+import { counter, gauge, histogram } from '../../telemetry/metrics.js';
 
 /** Outcome of one attempt against a dependency, as seen by the caller. */
 export type RequestOutcome = 'success' | 'error' | 'timeout' | 'rejected';
@@ -19,23 +15,23 @@ export interface PolicyMetrics {
 
 export function policyMetrics(registry: Registry): PolicyMetrics {
   return {
-    breakerState: getOrCreateGauge(registry, {
+    breakerState: gauge(registry, {
       name: 'circuit_breaker_state',
       help: 'Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open.',
       labelNames: ['dependency'],
     }),
-    breakerTransitions: getOrCreateCounter(registry, {
+    breakerTransitions: counter(registry, {
       name: 'circuit_breaker_transitions_total',
       help: 'Circuit breaker state changes per dependency, by previous and new state.',
       labelNames: ['dependency', 'from', 'to'],
     }),
-    requestSeconds: getOrCreateHistogram(registry, {
+    requestSeconds: histogram(registry, {
       name: 'dependency_request_seconds',
       help: 'Duration of each attempt against a dependency, by outcome (success, error, timeout, rejected).',
       labelNames: ['dependency', 'outcome'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     }),
-    retries: getOrCreateCounter(registry, {
+    retries: counter(registry, {
       name: 'retries_total',
       help: 'Retried attempts against a dependency (idempotent calls only).',
       labelNames: ['dependency'],

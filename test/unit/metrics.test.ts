@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
-import {
-  getOrCreateCounter,
-  getOrCreateGauge,
-} from '../../../src/adapters/metrics/metric-registry.js';
-import { createUpSignal } from '../../../src/adapters/metrics/up-gauge.js';
-import { metricValue } from './support/observability.js';
+import { counter, gauge } from '../../src/telemetry/metrics.js';
+import { createUpSignal } from '../../src/adapters/metrics/index.js';
+import { metricValue } from './adapters/support/observability.js';
 
 describe('metric registry helpers', () => {
   test('return the metric already registered under the same name', () => {
     const registry = new Registry();
     const config = { name: 'things_total', help: 'things', labelNames: ['kind'] as const };
 
-    const first = getOrCreateCounter(registry, config);
-    const second = getOrCreateCounter(registry, config);
+    const first = counter(registry, config);
+    const second = counter(registry, config);
 
     assert.equal(second, first);
   });
@@ -23,7 +20,7 @@ describe('metric registry helpers', () => {
     const a = new Registry();
     const b = new Registry();
 
-    getOrCreateGauge(a, { name: 'only_on_a', help: 'a' });
+    gauge(a, { name: 'only_on_a', help: 'a' });
 
     assert.ok(a.getSingleMetric('only_on_a'));
     assert.equal(b.getSingleMetric('only_on_a'), undefined);
@@ -31,11 +28,11 @@ describe('metric registry helpers', () => {
 
   test('refuse a second registration with another type or other labels', () => {
     const registry = new Registry();
-    getOrCreateCounter(registry, { name: 'x_total', help: 'x', labelNames: ['a'] });
+    counter(registry, { name: 'x_total', help: 'x', labelNames: ['a'] });
 
-    assert.throws(() => getOrCreateGauge(registry, { name: 'x_total', help: 'x' }), /another type/);
+    assert.throws(() => gauge(registry, { name: 'x_total', help: 'x' }), /another type/);
     assert.throws(
-      () => getOrCreateCounter(registry, { name: 'x_total', help: 'x', labelNames: ['b'] }),
+      () => counter(registry, { name: 'x_total', help: 'x', labelNames: ['b'] }),
       /labels \[a\], not \[b\]/,
     );
   });
