@@ -33,8 +33,14 @@ export function authMetrics(registry: Registry, activeSessions: () => Promise<nu
   gauge(registry, {
     name: 'auth_active_sessions',
     help: 'Sessions (refresh token families) with a live refresh token.',
+    // Read at scrape time. When the database cannot answer, keep the last value: a scrape
+    // must never fail because of a dependency (that is what dependency_up is for).
     async collect() {
-      this.set(await activeSessions());
+      try {
+        this.set(await activeSessions());
+      } catch {
+        // keep the previous value
+      }
     },
   });
   return {
