@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { status, type Client } from '@grpc/grpc-js';
+import { Metadata, status, type Client } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
+import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -69,4 +70,53 @@ test('when PostgreSQL goes away the breaker opens, calls fail fast with UNAVAILA
     sample(await app.registry.metrics(), 'circuit_breaker_state', { dependency: 'postgres' }),
     0,
   );
+});
+
+test('when Redis goes away, calls fail open and logins fail closed, visibly', async () => {
+  const redisProxy = new TcpProxy('127.0.0.1', 6379);
+  await redisProxy.start();
+  const redisApp = await startTestApp({
+    REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
+    REDIS_COMMAND_TIMEOUT_MS: '300',
+  });
+  const client = grpcClient(redisApp.grpcAddress, AuthService);
+  const orders = grpcClient(redisApp.grpcAddress, OrderService);
+  try {
+    const credentials = { username: 'redis-outage', password: 'long enough password' };
+    await unary(client, 'register', credentials);
+    const { response } = await unary<{ tokens: { accessToken: string } }>(
+      client,
+      'login',
+      credentials,
+    );
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${response?.tokens.accessToken ?? ''}`);
+
+    await redisProxy.cut();
+
+    const call = await unary(orders, 'getOrder', { orderId: '1' }, metadata);
+    assert.equal(
+      call.error?.code,
+      status.UNIMPLEMENTED,
+      'allowed through: the user limit fails open',
+    );
+    const login = await unary(client, 'login', credentials);
+    assert.equal(login.error?.code, status.UNAVAILABLE, 'refused: the login limit fails closed');
+    assert.match(login.error.details, /^rate limiting is unavailable/);
+
+    const text = await redisApp.registry.metrics();
+    assert.ok((sample(text, 'rate_limit_fail_open_total', { scope: 'user' }) ?? 0) >= 1);
+    assert.ok(redisApp.logs.find('rate limiter unavailable; failing open'));
+    assert.ok(redisApp.logs.find('rate limiter unavailable; failing closed'));
+    const readyz = (await (await fetch(`${redisApp.httpUrl}/readyz`)).json()) as {
+      degraded: { name: string }[];
+    };
+    assert.ok(readyz.degraded.some((d) => d.name === 'redis'));
+  } finally {
+    client.close();
+    orders.close();
+    await redisProxy.restore();
+    await redisApp.stop();
+    await redisProxy.cut();
+  }
 });

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadSync } from '@grpc/proto-loader';
 import {
+  Client as GrpcClient,
   credentials,
   loadPackageDefinition,
   Metadata,
+  type ServiceError,
   status,
   type Client,
   type ClientDuplexStream,
@@ -158,4 +160,24 @@ test('server reflection lists every service, so grpcurl works without .proto fil
   ]) {
     assert.ok(names.includes(name), `${name} missing from ${names.join(', ')}`);
   }
+});
+
+test('bytes that are not a valid request message get INVALID_ARGUMENT, not INTERNAL', async () => {
+  const raw = new GrpcClient(app.grpcAddress, credentials.createInsecure());
+  // Field 1 (username) claims 5 bytes but only 2 follow.
+  const truncated = Buffer.from([0x0a, 0x05, 0x61, 0x62]);
+  const error = await new Promise<ServiceError | null>((resolve) => {
+    raw.makeUnaryRequest(
+      '/trading.v1.AuthService/Register',
+      (bytes: Buffer) => bytes,
+      (bytes: Buffer) => bytes,
+      truncated,
+      (err) => {
+        resolve(err);
+      },
+    );
+  });
+  raw.close();
+  assert.equal(error?.code, status.INVALID_ARGUMENT);
+  assert.match(error.details, /^request is not a valid trading\.v1\.RegisterRequest message/);
 });

@@ -49,7 +49,7 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
         method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
       requestSerialize: (message: Message) =>
         Buffer.from(toBinary(method.input, create(method.input, message))),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      requestDeserialize: (bytes: Buffer) => decodeRequest(method, bytes),
       responseSerialize: (message: Message) =>
         Buffer.from(toBinary(method.output, create(method.output, message))),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
@@ -57,6 +57,31 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
     };
   }
   return definition;
+}
+
+/**
+ * Bytes that are not a valid request message. grpc-js answers a throwing deserializer with
+ * INTERNAL, which blames the server; decoding to this marker instead lets the handler answer
+ * INVALID_ARGUMENT, after authentication like any other bad input.
+ */
+const MALFORMED = Symbol('malformed request');
+interface MalformedRequest {
+  readonly [MALFORMED]: string;
+}
+
+function decodeRequest(method: DescMethod, bytes: Buffer): Message | MalformedRequest {
+  try {
+    return fromBinary(method.input, bytes) as unknown as Message;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { [MALFORMED]: `request is not a valid ${method.input.typeName} message: ${reason}` };
+  }
+}
+
+function assertWellFormed(request: unknown): void {
+  if (typeof request === 'object' && request !== null && MALFORMED in request) {
+    throw new DomainError('invalid_argument', (request as MalformedRequest)[MALFORMED]);
+  }
 }
 
 export interface AdapterOptions {
@@ -190,6 +215,7 @@ async function handlerContext(
     annotateCall(call.metadata, { userId: principal.userId });
     await options.limitCall?.(principal, method);
   }
+  assertWellFormed(call.request);
   const abort = new AbortController();
   call.once('cancelled', () => {
     abort.abort(new Error('the client cancelled the call'));
