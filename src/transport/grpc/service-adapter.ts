@@ -71,7 +71,7 @@ interface MalformedRequest {
 
 function decodeRequest(method: DescMethod, bytes: Buffer): Message | MalformedRequest {
   try {
-    return fromBinary(method.input, bytes) as unknown as Message;
+    return fromBinary(method.input, bytes);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { [MALFORMED]: `request is not a valid ${method.input.typeName} message: ${reason}` };
