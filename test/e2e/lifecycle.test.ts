@@ -30,6 +30,7 @@ test('a started process is live, ready, SERVING and exports its metrics', async 
     );
   } finally {
     app.child.kill('SIGKILL');
+    await app.exited;
   }
 });
 

@@ -35,7 +35,8 @@ test('the embedded default keeps users and signing keys across a restart', async
   try {
     const env = { DATA_DIR: dataDir, SHUTDOWN_DRAIN_DELAY_MS: '0', ...fastHashing };
     const first = await spawnApp(env);
-    await first.waitForLog('app started');
+    // A first start runs initdb inside PGlite: allow for a slow, busy machine.
+    await first.waitForLog('app started', 90_000);
     assert.ok(
       first.lines.some((l) => l.msg === 'postgres: using embedded PGlite (DATABASE_URL unset)'),
     );
@@ -45,7 +46,7 @@ test('the embedded default keeps users and signing keys across a restart', async
 
     const second = await spawnApp(env);
     try {
-      await second.waitForLog('app started');
+      await second.waitForLog('app started', 90_000);
       const auth = grpcClient(second.grpcAddress, AuthService);
       const { error, response } = await unary<LoginResponse>(auth, 'login', credentials);
       auth.close();

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { dropSchema, TEST_DATABASE_URL, uniqueName } from './app.js';
 
 /** A free loopback port: bind to 0, read the port, release it. */
 export async function freePort(): Promise<number> {
@@ -26,8 +27,25 @@ export interface AppProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** Runs the app as a real process, the way `npm start` and a pod do (telemetry preloaded). */
+/**
+ * Runs the app as a real process, the way `npm start` and a pod do (telemetry preloaded).
+ * Unless the test chooses a store (DATABASE_URL or DATA_DIR), the process uses the real
+ * PostgreSQL in a schema of its own, dropped once the process has exited.
+ */
 export async function spawnApp(env: Record<string, string> = {}): Promise<AppProcess> {
+  const ownSchema =
+    env.DATABASE_URL === undefined && env.DATA_DIR === undefined ? uniqueName('proc') : undefined;
+  const storeEnv =
+    ownSchema === undefined
+      ? {}
+      : {
+          DATABASE_URL: TEST_DATABASE_URL,
+          PG_SCHEMA: ownSchema,
+          PG_POOL_MAX: '4',
+          DATA_DIR: '.data/test-process',
+          AUTH_ARGON2_MEMORY_KIB: '1024',
+          AUTH_ARGON2_TIME_COST: '1',
+        };
   const httpPort = env.HTTP_PORT ?? String(await freePort());
   const grpcPort = env.GRPC_PORT ?? String(await freePort());
   const child = spawn(
@@ -38,7 +56,7 @@ export async function spawnApp(env: Record<string, string> = {}): Promise<AppPro
         PATH: process.env.PATH,
         HOST: '127.0.0.1',
         LOG_LEVEL: 'debug',
-        DATA_DIR: '.data/test-process',
+        ...storeEnv,
         ...env,
         HTTP_PORT: httpPort,
         GRPC_PORT: grpcPort,
@@ -60,7 +78,10 @@ export async function spawnApp(env: Record<string, string> = {}): Promise<AppPro
     for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve(line);
   });
   createInterface({ input: child.stderr }).on('line', (text) => stderr.push(text));
-  const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | string);
+  const exited = once(child, 'exit').then(async ([code, signal]) => {
+    if (ownSchema !== undefined) await dropSchema(TEST_DATABASE_URL, ownSchema);
+    return (code ?? signal) as number | string;
+  });
 
   return {
     child,
