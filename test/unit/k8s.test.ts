@@ -1,12 +1,12 @@
 // Kubernetes manifests: render every kustomization and check what the app's contract needs
 // (probes, POD_NAME, grace period vs. shutdown settings, hardening, no committed secrets).
-// kubectl is both the renderer and the YAML parser: `kubectl annotate --local -o json` parses
-// the rendered YAML offline and prints each object as JSON (no YAML library is a dependency).
+// kubectl renders; the `yaml` package parses what it renders.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 
 interface EnvVar {
   name: string;
@@ -88,18 +88,9 @@ const rendered = new Map<string, K8sObject[]>();
 function render(dir: string): K8sObject[] {
   const cached = rendered.get(dir);
   if (cached) return cached;
-  const yaml = run('kubectl', ['kustomize', dir]);
-  // Removing an annotation that is not there changes nothing but still prints every object.
-  const json = run(
-    'kubectl',
-    ['annotate', '--local', '-f', '-', '-o', 'json', 'k8s-test/none-'],
-    yaml,
+  const objects = parseAllDocuments(run('kubectl', ['kustomize', dir])).map(
+    (doc) => doc.toJS() as K8sObject,
   );
-  // kubectl prints one indented JSON document per object; only their braces start a line.
-  const objects = json
-    .trim()
-    .split(/\n(?=\{)/)
-    .map((doc) => JSON.parse(doc) as K8sObject);
   rendered.set(dir, objects);
   return objects;
 }

@@ -1,12 +1,11 @@
 // OpenTelemetry Collector configs: the base file alone, and the base with each layer merged the
 // way the collector merges `--config` files (maps deep-merged, lists replaced), must wire every
-// pipeline to components that are defined. No YAML library is a dependency, so kubectl parses
-// the YAML offline (the same trick as k8s.test.ts); without kubectl the tests skip, or fail on
-// CI. This checks structure only: `otelcol-contrib validate` is the full check.
+// pipeline to components that are defined. This checks structure only: `otelcol-contrib
+// validate` is the full check.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { parse } from 'yaml';
 
 type Config = Record<string, unknown>;
 interface Pipeline {
@@ -22,24 +21,7 @@ interface Service {
 const BASE = 'otel/collector.yaml';
 const LAYERS = ['otel/collector.eks.yaml'];
 
-function hasKubectl(t: TestContext): boolean {
-  if (!spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).error) return true;
-  if (process.env.CI) assert.fail('kubectl is required on CI (it parses the YAML here)');
-  t.skip('kubectl not installed');
-  return false;
-}
-
-/** Parses a YAML file by wrapping it in a throwaway object kubectl can print as JSON. */
-function parseYaml(path: string): Config {
-  const body = readFileSync(path, 'utf8').replace(/^/gm, '  ');
-  const wrapped = `apiVersion: yaml.test/v1\nkind: Document\nmetadata:\n  name: doc\nspec:\n${body}`;
-  const result = spawnSync('kubectl', ['annotate', '--local', '-f', '-', '-o', 'json', 'x-'], {
-    encoding: 'utf8',
-    input: wrapped,
-  });
-  assert.equal(result.status, 0, `cannot parse ${path}:\n${result.stderr}`);
-  return (JSON.parse(result.stdout) as { spec: Config }).spec;
-}
+const parseYaml = (path: string): Config => parse(readFileSync(path, 'utf8')) as Config;
 
 const isMap = (value: unknown): value is Config =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -87,13 +69,11 @@ const configs = (): [string, Config][] => {
   ];
 };
 
-test('every pipeline and extension reference is defined, in the base and with each layer', (t) => {
-  if (!hasKubectl(t)) return;
+test('every pipeline and extension reference is defined, in the base and with each layer', () => {
   for (const [name, config] of configs()) assert.deepEqual(danglingReferences(config), [], name);
 });
 
-test('traces, metrics and logs pipelines each have a receiver and an exporter', (t) => {
-  if (!hasKubectl(t)) return;
+test('traces, metrics and logs pipelines each have a receiver and an exporter', () => {
   for (const [name, config] of configs()) {
     const pipelines = (section(config, 'service') as Service).pipelines ?? {};
     assert.deepEqual(Object.keys(pipelines).sort(), ['logs', 'metrics', 'traces'], name);
@@ -104,8 +84,7 @@ test('traces, metrics and logs pipelines each have a receiver and an exporter', 
   }
 });
 
-test('memory_limiter runs first and batch last in every pipeline', (t) => {
-  if (!hasKubectl(t)) return;
+test('memory_limiter runs first and batch last in every pipeline', () => {
   for (const [name, config] of configs()) {
     for (const [signal, pipeline] of Object.entries(
       (section(config, 'service') as Service).pipelines ?? {},
@@ -117,8 +96,7 @@ test('memory_limiter runs first and batch last in every pipeline', (t) => {
   }
 });
 
-test('OTLP is received on gRPC 4317 and HTTP 4318 from other pods, with a health check', (t) => {
-  if (!hasKubectl(t)) return;
+test('OTLP is received on gRPC 4317 and HTTP 4318 from other pods, with a health check', () => {
   for (const [name, config] of configs()) {
     const protocols = section(section(section(config, 'receivers'), 'otlp'), 'protocols');
     assert.equal(section(protocols, 'grpc').endpoint, '0.0.0.0:4317', name);
@@ -127,8 +105,7 @@ test('OTLP is received on gRPC 4317 and HTTP 4318 from other pods, with a health
   }
 });
 
-test('exporter endpoints come from the environment, never hard-coded', (t) => {
-  if (!hasKubectl(t)) return;
+test('exporter endpoints come from the environment, never hard-coded', () => {
   for (const [name, config] of configs()) {
     for (const [id, exporter] of Object.entries(section(config, 'exporters'))) {
       const endpoint = isMap(exporter) ? exporter.endpoint : undefined;
@@ -139,8 +116,7 @@ test('exporter endpoints come from the environment, never hard-coded', (t) => {
   }
 });
 
-test('traces go to the backend named by TRACES_ENDPOINT in the base config', (t) => {
-  if (!hasKubectl(t)) return;
+test('traces go to the backend named by TRACES_ENDPOINT in the base config', () => {
   const base = parseYaml(BASE);
   const traces = (section(base, 'service') as Service).pipelines?.traces;
   const exporters = traces?.exporters ?? [];
