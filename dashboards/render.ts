@@ -2,6 +2,7 @@
 // and the drift test use this, so "what the test expects" and "what the script writes" cannot
 // disagree.
 import { fileURLToPath } from 'node:url';
+import { dependencies } from './dependencies.js';
 import { serviceOverview } from './service-overview.js';
 
 export interface RenderedDashboard {
@@ -18,6 +19,10 @@ export function renderDashboards(): RenderedDashboard[] {
     {
       path: file('service-overview.json'),
       content: `${JSON.stringify(serviceOverview(), null, 2)}\n`,
+    },
+    {
+      path: file('dependencies.json'),
+      content: `${JSON.stringify(dependencies(), null, 2)}\n`,
     },
   ];
 }

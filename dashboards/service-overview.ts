@@ -4,45 +4,36 @@
 // breaking change here, which `missingMetrics` (queried-metrics.ts) catches against a live
 // /metrics page.
 //
+// Shared panel styles and variables are in panels.ts.
+//
 // The v1 dashboard schema is what Grafana file provisioning loads on every current version;
 // the SDK marks it deprecated in favour of the v2 schema, which still needs feature toggles.
 /* eslint-disable @typescript-eslint/no-deprecated */
 import {
   DashboardBuilder,
-  DatasourceVariableBuilder,
-  QueryVariableBuilder,
   RowBuilder,
-  ThresholdsConfigBuilder,
-  ThresholdsMode,
   MappingType,
-  VariableRefresh,
-  VariableSort,
   DashboardCursorSync,
   type Dashboard,
+  type QueryVariableBuilder,
   type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
+import { BigValueGraphMode, BigValueTextMode } from '@grafana/grafana-foundation-sdk/common';
 import {
-  BigValueColorMode,
-  BigValueGraphMode,
-  BigValueTextMode,
-  LegendDisplayMode,
-  LegendPlacement,
-  ReduceDataOptionsBuilder,
-  SortOrder,
-  TooltipDisplayMode,
-  VizLegendOptionsBuilder,
-  VizTooltipOptionsBuilder,
-} from '@grafana/grafana-foundation-sdk/common';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
-import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
-import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+  PanelIds,
+  datasourceVariable,
+  platformDashboardsLink,
+  labelValuesVariable,
+  query,
+  rate,
+  stat,
+  target,
+  targetVariables,
+  timeseries,
+} from './panels.js';
 
 export const SERVICE_OVERVIEW_UID = 'trading-platform-overview';
 
-const datasource = { type: 'prometheus', uid: '${datasource}' };
-
-/** Label matchers every panel applies, so the variables narrow every query the same way. */
-const target = 'job=~"$job", namespace=~"$namespace", pod=~"$pod"';
 /** gRPC queries also narrow by service; health checks are left in on purpose (they are traffic). */
 const grpc = `${target}, grpc_service=~"$grpc_service"`;
 
@@ -53,111 +44,10 @@ const grpc = `${target}, grpc_service=~"$grpc_service"`;
 export const SERVER_ERROR_CODES =
   'Unknown|Internal|Unavailable|DeadlineExceeded|DataLoss|Unimplemented';
 
-const rate = (selectorWithName: string): string => `rate(${selectorWithName}[$__rate_interval])`;
-
-function query(refId: string, expr: string, legend: string): DataqueryBuilder {
-  return new DataqueryBuilder().refId(refId).expr(expr).legendFormat(legend).range();
-}
-
-/** Panel ids must be unique and stable so links to `viewPanel=<id>` survive regeneration. */
-class PanelIds {
-  private next = 1;
-  take(): number {
-    return this.next++;
-  }
-}
-
-function timeseries(
-  ids: PanelIds,
-  title: string,
-  description: string,
-  unit: string,
-  queries: DataqueryBuilder[],
-  width = 12,
-): TimeseriesPanelBuilder {
-  return new TimeseriesPanelBuilder()
-    .id(ids.take())
-    .title(title)
-    .description(description)
-    .datasource(datasource)
-    .unit(unit)
-    .min(0)
-    .span(width)
-    .height(8)
-    .fillOpacity(10)
-    .targets(queries)
-    .legend(
-      new VizLegendOptionsBuilder()
-        .showLegend(true)
-        .displayMode(LegendDisplayMode.Table)
-        .placement(LegendPlacement.Bottom)
-        .calcs(['mean', 'max', 'lastNotNull'])
-        .sortBy('Max')
-        .sortDesc(true),
-    )
-    .tooltip(
-      new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending),
-    );
-}
-
-function stat(
-  ids: PanelIds,
-  title: string,
-  description: string,
-  unit: string,
-  queries: DataqueryBuilder[],
-  thresholds: { value: number | null; color: string }[] = [{ value: null, color: 'green' }],
-): StatPanelBuilder {
-  return new StatPanelBuilder()
-    .id(ids.take())
-    .title(title)
-    .description(description)
-    .datasource(datasource)
-    .unit(unit)
-    .span(4)
-    .height(4)
-    .targets(queries)
-    .colorMode(BigValueColorMode.Value)
-    .graphMode(BigValueGraphMode.Area)
-    .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
-    .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(thresholds));
-}
-
 function variables(): QueryVariableBuilder[] {
-  // Each variable narrows the next one; `allValue` ".*" also matches series that lack the
-  // label (e.g. no `namespace`/`pod` when scraping a process on a laptop).
-  const labelValues = (name: string, label: string, source: string, allValue = '.*') =>
-    new QueryVariableBuilder(name)
-      .label(label)
-      .datasource(datasource)
-      .query(`label_values(${source}, ${name})`)
-      .definition(`label_values(${source}, ${name})`)
-      .refresh(VariableRefresh.OnTimeRangeChanged)
-      .sort(VariableSort.AlphabeticalAsc)
-      .multi(true)
-      .includeAll(true)
-      .allValue(allValue)
-      .current({ text: 'All', value: '$__all' });
   return [
-    // "All" jobs still means this platform's jobs, not every job exposing grpc_* metrics.
-    labelValues('job', 'Job', 'app_info{job=~"trading-platform.*"}', 'trading-platform.*'),
-    labelValues('namespace', 'Namespace', 'app_info{job=~"$job"}'),
-    labelValues('role', 'Role', 'app_info{job=~"$job", namespace=~"$namespace"}'),
-    // No custom allValue: "All" expands to the listed pods, so picking a role narrows every
-    // panel to that role's pods (only app_info carries the `role` label).
-    new QueryVariableBuilder('pod')
-      .label('Pod')
-      .datasource(datasource)
-      .query('label_values(app_info{job=~"$job", namespace=~"$namespace", role=~"$role"}, pod)')
-      .definition(
-        'label_values(app_info{job=~"$job", namespace=~"$namespace", role=~"$role"}, pod)',
-      )
-      .refresh(VariableRefresh.OnTimeRangeChanged)
-      .sort(VariableSort.NaturalAsc)
-      .multi(true)
-      .includeAll(true)
-      .current({ text: 'All', value: '$__all' }),
-    labelValues('grpc_service', 'gRPC service', `grpc_server_handled_total{${target}}`),
+    ...targetVariables(),
+    labelValuesVariable('grpc_service', 'gRPC service', `grpc_server_handled_total{${target}}`),
   ];
 }
 
@@ -197,12 +87,8 @@ export function serviceOverview(): Dashboard {
     .time({ from: 'now-3h', to: 'now' })
     .refresh('30s')
     .timezone('utc')
-    .withVariable(
-      new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus').current({
-        text: 'default',
-        value: 'default',
-      }),
-    );
+    .link(platformDashboardsLink())
+    .withVariable(datasourceVariable());
   for (const variable of variables()) builder.withVariable(variable);
 
   builder

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 
 const ALERTS_DIR = 'alerts';
@@ -59,6 +59,18 @@ test('rule files pass promtool check rules with every lint', (t) => {
 test('rules pass their promtool unit tests', (t) => {
   if (!requirePromtool(t)) return;
   promtool(['test', 'rules', ...TEST_FILES]);
+});
+
+test('every rule file is loaded by a promtool test file', () => {
+  // A rule file no test loads would pass `promtool test rules` with every alert untested.
+  const loaded = new Set(
+    TEST_FILES.flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      const list = /^rule_files:\s*\n((?:\s+- .+\n)+)/m.exec(text)?.[1] ?? '';
+      return [...list.matchAll(/- (\S+)/g)].map((match) => join(dirname(file), match[1] ?? ''));
+    }),
+  );
+  for (const file of RULE_FILES) assert.ok(loaded.has(file), `${file} is not in any rule_files`);
 });
 
 test('every alert has a PascalCase prefixed name, a severity, summary, description and runbook_url', () => {

@@ -142,7 +142,7 @@ test('missingMetrics reports queried series the exposition lacks', () => {
   );
 });
 
-test('the service overview queries only catalog metrics', () => {
+test('every dashboard queries only catalog metrics', () => {
   // Names from DESIGN.md "Metrics catalog" (histograms by their series) and prom-client
   // defaults; a dashboard query outside this list is a typo or an undocumented metric.
   const catalog = new Set([
@@ -162,9 +162,129 @@ test('the service overview queries only catalog metrics', () => {
     'grpc_server_msg_sent_total',
     'http_server_request_duration_seconds_bucket',
     'http_server_request_duration_seconds_count',
+    // resilience
+    'circuit_breaker_state',
+    'circuit_breaker_transitions_total',
+    'dependency_request_seconds_bucket',
+    'dependency_request_seconds_count',
+    'retries_total',
+    'rate_limit_rejections_total',
+    'rate_limit_fail_open_total',
+    // pools
+    'db_pool_connections',
+    'db_pool_acquire_seconds_bucket',
+    'dependency_up',
+    // auth
+    'auth_logins_total',
+    'auth_token_refreshes_total',
+    'auth_active_sessions',
   ]);
-  for (const { content } of renderDashboards()) {
+  for (const { path, content } of renderDashboards()) {
     const unknown = queriedMetrics(JSON.parse(content)).filter((name) => !catalog.has(name));
-    assert.deepEqual(unknown, []);
+    assert.deepEqual(unknown, [], relative(process.cwd(), path));
   }
+});
+
+/** The parts of a rendered dashboard the tests below look at. */
+interface DashboardJson {
+  uid: string;
+  title: string;
+  templating: { list: { name: string }[] };
+  panels: {
+    targets?: { refId: string; expr: string }[];
+    fieldConfig?: {
+      defaults: { mappings?: { options: Record<string, { text: string }> }[] };
+      overrides: { matcher: { id: string; options: string }; properties: { id: string }[] }[];
+    };
+  }[];
+}
+
+function rendered(file: string): DashboardJson {
+  const dashboard = renderDashboards().find(({ path }) => path.endsWith(file));
+  assert.ok(dashboard, `${file} is not rendered by dashboards/render.ts`);
+  return JSON.parse(dashboard.content) as DashboardJson;
+}
+
+test('dashboards have distinct uids and titles', () => {
+  const dashboards = renderDashboards().map(({ content }) => JSON.parse(content) as DashboardJson);
+  assert.equal(new Set(dashboards.map((d) => d.uid)).size, dashboards.length);
+  assert.equal(new Set(dashboards.map((d) => d.title)).size, dashboards.length);
+});
+
+test('the dependencies dashboard filters by the same variables as the service overview', () => {
+  const overview = rendered('service-overview.json').templating.list;
+  const dependencies = rendered('dependencies.json').templating.list;
+  // datasource, job, namespace, role and pod are identical, so a link between the dashboards
+  // keeps the selection; each dashboard then adds its own (grpc_service, dependency).
+  const shared = ['datasource', 'job', 'namespace', 'role', 'pod'];
+  for (const name of shared) {
+    const mine = dependencies.find((variable) => variable.name === name);
+    assert.deepEqual(
+      mine,
+      overview.find((variable) => variable.name === name),
+      `variable ${name}`,
+    );
+  }
+  assert.deepEqual(
+    dependencies.map((variable) => variable.name),
+    [...shared, 'dependency'],
+  );
+});
+
+test('the dependencies dashboard covers every resilience, pool and auth signal', () => {
+  const metrics = queriedMetrics(rendered('dependencies.json'));
+  for (const name of [
+    'circuit_breaker_state',
+    'circuit_breaker_transitions_total',
+    'dependency_request_seconds_bucket',
+    'dependency_request_seconds_count',
+    'retries_total',
+    'dependency_up',
+    'db_pool_connections',
+    'db_pool_acquire_seconds_bucket',
+    'rate_limit_rejections_total',
+    'rate_limit_fail_open_total',
+    'auth_logins_total',
+    'auth_token_refreshes_total',
+    'auth_active_sessions',
+  ]) {
+    assert.ok(metrics.includes(name), `${name} is not on the dependencies dashboard`);
+  }
+  // Only exposed when Redis is configured: the live test (default embedded mode) would fail,
+  // and dependency_up{dependency="redis"} carries the same signal everywhere.
+  assert.ok(!metrics.includes('redis_connection_up'));
+});
+
+test('breaker and health panels show state names, and reuse_detected stands out', () => {
+  const dashboard = rendered('dependencies.json');
+  const texts = (expr: RegExp): string[][] =>
+    dashboard.panels
+      .filter((panel) => panel.targets?.some((t) => expr.test(t.expr)))
+      .map((panel) =>
+        (panel.fieldConfig?.defaults.mappings ?? []).flatMap((mapping) =>
+          Object.values(mapping.options).map((option) => option.text),
+        ),
+      );
+  const breakerPanels = texts(/circuit_breaker_state/);
+  assert.ok(breakerPanels.length >= 2);
+  for (const mapped of breakerPanels) assert.deepEqual(mapped, ['closed', 'half-open', 'open']);
+  const upPanels = texts(/dependency_up/);
+  assert.ok(upPanels.length >= 2);
+  for (const mapped of upPanels) assert.deepEqual(mapped, ['down', 'up']);
+
+  const refreshes = dashboard.panels.find(
+    (panel) =>
+      panel.targets?.some((t) =>
+        /auth_token_refreshes_total\{[^}]*result="reuse_detected"/.test(t.expr),
+      ) && panel.targets.length > 1,
+  );
+  assert.ok(refreshes, 'a refresh panel with reuse_detected as its own query');
+  const reuse = refreshes.targets?.find((t) => t.expr.includes('result="reuse_detected"'));
+  const override = refreshes.fieldConfig?.overrides.find(
+    (o) => o.matcher.id === 'byFrameRefID' && o.matcher.options === reuse?.refId,
+  );
+  assert.ok(
+    override?.properties.some((p) => p.id === 'color'),
+    'reuse_detected has its own colour',
+  );
 });
