@@ -21,10 +21,15 @@ export function registerAuthentication(
   authenticate: (accessToken: string) => Promise<Principal>,
 ): void {
   app.decorateRequest('principal', undefined);
-  app.addHook('preHandler', async (request: FastifyRequest) => {
-    if (request.routeOptions.config.auth !== true) return;
+  const check = async (request: FastifyRequest) => {
     const principal = await authenticate(bearerToken(request.headers.authorization));
     request.principal = principal;
     request.log = request.log.child({ user_id: principal.userId });
+  };
+  // Added to the routes that ask for it only, so public routes (probes) pay nothing.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.auth !== true) return;
+    const existing = route.preHandler ?? [];
+    route.preHandler = [...(Array.isArray(existing) ? existing : [existing]), check];
   });
 }

@@ -28,6 +28,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     loggerInstance: options.logger,
     // One line per request, written below with the route template, instead of two.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger: correlation is by trace_id/span_id (on every line inside a
+    // span) and the request line carries the request id. A pino child with redaction costs
+    // about 3 µs per request, a tenth of a /healthz answer.
+    childLoggerFactory: (logger) => logger,
     ...(options.tls === undefined
       ? {}
       : {
@@ -68,6 +72,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         route,
         status_code: reply.statusCode,
         duration_ms: Math.round(reply.elapsedTime * 1000) / 1000,
+        req_id: request.id,
       },
       'http request finished',
     );
