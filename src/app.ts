@@ -18,6 +18,8 @@ import type { AuthService as Auth } from './domain/auth/auth.service.js';
 import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
+import { createOrders, DEFAULT_ORDERS_SETTINGS, type Orders } from './wiring/orders.js';
+import { systemClock } from './domain/clock.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -32,11 +34,11 @@ export interface App {
 }
 
 /** Which public services each role serves; later issues fill in their implementations. */
-function servicesFor(role: Role, auth: Auth): ServiceRegistration[] {
+function servicesFor(role: Role, auth: Auth, orders: Orders | undefined): ServiceRegistration[] {
   const api = [
     registration(AuthService, authRpc(auth)),
-    registration(OrderService, {}),
-    registration(AccountService, {}),
+    registration(OrderService, orders?.orderRpc ?? {}),
+    registration(AccountService, orders?.accountRpc ?? {}),
   ];
   const stream = [registration(MarketDataService, {}), registration(SessionService, {})];
   switch (role) {
@@ -67,6 +69,21 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   const data = await openDataLayer(config, { logger, registry, readiness });
   const auth = await createAuth(config, data, { logger, registry });
+  // The engine shards run in the process that serves orders. Until the api → engine internal
+  // call exists, only ROLE=all serves OrderService: several api pods each running shards
+  // would fence each other out.
+  const orders =
+    config.role === 'all'
+      ? createOrders(DEFAULT_ORDERS_SETTINGS, {
+          postgres: data.postgres,
+          quotas: data.quotas,
+          streamLog: data.streamLog,
+          logger,
+          registry,
+          clock: systemClock,
+        })
+      : undefined;
+  await orders?.start();
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
     scope: 'user',
@@ -90,7 +107,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
         });
       },
     },
-    servicesFor(config.role, auth),
+    servicesFor(config.role, auth, orders),
   );
   const http = await buildHttpServer({
     ...config.http,
@@ -116,6 +133,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       grpc.forceClose();
     },
   });
+  // Shards commit what is queued and the relay publishes, while the pool is still open.
+  for (const step of orders?.closeSteps ?? []) shutdown.add(step);
   for (const step of data.closeSteps) shutdown.add(step);
   shutdown.add({
     name: 'readiness',

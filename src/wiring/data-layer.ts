@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { QuotaCounter } from '../domain/ports/quota.port.js';
 import type { RateLimiter } from '../domain/ports/rate-limiter.port.js';
+import type { StreamLog } from '../domain/ports/stream-log.port.js';
+import { MemoryStreamLog } from '../adapters/stream-log/stream-log.memory.js';
+import { RedisStreamLog } from '../adapters/stream-log/stream-log.redis.js';
 import type { Readiness } from '../lifecycle/readiness.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import {
@@ -24,6 +27,8 @@ export interface DataLayer {
   readonly postgres: Postgres;
   readonly rateLimiter: RateLimiter;
   readonly quotas: QuotaCounter;
+  /** Sequenced stream history (Redis Streams, or in process). */
+  readonly streamLog: StreamLog;
   /** Closing order: Redis, then the pool, then the embedded server. */
   readonly closeSteps: readonly ShutdownStep[];
 }
@@ -87,10 +92,12 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
   let redis: RedisConnection | undefined;
   let rateLimiter: RateLimiter;
   let quotas: QuotaCounter;
+  let streamLog: StreamLog;
   if (config.redisUrl === undefined) {
     logger.info('redis: using in-process twins (REDIS_URL unset); limits are per process');
     rateLimiter = new MemoryRateLimiter();
     quotas = new MemoryQuotaCounter();
+    streamLog = new MemoryStreamLog();
   } else {
     redis = createRedisConnection({
       logger,
@@ -105,6 +112,7 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     logger.info('redis: using REDIS_URL');
     rateLimiter = new RedisRateLimiter({ redis: redis.client, policy });
     quotas = new RedisQuotaCounter({ redis: redis.client, policy });
+    streamLog = new RedisStreamLog({ redis: redis.client, policy });
     const connection = redis;
     readiness.register(
       'redis',
@@ -118,7 +126,7 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
   closeSteps.push({ name: 'postgres', run: () => postgres.close() });
   if (embedded !== undefined)
     closeSteps.push({ name: 'embedded postgres', run: () => embedded.close() });
-  return { postgres, rateLimiter, quotas, closeSteps };
+  return { postgres, rateLimiter, quotas, streamLog, closeSteps };
 }
 
 const breakerCheck = (state: 'closed' | 'half-open' | 'open') =>

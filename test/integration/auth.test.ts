@@ -243,7 +243,7 @@ describe('AuthService over gRPC', () => {
 
     test('a valid token passes, and the call is logged with the user id', async () => {
       const { error } = await place(bearer(token));
-      assert.equal(error?.code, status.UNIMPLEMENTED, 'authenticated, then not built yet');
+      assert.equal(error?.code, status.INVALID_ARGUMENT, 'authenticated, then validated');
       assert.ok(
         app.logs.find('grpc call finished', { grpc_method: 'PlaceOrder', user_id: userId }),
         JSON.stringify(app.logs.lines.filter((l) => l.grpc_method === 'PlaceOrder')),

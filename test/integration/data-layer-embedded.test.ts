@@ -6,10 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { MEMORY_DATA_DIR, startEmbeddedPostgres } from '../../src/adapters/postgres/embedded.js';
 import type { EmbeddedPostgres } from '../../src/adapters/postgres/embedded.js';
+import { loadMigrations } from '../../src/adapters/postgres/migration-files.js';
 import { runMigrations } from '../../src/adapters/postgres/migrations.js';
 import { createPostgres } from '../../src/adapters/postgres/pool.js';
 import type { Postgres } from '../../src/adapters/postgres/pool.js';
 import { silentLogger, sleep } from '../unit/adapters/support/observability.js';
+
+/** Every migration file, in order: what a fresh database must end up with. */
+const ALL_MIGRATIONS = (await loadMigrations()).map(
+  (m) => `${String(m.version).padStart(4, '0')}_${m.name}`,
+);
 
 const logger = silentLogger();
 
@@ -39,8 +45,8 @@ describe('embedded PostgreSQL (PGlite over pglite-socket)', () => {
     const first = await runMigrations({ pool: db.pool, logger });
     const second = await runMigrations({ pool: db.pool, logger });
 
-    assert.deepEqual(first.applied, ['0001_users_tokens_balances']);
-    assert.deepEqual(second, { applied: [], alreadyApplied: 1 });
+    assert.deepEqual(first.applied, ALL_MIGRATIONS);
+    assert.deepEqual(second, { applied: [], alreadyApplied: ALL_MIGRATIONS.length });
   });
 
   test('concurrent runs in one process apply each migration once', async () => {
@@ -53,7 +59,7 @@ describe('embedded PostgreSQL (PGlite over pglite-socket)', () => {
 
       assert.deepEqual(
         results.flatMap((r) => r.applied),
-        ['0001_users_tokens_balances'],
+        ALL_MIGRATIONS,
       );
     } finally {
       await otherDb.close();

@@ -12,6 +12,7 @@ import {
   type ClientDuplexStream,
 } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
+import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, healthClient, unary } from '../support/grpc.js';
@@ -108,13 +109,15 @@ test('a service not built yet answers UNIMPLEMENTED with a readable message, and
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${login.response?.tokens.accessToken ?? ''}`);
 
-  const { error } = await unary(orders, 'placeOrder', { symbol: 'BTC-USD' }, metadata);
+  const marketData = grpcClient(app.grpcAddress, MarketDataService);
+  const { error } = await unary(marketData, 'getOrderBook', { symbol: 'BTC-USD' }, metadata);
+  marketData.close();
   assert.equal(error?.code, status.UNIMPLEMENTED);
-  assert.equal(error.details, 'trading.v1.OrderService/PlaceOrder is not implemented yet');
+  assert.equal(error.details, 'trading.v1.MarketDataService/GetOrderBook is not implemented yet');
   assert.equal(
     sample(await metrics(), 'grpc_server_handled_total', {
-      grpc_service: 'trading.v1.OrderService',
-      grpc_method: 'PlaceOrder',
+      grpc_service: 'trading.v1.MarketDataService',
+      grpc_method: 'GetOrderBook',
       grpc_code: 'Unimplemented',
     }),
     1,

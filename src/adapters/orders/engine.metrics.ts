@@ -1,0 +1,34 @@
+import {
+  counter,
+  gauge,
+  histogram,
+  LATENCY_BUCKETS,
+  type Registry,
+} from '../../telemetry/index.js';
+
+/** The trading metrics of the catalog that an engine shard records. */
+export function engineMetrics(registry: Registry) {
+  return {
+    commandSeconds: histogram(registry, {
+      name: 'engine_command_seconds',
+      help: 'Time from a command reaching its shard to its reply, commit included.',
+      labelNames: ['kind'] as const,
+      buckets: LATENCY_BUCKETS,
+    }),
+    batchSize: histogram(registry, {
+      name: 'engine_batch_size',
+      help: 'Commands committed per engine batch transaction.',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    }),
+    trades: counter(registry, {
+      name: 'trades_total',
+      help: 'Trades committed, by symbol.',
+      labelNames: ['symbol'] as const,
+    }),
+    epoch: gauge(registry, {
+      name: 'engine_epoch',
+      help: 'Fencing epoch of the shard this process leads (0 when it leads none).',
+      labelNames: ['shard'] as const,
+    }),
+  };
+}

@@ -1,0 +1,68 @@
+import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
+import type { Fill, Order, OrderStatus } from '../../domain/orders/order.js';
+
+/** Column list and row mapping of `orders`, shared by the readers and the shard store. */
+export const ORDER_COLUMNS = `id::text, user_id::text, client_order_id, symbol, side, type,
+  time_in_force, price::text, reserve_price::text, quantity::text, filled::text, status,
+  post_only, reason, priority::text, created_at, updated_at`;
+
+export interface OrderRow {
+  id: string;
+  user_id: string;
+  client_order_id: string;
+  symbol: string;
+  side: string;
+  type: string;
+  time_in_force: string;
+  price: string;
+  reserve_price: string;
+  quantity: string;
+  filled: string;
+  status: string;
+  post_only: boolean;
+  reason: string;
+  priority: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** bigint columns are read as text and fit a safe integer by construction (ids, ticks, lots). */
+export const toOrder = (row: OrderRow): Order => ({
+  id: Number(row.id),
+  userId: Number(row.user_id),
+  clientOrderId: row.client_order_id,
+  symbol: row.symbol,
+  side: row.side as Side,
+  type: row.type as OrderType,
+  timeInForce: row.time_in_force as TimeInForce,
+  price: Number(row.price),
+  reservePrice: Number(row.reserve_price),
+  quantity: Number(row.quantity),
+  filled: Number(row.filled),
+  status: row.status as OrderStatus,
+  postOnly: row.post_only,
+  reason: row.reason,
+  priority: Number(row.priority),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export const FILL_COLUMNS = `trade_id::text, price::text, quantity::text, maker_order_id::text,
+  taker_order_id::text`;
+
+export interface FillRowOut {
+  trade_id: string;
+  price: string;
+  quantity: string;
+  maker_order_id: string;
+  taker_order_id: string;
+}
+
+/** A fill as seen by `orderId`. */
+export const toFill = (orderId: number, row: FillRowOut): Fill => ({
+  tradeId: Number(row.trade_id),
+  orderId,
+  price: Number(row.price),
+  quantity: Number(row.quantity),
+  maker: Number(row.maker_order_id) === orderId,
+});

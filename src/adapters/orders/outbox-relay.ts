@@ -1,0 +1,156 @@
+import type { StreamLog } from '../../domain/ports/stream-log.port.js';
+import { gauge, type Logger, type Registry } from '../../telemetry/index.js';
+import type { Postgres } from '../postgres/index.js';
+
+export interface RelayOptions {
+  /** Outbox rows published per pass. Default 1,000. */
+  readonly batchSize?: number;
+  /** How often an idle relay looks for rows written by other processes. Default 500 ms. */
+  readonly pollIntervalMs?: number;
+  /** Wait after a failed pass (stream log or database down). Default 1,000 ms. */
+  readonly retryDelayMs?: number;
+  /** Shortest time between two passes when commits keep waking the relay. Default 5 ms. */
+  readonly minIntervalMs?: number;
+}
+
+export interface OutboxRelayDeps {
+  readonly postgres: Postgres;
+  readonly streamLog: StreamLog;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+/** Any constant: one relay at a time across every pod publishes, so per-stream order holds. */
+const RELAY_LOCK_KEY = 0x6f7574626f78; // "outbox"
+
+/**
+ * Publishes committed outbox rows to the stream log, oldest first, then deletes them. Entries
+ * carry their seq as id, so a pass that dies after publishing and before deleting publishes
+ * the same rows again harmlessly. A transaction-scoped advisory lock keeps a second relay (on
+ * another pod) from publishing a later seq of a stream before an earlier one.
+ */
+export class OutboxRelay {
+  readonly #batchSize: number;
+  readonly #pollIntervalMs: number;
+  readonly #retryDelayMs: number;
+  readonly #minIntervalMs: number;
+  readonly #pending;
+  readonly #lag;
+  readonly #log: Logger;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #woken = false;
+
+  constructor(
+    private readonly deps: OutboxRelayDeps,
+    options: RelayOptions = {},
+  ) {
+    this.#batchSize = options.batchSize ?? 1_000;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.#retryDelayMs = options.retryDelayMs ?? 1_000;
+    this.#minIntervalMs = options.minIntervalMs ?? 5;
+    this.#log = deps.logger.child({ component: 'outbox-relay' });
+    this.#pending = gauge(deps.registry, {
+      name: 'outbox_pending',
+      help: 'Outbox rows committed but not yet published to the stream log.',
+    });
+    this.#lag = gauge(deps.registry, {
+      name: 'outbox_lag_seconds',
+      help: 'Age of the oldest unpublished outbox row (0 when none).',
+    });
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** A batch committed stream events: publish now rather than at the next poll. */
+  notify(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** Publishes what is left, then stops. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    try {
+      while ((await this.publishOnce()) === this.#batchSize);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'outbox relay could not publish before stopping');
+    }
+  }
+
+  /** One pass: publishes up to a batch of rows; resolves to how many (0 if another relay holds the lock). */
+  async publishOnce(): Promise<number> {
+    return this.deps.postgres.withTransaction(async (tx) => {
+      const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+        RELAY_LOCK_KEY,
+      ]);
+      if (lock.rows[0]?.ok !== true) return 0;
+      const { rows } = await tx.query<{ id: string; stream: string; seq: string; payload: string }>(
+        'SELECT id::text, stream, seq::text, payload FROM outbox ORDER BY id LIMIT $1',
+        [this.#batchSize],
+      );
+      if (rows.length === 0) return 0;
+      await this.deps.streamLog.append(
+        rows.map((row) => ({ stream: row.stream, seq: Number(row.seq), payload: row.payload })),
+      );
+      await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      return rows.length;
+    });
+  }
+
+  /** Refreshes `outbox_pending` and `outbox_lag_seconds`. */
+  async measure(): Promise<{ pending: number; lagSeconds: number }> {
+    const { rows } = await this.deps.postgres.query<{ n: string; lag: string | null }>(
+      'SELECT count(*)::text AS n, EXTRACT(EPOCH FROM now() - min(created_at))::text AS lag FROM outbox',
+      [],
+      { idempotent: true },
+    );
+    const pending = Number(rows[0]?.n ?? 0);
+    const lagSeconds = Math.max(0, Number(rows[0]?.lag ?? 0));
+    this.#pending.set(pending);
+    this.#lag.set(lagSeconds);
+    return { pending, lagSeconds };
+  }
+
+  async #run(): Promise<void> {
+    let measuredAt = 0;
+    while (this.#running) {
+      let delay = this.#pollIntervalMs;
+      try {
+        this.#woken = false;
+        const published = await this.publishOnce();
+        if (published === this.#batchSize) continue;
+        // Measuring costs a query: at most once per poll interval, when caught up.
+        if (Date.now() - measuredAt >= this.#pollIntervalMs) {
+          measuredAt = Date.now();
+          await this.measure();
+        }
+      } catch (error) {
+        this.#log.warn({ err: error }, 'outbox relay pass failed; retrying');
+        delay = this.#retryDelayMs;
+      }
+      if (this.#woken && delay === this.#pollIntervalMs) {
+        // Commits arrive every few ms under load: one pass per interval publishes them all
+        // with less database work than one pass per commit.
+        await new Promise((resolve) => setTimeout(resolve, this.#minIntervalMs));
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+}

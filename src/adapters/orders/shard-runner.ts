@@ -1,0 +1,384 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { MatchingEngine, type BookState, type SelfTradePrevention } from '../../engine/index.js';
+import type { Clock } from '../../domain/clock.js';
+import { DomainError, isDomainError } from '../../domain/errors.js';
+import type { Market } from '../../domain/orders/market.js';
+import type { OrderCommand, Submitted } from '../../domain/orders/order-engine.port.js';
+import type { Logger, Registry } from '../../telemetry/index.js';
+import type { Postgres } from '../postgres/index.js';
+import {
+  balanceKey,
+  clientKey,
+  planBatch,
+  type CommandOutcome,
+  type MutableOrder,
+} from './batch-plan.js';
+import { engineMetrics } from './engine.metrics.js';
+import type { PoolClient } from 'pg';
+import {
+  bumpEpoch,
+  type BatchClient,
+  loadBook,
+  lockBalances,
+  openBatch,
+  writePlan,
+} from './shard-store.postgres.js';
+
+export interface BatchLimits {
+  /** Commands per transaction; 1 gives the one-transaction-per-order baseline. */
+  readonly maxBatchSize: number;
+  /** How long an idle shard waits for more commands before committing the first one. */
+  readonly maxBatchDelayMs: number;
+}
+
+export interface ShardRunnerOptions extends BatchLimits {
+  readonly shard: string;
+  readonly markets: readonly Market[];
+  readonly selfTradePrevention: SelfTradePrevention;
+  readonly postgres: Postgres;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Called after each commit that wrote stream events (wakes the outbox relay). */
+  readonly onCommit?: () => void;
+  /**
+   * Called after a commit with the owners of orders that rested before the batch and are done
+   * now (one entry per order), so their open-order quota can be given back.
+   */
+  readonly onOrdersClosed?: (userIds: readonly number[]) => void;
+}
+
+interface Pending {
+  readonly command: OrderCommand;
+  readonly startedAt: bigint;
+  readonly resolve: (submitted: Submitted) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type State = 'idle' | 'running' | 'stopping' | 'stopped';
+
+const tracer = trace.getTracer('trading-platform/engine');
+
+const unavailable = (message: string, cause?: unknown) =>
+  new DomainError('unavailable', message, { dependency: 'postgres', retryAfterMs: 100, cause });
+
+class LostLeadership extends Error {}
+
+/**
+ * The single writer of one shard of symbols. Commands queue up; each batch runs through the
+ * in-memory engine and commits in ONE PostgreSQL transaction (orders, fills, balances, outbox),
+ * and only then are its callers answered. If a transaction fails, the in-memory books are ahead
+ * of PostgreSQL, so they are rebuilt from it before the next batch and the callers get
+ * UNAVAILABLE (safe to retry: client order ids are idempotent).
+ */
+export class ShardRunner {
+  readonly shard: string;
+  #engine: MatchingEngine;
+  #open = new Map<number, MutableOrder>();
+  #epoch = 0;
+  #state: State = 'idle';
+  #needsRecovery = false;
+  #queue: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #client: PoolClient | undefined;
+  readonly #markets: ReadonlyMap<string, Market>;
+  readonly #metrics;
+  readonly #log: Logger;
+
+  constructor(private readonly options: ShardRunnerOptions) {
+    this.shard = options.shard;
+    this.#markets = new Map(options.markets.map((m) => [m.spec.symbol, m]));
+    this.#engine = this.#newEngine();
+    this.#metrics = engineMetrics(options.registry);
+    this.#log = options.logger.child({ component: 'engine', shard: options.shard });
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  get engine(): MatchingEngine {
+    return this.#engine;
+  }
+
+  /** Takes the shard (bumping its fencing epoch) and rebuilds its books from PostgreSQL. */
+  async start(): Promise<void> {
+    this.#epoch = await bumpEpoch(this.options.postgres, this.shard);
+    await this.#recover();
+    this.#state = 'running';
+    this.#metrics.epoch.set({ shard: this.shard }, this.#epoch);
+    this.#log.info(
+      { epoch: this.#epoch, symbols: [...this.#markets.keys()], open_orders: this.#open.size },
+      'engine shard started',
+    );
+  }
+
+  submit(command: OrderCommand): Promise<Submitted> {
+    if (this.#state !== 'running') {
+      return Promise.reject(unavailable(`engine shard ${this.shard} is not running`));
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ command, startedAt: process.hrtime.bigint(), resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Commits what is queued, then refuses new commands. */
+  async stop(): Promise<void> {
+    if (this.#state === 'running') this.#state = 'stopping';
+    if (this.#queue.length > 0) void this.#drain();
+    await this.#draining;
+    this.#state = 'stopped';
+    this.#releaseClient();
+    this.#metrics.epoch.set({ shard: this.shard }, 0);
+  }
+
+  #schedule(): void {
+    if (this.#draining !== undefined) return; // the running batch picks the queue up next
+    if (this.#queue.length >= this.options.maxBatchSize || this.options.maxBatchDelayMs <= 0) {
+      void this.#drain();
+      return;
+    }
+    this.#timer ??= setTimeout(() => void this.#drain(), this.options.maxBatchDelayMs);
+  }
+
+  #drain(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#draining ??= (async () => {
+      try {
+        while (this.#queue.length > 0) {
+          const batch = this.#queue.splice(0, this.options.maxBatchSize);
+          await this.#runBatch(batch);
+        }
+      } finally {
+        this.#draining = undefined;
+      }
+    })();
+    return this.#draining;
+  }
+
+  async #runBatch(batch: Pending[]): Promise<void> {
+    if (this.#state === 'stopped') {
+      for (const item of batch) item.reject(unavailable(`engine shard ${this.shard} stopped`));
+      return;
+    }
+    await tracer.startActiveSpan('engine.batch', async (span) => {
+      span.setAttributes({ 'engine.shard': this.shard, 'engine.batch_size': batch.length });
+      try {
+        if (this.#needsRecovery) await this.#recover();
+        const startedAt = performance.now();
+        const { outcomes, trades, messages, closedOwners } = await this.#commit(batch);
+        const tradeCount = [...trades.values()].reduce((sum, n) => sum + n, 0);
+        span.setAttributes({ 'engine.trades': tradeCount, 'engine.epoch': this.#epoch });
+        this.#log.debug(
+          {
+            batch_size: batch.length,
+            trades: tradeCount,
+            messages,
+            commit_ms: Math.round((performance.now() - startedAt) * 100) / 100,
+          },
+          'engine batch committed',
+        );
+        this.#metrics.batchSize.observe(batch.length);
+        for (const [symbol, count] of trades) this.#metrics.trades.inc({ symbol }, count);
+        if (messages > 0) this.options.onCommit?.();
+        if (closedOwners.length > 0) this.options.onOrdersClosed?.(closedOwners);
+        batch.forEach((item, i) => {
+          const outcome = outcomes[i];
+          this.#observe(item);
+          if (outcome === undefined) item.reject(new DomainError('internal', 'no outcome'));
+          else if (outcome.ok) item.resolve(outcome.result);
+          else item.reject(outcome.error);
+        });
+      } catch (error) {
+        span.recordException(error instanceof Error ? error : String(error));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        this.#fail(batch, error);
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  #observe(item: Pending): void {
+    const seconds = Number(process.hrtime.bigint() - item.startedAt) / 1e9;
+    this.#metrics.commandSeconds.observe({ kind: item.command.kind }, seconds);
+  }
+
+  #fail(batch: Pending[], error: unknown): void {
+    this.#needsRecovery = true;
+    if (error instanceof LostLeadership) {
+      this.#state = 'stopped';
+      this.#releaseClient();
+      this.#metrics.epoch.set({ shard: this.shard }, 0);
+      this.#log.error({ epoch: this.#epoch }, 'engine shard lost leadership; stopping');
+      for (const item of this.#queue.splice(0)) batch.push(item);
+    } else {
+      this.#log.warn(
+        { err: error, batch_size: batch.length },
+        'engine batch failed; rebuilding books',
+      );
+    }
+    const failure =
+      isDomainError(error) && error.code === 'unavailable'
+        ? error
+        : unavailable(
+            'the order could not be committed; retry with the same client_order_id',
+            error,
+          );
+    for (const item of batch) {
+      this.#observe(item);
+      item.reject(failure);
+    }
+  }
+
+  async #commit(batch: Pending[]): Promise<{
+    outcomes: ({ ok: true; result: Submitted } | { ok: false; error: DomainError })[];
+    trades: Map<string, number>;
+    messages: number;
+    closedOwners: number[];
+  }> {
+    const { clock } = this.options;
+    return this.#transaction(async (tx) => {
+      const places = batch.flatMap((item) => (item.command.kind === 'place' ? [item.command] : []));
+      const {
+        fenced,
+        orderIds: ids,
+        existing,
+      } = await openBatch(tx, this.shard, this.#epoch, places);
+      if (!fenced) throw new LostLeadership();
+      const lockKeys = new Map<string, { userId: number; asset: string }>();
+      for (const { command } of batch) {
+        const asset = this.#assetHeldBy(command);
+        if (asset !== undefined)
+          lockKeys.set(balanceKey(command.userId, asset), { userId: command.userId, asset });
+      }
+      const available = await lockBalances(
+        tx,
+        [...lockKeys.values()].sort((a, b) => a.userId - b.userId || (a.asset < b.asset ? -1 : 1)),
+      );
+      let next = 0;
+      const plan = planBatch({
+        engine: this.#engine,
+        open: this.#open,
+        markets: this.#markets,
+        available,
+        existing,
+        commands: batch.map(({ command }) =>
+          command.kind === 'place' &&
+          !existing.has(clientKey(command.userId, command.clientOrderId))
+            ? { command, newOrderId: ids[next++] ?? 0 }
+            : { command },
+        ),
+        now: clock.now(),
+      });
+      const books = new Map<string, BookState>();
+      for (const symbol of plan.touchedSymbols) {
+        const book = this.#engine.book(symbol);
+        if (book !== undefined) books.set(symbol, book.state());
+      }
+      await writePlan(tx, plan, books);
+      const trades = new Map<string, number>();
+      for (const fill of plan.fills) trades.set(fill.symbol, (trades.get(fill.symbol) ?? 0) + 1);
+      return {
+        outcomes: plan.outcomes.map((outcome) =>
+          this.#result(outcome, plan.inserted, plan.updated),
+        ),
+        trades,
+        messages: plan.messages.length,
+        closedOwners: plan.closedOwners,
+      };
+    });
+  }
+
+  /**
+   * BEGIN … COMMIT on the shard's own connection. A single writer gains nothing from a pool
+   * round trip per batch, and a connection of its own keeps the named batch statements
+   * prepared. A connection that cannot even roll back is dropped and replaced.
+   */
+  async #transaction<T>(fn: (tx: BatchClient) => Promise<T>): Promise<T> {
+    this.#client ??= await this.options.postgres.pool.connect();
+    const client = this.#client;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        this.#client = undefined;
+        client.release(true);
+      }
+      throw error;
+    }
+  }
+
+  #releaseClient(): void {
+    this.#client?.release();
+    this.#client = undefined;
+  }
+
+  /** The asset whose `available` a command may spend: quote for a buy, base for a sell. */
+  #assetHeldBy(command: OrderCommand): string | undefined {
+    const market = this.#markets.get(command.symbol);
+    if (market === undefined) return undefined;
+    const side = command.kind === 'place' ? command.side : this.#open.get(command.orderId)?.side;
+    if (command.kind === 'cancel' || side === undefined) return undefined;
+    return side === 'buy' ? market.quoteAsset : market.baseAsset;
+  }
+
+  /** A copy of the order as committed by this batch (later batches mutate the live record). */
+  #result(
+    outcome: CommandOutcome,
+    inserted: ReadonlyMap<number, MutableOrder>,
+    updated: ReadonlyMap<number, MutableOrder>,
+  ): { ok: true; result: Submitted } | { ok: false; error: DomainError } {
+    if (!outcome.ok) return outcome;
+    if ('replay' in outcome)
+      return { ok: true, result: { result: outcome.replay, replayed: true } };
+    const order =
+      inserted.get(outcome.orderId) ??
+      updated.get(outcome.orderId) ??
+      this.#open.get(outcome.orderId);
+    if (order === undefined)
+      return { ok: false, error: new DomainError('internal', 'order vanished') };
+    return {
+      ok: true,
+      result: { result: { order: { ...order }, fills: outcome.fills }, replayed: false },
+    };
+  }
+
+  #newEngine(): MatchingEngine {
+    return new MatchingEngine(
+      this.options.markets.map((m) => m.spec),
+      { selfTradePrevention: this.options.selfTradePrevention, emitLevelChanges: true },
+    );
+  }
+
+  /** Rebuilds every book of the shard from committed state (one consistent snapshot). */
+  async #recover(): Promise<void> {
+    const books = await this.options.postgres.withTransaction(
+      async (tx) => {
+        const loaded = [];
+        for (const symbol of this.#markets.keys()) loaded.push(await loadBook(tx, symbol));
+        return loaded;
+      },
+      { isolation: 'repeatable read' },
+    );
+    const engine = this.#newEngine();
+    const open = new Map<number, MutableOrder>();
+    for (const book of books) {
+      engine.restoreBook(book.symbol, book.openOrders, book.state);
+      for (const order of book.orders) open.set(order.id, order);
+    }
+    this.#engine = engine;
+    this.#open = open;
+    this.#needsRecovery = false;
+  }
+}

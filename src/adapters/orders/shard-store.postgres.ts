@@ -1,0 +1,298 @@
+import type { BookState, OpenOrder } from '../../engine/index.js';
+import type { OrderResult } from '../../domain/orders/order.js';
+import type { PoolClient } from 'pg';
+import type { Queryable } from '../postgres/index.js';
+import type { BatchPlan, MutableOrder } from './batch-plan.js';
+import { balanceKey, clientKey } from './batch-plan.js';
+import { withFills } from './order-reader.postgres.js';
+import { ORDER_COLUMNS, toOrder, type OrderRow } from './order-rows.js';
+
+/**
+ * The SQL of an engine shard. Every statement of a batch is set-based (`unnest` of arrays), so
+ * a batch costs the same three round trips (plus BEGIN/COMMIT) whether it holds 1 command or
+ * 500. The batch statements are named (prepared once per connection, then only executed):
+ * they are large and run hundreds of times a second.
+ */
+
+/** The runner's own connection; named statements need the driver's query config. */
+export type BatchClient = Pick<PoolClient, 'query'>;
+
+/** Takes leadership of a shard: bumps and returns its fencing epoch. */
+export async function bumpEpoch(db: Queryable, shard: string): Promise<number> {
+  const { rows } = await db.query<{ epoch: string }>(
+    `INSERT INTO engine_shards (shard, epoch) VALUES ($1, 1)
+     ON CONFLICT (shard) DO UPDATE SET epoch = engine_shards.epoch + 1, updated_at = now()
+     RETURNING epoch::text`,
+    [shard],
+  );
+  return Number(rows[0]?.epoch);
+}
+
+export interface BatchOpening {
+  /** False when another runner has taken the shard since `epoch`: this one must stop writing. */
+  readonly fenced: boolean;
+  readonly orderIds: number[];
+  /** Orders already stored under a (user, client order id) of the batch, by `clientKey`. */
+  readonly existing: Map<string, OrderResult>;
+}
+
+/**
+ * The first statement of a batch, in one round trip: checks the fencing epoch, allocates the
+ * order ids and finds client order ids already used.
+ */
+export async function openBatch(
+  tx: BatchClient,
+  shard: string,
+  epoch: number,
+  places: readonly { userId: number; clientOrderId: string }[],
+): Promise<BatchOpening> {
+  const { rows } = await tx.query<{ fenced: number; ids: string[]; existing: OrderJson[] | null }>({
+    name: 'engine-open-batch-v1',
+    text: `WITH f AS (
+       UPDATE engine_shards SET updated_at = now() WHERE shard = $1 AND epoch = $2 RETURNING 1
+     )
+     SELECT (SELECT count(*)::int FROM f) AS fenced,
+       ARRAY(SELECT nextval('order_ids') FROM generate_series(1, $3))::text[] AS ids,
+       (SELECT json_agg(x) FROM (
+          SELECT ${ORDER_COLUMNS} FROM orders
+          WHERE (user_id, client_order_id) IN (SELECT * FROM unnest($4::bigint[], $5::text[]))
+        ) x) AS existing`,
+    values: [
+      shard,
+      epoch,
+      places.length,
+      places.map((k) => k.userId),
+      places.map((k) => k.clientOrderId),
+    ],
+  });
+  const row = rows[0];
+  const existing = new Map<string, OrderResult>();
+  for (const json of row?.existing ?? []) {
+    const order = toOrder({
+      ...json,
+      created_at: new Date(json.created_at),
+      updated_at: new Date(json.updated_at),
+    });
+    // Rare (a retried call), so its fills are read with an extra query.
+    existing.set(
+      clientKey(order.userId, order.clientOrderId),
+      await withFills({ query: (text, values) => tx.query(text, values) }, order),
+    );
+  }
+  return {
+    fenced: row?.fenced === 1,
+    orderIds: (row?.ids ?? []).map(Number),
+    existing,
+  };
+}
+
+type OrderJson = Omit<OrderRow, 'created_at' | 'updated_at'> & {
+  created_at: string;
+  updated_at: string;
+};
+
+/**
+ * Locks the balance rows of the users that place or amend in this batch, in key order (so two
+ * shards locking overlapping users cannot deadlock on them), and returns their `available`.
+ */
+export async function lockBalances(
+  tx: BatchClient,
+  keys: readonly { userId: number; asset: string }[],
+): Promise<Map<string, bigint>> {
+  const available = new Map<string, bigint>();
+  if (keys.length === 0) return available;
+  const { rows } = await tx.query<{ user_id: string; asset: string; available: string }>({
+    name: 'engine-lock-balances-v1',
+    text: `SELECT user_id::text, asset, available::text FROM balances
+     WHERE (user_id, asset) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+     ORDER BY user_id, asset FOR UPDATE`,
+    values: [keys.map((k) => k.userId), keys.map((k) => k.asset)],
+  });
+  for (const row of rows) {
+    available.set(balanceKey(Number(row.user_id), row.asset), BigInt(row.available));
+  }
+  return available;
+}
+
+const column = <T>(orders: readonly MutableOrder[], pick: (o: MutableOrder) => T): T[] =>
+  orders.map(pick);
+
+/**
+ * Writes everything a planned batch changed in ONE statement (data-modifying CTEs): orders,
+ * fills, balances, book counters and the outbox with its per-stream sequence numbers.
+ *
+ * Balances: rows that exist get the deltas added (the CHECKs are the last guard against an
+ * overdraft); a counterparty without a row for the asset (its first BTC) gets one inserted.
+ * Stream heads: bumping a stream's head row locks it until commit, so batches of different
+ * shards writing one user's stream commit in sequence order, and a reader never sees seq 6
+ * before seq 5.
+ */
+export async function writePlan(
+  tx: BatchClient,
+  plan: BatchPlan,
+  books: ReadonlyMap<string, BookState>,
+): Promise<void> {
+  const inserted = [...plan.inserted.values()];
+  const updated = [...plan.updated.values()];
+  const f = plan.fills;
+  const deltas = [...plan.deltas.values()].filter((d) => d.available !== 0n || d.reserved !== 0n);
+  const states = [...books.entries()];
+  const m = plan.messages;
+  await tx.query({
+    name: 'engine-write-batch-v1',
+    text: `WITH ins AS (
+       INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
+         reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
+         updated_at)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+         $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+         $12::text[], $13::boolean[], $14::text[], $15::bigint[], $16::timestamptz[],
+         $17::timestamptz[])
+       RETURNING 1
+     ), upd AS (
+       UPDATE orders o SET price = u.price, reserve_price = u.reserve_price,
+         quantity = u.quantity, filled = u.filled, status = u.status, reason = u.reason,
+         priority = u.priority, updated_at = u.updated_at
+       FROM unnest($18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[],
+         $23::text[], $24::text[], $25::bigint[], $26::timestamptz[])
+         AS u(id, price, reserve_price, quantity, filled, status, reason, priority, updated_at)
+       WHERE o.id = u.id
+       RETURNING 1
+     ), fil AS (
+       INSERT INTO fills (symbol, trade_id, price, quantity, taker_side, maker_order_id,
+         taker_order_id, created_at)
+       SELECT s, t, p, q, ts, mk, tk, now() FROM unnest($27::text[], $28::bigint[], $29::bigint[],
+         $30::bigint[], $31::text[], $32::bigint[], $33::bigint[]) AS x(s, t, p, q, ts, mk, tk)
+       RETURNING 1
+     ), d AS (
+       SELECT * FROM unnest($34::bigint[], $35::text[], $36::bigint[], $37::bigint[])
+         AS d(user_id, asset, available, reserved)
+     ), bal AS (
+       UPDATE balances b SET available = b.available + d.available,
+         reserved = b.reserved + d.reserved, updated_at = now()
+       FROM d WHERE b.user_id = d.user_id AND b.asset = d.asset
+       RETURNING b.user_id, b.asset
+     ), newbal AS (
+       INSERT INTO balances (user_id, asset, available, reserved)
+       SELECT d.user_id, d.asset, d.available, d.reserved FROM d
+       WHERE NOT EXISTS (SELECT 1 FROM bal WHERE bal.user_id = d.user_id AND bal.asset = d.asset)
+       RETURNING 1
+     ), bk AS (
+       INSERT INTO books (symbol, next_trade_id, next_priority, last_trade_price)
+       SELECT * FROM unnest($38::text[], $39::bigint[], $40::bigint[], $41::bigint[])
+       ON CONFLICT (symbol) DO UPDATE SET next_trade_id = EXCLUDED.next_trade_id,
+         next_priority = EXCLUDED.next_priority, last_trade_price = EXCLUDED.last_trade_price
+       RETURNING 1
+     ), msg AS (
+       SELECT stream, payload, ord,
+         count(*) OVER (PARTITION BY stream) AS n,
+         row_number() OVER (PARTITION BY stream ORDER BY ord) AS k
+       FROM unnest($42::text[], $43::text[]) WITH ORDINALITY AS m(stream, payload, ord)
+     ), heads AS (
+       INSERT INTO stream_heads (stream, seq)
+       SELECT DISTINCT stream, n FROM msg ORDER BY stream
+       ON CONFLICT (stream) DO UPDATE SET seq = stream_heads.seq + EXCLUDED.seq
+       RETURNING stream, seq
+     ), ob AS (
+       INSERT INTO outbox (stream, seq, payload)
+       SELECT msg.stream, heads.seq - msg.n + msg.k, msg.payload
+       FROM msg JOIN heads USING (stream) ORDER BY msg.ord
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM upd) + (SELECT count(*) FROM fil)
+       + (SELECT count(*) FROM newbal) + (SELECT count(*) FROM bk) + (SELECT count(*) FROM ob)
+       AS written`,
+    values: [
+      column(inserted, (o) => o.id),
+      column(inserted, (o) => o.userId),
+      column(inserted, (o) => o.clientOrderId),
+      column(inserted, (o) => o.symbol),
+      column(inserted, (o) => o.side),
+      column(inserted, (o) => o.type),
+      column(inserted, (o) => o.timeInForce),
+      column(inserted, (o) => o.price),
+      column(inserted, (o) => o.reservePrice),
+      column(inserted, (o) => o.quantity),
+      column(inserted, (o) => o.filled),
+      column(inserted, (o) => o.status),
+      column(inserted, (o) => o.postOnly),
+      column(inserted, (o) => o.reason),
+      column(inserted, (o) => o.priority),
+      column(inserted, (o) => o.createdAt),
+      column(inserted, (o) => o.updatedAt),
+      column(updated, (o) => o.id),
+      column(updated, (o) => o.price),
+      column(updated, (o) => o.reservePrice),
+      column(updated, (o) => o.quantity),
+      column(updated, (o) => o.filled),
+      column(updated, (o) => o.status),
+      column(updated, (o) => o.reason),
+      column(updated, (o) => o.priority),
+      column(updated, (o) => o.updatedAt),
+      f.map((x) => x.symbol),
+      f.map((x) => x.tradeId),
+      f.map((x) => x.price),
+      f.map((x) => x.quantity),
+      f.map((x) => x.takerSide),
+      f.map((x) => x.makerOrderId),
+      f.map((x) => x.takerOrderId),
+      deltas.map((x) => x.userId),
+      deltas.map((x) => x.asset),
+      deltas.map((x) => x.available.toString()),
+      deltas.map((x) => x.reserved.toString()),
+      states.map(([symbol]) => symbol),
+      states.map(([, state]) => state.nextTradeId),
+      states.map(([, state]) => state.nextPriority),
+      states.map(([, state]) => state.lastTradePrice),
+      m.map((x) => x.stream),
+      m.map((x) => x.payload),
+    ],
+  });
+}
+
+export interface StoredBook {
+  readonly symbol: string;
+  readonly state: BookState;
+  readonly openOrders: OpenOrder[];
+  readonly orders: MutableOrder[];
+}
+
+const INITIAL_STATE: BookState = { nextTradeId: 1, nextPriority: 1, lastTradePrice: 0 };
+
+/** What a book is made of, as committed: its counters and its open orders in time priority. */
+export async function loadBook(db: Queryable, symbol: string): Promise<StoredBook> {
+  const state = await db.query<{ t: string; p: string; l: string }>(
+    `SELECT next_trade_id::text AS t, next_priority::text AS p, last_trade_price::text AS l
+     FROM books WHERE symbol = $1`,
+    [symbol],
+  );
+  const head = state.rows[0];
+  const { rows } = await db.query<OrderRow>(
+    `SELECT ${ORDER_COLUMNS} FROM orders
+     WHERE symbol = $1 AND status IN ('new', 'partially_filled') ORDER BY priority`,
+    [symbol],
+  );
+  const orders: MutableOrder[] = rows.map((row) => ({ ...toOrder(row) }));
+  return {
+    symbol,
+    state:
+      head === undefined
+        ? INITIAL_STATE
+        : {
+            nextTradeId: Number(head.t),
+            nextPriority: Number(head.p),
+            lastTradePrice: Number(head.l),
+          },
+    orders,
+    openOrders: orders.map((o) => ({
+      orderId: o.id,
+      ownerId: o.userId,
+      side: o.side,
+      price: o.price,
+      quantity: o.quantity,
+      filled: o.filled,
+      postOnly: o.postOnly,
+      priority: o.priority,
+    })),
+  };
+}

@@ -1,0 +1,47 @@
+import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
+import type { OrderResult } from './order.js';
+
+/** A validated command for the engine shard that owns `symbol`. */
+export type OrderCommand =
+  | {
+      readonly kind: 'place';
+      readonly userId: number;
+      readonly clientOrderId: string;
+      readonly symbol: string;
+      readonly side: Side;
+      readonly type: OrderType;
+      readonly timeInForce: TimeInForce;
+      readonly price: number;
+      readonly quantity: number;
+      readonly postOnly: boolean;
+    }
+  | {
+      readonly kind: 'cancel';
+      readonly userId: number;
+      readonly symbol: string;
+      readonly orderId: number;
+    }
+  | {
+      readonly kind: 'amend';
+      readonly userId: number;
+      readonly symbol: string;
+      readonly orderId: number;
+      readonly price?: number;
+      readonly quantity?: number;
+    };
+
+/**
+ * The engine shards. `submit` resolves only after the command's effects are committed to
+ * PostgreSQL, so an acknowledged order is durable; it rejects with a DomainError
+ * (`failed_precondition` for insufficient balance, `unavailable` when the batch could not be
+ * committed, …). A place whose client order id the user already used resolves to that order.
+ */
+export interface OrderEngine {
+  submit(command: OrderCommand): Promise<Submitted>;
+}
+
+export interface Submitted {
+  readonly result: OrderResult;
+  /** True when a place repeated a client order id: `result` is the original order. */
+  readonly replayed: boolean;
+}

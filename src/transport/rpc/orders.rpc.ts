@@ -1,0 +1,117 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { ServiceImpl } from '@connectrpc/connect';
+import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
+import type { Fill, Order, OrderResult, OrderStatus } from '../../domain/orders/order.js';
+import type { OrderService as Orders } from '../../domain/orders/order.service.js';
+import { Side as PbSide } from '../../gen/trading/v1/common_pb.js';
+import {
+  FillSchema,
+  OrderSchema,
+  OrderStatus as PbStatus,
+  OrderType as PbType,
+  TimeInForce as PbTif,
+  type OrderService,
+} from '../../gen/trading/v1/orders_pb.js';
+import { requirePrincipal } from './call-context.js';
+
+/** Protobuf enums ↔ domain strings; UNSPECIFIED and unknown numbers become `undefined`. */
+const SIDES: Record<number, Side> = { [PbSide.BUY]: 'buy', [PbSide.SELL]: 'sell' };
+const TYPES: Record<number, OrderType> = { [PbType.LIMIT]: 'limit', [PbType.MARKET]: 'market' };
+const TIFS: Record<number, TimeInForce> = {
+  [PbTif.GTC]: 'GTC',
+  [PbTif.IOC]: 'IOC',
+  [PbTif.FOK]: 'FOK',
+};
+const STATUSES: Record<OrderStatus, PbStatus> = {
+  new: PbStatus.NEW,
+  partially_filled: PbStatus.PARTIALLY_FILLED,
+  filled: PbStatus.FILLED,
+  canceled: PbStatus.CANCELED,
+};
+const STATUS_NAMES = new Map<number, OrderStatus>(
+  Object.entries(STATUSES).map(([name, value]) => [value, name as OrderStatus]),
+);
+
+const toPbOrder = (order: Order) =>
+  create(OrderSchema, {
+    orderId: String(order.id),
+    clientOrderId: order.clientOrderId,
+    symbol: order.symbol,
+    side: order.side === 'buy' ? PbSide.BUY : PbSide.SELL,
+    type: order.type === 'limit' ? PbType.LIMIT : PbType.MARKET,
+    timeInForce: PbTif[order.timeInForce],
+    price: BigInt(order.price),
+    quantity: BigInt(order.quantity),
+    filledQuantity: BigInt(order.filled),
+    status: STATUSES[order.status],
+    postOnly: order.postOnly,
+    reason: order.reason,
+    createdAt: timestampFromDate(order.createdAt),
+    updatedAt: timestampFromDate(order.updatedAt),
+  });
+
+const toPbFill = (fill: Fill) =>
+  create(FillSchema, {
+    tradeId: String(fill.tradeId),
+    orderId: String(fill.orderId),
+    price: BigInt(fill.price),
+    quantity: BigInt(fill.quantity),
+    maker: fill.maker,
+  });
+
+const withFills = (result: OrderResult) => ({
+  order: toPbOrder(result.order),
+  fills: result.fills.map(toPbFill),
+});
+
+/** `trading.v1.OrderService`: every method acts on the authenticated caller's orders only. */
+export function ordersRpc(orders: Orders): ServiceImpl<typeof OrderService> {
+  const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
+    Number(requirePrincipal(context).userId);
+  return {
+    async placeOrder(request, context) {
+      const result = await orders.place(userOf(context), {
+        clientOrderId: request.clientOrderId,
+        symbol: request.symbol,
+        side: SIDES[request.side],
+        type: TYPES[request.type],
+        timeInForce: TIFS[request.timeInForce],
+        price: request.price,
+        quantity: request.quantity,
+        postOnly: request.postOnly,
+      });
+      return withFills(result);
+    },
+    async cancelOrder(request, context) {
+      const result = await orders.cancel(userOf(context), { orderId: request.orderId });
+      return { order: toPbOrder(result.order) };
+    },
+    async amendOrder(request, context) {
+      const result = await orders.amend(userOf(context), {
+        orderId: request.orderId,
+        ...(request.price === undefined ? {} : { price: request.price }),
+        ...(request.quantity === undefined ? {} : { quantity: request.quantity }),
+      });
+      return withFills(result);
+    },
+    async getOrder(request, context) {
+      const result = await orders.get(userOf(context), { orderId: request.orderId });
+      return { order: toPbOrder(result.order) };
+    },
+    async listOrders(request, context) {
+      const statuses = request.statuses.flatMap((status) => STATUS_NAMES.get(status) ?? []);
+      // REJECTED orders are never stored: a filter naming only them matches nothing.
+      if (request.statuses.length > 0 && statuses.length === 0) {
+        return { orders: [], nextPageToken: '' };
+      }
+      const page = await orders.list(userOf(context), {
+        symbol: request.symbol,
+        statuses,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { orders: page.orders.map(toPbOrder), nextPageToken: page.nextPageToken };
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import type { SelfTradePrevention, SymbolSpec } from '../engine/index.js';
+import type { Clock } from '../domain/clock.js';
+import { AccountService } from '../domain/accounts/account.service.js';
+import type { Market } from '../domain/orders/market.js';
+import { OpenOrderQuota } from '../domain/orders/open-order-quota.js';
+import { OrderService } from '../domain/orders/order.service.js';
+import type { OrderEngine } from '../domain/orders/order-engine.port.js';
+import type { QuotaCounter } from '../domain/ports/quota.port.js';
+import type { StreamLog } from '../domain/ports/stream-log.port.js';
+import { DomainError } from '../domain/errors.js';
+import type { ShutdownStep } from '../lifecycle/shutdown.js';
+import { PostgresBalanceReader } from '../adapters/orders/balance-reader.postgres.js';
+import { PostgresOrderReader } from '../adapters/orders/order-reader.postgres.js';
+import { OutboxRelay, type RelayOptions } from '../adapters/orders/outbox-relay.js';
+import { ShardRunner, type BatchLimits } from '../adapters/orders/shard-runner.js';
+import type { Postgres } from '../adapters/postgres/index.js';
+import { MemoryStreamLog } from '../adapters/stream-log/stream-log.memory.js';
+import type { Logger, Registry } from '../telemetry/index.js';
+import { accountRpc } from '../transport/rpc/account.rpc.js';
+import { ordersRpc } from '../transport/rpc/orders.rpc.js';
+
+export interface MarketSettings extends Omit<Market, 'spec'> {
+  readonly spec: SymbolSpec;
+  /** Engine shard owning the symbol; symbols of one shard share one writer. */
+  readonly shard: string;
+}
+
+export interface OrdersSettings {
+  readonly markets: readonly MarketSettings[];
+  /**
+   * Keep `cancel-incoming`: a market buy reserves up to the price where the visible asks cover
+   * it, which bounds its trades only if it stops at its own resting order instead of trading
+   * through it (the balance CHECKs would otherwise fail its batch).
+   */
+  readonly selfTradePrevention: SelfTradePrevention;
+  readonly batching: BatchLimits;
+  readonly relay: RelayOptions;
+  /** Open (resting) orders a user may have across all symbols; 0 = no limit. */
+  readonly maxOpenOrdersPerUser: number;
+}
+
+/**
+ * BTC-USD with integer units that multiply to whole minor units:
+ * - price in ticks of 1 USD per BTC (65,000 ticks = $65,000/BTC);
+ * - quantity in lots of 0.01 BTC = 1,000,000 satoshi;
+ * - so 1 lot at 1 tick costs 0.01 USD = 1 cent (`quoteMinorPerTickLot` 1).
+ * A demo user (USD 100,000,000 cents = $1M, BTC 100,000,000 sat = 1 BTC = 100 lots) can buy
+ * 1 lot at $65,000 for 65,000 cents.
+ */
+export const DEFAULT_ORDERS_SETTINGS: OrdersSettings = {
+  markets: [
+    {
+      shard: 'shard-0',
+      spec: { symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQuantity: 1, maxQuantity: 10_000 },
+      baseAsset: 'BTC',
+      quoteAsset: 'USD',
+      quoteMinorPerTickLot: 1,
+      baseMinorPerLot: 1_000_000,
+    },
+  ],
+  selfTradePrevention: 'cancel-incoming',
+  batching: { maxBatchSize: 500, maxBatchDelayMs: 1 },
+  relay: { batchSize: 1_000, pollIntervalMs: 500, retryDelayMs: 1_000, minIntervalMs: 5 },
+  maxOpenOrdersPerUser: 200,
+};
+
+export interface OrdersDeps {
+  readonly postgres: Postgres;
+  /** Shared counter for `maxOpenOrdersPerUser`; without it the limit is not enforced. */
+  readonly quotas?: QuotaCounter;
+  /** Redis in production; the in-process twin when absent (embedded mode, tests). */
+  readonly streamLog?: StreamLog;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly clock: Clock;
+}
+
+export interface Orders {
+  readonly orderRpc: ReturnType<typeof ordersRpc>;
+  readonly accountRpc: ReturnType<typeof accountRpc>;
+  readonly orders: OrderService;
+  readonly accounts: AccountService;
+  readonly shards: ReadonlyMap<string, ShardRunner>;
+  readonly relay: OutboxRelay;
+  readonly streamLog: StreamLog;
+  /** Takes every shard (epoch bump), rebuilds its books, then starts the relay. */
+  start(): Promise<void>;
+  /** Shards first (they commit what is queued), then the relay (publishes what is left). */
+  readonly closeSteps: readonly ShutdownStep[];
+}
+
+/**
+ * Orders and accounts: the use cases, their RPC handlers, one engine shard runner per shard of
+ * symbols (run in this process) and the outbox relay. Add `closeSteps` before the data layer's
+ * own steps so the pool is still open while shards drain.
+ */
+export function createOrders(settings: OrdersSettings, deps: OrdersDeps): Orders {
+  const { postgres, logger, registry, clock } = deps;
+  const streamLog = deps.streamLog ?? new MemoryStreamLog();
+  const relay = new OutboxRelay({ postgres, streamLog, logger, registry }, settings.relay);
+  const quota =
+    deps.quotas === undefined || settings.maxOpenOrdersPerUser <= 0
+      ? undefined
+      : new OpenOrderQuota(deps.quotas, settings.maxOpenOrdersPerUser);
+
+  const byShard = new Map<string, Market[]>();
+  const markets = new Map<string, Market>();
+  for (const market of settings.markets) {
+    markets.set(market.spec.symbol, market);
+    byShard.set(market.shard, [...(byShard.get(market.shard) ?? []), market]);
+  }
+  const shards = new Map<string, ShardRunner>();
+  const shardOf = new Map<string, ShardRunner>();
+  for (const [shard, shardMarkets] of byShard) {
+    const runner = new ShardRunner({
+      shard,
+      markets: shardMarkets,
+      selfTradePrevention: settings.selfTradePrevention,
+      ...settings.batching,
+      postgres,
+      clock,
+      logger,
+      registry,
+      onCommit: () => {
+        relay.notify();
+      },
+      onOrdersClosed: (userIds) => {
+        if (quota === undefined) return;
+        for (const userId of userIds) {
+          quota.give(userId).catch((error: unknown) => {
+            logger.warn({ err: error, user_id: userId }, 'open-order quota release failed');
+          });
+        }
+      },
+    });
+    shards.set(shard, runner);
+    for (const market of shardMarkets) shardOf.set(market.spec.symbol, runner);
+  }
+  const engine: OrderEngine = {
+    submit(command) {
+      const runner = shardOf.get(command.symbol);
+      if (runner === undefined) {
+        return Promise.reject(
+          new DomainError('invalid_argument', `${command.symbol} is not traded`, {
+            field: 'symbol',
+          }),
+        );
+      }
+      return runner.submit(command);
+    },
+  };
+
+  const orders = new OrderService({
+    engine,
+    reader: new PostgresOrderReader(postgres),
+    markets,
+    ...(quota === undefined ? {} : { quota }),
+    logger,
+    registry,
+  });
+  const accounts = new AccountService(new PostgresBalanceReader(postgres));
+  return {
+    orderRpc: ordersRpc(orders),
+    accountRpc: accountRpc(accounts),
+    orders,
+    accounts,
+    shards,
+    relay,
+    streamLog,
+    async start() {
+      for (const runner of shards.values()) await runner.start();
+      relay.start();
+    },
+    closeSteps: [
+      {
+        name: 'engine shards',
+        run: async () => {
+          await Promise.all([...shards.values()].map((runner) => runner.stop()));
+        },
+      },
+      { name: 'outbox relay', run: () => relay.stop() },
+    ],
+  };
+}

@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DomainError } from '../../src/domain/errors.js';
+import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
+import { DEMO, OrdersHarness } from '../unit/orders/support/orders-harness.js';
+
+const limit = (overrides: Partial<PlaceOrderRequest> = {}): PlaceOrderRequest => ({
+  clientOrderId: `c-${Math.random().toString(36).slice(2)}`,
+  symbol: 'BTC-USD',
+  side: 'buy',
+  type: 'limit',
+  timeInForce: 'GTC',
+  price: 65_000n,
+  quantity: 2n,
+  postOnly: false,
+  ...overrides,
+});
+
+const rejectsWith = async (promise: Promise<unknown>, code: string, message?: RegExp) => {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof DomainError, String(error));
+    assert.equal(error.code, code, error.message);
+    if (message !== undefined) assert.match(error.message, message);
+    return true;
+  });
+};
+
+describe('orders on PostgreSQL (use cases through the engine shard)', () => {
+  const harness = new OrdersHarness();
+  before(() => harness.start());
+  after(() => harness.stop());
+
+  test('a resting buy reserves its cost in USD and is stored as new', async () => {
+    const alice = await harness.user();
+
+    const { order, fills } = await harness.orders.orders.place(alice, limit());
+
+    assert.equal(order.status, 'new');
+    assert.deepEqual(fills, []);
+    // 2 lots × 65,000 ticks × 1 cent.
+    assert.deepEqual((await harness.balances(alice)).USD, {
+      available: DEMO.USD - 130_000n,
+      reserved: 130_000n,
+    });
+    const stored = await harness.orders.orders.get(alice, { orderId: String(order.id) });
+    assert.equal(stored.order.status, 'new');
+  });
+
+  test('a crossing sell trades at the maker price and settles both balances', async () => {
+    const buyer = await harness.user();
+    const seller = await harness.user();
+    const bid = await harness.orders.orders.place(buyer, limit({ price: 70_000n, quantity: 3n }));
+
+    const { order, fills } = await harness.orders.orders.place(
+      seller,
+      limit({ side: 'sell', price: 69_000n, quantity: 1n }),
+    );
+
+    assert.equal(order.status, 'filled');
+    assert.deepEqual(
+      fills.map((f) => [f.price, f.quantity, f.maker]),
+      [[70_000, 1, false]],
+    );
+    assert.deepEqual(await harness.balances(seller), {
+      USD: { available: DEMO.USD + 70_000n, reserved: 0n },
+      BTC: { available: DEMO.BTC - 1_000_000n, reserved: 0n },
+    });
+    assert.deepEqual(await harness.balances(buyer), {
+      USD: { available: DEMO.USD - 210_000n, reserved: 140_000n },
+      BTC: { available: DEMO.BTC + 1_000_000n, reserved: 0n },
+    });
+    const maker = await harness.orders.orders.get(buyer, { orderId: String(bid.order.id) });
+    assert.equal(maker.order.status, 'partially_filled');
+    assert.equal(maker.order.filled, 1);
+    assert.equal(maker.fills[0]?.maker, true);
+  });
+
+  test('repeating a client order id returns the original order, not a second one', async () => {
+    const alice = await harness.user();
+    const request = limit({ price: 1_000n });
+
+    const [first, second] = await Promise.all([
+      harness.orders.orders.place(alice, request),
+      harness.orders.orders.place(alice, request),
+    ]);
+    const third = await harness.orders.orders.place(alice, request);
+
+    assert.equal(second.order.id, first.order.id);
+    assert.equal(third.order.id, first.order.id);
+    const page = await harness.orders.orders.list(alice, {
+      symbol: '',
+      statuses: [],
+      pageSize: 10,
+      pageToken: '',
+    });
+    assert.equal(page.orders.length, 1);
+    assert.equal((await harness.balances(alice)).USD?.reserved, 2_000n);
+  });
+
+  test('bad input is INVALID_ARGUMENT naming the field, and writes nothing', async () => {
+    const alice = await harness.user();
+    const place = (overrides: Partial<PlaceOrderRequest>) =>
+      harness.orders.orders.place(alice, limit(overrides));
+
+    await rejectsWith(
+      place({ symbol: 'DOGE-USD' }),
+      'invalid_argument',
+      /symbol: DOGE-USD is not traded/,
+    );
+    await rejectsWith(place({ quantity: 0n }), 'invalid_argument', /quantity/);
+    await rejectsWith(place({ quantity: 10_001n }), 'invalid_argument', /between 1 and 10000/);
+    await rejectsWith(place({ price: 0n }), 'invalid_argument', /price/);
+    await rejectsWith(place({ side: undefined }), 'invalid_argument', /side: must be BUY or SELL/);
+    await rejectsWith(
+      place({ type: 'market', timeInForce: 'GTC' }),
+      'invalid_argument',
+      /IOC or FOK/,
+    );
+    await rejectsWith(place({ clientOrderId: '' }), 'invalid_argument', /clientOrderId/);
+    await rejectsWith(
+      place({ postOnly: true, timeInForce: 'IOC' }),
+      'invalid_argument',
+      /post_only/,
+    );
+
+    const { rows } = await harness.postgres.query('SELECT 1 FROM orders WHERE user_id = $1', [
+      alice,
+    ]);
+    assert.equal(rows.length, 0);
+    assert.deepEqual((await harness.balances(alice)).USD, { available: DEMO.USD, reserved: 0n });
+  });
+
+  test('a price off the tick is INVALID_ARGUMENT', async () => {
+    const tick = new OrdersHarness({
+      markets: [
+        {
+          shard: 's',
+          spec: { symbol: 'BTC-USD', tickSize: 5, lotSize: 2, minQuantity: 2, maxQuantity: 100 },
+          baseAsset: 'BTC',
+          quoteAsset: 'USD',
+          quoteMinorPerTickLot: 1,
+          baseMinorPerLot: 1,
+        },
+      ],
+    });
+    await tick.start();
+    try {
+      const alice = await tick.user();
+      await rejectsWith(
+        tick.orders.orders.place(alice, limit({ price: 1_001n })),
+        'invalid_argument',
+        /multiple of the tick size 5/,
+      );
+      await rejectsWith(
+        tick.orders.orders.place(alice, limit({ price: 1_000n, quantity: 3n })),
+        'invalid_argument',
+        /multiple of the lot size 2/,
+      );
+    } finally {
+      await tick.stop();
+    }
+  });
+
+  test('an order the balance cannot cover is FAILED_PRECONDITION and writes nothing', async () => {
+    const poor = await harness.user({ USD: 1_000n });
+
+    await rejectsWith(
+      harness.orders.orders.place(poor, limit({ price: 1_000n, quantity: 2n })),
+      'failed_precondition',
+      /insufficient USD: the order needs 2000 available, you have 1000/,
+    );
+    await rejectsWith(
+      harness.orders.orders.place(poor, limit({ side: 'sell', price: 1_000n, quantity: 1n })),
+      'failed_precondition',
+      /insufficient BTC/,
+    );
+    const { rows } = await harness.postgres.query('SELECT 1 FROM orders WHERE user_id = $1', [
+      poor,
+    ]);
+    assert.equal(rows.length, 0);
+  });
+
+  test('a post-only order that would take is FAILED_PRECONDITION', async () => {
+    const maker = await harness.user();
+    const taker = await harness.user();
+    await harness.orders.orders.place(maker, limit({ side: 'sell', price: 90_000n, quantity: 1n }));
+
+    await rejectsWith(
+      harness.orders.orders.place(taker, limit({ price: 90_000n, quantity: 1n, postOnly: true })),
+      'failed_precondition',
+    );
+  });
+
+  test('cancel releases the reservation; a second cancel is FAILED_PRECONDITION', async () => {
+    const alice = await harness.user();
+    const { order } = await harness.orders.orders.place(alice, limit({ price: 2_000n }));
+
+    const cancelled = await harness.orders.orders.cancel(alice, { orderId: String(order.id) });
+
+    assert.equal(cancelled.order.status, 'canceled');
+    assert.match(cancelled.order.reason, /canceled by the user/);
+    assert.deepEqual((await harness.balances(alice)).USD, { available: DEMO.USD, reserved: 0n });
+    await rejectsWith(
+      harness.orders.orders.cancel(alice, { orderId: String(order.id) }),
+      'failed_precondition',
+      /is canceled/,
+    );
+  });
+
+  test("another user's order is NOT_FOUND for get, cancel and amend", async () => {
+    const alice = await harness.user();
+    const mallory = await harness.user();
+    const { order } = await harness.orders.orders.place(alice, limit({ price: 3_000n }));
+    const id = String(order.id);
+
+    await rejectsWith(harness.orders.orders.get(mallory, { orderId: id }), 'not_found');
+    await rejectsWith(harness.orders.orders.cancel(mallory, { orderId: id }), 'not_found');
+    await rejectsWith(
+      harness.orders.orders.amend(mallory, { orderId: id, quantity: 1n }),
+      'not_found',
+    );
+    await rejectsWith(harness.orders.orders.get(alice, { orderId: '999999999' }), 'not_found');
+    await rejectsWith(harness.orders.orders.get(alice, { orderId: 'abc' }), 'invalid_argument');
+  });
+
+  test('amend moves the reservation with the new price and total quantity', async () => {
+    const alice = await harness.user();
+    const { order } = await harness.orders.orders.place(
+      alice,
+      limit({ price: 4_000n, quantity: 2n }),
+    );
+
+    const amended = await harness.orders.orders.amend(alice, {
+      orderId: String(order.id),
+      price: 5_000n,
+      quantity: 3n,
+    });
+
+    assert.equal(amended.order.price, 5_000);
+    assert.equal(amended.order.quantity, 3);
+    assert.deepEqual((await harness.balances(alice)).USD, {
+      available: DEMO.USD - 15_000n,
+      reserved: 15_000n,
+    });
+    await rejectsWith(
+      harness.orders.orders.amend(alice, { orderId: String(order.id), price: 5_000n }),
+      'invalid_argument',
+      /change/,
+    );
+    await rejectsWith(
+      harness.orders.orders.amend(alice, { orderId: String(order.id) }),
+      'invalid_argument',
+    );
+  });
+
+  test('a market buy spends no more than the asks it takes', async () => {
+    const seller = await harness.user();
+    const buyer = await harness.user();
+    await harness.orders.orders.place(
+      seller,
+      limit({ side: 'sell', price: 100_000n, quantity: 1n }),
+    );
+    await harness.orders.orders.place(
+      seller,
+      limit({ side: 'sell', price: 100_010n, quantity: 1n }),
+    );
+
+    const { order, fills } = await harness.orders.orders.place(
+      buyer,
+      limit({ type: 'market', timeInForce: 'IOC', price: 0n, quantity: 2n }),
+    );
+
+    assert.equal(order.status, 'filled');
+    assert.equal(
+      fills.reduce((sum, f) => sum + f.quantity, 0),
+      2,
+    );
+    const spent = fills.reduce((sum, f) => sum + BigInt(f.price * f.quantity), 0n);
+    assert.deepEqual((await harness.balances(buyer)).USD, {
+      available: DEMO.USD - spent,
+      reserved: 0n,
+    });
+  });
+
+  test('lists orders newest first, filtered and paginated', async () => {
+    const alice = await harness.user();
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        (await harness.orders.orders.place(alice, limit({ price: BigInt(100 + i) }))).order.id,
+      );
+    }
+    await harness.orders.orders.cancel(alice, { orderId: String(ids[0]) });
+
+    const first = await harness.orders.orders.list(alice, {
+      symbol: 'BTC-USD',
+      statuses: ['new'],
+      pageSize: 2,
+      pageToken: '',
+    });
+    const second = await harness.orders.orders.list(alice, {
+      symbol: 'BTC-USD',
+      statuses: ['new'],
+      pageSize: 2,
+      pageToken: first.nextPageToken,
+    });
+    const cancelled = await harness.orders.orders.list(alice, {
+      symbol: '',
+      statuses: ['canceled'],
+      pageSize: 0,
+      pageToken: '',
+    });
+
+    assert.deepEqual(
+      first.orders.map((o) => o.id),
+      [ids[4], ids[3]],
+    );
+    assert.deepEqual(
+      second.orders.map((o) => o.id),
+      [ids[2], ids[1]],
+    );
+    assert.equal(second.nextPageToken, '');
+    assert.deepEqual(
+      cancelled.orders.map((o) => o.id),
+      [ids[0]],
+    );
+  });
+
+  test('the relay publishes execution reports with contiguous per-stream seqs', async () => {
+    const alice = await harness.user();
+    await harness.orders.orders.place(alice, limit({ price: 500n }));
+    await harness.orders.orders.place(alice, limit({ price: 501n }));
+
+    // The background relay was woken by the commits; wait until it has caught up.
+    for (let i = 0; i < 100 && (await harness.orders.relay.measure()).pending > 0; i++) {
+      await harness.orders.relay.publishOnce();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const entries = await harness.orders.streamLog.read(`orders.${alice}`, 0, 10);
+
+    assert.deepEqual(
+      entries.map((e) => e.seq),
+      [1, 2],
+    );
+    const last = JSON.parse(entries[1]?.payload ?? '{}') as { order: { status: string } };
+    assert.equal(last.order.status, 'new');
+    assert.equal((await harness.orders.relay.measure()).pending, 0);
+  });
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DomainError } from '../../src/domain/errors.js';
+import type { OrderResult } from '../../src/domain/orders/order.js';
+import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
+import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
+
+let next = 0;
+const order = (side: 'buy' | 'sell', price: number, quantity: number): PlaceOrderRequest => ({
+  clientOrderId: `r-${++next}`,
+  symbol: 'BTC-USD',
+  side,
+  type: 'limit',
+  timeInForce: 'GTC',
+  price: BigInt(price),
+  quantity: BigInt(quantity),
+  postOnly: false,
+});
+
+async function acknowledged(promises: Promise<OrderResult>[]): Promise<OrderResult[]> {
+  const settled = await Promise.allSettled(promises);
+  return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+}
+
+describe('engine shard recovery', () => {
+  const harness = new OrdersHarness({ batching: { maxBatchSize: 16, maxBatchDelayMs: 1 } });
+  before(() => harness.start());
+  after(() => harness.stop());
+
+  test('a new leader rebuilds the exact book from PostgreSQL and fences the old one', async () => {
+    const users = await Promise.all([harness.user(), harness.user(), harness.user()]);
+    const acks = await acknowledged(
+      Array.from({ length: 120 }, (_, i) =>
+        harness.orders.orders.place(
+          users[i % 3] ?? 0,
+          order(i % 2 === 0 ? 'buy' : 'sell', 1_000 + ((i * 7) % 21), 1 + (i % 4)),
+        ),
+      ),
+    );
+    const oldRunner = harness.orders.shards.get('shard-0')!;
+    const before = oldRunner.engine.book('BTC-USD')?.openOrders();
+
+    await harness.restart();
+
+    const runner = harness.orders.shards.get('shard-0');
+    assert.equal(runner?.epoch, oldRunner.epoch + 1);
+    assert.deepEqual(runner.engine.book('BTC-USD')?.openOrders(), before);
+    // Every acknowledged order is stored.
+    const { rows } = await harness.postgres.query<{ id: string }>(
+      'SELECT id::text FROM orders WHERE id = ANY($1::bigint[])',
+      [acks.map((a) => a.order.id)],
+    );
+    assert.equal(rows.length, acks.length);
+    // No order was filled twice: fills add up to `filled`, never beyond the quantity.
+    const { rows: mismatched } = await harness.postgres.query(
+      `SELECT o.id FROM orders o LEFT JOIN fills f ON f.maker_order_id = o.id OR f.taker_order_id = o.id
+       GROUP BY o.id, o.filled, o.quantity
+       HAVING coalesce(sum(f.quantity), 0) <> o.filled OR o.filled > o.quantity`,
+    );
+    assert.deepEqual(mismatched, []);
+    // The old runner has lost its epoch: its next batch is refused and it stops.
+    const stale = oldRunner.submit({
+      kind: 'place',
+      userId: users[0],
+      clientOrderId: 'stale-leader',
+      symbol: 'BTC-USD',
+      side: 'buy',
+      type: 'limit',
+      timeInForce: 'GTC',
+      price: 10,
+      quantity: 1,
+      postOnly: false,
+    });
+    await assert.rejects(
+      stale,
+      (error: unknown) => error instanceof DomainError && error.code === 'unavailable',
+    );
+  });
+
+  test('a new leader relays outbox rows its predecessor left unpublished', async () => {
+    const alice = await harness.user();
+    await harness.orders.relay.stop();
+    await harness.orders.orders.place(alice, order('buy', 5, 1));
+    const { rows } = await harness.postgres.query('SELECT 1 FROM outbox');
+    assert.ok(rows.length > 0);
+
+    await harness.restart();
+
+    for (let i = 0; i < 100 && (await harness.orders.relay.measure()).pending > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal((await harness.orders.relay.measure()).pending, 0);
+    assert.equal((await harness.orders.streamLog.read(`orders.${alice}`, 0, 10)).length, 1);
+  });
+
+  test('a failed batch transaction is UNAVAILABLE, rebuilds the book, and a retry fills once', async () => {
+    const maker = await harness.user();
+    const taker = await harness.user();
+    await harness.orders.orders.place(maker, order('sell', 60_000, 1));
+    const request = order('buy', 60_000, 1);
+    // Break the write of fills only: the trade happens in memory, then the commit fails.
+    await harness.postgres.query('ALTER TABLE fills RENAME TO fills_gone');
+    try {
+      await assert.rejects(harness.orders.orders.place(taker, request), (error: unknown) => {
+        assert.ok(error instanceof DomainError);
+        assert.equal(error.code, 'unavailable');
+        assert.match(error.message, /retry with the same client_order_id/);
+        return true;
+      });
+    } finally {
+      await harness.postgres.query('ALTER TABLE fills_gone RENAME TO fills');
+    }
+
+    const retried = await harness.orders.orders.place(taker, request);
+
+    assert.equal(retried.order.status, 'filled');
+    const { rows } = await harness.postgres.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM fills WHERE taker_order_id = $1',
+      [retried.order.id],
+    );
+    assert.equal(rows[0]?.n, '1');
+  });
+});

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MatchingEngine } from '../../../src/engine/index.js';
+import {
+  balanceKey,
+  planBatch,
+  type MutableOrder,
+  type PlannedCommand,
+} from '../../../src/adapters/orders/batch-plan.js';
+import type { Market } from '../../../src/domain/orders/market.js';
+import type { OrderCommand } from '../../../src/domain/orders/order-engine.port.js';
+
+const market: Market = {
+  spec: { symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQuantity: 1, maxQuantity: 100 },
+  baseAsset: 'BTC',
+  quoteAsset: 'USD',
+  quoteMinorPerTickLot: 1,
+  baseMinorPerLot: 10,
+};
+const markets = new Map([[market.spec.symbol, market]]);
+const now = new Date('2026-01-01T00:00:00Z');
+
+const place = (
+  userId: number,
+  side: 'buy' | 'sell',
+  price: number,
+  quantity: number,
+  extra: Partial<OrderCommand & { kind: 'place' }> = {},
+): OrderCommand => ({
+  kind: 'place',
+  userId,
+  clientOrderId: `c${userId}-${side}-${price}-${quantity}`,
+  symbol: 'BTC-USD',
+  side,
+  type: 'limit',
+  timeInForce: 'GTC',
+  price,
+  quantity,
+  postOnly: false,
+  ...extra,
+});
+
+/** A fresh shard state: engine, open orders and the locked balances of users 1 and 2. */
+function shard() {
+  const engine = new MatchingEngine([market.spec], {
+    selfTradePrevention: 'cancel-incoming',
+    emitLevelChanges: true,
+  });
+  const open = new Map<number, MutableOrder>();
+  const available = new Map<string, bigint>([
+    [balanceKey(1, 'USD'), 1_000n],
+    [balanceKey(1, 'BTC'), 100n],
+    [balanceKey(2, 'USD'), 1_000n],
+    [balanceKey(2, 'BTC'), 100n],
+  ]);
+  let nextId = 1;
+  const run = (...commands: OrderCommand[]) =>
+    planBatch({
+      engine,
+      open,
+      markets,
+      available,
+      existing: new Map(),
+      commands: commands.map((command): PlannedCommand =>
+        command.kind === 'place' ? { command, newOrderId: nextId++ } : { command },
+      ),
+      now,
+    });
+  return { engine, open, available, run };
+}
+
+describe('planBatch', () => {
+  test('reserves a resting buy and writes one new order', () => {
+    const { run } = shard();
+
+    const plan = run(place(1, 'buy', 100, 3));
+
+    assert.deepEqual(plan.outcomes, [{ ok: true, orderId: 1, fills: [] }]);
+    assert.equal(plan.inserted.get(1)?.status, 'new');
+    assert.deepEqual(plan.deltas.get(balanceKey(1, 'USD')), {
+      userId: 1,
+      asset: 'USD',
+      available: -300n,
+      reserved: 300n,
+    });
+  });
+
+  test('settles a trade at the maker price and returns the buyer the difference', () => {
+    const { run } = shard();
+    run(place(2, 'sell', 90, 2));
+
+    const plan = run(place(1, 'buy', 100, 2));
+
+    assert.equal(plan.inserted.get(2)?.status, 'filled');
+    assert.equal(plan.updated.get(1)?.status, 'filled');
+    assert.deepEqual(plan.deltas.get(balanceKey(1, 'USD')), {
+      userId: 1,
+      asset: 'USD',
+      available: -180n,
+      reserved: 0n,
+    });
+    assert.deepEqual(plan.deltas.get(balanceKey(1, 'BTC')), {
+      userId: 1,
+      asset: 'BTC',
+      available: 20n,
+      reserved: 0n,
+    });
+    assert.deepEqual(plan.deltas.get(balanceKey(2, 'BTC'))?.reserved, -20n);
+    assert.deepEqual(plan.deltas.get(balanceKey(2, 'USD'))?.available, 180n);
+    assert.equal(plan.fills.length, 1);
+  });
+
+  test('refuses an order the locked balance cannot cover, without touching the book', () => {
+    const { run, engine } = shard();
+
+    const plan = run(place(1, 'buy', 600, 2));
+
+    const [outcome] = plan.outcomes;
+    assert.ok(outcome !== undefined && !outcome.ok);
+    assert.equal(outcome.error.code, 'failed_precondition');
+    assert.equal(engine.book('BTC-USD')?.openOrderCount, 0);
+    assert.equal(plan.inserted.size, 0);
+  });
+
+  test('spends the balance in command order within one batch', () => {
+    const { run } = shard();
+
+    const plan = run(
+      place(1, 'buy', 500, 1, { clientOrderId: 'a' }),
+      place(1, 'buy', 500, 1, { clientOrderId: 'b' }),
+      place(1, 'buy', 500, 1, { clientOrderId: 'c' }),
+    );
+
+    assert.deepEqual(
+      plan.outcomes.map((o) => o.ok),
+      [true, true, false],
+    );
+  });
+
+  test('reserves a market buy at the worst ask it can reach and releases the rest', () => {
+    const { run } = shard();
+    run(place(2, 'sell', 100, 1), place(2, 'sell', 110, 1));
+
+    const plan = run(place(1, 'buy', 0, 5, { type: 'market', timeInForce: 'IOC' }));
+
+    assert.equal(plan.inserted.get(3)?.reservePrice, 110);
+    assert.equal(plan.inserted.get(3)?.status, 'canceled');
+    assert.deepEqual(plan.deltas.get(balanceKey(1, 'USD')), {
+      userId: 1,
+      asset: 'USD',
+      available: -210n,
+      reserved: 0n,
+    });
+  });
+
+  test("never lets a user cancel another user's order", () => {
+    const { run } = shard();
+    run(place(1, 'buy', 100, 1));
+
+    const plan = run({ kind: 'cancel', userId: 2, symbol: 'BTC-USD', orderId: 1 });
+
+    const [outcome] = plan.outcomes;
+    assert.ok(outcome !== undefined && !outcome.ok);
+    assert.equal(outcome.error.code, 'not_found');
+  });
+
+  test('a repeated client order id in one batch is the same order', () => {
+    const { run } = shard();
+
+    const plan = run(place(1, 'buy', 100, 1), place(1, 'buy', 100, 1));
+
+    assert.deepEqual(plan.outcomes, [
+      { ok: true, orderId: 1, fills: [] },
+      { ok: true, orderId: 1, fills: [] },
+    ]);
+    assert.equal(plan.inserted.size, 1);
+  });
+
+  test('emits an execution report per order changed, the trade and the book levels', () => {
+    const { run } = shard();
+    run(place(2, 'sell', 90, 1));
+
+    const plan = run(place(1, 'buy', 90, 1));
+
+    assert.deepEqual(plan.messages.map((m) => m.stream).sort(), [
+      'book.BTC-USD',
+      'orders.1',
+      'orders.2',
+      'trades.BTC-USD',
+    ]);
+  });
+});
