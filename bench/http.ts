@@ -1,7 +1,8 @@
 /**
  * bench:http — /healthz throughput of this server (metrics, logging, tracing) against a bare
  * Fastify, in the same run, alternating the servers round by round to spread any drift. The
- * server also runs once with telemetry off, to show what tracing itself costs.
+ * server also runs with telemetry off, and its HTTP layer alone (no gRPC, no database), to show
+ * where any cost comes from.
  * Usage: npm run bench:http [-- --seconds 5 --connections 50 --rounds 2]
  */
 import { parseArgs } from 'node:util';
@@ -54,6 +55,10 @@ const variants = {
     const { httpPort, env } = await appEnv();
     return measure(appArgs(), env, httpPort);
   },
+  'http layer only': async () => {
+    const port = await freePort();
+    return measure(['--import', 'tsx', 'bench/support/http-only.ts', String(port)], {}, port);
+  },
   'this server, telemetry off': async () => {
     const { httpPort, env } = await appEnv({ TELEMETRY_ENABLED: 'false' });
     return measure(appArgs(), env, httpPort);
@@ -93,6 +98,7 @@ console.log(
     bare_rps: bareRps,
     ratio: Math.round((appRps / bareRps) * 1000) / 1000,
     app_telemetry_off_rps: Math.round(mean('this server, telemetry off', 'rps')),
+    http_layer_rps: Math.round(mean('http layer only', 'rps')),
     app_p99_ms: mean('this server', 'p99Ms'),
     bare_p99_ms: mean('bare fastify', 'p99Ms'),
   }),

@@ -87,3 +87,22 @@ test('an authenticated call records the user on its span', async () => {
     .at(-1);
   assert.equal(span?.attributes['enduser.id'], response?.userId);
 });
+
+test('HTTP business routes are traced; probes and scrapes are not', async () => {
+  const traced = await startTestApp({ TELEMETRY_ENABLED: 'true' });
+  try {
+    exporter.reset();
+    await fetch(`${traced.httpUrl}/healthz`);
+    await fetch(`${traced.httpUrl}/metrics`);
+    await fetch(`${traced.httpUrl}/v1/session`);
+    const mentions = (path: string) =>
+      exporter
+        .getFinishedSpans()
+        .filter((span) => Object.values(span.attributes).some((value) => value === path));
+    assert.ok(mentions('/v1/session').length > 0, 'the business route has spans');
+    assert.equal(mentions('/healthz').length, 0);
+    assert.equal(mentions('/metrics').length, 0);
+  } finally {
+    await traced.stop();
+  }
+});
