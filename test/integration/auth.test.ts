@@ -103,6 +103,14 @@ describe('AuthService over gRPC', () => {
     assert.equal(await countRows(app, 'users'), before);
   });
 
+  test('an oversized request is refused before any handler runs, and writes nothing', async () => {
+    const before = await countRows(app, 'users');
+    const { error } = await register('x'.repeat(5 * 1024 * 1024));
+    // gRPC's own limit (4 MiB by default) answers RESOURCE_EXHAUSTED, as every gRPC client expects.
+    assert.equal(error?.code, status.RESOURCE_EXHAUSTED);
+    assert.equal(await countRows(app, 'users'), before);
+  });
+
   test('a wrong password and an unknown user get the same UNAUTHENTICATED answer', async () => {
     await register('dave');
     const wrong = await login('dave', 'not the password at all');
