@@ -122,7 +122,7 @@ function adapt(
     case 'unary':
       return (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
         const unary = fn as unknown as (req: Message, ctx: HandlerContext) => Promise<Message>;
-        let context: HandlerContext | undefined;
+        let context: CallContext | undefined;
         inCallContext(call, () => handlerContext(service, method, call, options))
           .then((ctx) => {
             context = ctx;
@@ -135,7 +135,11 @@ function adapt(
             (error: unknown) => {
               callback(serviceError(error, method, options.logger));
             },
-          );
+          )
+          .finally(() => {
+            // Releases the context's deadline timer and its listener on the shutdown signal.
+            context?.abort();
+          });
       };
     case 'server_streaming':
       return (call: ServerWritableStream<Message, Message>) => {
@@ -160,7 +164,7 @@ function adapt(
 async function pump(
   call: ServerWritableStream<Message, Message>,
   messages: AsyncIterable<Message>,
-  context: HandlerContext,
+  context: CallContext,
   method: DescMethod,
   logger: Logger,
 ): Promise<void> {
@@ -173,6 +177,9 @@ async function pump(
     if (!context.signal.aborted) call.end(trailers(context));
   } catch (error) {
     if (!context.signal.aborted) call.emit('error', serviceError(error, method, logger));
+  } finally {
+    // Releases the context's deadline timer and its listener on the shutdown signal.
+    context.abort();
   }
 }
 
@@ -188,6 +195,9 @@ function waitForDrain(call: ServerWritableStream<Message, Message>, signal: Abor
   });
 }
 
+/** A handler's context plus `abort()`, which must run when the call ends. */
+type CallContext = ReturnType<typeof createHandlerContext>;
+
 /** Runs `fn` in the call's span context, so the handler's spans and logs join its trace. */
 function inCallContext<T>(call: { metadata: Metadata }, fn: () => T): T {
   const callContext = callContextFor(call.metadata);
@@ -200,7 +210,7 @@ async function handlerContext(
   method: DescMethod,
   call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
   options: AdapterOptions,
-): Promise<HandlerContext> {
+): Promise<CallContext> {
   const values = createContextValues();
   values.set(clientIpKey, peerAddress(call.getPeer()));
   if (
