@@ -11,8 +11,6 @@
 // The v1 dashboard schema is deprecated in the SDK; see service-overview.ts for why it ships.
 /* eslint-disable @typescript-eslint/no-deprecated */
 import {
-  DashboardBuilder,
-  DashboardCursorSync,
   MappingType,
   RowBuilder,
   ThresholdsConfigBuilder,
@@ -33,9 +31,8 @@ import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foun
 import {
   PanelIds,
   datasource,
-  datasourceVariable,
   labelValuesVariable,
-  platformDashboardsLink,
+  platformDashboard,
   query,
   rate,
   stat,
@@ -119,19 +116,12 @@ export function dependencies(): Dashboard {
   // counting them in latency would make an outage look fast.
   const attempted = `${dep}, outcome!="rejected"`;
 
-  const builder = new DashboardBuilder('Trading platform / Dependencies & security')
-    .uid(DEPENDENCIES_UID)
-    .description(
-      'Circuit breakers, dependency calls, health checks and the PostgreSQL pool; rate limits, logins and refresh token rotation.',
-    )
-    .tags(['trading-platform', 'dependencies', 'security'])
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-3h', to: 'now' })
-    .refresh('30s')
-    .timezone('utc')
-    .link(platformDashboardsLink())
-    .withVariable(datasourceVariable());
+  const builder = platformDashboard(
+    'Trading platform / Dependencies & security',
+    DEPENDENCIES_UID,
+    'Circuit breakers, dependency calls, health checks and the PostgreSQL pool; rate limits, logins and refresh token rotation.',
+    ['trading-platform', 'dependencies', 'security'],
+  );
   for (const variable of targetVariables()) builder.withVariable(variable);
   builder.withVariable(
     labelValuesVariable('dependency', 'Dependency', `circuit_breaker_state{${target}}`),

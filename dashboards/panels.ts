@@ -3,6 +3,8 @@
 // time series and stat panels. Dashboards built from these look and filter alike, so a link
 // from one to another (with `includeVars`) keeps the same job/namespace/role/pod selection.
 import {
+  DashboardBuilder,
+  DashboardCursorSync,
   DashboardLinkBuilder,
   DashboardLinkType,
   DatasourceVariableBuilder,
@@ -164,4 +166,31 @@ export function platformDashboardsLink(): DashboardLinkBuilder {
     .asDropdown(true)
     .includeVars(true)
     .keepTime(true);
+}
+
+/**
+ * A dashboard in the house style: UTC, last 3 hours, 30 s refresh, shared crosshair, the link
+ * to the other platform dashboards and the datasource variable.
+ */
+export function platformDashboard(
+  title: string,
+  uid: string,
+  description: string,
+  tags: string[],
+  // The v1 schema is what file provisioning loads on every current Grafana; the SDK marks it
+  // deprecated in favour of v2, which still needs feature toggles.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- see above
+): DashboardBuilder {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- see above
+  return new DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags(tags)
+    .editable()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .time({ from: 'now-3h', to: 'now' })
+    .refresh('30s')
+    .timezone('utc')
+    .link(platformDashboardsLink())
+    .withVariable(datasourceVariable());
 }

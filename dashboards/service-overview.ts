@@ -10,10 +10,8 @@
 // the SDK marks it deprecated in favour of the v2 schema, which still needs feature toggles.
 /* eslint-disable @typescript-eslint/no-deprecated */
 import {
-  DashboardBuilder,
   RowBuilder,
   MappingType,
-  DashboardCursorSync,
   type Dashboard,
   type QueryVariableBuilder,
   type ValueMapping,
@@ -21,8 +19,7 @@ import {
 import { BigValueGraphMode, BigValueTextMode } from '@grafana/grafana-foundation-sdk/common';
 import {
   PanelIds,
-  datasourceVariable,
-  platformDashboardsLink,
+  platformDashboard,
   labelValuesVariable,
   query,
   rate,
@@ -76,19 +73,12 @@ export function serviceOverview(): Dashboard {
       ),
     );
 
-  const builder = new DashboardBuilder('Trading platform / Service overview')
-    .uid(SERVICE_OVERVIEW_UID)
-    .description(
-      'RED per gRPC method and HTTP route, and Node.js runtime health, per role and pod.',
-    )
-    .tags(['trading-platform', 'grpc', 'nodejs'])
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-3h', to: 'now' })
-    .refresh('30s')
-    .timezone('utc')
-    .link(platformDashboardsLink())
-    .withVariable(datasourceVariable());
+  const builder = platformDashboard(
+    'Trading platform / Service overview',
+    SERVICE_OVERVIEW_UID,
+    'RED per gRPC method and HTTP route, and Node.js runtime health, per role and pod.',
+    ['trading-platform', 'grpc', 'nodejs'],
+  );
   for (const variable of variables()) builder.withVariable(variable);
 
   builder
