@@ -1,20 +1,19 @@
-import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
-import type { OrderResult } from './order.js';
+import type { Order, OrderResult } from './order.js';
 
 /** A validated command for the engine shard that owns `symbol`. */
 export type OrderCommand =
-  | {
-      readonly kind: 'place';
-      readonly userId: number;
-      readonly clientOrderId: string;
-      readonly symbol: string;
-      readonly side: Side;
-      readonly type: OrderType;
-      readonly timeInForce: TimeInForce;
-      readonly price: number;
-      readonly quantity: number;
-      readonly postOnly: boolean;
-    }
+  | ({ readonly kind: 'place' } & Pick<
+      Order,
+      | 'userId'
+      | 'clientOrderId'
+      | 'symbol'
+      | 'side'
+      | 'type'
+      | 'timeInForce'
+      | 'price'
+      | 'quantity'
+      | 'postOnly'
+    >)
   | {
       readonly kind: 'cancel';
       readonly userId: number;
