@@ -30,6 +30,7 @@ import {
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import {
   PanelIds,
+  alarming,
   datasource,
   labelValuesVariable,
   platformDashboard,
@@ -102,13 +103,6 @@ function stateTimeline(
         .placement(LegendPlacement.Bottom),
     );
 }
-
-/** Field overrides that make one series stand out: red, thick, filled. */
-const alarming = [
-  { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
-  { id: 'custom.lineWidth', value: 3 },
-  { id: 'custom.fillOpacity', value: 30 },
-];
 
 export function dependencies(): Dashboard {
   const ids = new PanelIds();

@@ -49,6 +49,13 @@ export class PanelIds {
   }
 }
 
+/** Field overrides that make one series stand out: red, thick, filled. */
+export const alarming = [
+  { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+  { id: 'custom.lineWidth', value: 3 },
+  { id: 'custom.fillOpacity', value: 30 },
+];
+
 export function timeseries(
   ids: PanelIds,
   title: string,

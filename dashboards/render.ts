@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { dependencies } from './dependencies.js';
 import { serviceOverview } from './service-overview.js';
+import { trading } from './trading.js';
 
 export interface RenderedDashboard {
   /** Absolute path of the committed JSON file. */
@@ -23,6 +24,10 @@ export function renderDashboards(): RenderedDashboard[] {
     {
       path: file('dependencies.json'),
       content: `${JSON.stringify(dependencies(), null, 2)}\n`,
+    },
+    {
+      path: file('trading.json'),
+      content: `${JSON.stringify(trading(), null, 2)}\n`,
     },
   ];
 }

@@ -53,6 +53,15 @@ function servicesFor(role: Role, auth: Auth, orders: Orders | undefined): Servic
   }
 }
 
+/** Embedded PGlite runs one transaction at a time: shards do not pipeline batches there. */
+const ordersSettings = (embedded: boolean) =>
+  embedded
+    ? {
+        ...DEFAULT_ORDERS_SETTINGS,
+        batching: { ...DEFAULT_ORDERS_SETTINGS.batching, connections: 1 },
+      }
+    : DEFAULT_ORDERS_SETTINGS;
+
 /** Wires and starts one process of the given role; `shutdown.run()` takes it down again. */
 export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, registry } = deps;
@@ -74,7 +83,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   // would fence each other out.
   const orders =
     config.role === 'all'
-      ? createOrders(DEFAULT_ORDERS_SETTINGS, {
+      ? createOrders(ordersSettings(data.embedded), {
           postgres: data.postgres,
           quotas: data.quotas,
           streamLog: data.streamLog,

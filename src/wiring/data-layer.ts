@@ -25,6 +25,8 @@ import type { Logger, Registry } from '../telemetry/index.js';
 
 export interface DataLayer {
   readonly postgres: Postgres;
+  /** True when PostgreSQL is embedded PGlite (one session behind every connection). */
+  readonly embedded: boolean;
   readonly rateLimiter: RateLimiter;
   readonly quotas: QuotaCounter;
   /** Sequenced stream history (Redis Streams, or in process). */
@@ -126,7 +128,14 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
   closeSteps.push({ name: 'postgres', run: () => postgres.close() });
   if (embedded !== undefined)
     closeSteps.push({ name: 'embedded postgres', run: () => embedded.close() });
-  return { postgres, rateLimiter, quotas, streamLog, closeSteps };
+  return {
+    postgres,
+    embedded: embedded !== undefined,
+    rateLimiter,
+    quotas,
+    streamLog,
+    closeSteps,
+  };
 }
 
 const breakerCheck = (state: 'closed' | 'half-open' | 'open') =>

@@ -10,12 +10,13 @@ import type { StreamLog } from '../domain/ports/stream-log.port.js';
 import { DomainError } from '../domain/errors.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresBalanceReader } from '../adapters/orders/balance-reader.postgres.js';
+import { openOrdersByUser } from '../adapters/orders/open-order-counts.postgres.js';
 import { PostgresOrderReader } from '../adapters/orders/order-reader.postgres.js';
 import { OutboxRelay, type RelayOptions } from '../adapters/orders/outbox-relay.js';
 import { ShardRunner, type BatchLimits } from '../adapters/orders/shard-runner.js';
 import type { Postgres } from '../adapters/postgres/index.js';
 import { MemoryStreamLog } from '../adapters/stream-log/stream-log.memory.js';
-import type { Logger, Registry } from '../telemetry/index.js';
+import { counter, type Logger, type Registry } from '../telemetry/index.js';
 import { accountRpc } from '../transport/rpc/account.rpc.js';
 import { ordersRpc } from '../transport/rpc/orders.rpc.js';
 
@@ -83,7 +84,11 @@ export interface Orders {
   readonly shards: ReadonlyMap<string, ShardRunner>;
   readonly relay: OutboxRelay;
   readonly streamLog: StreamLog;
-  /** Takes every shard (epoch bump), rebuilds its books, then starts the relay. */
+  /**
+   * Takes every shard (epoch bump), rebuilds its books, reconciles the open-order quota
+   * counters with the open orders in PostgreSQL, then starts the relay. Serve no order RPC
+   * before it resolves.
+   */
   start(): Promise<void>;
   /** Shards first (they commit what is queued), then the relay (publishes what is left). */
   readonly closeSteps: readonly ShutdownStep[];
@@ -169,6 +174,7 @@ export function createOrders(settings: OrdersSettings, deps: OrdersDeps): Orders
     streamLog,
     async start() {
       for (const runner of shards.values()) await runner.start();
+      if (quota !== undefined) await reconcileQuota(quota, postgres, logger, registry);
       relay.start();
     },
     closeSteps: [
@@ -181,4 +187,50 @@ export function createOrders(settings: OrdersSettings, deps: OrdersDeps): Orders
       { name: 'outbox relay', run: () => relay.stop() },
     ],
   };
+}
+
+/**
+ * Open-order units leak when a process dies between a commit and the release of a unit (or
+ * between taking a unit and placing the order), and nothing else gives them back. A new leader
+ * therefore resets every user's counter to their open orders in PostgreSQL, over every symbol
+ * (the counter is per user, not per shard), and clears the counters of users with none.
+ *
+ * Races: this runs after the shards have rebuilt their books and before `start()` resolves,
+ * and the app serves order RPCs only after that, so nothing in this process takes or gives a
+ * unit meanwhile; the shards have no command queued, so the open orders cannot change under
+ * the count. Another process serving orders at the same moment (several api pods in front of
+ * the engine) could have units in flight for orders not committed yet: they are overwritten,
+ * so that user may hold that many orders over the limit until their orders close (releases
+ * stop at 0) or the next reconciliation. The quota is a guard against runaway clients, not a ledger: that is the
+ * trade-off taken instead of leases.
+ *
+ * A failure here (Redis down) does not stop the engine: the counters stay as they were (as
+ * before reconciliation existed) and the next start tries again.
+ */
+async function reconcileQuota(
+  quota: OpenOrderQuota,
+  postgres: Postgres,
+  logger: Logger,
+  registry: Registry,
+): Promise<void> {
+  const corrections = counter(registry, {
+    name: 'open_order_quota_corrected_units_total',
+    help: 'Open-order quota units corrected when engine shards start, by kind (leaked: counted without an open order; missing: open order without a unit).',
+    labelNames: ['kind'] as const,
+  });
+  const startedAt = performance.now();
+  try {
+    const result = await quota.reconcile(await openOrdersByUser(postgres));
+    corrections.inc({ kind: 'leaked' }, result.leaked);
+    corrections.inc({ kind: 'missing' }, result.missing);
+    logger.info(
+      { ...result, duration_ms: Math.round(performance.now() - startedAt) },
+      'open-order quota reconciled',
+    );
+  } catch (error) {
+    logger.warn(
+      { err: error },
+      'open-order quota reconciliation failed; counters left as they were',
+    );
+  }
 }

@@ -103,6 +103,76 @@ export function quotaContract(name: string, harness: QuotaHarness): void {
       assert.equal((await quota.acquire('u1', 1)).acquired, true);
     });
 
+    test('set overwrites the units held and resolves to the units held before', async () => {
+      const { quota } = await harness.subject({ idleTtlMs: 0 });
+      await quota.acquire('u1', 10);
+      await quota.acquire('u1', 10);
+
+      const before = [await quota.set('u1', 7), await quota.set('nobody', 3)];
+
+      assert.deepEqual(before, [2, 0]);
+      assert.equal(await quota.current('u1'), 7);
+      assert.equal(await quota.current('nobody'), 3);
+      assert.deepEqual(await quota.acquire('u1', 8), { acquired: true, current: 8, remaining: 0 });
+      assert.equal(await quota.release('nobody'), 2);
+    });
+
+    test('set to 0 clears the key', async () => {
+      const { quota } = await harness.subject({ idleTtlMs: 0 });
+      await quota.acquire('u1', 5);
+
+      assert.equal(await quota.set('u1', 0), 1);
+
+      assert.equal(await quota.current('u1'), 0);
+      assert.deepEqual(await quota.keys(''), []);
+    });
+
+    test('units set are forgotten after idleTtlMs like acquired ones', async () => {
+      const { quota, advance } = await harness.subject({ idleTtlMs: 50 });
+      await quota.set('u1', 4);
+
+      await advance(80);
+
+      assert.equal(await quota.current('u1'), 0);
+    });
+
+    test('rejects set to a count that is not a non-negative integer', async () => {
+      const { quota } = await harness.subject({ idleTtlMs: 0 });
+
+      await assert.rejects(quota.set('u1', -1), RangeError);
+      await assert.rejects(quota.set('u1', 0.5), RangeError);
+    });
+
+    test('keys lists the keys holding units under a prefix, and only those', async () => {
+      const { quota } = await harness.subject({ idleTtlMs: 0 });
+      await quota.acquire('open:1', 5);
+      await quota.acquire('open:1', 5);
+      await quota.acquire('open:22', 5);
+      await quota.acquire('open:3', 5);
+      await quota.release('open:3');
+      await quota.set('open:4', 9);
+      await quota.acquire('other:1', 5);
+      await quota.acquire('open*[x]?', 5);
+
+      const keys = await quota.keys('open:');
+      const literal = await quota.keys('open*[');
+
+      assert.deepEqual(keys.sort(), ['open:1', 'open:22', 'open:4']);
+      assert.deepEqual(literal, ['open*[x]?']);
+      assert.deepEqual(await quota.keys('none:'), []);
+      assert.equal((await quota.keys('')).length, 5);
+    });
+
+    test('keys walks many keys', async () => {
+      const { quota } = await harness.subject({ idleTtlMs: 0 });
+      await Promise.all(Array.from({ length: 2_500 }, (_, i) => quota.set(`many:${i}`, 1)));
+
+      const keys = await quota.keys('many:');
+
+      assert.equal(keys.length, 2_500);
+      assert.equal(new Set(keys).size, 2_500);
+    });
+
     test('rejects a limit that is not a non-negative integer', async () => {
       const { quota } = await harness.subject({ idleTtlMs: 0 });
 

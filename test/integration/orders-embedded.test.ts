@@ -37,12 +37,18 @@ describe('orders on embedded PostgreSQL (PGlite)', () => {
       registry: new Registry(),
     });
     await runMigrations({ pool: db.pool, logger });
-    orders = createOrders(DEFAULT_ORDERS_SETTINGS, {
-      postgres: db,
-      logger,
-      registry: new Registry(),
-      clock: systemClock,
-    });
+    orders = createOrders(
+      {
+        ...DEFAULT_ORDERS_SETTINGS,
+        batching: { ...DEFAULT_ORDERS_SETTINGS.batching, connections: 1 },
+      },
+      {
+        postgres: db,
+        logger,
+        registry: new Registry(),
+        clock: systemClock,
+      },
+    );
     await orders.start();
   });
   after(async () => {

@@ -120,4 +120,54 @@ describe('engine shard recovery', () => {
     );
     assert.equal(rows[0]?.n, '1');
   });
+
+  test('a batch pipelined behind one that fails at COMMIT rolls back too; nothing of either lands', async () => {
+    const maker = await harness.user();
+    const poisoner = await harness.user();
+    const follower = await harness.user();
+    await harness.orders.orders.place(maker, order('sell', 61_000, 5));
+    // A check that runs at COMMIT (deferred) and fails slowly: the batch holding the poisoned
+    // order has written everything, so the next batch starts behind it while it commits.
+    await harness.postgres.query(`
+      CREATE FUNCTION poison_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.client_order_id LIKE 'poison-%' THEN
+          PERFORM pg_sleep(0.3);
+          RAISE EXCEPTION 'poisoned order %', NEW.client_order_id;
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE CONSTRAINT TRIGGER poison_at_commit AFTER INSERT ON orders
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION poison_at_commit();`);
+    try {
+      const poisoned = harness.orders.orders.place(poisoner, {
+        ...order('buy', 61_000, 2),
+        clientOrderId: 'poison-1',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Planned on top of the poisoned batch: it trades with what is left of the maker's ask.
+      const behind = harness.orders.orders.place(follower, order('buy', 61_000, 3));
+      for (const placed of [poisoned, behind]) {
+        await assert.rejects(placed, (error: unknown) => {
+          assert.ok(error instanceof DomainError);
+          assert.equal(error.code, 'unavailable');
+          return true;
+        });
+      }
+    } finally {
+      await harness.postgres.query(
+        'DROP TRIGGER poison_at_commit ON orders; DROP FUNCTION poison_at_commit()',
+      );
+    }
+
+    const { rows } = await harness.postgres.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM orders WHERE user_id = ANY($1::bigint[])',
+      [[poisoner, follower]],
+    );
+    assert.equal(rows[0]?.n, '0');
+    // The rebuilt book still holds the whole ask: a retry fills 5 lots at once.
+    const retried = await harness.orders.orders.place(follower, order('buy', 61_000, 5));
+    assert.equal(retried.order.status, 'filled');
+    assert.equal(retried.order.filled, 5);
+  });
 });

@@ -120,3 +120,9 @@ test('every alert is tested both firing and not firing', () => {
     );
   }
 });
+
+test('every alert is listed in alerts/README.md', () => {
+  const readme = readFileSync(join(ALERTS_DIR, 'README.md'), 'utf8');
+  const listed = [...readme.matchAll(/^\|\s*(TradingPlatform\w+)\s*\|/gm)].map((match) => match[1]);
+  assert.deepEqual([...new Set(listed)].sort(), alertNames());
+});

@@ -25,6 +25,11 @@ export function engineMetrics(registry: Registry) {
       help: 'Trades committed, by symbol.',
       labelNames: ['symbol'] as const,
     }),
+    batches: counter(registry, {
+      name: 'engine_batches_total',
+      help: 'Engine batch transactions by shard and result (committed, failed, fenced).',
+      labelNames: ['shard', 'result'] as const,
+    }),
     epoch: gauge(registry, {
       name: 'engine_epoch',
       help: 'Fencing epoch of the shard this process leads (0 when it leads none).',

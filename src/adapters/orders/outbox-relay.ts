@@ -1,5 +1,5 @@
 import type { StreamLog } from '../../domain/ports/stream-log.port.js';
-import { gauge, type Logger, type Registry } from '../../telemetry/index.js';
+import { counter, gauge, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Postgres } from '../postgres/index.js';
 
 export interface RelayOptions {
@@ -36,6 +36,8 @@ export class OutboxRelay {
   readonly #minIntervalMs: number;
   readonly #pending;
   readonly #lag;
+  readonly #published;
+  readonly #failures;
   readonly #log: Logger;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -54,6 +56,14 @@ export class OutboxRelay {
     this.#pending = gauge(deps.registry, {
       name: 'outbox_pending',
       help: 'Outbox rows committed but not yet published to the stream log.',
+    });
+    this.#published = counter(deps.registry, {
+      name: 'outbox_published_total',
+      help: 'Outbox rows published to the stream log.',
+    });
+    this.#failures = counter(deps.registry, {
+      name: 'outbox_relay_failures_total',
+      help: 'Relay passes that failed (database or stream log unreachable); retried.',
     });
     this.#lag = gauge(deps.registry, {
       name: 'outbox_lag_seconds',
@@ -102,6 +112,7 @@ export class OutboxRelay {
         rows.map((row) => ({ stream: row.stream, seq: Number(row.seq), payload: row.payload })),
       );
       await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      this.#published.inc(rows.length);
       return rows.length;
     });
   }
@@ -134,6 +145,7 @@ export class OutboxRelay {
           await this.measure();
         }
       } catch (error) {
+        this.#failures.inc();
         this.#log.warn({ err: error }, 'outbox relay pass failed; retrying');
         delay = this.#retryDelayMs;
       }

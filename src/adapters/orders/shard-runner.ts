@@ -19,7 +19,6 @@ import {
   bumpEpoch,
   type BatchClient,
   loadBook,
-  lockBalances,
   openBatch,
   writePlan,
 } from './shard-store.postgres.js';
@@ -29,6 +28,12 @@ export interface BatchLimits {
   readonly maxBatchSize: number;
   /** How long an idle shard waits for more commands before committing the first one. */
   readonly maxBatchDelayMs: number;
+  /**
+   * Connections the shard pipelines its batches over (default 2: one batch commits while the
+   * next begins). Use 1 on embedded PGlite: its connections share one session, so named
+   * statements would collide, and its transactions run one at a time anyway.
+   */
+  readonly connections?: number;
 }
 
 export interface ShardRunnerOptions extends BatchLimits {
@@ -64,12 +69,31 @@ const unavailable = (message: string, cause?: unknown) =>
 
 class LostLeadership extends Error {}
 
+/** The batch before this one did not commit, and this one was planned on top of it. */
+class PreviousBatchFailed extends Error {}
+
+/** What the drain loop waits for of a batch. */
+interface BatchRun {
+  /** Settles once the batch's writes are done (or it failed): the next batch may start. */
+  readonly written: Promise<void>;
+  /** Settles once the batch is over: true when it committed. Never rejects. */
+  readonly committed: Promise<boolean>;
+}
+
+const COMMITTED = Promise.resolve(true);
+
 /**
  * The single writer of one shard of symbols. Commands queue up; each batch runs through the
  * in-memory engine and commits in ONE PostgreSQL transaction (orders, fills, balances, outbox),
  * and only then are its callers answered. If a transaction fails, the in-memory books are ahead
  * of PostgreSQL, so they are rebuilt from it before the next batch and the callers get
  * UNAVAILABLE (safe to retry: client order ids are idempotent).
+ *
+ * Batches are pipelined on two connections: once batch N has written (only its COMMIT and the
+ * WAL flush are left), batch N+1 begins, reads, plans on top of N's in-memory state and
+ * writes; it commits only after N committed, and rolls back if N did not. Rows N changed stay
+ * locked until N commits, so N+1 reads them after N; N+1 starts only after N's last write, so
+ * N never waits for N+1 and the two cannot deadlock.
  */
 export class ShardRunner {
   readonly shard: string;
@@ -81,7 +105,11 @@ export class ShardRunner {
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
-  #client: PoolClient | undefined;
+  /** Connections of its own, used in turn, so one batch commits while the next begins. */
+  readonly #clients: (PoolClient | undefined)[];
+  #turn = 0;
+  /** Wakes the drain loop while it waits for the batch ahead to finish. */
+  #arrived: (() => void) | undefined;
   readonly #markets: ReadonlyMap<string, Market>;
   readonly #metrics;
   readonly #log: Logger;
@@ -90,6 +118,7 @@ export class ShardRunner {
     this.shard = options.shard;
     this.#markets = new Map(options.markets.map((m) => [m.spec.symbol, m]));
     this.#engine = this.#newEngine();
+    this.#clients = Array.from({ length: Math.max(1, options.connections ?? 2) }, () => undefined);
     this.#metrics = engineMetrics(options.registry);
     this.#log = options.logger.child({ component: 'engine', shard: options.shard });
   }
@@ -130,12 +159,15 @@ export class ShardRunner {
     if (this.#queue.length > 0) void this.#drain();
     await this.#draining;
     this.#state = 'stopped';
-    this.#releaseClient();
+    this.#releaseClients();
     this.#metrics.epoch.set({ shard: this.shard }, 0);
   }
 
   #schedule(): void {
-    if (this.#draining !== undefined) return; // the running batch picks the queue up next
+    if (this.#draining !== undefined) {
+      this.#arrived?.(); // the drain loop picks the queue up
+      return;
+    }
     if (this.#queue.length >= this.options.maxBatchSize || this.options.maxBatchDelayMs <= 0) {
       void this.#drain();
       return;
@@ -150,9 +182,27 @@ export class ShardRunner {
     }
     this.#draining ??= (async () => {
       try {
-        while (this.#queue.length > 0) {
+        let previous = COMMITTED;
+        for (;;) {
+          if (this.#needsRecovery) {
+            // The books are rebuilt (by the next batch) with nothing in flight.
+            await previous;
+            previous = COMMITTED;
+          }
+          if (this.#queue.length === 0) {
+            // Until the batch ahead is over, a command that arrives starts the next batch.
+            const arrived = new Promise<void>((resolve) => {
+              this.#arrived = resolve;
+            });
+            await Promise.race([previous, arrived]);
+            this.#arrived = undefined;
+            if (this.#queued() === 0) break;
+            continue;
+          }
           const batch = this.#queue.splice(0, this.options.maxBatchSize);
-          await this.#runBatch(batch);
+          const run = this.#runBatch(batch, previous);
+          await run.written;
+          previous = run.committed;
         }
       } finally {
         this.#draining = undefined;
@@ -161,17 +211,29 @@ export class ShardRunner {
     return this.#draining;
   }
 
-  async #runBatch(batch: Pending[]): Promise<void> {
-    if (this.#state === 'stopped') {
-      for (const item of batch) item.reject(unavailable(`engine shard ${this.shard} stopped`));
-      return;
-    }
-    await tracer.startActiveSpan('engine.batch', async (span) => {
+  /** A method, not a read of `#queue.length`, which the compiler would think unchanged. */
+  #queued(): number {
+    return this.#queue.length;
+  }
+
+  #runBatch(batch: Pending[], previous: Promise<boolean>): BatchRun {
+    let markWritten!: () => void;
+    const written = new Promise<void>((resolve) => {
+      markWritten = resolve;
+    });
+    const committed = tracer.startActiveSpan('engine.batch', async (span) => {
       span.setAttributes({ 'engine.shard': this.shard, 'engine.batch_size': batch.length });
       try {
+        if (this.#state === 'stopped') {
+          throw unavailable(`engine shard ${this.shard} stopped`);
+        }
         if (this.#needsRecovery) await this.#recover();
         const startedAt = performance.now();
-        const { outcomes, trades, messages, closedOwners } = await this.#commit(batch);
+        const { outcomes, trades, messages, closedOwners } = await this.#commit(
+          batch,
+          previous,
+          markWritten,
+        );
         const tradeCount = [...trades.values()].reduce((sum, n) => sum + n, 0);
         span.setAttributes({ 'engine.trades': tradeCount, 'engine.epoch': this.#epoch });
         this.#log.debug(
@@ -184,6 +246,7 @@ export class ShardRunner {
           'engine batch committed',
         );
         this.#metrics.batchSize.observe(batch.length);
+        this.#metrics.batches.inc({ shard: this.shard, result: 'committed' });
         for (const [symbol, count] of trades) this.#metrics.trades.inc({ symbol }, count);
         if (messages > 0) this.options.onCommit?.();
         if (closedOwners.length > 0) this.options.onOrdersClosed?.(closedOwners);
@@ -194,14 +257,20 @@ export class ShardRunner {
           else if (outcome.ok) item.resolve(outcome.result);
           else item.reject(outcome.error);
         });
+        return true;
       } catch (error) {
+        markWritten();
+        // The batch behind this one must not see it settle before the one ahead of it has.
+        await previous;
         span.recordException(error instanceof Error ? error : String(error));
         span.setStatus({ code: SpanStatusCode.ERROR });
         this.#fail(batch, error);
+        return false;
       } finally {
         span.end();
       }
     });
+    return { written, committed };
   }
 
   #observe(item: Pending): void {
@@ -211,12 +280,21 @@ export class ShardRunner {
 
   #fail(batch: Pending[], error: unknown): void {
     this.#needsRecovery = true;
+    this.#metrics.batches.inc({
+      shard: this.shard,
+      result: error instanceof LostLeadership ? 'fenced' : 'failed',
+    });
     if (error instanceof LostLeadership) {
       this.#state = 'stopped';
-      this.#releaseClient();
+      this.#releaseClients();
       this.#metrics.epoch.set({ shard: this.shard }, 0);
       this.#log.error({ epoch: this.#epoch }, 'engine shard lost leadership; stopping');
       for (const item of this.#queue.splice(0)) batch.push(item);
+    } else if (error instanceof PreviousBatchFailed) {
+      this.#log.warn(
+        { batch_size: batch.length },
+        'engine batch rolled back: the batch before it failed',
+      );
     } else {
       this.#log.warn(
         { err: error, batch_size: batch.length },
@@ -236,37 +314,40 @@ export class ShardRunner {
     }
   }
 
-  async #commit(batch: Pending[]): Promise<{
+  async #commit(
+    batch: Pending[],
+    previous: Promise<boolean>,
+    markWritten: () => void,
+  ): Promise<{
     outcomes: ({ ok: true; result: Submitted } | { ok: false; error: DomainError })[];
     trades: Map<string, number>;
     messages: number;
     closedOwners: number[];
   }> {
     const { clock } = this.options;
-    return this.#transaction(async (tx) => {
+    return this.#transaction(previous, markWritten, async (tx) => {
       const places = batch.flatMap((item) => (item.command.kind === 'place' ? [item.command] : []));
-      const {
-        fenced,
-        orderIds: ids,
-        existing,
-      } = await openBatch(tx, this.shard, this.#epoch, places);
-      if (!fenced) throw new LostLeadership();
       const lockKeys = new Map<string, { userId: number; asset: string }>();
       for (const { command } of batch) {
         const asset = this.#assetHeldBy(command);
         if (asset !== undefined)
           lockKeys.set(balanceKey(command.userId, asset), { userId: command.userId, asset });
       }
-      const available = await lockBalances(
+      const opening = await openBatch(
         tx,
+        this.shard,
+        this.#epoch,
+        places,
         [...lockKeys.values()].sort((a, b) => a.userId - b.userId || (a.asset < b.asset ? -1 : 1)),
       );
+      if (!opening.fenced) throw new LostLeadership();
+      const { orderIds: ids, existing } = opening;
       let next = 0;
       const plan = planBatch({
         engine: this.#engine,
         open: this.#open,
         markets: this.#markets,
-        available,
+        available: opening.available,
         existing,
         commands: batch.map(({ command }) =>
           command.kind === 'place' &&
@@ -296,32 +377,42 @@ export class ShardRunner {
   }
 
   /**
-   * BEGIN … COMMIT on the shard's own connection. A single writer gains nothing from a pool
-   * round trip per batch, and a connection of its own keeps the named batch statements
-   * prepared. A connection that cannot even roll back is dropped and replaced.
+   * BEGIN … COMMIT on one of the shard's own connections, committing only after the batch
+   * ahead (`previous`) has. A single writer gains nothing from a pool round trip per batch, and
+   * connections of its own keep the named batch statements prepared. A connection that cannot
+   * even roll back is dropped and replaced.
    */
-  async #transaction<T>(fn: (tx: BatchClient) => Promise<T>): Promise<T> {
-    this.#client ??= await this.options.postgres.pool.connect();
-    const client = this.#client;
+  async #transaction<T>(
+    previous: Promise<boolean>,
+    markWritten: () => void,
+    fn: (tx: BatchClient) => Promise<T>,
+  ): Promise<T> {
+    const turn = this.#turn;
+    this.#turn = (turn + 1) % this.#clients.length;
+    const client = (this.#clients[turn] ??= await this.options.postgres.pool.connect());
     try {
       await client.query('BEGIN');
       const result = await fn(client);
+      markWritten();
+      if (!(await previous)) throw new PreviousBatchFailed();
       await client.query('COMMIT');
       return result;
     } catch (error) {
       try {
         await client.query('ROLLBACK');
       } catch {
-        this.#client = undefined;
+        this.#clients[turn] = undefined;
         client.release(true);
       }
       throw error;
     }
   }
 
-  #releaseClient(): void {
-    this.#client?.release();
-    this.#client = undefined;
+  #releaseClients(): void {
+    this.#clients.forEach((client, i) => {
+      client?.release();
+      this.#clients[i] = undefined;
+    });
   }
 
   /** The asset whose `available` a command may spend: quote for a buy, base for a sell. */

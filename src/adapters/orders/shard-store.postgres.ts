@@ -9,7 +9,7 @@ import { ORDER_COLUMNS, toOrder, type OrderRow } from './order-rows.js';
 
 /**
  * The SQL of an engine shard. Every statement of a batch is set-based (`unnest` of arrays), so
- * a batch costs the same three round trips (plus BEGIN/COMMIT) whether it holds 1 command or
+ * a batch costs the same two round trips (plus BEGIN/COMMIT) whether it holds 1 command or
  * 500. The batch statements are named (prepared once per connection, then only executed):
  * they are large and run hundreds of times a second.
  */
@@ -34,35 +34,53 @@ export interface BatchOpening {
   readonly orderIds: number[];
   /** Orders already stored under a (user, client order id) of the batch, by `clientKey`. */
   readonly existing: Map<string, OrderResult>;
+  /** `available` of the locked balance rows, by `balanceKey`. */
+  readonly available: Map<string, bigint>;
 }
 
 /**
  * The first statement of a batch, in one round trip: checks the fencing epoch, allocates the
- * order ids and finds client order ids already used.
+ * order ids, finds client order ids already used, and locks the balance rows of the users that
+ * place or amend in this batch, in key order (so two shards locking overlapping users cannot
+ * deadlock on them), returning their `available`.
  */
 export async function openBatch(
   tx: BatchClient,
   shard: string,
   epoch: number,
   places: readonly { userId: number; clientOrderId: string }[],
+  balanceKeys: readonly { userId: number; asset: string }[],
 ): Promise<BatchOpening> {
-  const { rows } = await tx.query<{ fenced: number; ids: string[]; existing: OrderJson[] | null }>({
-    name: 'engine-open-batch-v1',
+  const { rows } = await tx.query<{
+    fenced: number;
+    ids: string[];
+    existing: OrderJson[] | null;
+    balances: [string, string, string][] | null;
+  }>({
+    name: 'engine-open-batch-v2',
     text: `WITH f AS (
        UPDATE engine_shards SET updated_at = now() WHERE shard = $1 AND epoch = $2 RETURNING 1
+     ), b AS (
+       SELECT user_id, asset, available FROM balances
+       WHERE (user_id, asset) IN (SELECT * FROM unnest($6::bigint[], $7::text[]))
+       ORDER BY user_id, asset FOR UPDATE
      )
      SELECT (SELECT count(*)::int FROM f) AS fenced,
        ARRAY(SELECT nextval('order_ids') FROM generate_series(1, $3))::text[] AS ids,
        (SELECT json_agg(x) FROM (
           SELECT ${ORDER_COLUMNS} FROM orders
           WHERE (user_id, client_order_id) IN (SELECT * FROM unnest($4::bigint[], $5::text[]))
-        ) x) AS existing`,
+        ) x) AS existing,
+       (SELECT json_agg(json_build_array(user_id::text, asset, available::text)) FROM b)
+         AS balances`,
     values: [
       shard,
       epoch,
       places.length,
       places.map((k) => k.userId),
       places.map((k) => k.clientOrderId),
+      balanceKeys.map((k) => k.userId),
+      balanceKeys.map((k) => k.asset),
     ],
   });
   const row = rows[0];
@@ -79,10 +97,15 @@ export async function openBatch(
       await withFills({ query: (text, values) => tx.query(text, values) }, order),
     );
   }
+  const available = new Map<string, bigint>();
+  for (const [userId, asset, amount] of row?.balances ?? []) {
+    available.set(balanceKey(Number(userId), asset), BigInt(amount));
+  }
   return {
     fenced: row?.fenced === 1,
     orderIds: (row?.ids ?? []).map(Number),
     existing,
+    available,
   };
 }
 
@@ -90,29 +113,6 @@ type OrderJson = Omit<OrderRow, 'created_at' | 'updated_at'> & {
   created_at: string;
   updated_at: string;
 };
-
-/**
- * Locks the balance rows of the users that place or amend in this batch, in key order (so two
- * shards locking overlapping users cannot deadlock on them), and returns their `available`.
- */
-export async function lockBalances(
-  tx: BatchClient,
-  keys: readonly { userId: number; asset: string }[],
-): Promise<Map<string, bigint>> {
-  const available = new Map<string, bigint>();
-  if (keys.length === 0) return available;
-  const { rows } = await tx.query<{ user_id: string; asset: string; available: string }>({
-    name: 'engine-lock-balances-v1',
-    text: `SELECT user_id::text, asset, available::text FROM balances
-     WHERE (user_id, asset) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
-     ORDER BY user_id, asset FOR UPDATE`,
-    values: [keys.map((k) => k.userId), keys.map((k) => k.asset)],
-  });
-  for (const row of rows) {
-    available.set(balanceKey(Number(row.user_id), row.asset), BigInt(row.available));
-  }
-  return available;
-}
 
 const column = <T>(orders: readonly MutableOrder[], pick: (o: MutableOrder) => T): T[] =>
   orders.map(pick);

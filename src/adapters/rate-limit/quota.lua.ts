@@ -25,3 +25,19 @@ local ttl = tonumber(ARGV[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return current
 `;
+
+/**
+ * KEYS[1] key; ARGV units (0 = delete), idle_ttl_ms (0 = none). Returns the count before.
+ * GET and SET in one step, so the count reported as replaced is exactly the one overwritten.
+ */
+export const QUOTA_SET_LUA = `
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) <= 0 then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return before
+`;

@@ -49,6 +49,22 @@ export class MemoryQuotaCounter implements QuotaCounter {
     return Promise.resolve(this.#count(key));
   }
 
+  set(key: string, units: number): Promise<number> {
+    return new Promise((resolve) => {
+      assertLimit(units, 'quota units');
+      const before = this.#count(key);
+      if (units === 0) this.#entries.delete(key);
+      else this.#store(key, units);
+      resolve(before);
+    });
+  }
+
+  keys(prefix: string): Promise<string[]> {
+    return Promise.resolve(
+      [...this.#entries.keys()].filter((key) => key.startsWith(prefix) && this.#count(key) > 0),
+    );
+  }
+
   #count(key: string): number {
     const entry = this.#entries.get(key);
     if (entry === undefined) return 0;

@@ -3,7 +3,7 @@ import type { QuotaAcquisition, QuotaCounter } from '../../domain/ports/quota.po
 import type { DependencyPolicy } from '../resilience/dependency-policy.js';
 import { integers, redisScript } from '../redis/redis-script.js';
 import { assertLimit } from './quota-limit.js';
-import { QUOTA_ACQUIRE_LUA, QUOTA_RELEASE_LUA } from './quota.lua.js';
+import { QUOTA_ACQUIRE_LUA, QUOTA_RELEASE_LUA, QUOTA_SET_LUA } from './quota.lua.js';
 
 export interface RedisQuotaCounterOptions {
   readonly redis: Redis;
@@ -20,6 +20,10 @@ export interface RedisQuotaCounterOptions {
 
 const acquireScript = redisScript(QUOTA_ACQUIRE_LUA);
 const releaseScript = redisScript(QUOTA_RELEASE_LUA);
+const setScript = redisScript(QUOTA_SET_LUA);
+
+/** SCAN MATCH treats `*?[]\` as glob syntax; a key prefix must match them literally. */
+const globLiteral = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 export class RedisQuotaCounter implements QuotaCounter {
   readonly #redis: Redis;
@@ -56,5 +60,33 @@ export class RedisQuotaCounter implements QuotaCounter {
       idempotent: true,
     });
     return value === null ? 0 : Number(value);
+  }
+
+  async set(key: string, units: number): Promise<number> {
+    assertLimit(units, 'quota units');
+    // Idempotent: a retry writes the same count (only the reported "before" may differ).
+    const reply = await this.#policy.execute(
+      () => setScript(this.#redis, [this.#prefix + key], [units, this.#idleTtlMs]),
+      { idempotent: true },
+    );
+    if (typeof reply !== 'number') throw new TypeError(`unexpected script reply ${String(reply)}`);
+    return reply;
+  }
+
+  async keys(prefix: string): Promise<string[]> {
+    // ioredis prefixes the keys of commands, not SCAN's pattern nor the keys it returns.
+    const outer = (this.#redis.options.keyPrefix ?? '') + this.#prefix;
+    const pattern = `${globLiteral(outer + prefix)}*`;
+    const found = new Set<string>(); // SCAN may return a key more than once
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#policy.execute(
+        () => this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000),
+        { idempotent: true },
+      );
+      for (const key of keys) found.add(key.slice(outer.length));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found];
   }
 }

@@ -21,17 +21,35 @@ export interface AccessTokenSettings {
   readonly issuer: string;
   readonly audience: string;
   readonly ttlSeconds: number;
+  /**
+   * Tokens remembered after a successful verification (0 = verify every call). A token is
+   * immutable and its signature cannot become valid or invalid later, so until it expires a
+   * second verification can only repeat the first answer; Ed25519 verification is the largest
+   * per-call cost of an order (see docs/benchmarks.md). Default 10,000.
+   */
+  readonly cacheSize?: number;
+}
+
+interface Verified {
+  readonly principal: Principal;
+  readonly expiresAtMs: number;
 }
 
 const ALGORITHM = 'EdDSA';
 
 /** Short-lived signed JWTs (Ed25519): any pod can verify one with the public key alone. */
 export class AccessTokens {
+  /** Verified tokens in insertion order, so the oldest is the first to go. */
+  readonly #verified = new Map<string, Verified>();
+  readonly #cacheSize: number;
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly settings: AccessTokenSettings,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.#cacheSize = settings.cacheSize ?? 10_000;
+  }
 
   async issue(principal: Principal): Promise<{ token: string; expiresAt: Date }> {
     const nowSeconds = Math.floor(this.clock.now().getTime() / 1000);
@@ -50,6 +68,23 @@ export class AccessTokens {
 
   /** Verifies a token; every failure is `unauthenticated` with a message saying which. */
   async verify(token: string): Promise<Principal> {
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      if (this.clock.now().getTime() < known.expiresAtMs) return known.principal;
+      this.#verified.delete(token); // expired: the full check below says so
+    }
+    const { principal, expiresAtMs } = await this.#verify(token);
+    if (this.#cacheSize > 0) {
+      if (this.#verified.size >= this.#cacheSize) {
+        const oldest = this.#verified.keys().next();
+        if (oldest.done !== true) this.#verified.delete(oldest.value);
+      }
+      this.#verified.set(token, { principal, expiresAtMs });
+    }
+    return principal;
+  }
+
+  async #verify(token: string): Promise<Verified> {
     try {
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         algorithms: [ALGORITHM],
@@ -61,7 +96,9 @@ export class AccessTokens {
       if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
         throw new DomainError('unauthenticated', 'access token is missing its subject or session');
       }
-      return { userId: payload.sub, sessionId: payload.sid };
+      // `exp` is required above, so it is a number here.
+      const expiresAtMs = (payload.exp ?? 0) * 1000;
+      return { principal: { userId: payload.sub, sessionId: payload.sid }, expiresAtMs };
     } catch (error) {
       throw toUnauthenticated(error);
     }

@@ -5,14 +5,9 @@ import {
   type DescMethod,
   type DescService,
 } from '@bufbuild/protobuf';
+import { createContextValues, type ServiceImpl } from '@connectrpc/connect';
 import {
-  createContextValues,
-  createHandlerContext,
-  type HandlerContext,
-  type ServiceImpl,
-} from '@connectrpc/connect';
-import {
-  Metadata,
+  type Metadata,
   type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
@@ -25,6 +20,7 @@ import { DomainError } from '../../domain/errors.js';
 import { bearerToken } from '../../domain/auth/access-tokens.js';
 import type { Logger } from '../../telemetry/index.js';
 import { clientIpKey, peerAddress, principalKey, PUBLIC_METHODS } from '../rpc/call-context.js';
+import { GrpcHandlerContext } from './handler-context.js';
 import { annotateCall, callContextFor } from './observability.js';
 import { context as otelContext } from '@opentelemetry/api';
 import { toGrpcStatus } from './status.js';
@@ -121,8 +117,11 @@ function adapt(
   switch (method.methodKind) {
     case 'unary':
       return (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
-        const unary = fn as unknown as (req: Message, ctx: HandlerContext) => Promise<Message>;
-        let context: CallContext | undefined;
+        const unary = fn as unknown as (
+          req: Message,
+          ctx: GrpcHandlerContext,
+        ) => Promise<Message>;
+        let context: GrpcHandlerContext | undefined;
         inCallContext(call, () => handlerContext(service, method, call, options))
           .then((ctx) => {
             context = ctx;
@@ -130,22 +129,21 @@ function adapt(
           })
           .then(
             (response) => {
-              callback(null, response, context === undefined ? undefined : trailers(context));
+              callback(null, response, context?.trailers());
             },
             (error: unknown) => {
               callback(serviceError(error, method, options.logger));
             },
           )
           .finally(() => {
-            // Releases the context's deadline timer and its listener on the shutdown signal.
-            context?.abort();
+            context?.release();
           });
       };
     case 'server_streaming':
       return (call: ServerWritableStream<Message, Message>) => {
         const stream = fn as unknown as (
           req: Message,
-          ctx: HandlerContext,
+          ctx: GrpcHandlerContext,
         ) => AsyncIterable<Message>;
         inCallContext(call, () => handlerContext(service, method, call, options)).then(
           (context) => pump(call, stream(call.request, context), context, method, options.logger),
@@ -164,7 +162,7 @@ function adapt(
 async function pump(
   call: ServerWritableStream<Message, Message>,
   messages: AsyncIterable<Message>,
-  context: CallContext,
+  context: GrpcHandlerContext,
   method: DescMethod,
   logger: Logger,
 ): Promise<void> {
@@ -174,12 +172,11 @@ async function pump(
       // Respect backpressure: a slow client must not make us buffer without bound.
       if (!call.write(message)) await waitForDrain(call, context.signal);
     }
-    if (!context.signal.aborted) call.end(trailers(context));
+    if (!context.signal.aborted) call.end(context.trailers());
   } catch (error) {
     if (!context.signal.aborted) call.emit('error', serviceError(error, method, logger));
   } finally {
-    // Releases the context's deadline timer and its listener on the shutdown signal.
-    context.abort();
+    context.release();
   }
 }
 
@@ -195,9 +192,6 @@ function waitForDrain(call: ServerWritableStream<Message, Message>, signal: Abor
   });
 }
 
-/** A handler's context plus `abort()`, which must run when the call ends. */
-type CallContext = ReturnType<typeof createHandlerContext>;
-
 /** Runs `fn` in the call's span context, so the handler's spans and logs join its trace. */
 function inCallContext<T>(call: { metadata: Metadata }, fn: () => T): T {
   const callContext = callContextFor(call.metadata);
@@ -210,7 +204,7 @@ async function handlerContext(
   method: DescMethod,
   call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
   options: AdapterOptions,
-): Promise<CallContext> {
+): Promise<GrpcHandlerContext> {
   const values = createContextValues();
   values.set(clientIpKey, peerAddress(call.getPeer()));
   if (
@@ -226,45 +220,13 @@ async function handlerContext(
     await options.limitCall?.(principal, method);
   }
   assertWellFormed(call.request);
-  const abort = new AbortController();
-  call.once('cancelled', () => {
-    abort.abort(new Error('the client cancelled the call'));
-  });
-  const deadline = call.getDeadline();
-  const timeoutMs =
-    deadline instanceof Date
-      ? deadline.getTime() - Date.now()
-      : Number.isFinite(deadline)
-        ? deadline - Date.now()
-        : undefined;
-  return createHandlerContext({
+  return new GrpcHandlerContext({
     service,
     method,
-    protocolName: 'grpc',
-    requestMethod: 'POST',
-    url: `/${service.typeName}/${method.name}`,
-    ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    ...(options.shutdownSignal === undefined ? {} : { shutdownSignal: options.shutdownSignal }),
-    requestSignal: abort.signal,
-    requestHeader: toHeaders(call.metadata),
-    contextValues: values,
+    call,
+    values,
+    shutdownSignal: options.shutdownSignal,
   });
-}
-
-function toHeaders(metadata: Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, values] of Object.entries(metadata.getMap())) {
-    if (typeof values === 'string') headers.append(key, values);
-  }
-  return headers;
-}
-
-function trailers(context: HandlerContext): Metadata {
-  const metadata = new Metadata();
-  context.responseTrailer.forEach((value, key) => {
-    metadata.set(key, value);
-  });
-  return metadata;
 }
 
 function serviceError(error: unknown, method: DescMethod, logger: Logger) {
