@@ -126,9 +126,12 @@ export class GrpcHandlerContext implements HandlerContext {
     const timer =
       remaining === undefined
         ? undefined
-        : setTimeout(() => {
-            controller.abort(DEADLINE);
-          }, Math.max(0, remaining));
+        : setTimeout(
+            () => {
+              controller.abort(DEADLINE);
+            },
+            Math.max(0, remaining),
+          );
     const onShutdown = () => {
       controller.abort(shutdown?.reason);
     };

@@ -117,10 +117,7 @@ function adapt(
   switch (method.methodKind) {
     case 'unary':
       return (call: ServerUnaryCall<Message, Message>, callback: sendUnaryData<Message>) => {
-        const unary = fn as unknown as (
-          req: Message,
-          ctx: GrpcHandlerContext,
-        ) => Promise<Message>;
+        const unary = fn as unknown as (req: Message, ctx: GrpcHandlerContext) => Promise<Message>;
         let context: GrpcHandlerContext | undefined;
         inCallContext(call, () => handlerContext(service, method, call, options))
           .then((ctx) => {
