@@ -19,6 +19,7 @@ import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
 import { createOrders, DEFAULT_ORDERS_SETTINGS, type Orders } from './wiring/orders.js';
+import { createSimulator } from './wiring/simulator.js';
 import { systemClock } from './domain/clock.js';
 
 export interface AppDeps {
@@ -93,6 +94,17 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
         })
       : undefined;
   await orders?.start();
+  const simulator =
+    orders &&
+    createSimulator(config, DEFAULT_ORDERS_SETTINGS, {
+      orders: orders.orders,
+      postgres: data.postgres,
+      logger,
+      registry,
+    });
+  // First step: the bots stop placing before servers drain and shards commit what is queued.
+  if (simulator !== undefined) shutdown.add(simulator.closeStep);
+  simulator?.start();
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
     scope: 'user',

@@ -56,6 +56,8 @@ export async function appEnv(extra: Record<string, string> = {}) {
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       DATA_DIR: '.data/bench',
+      // Bot orders would add load the comparison does not ask for.
+      SIMULATOR_ENABLED: 'false',
       ...extra,
     },
   };

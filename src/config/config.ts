@@ -142,6 +142,10 @@ const envSchema = z.object({
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
   USER_RATE_FAILURE_MODE: failureMode('open'),
+  SIMULATOR_ENABLED: bool(true),
+  SIMULATOR_RATE: positiveInt(5, 1_000),
+  SIMULATOR_BOTS: positiveInt(4, 50),
+  SIMULATOR_SEED: positiveInt(42, 4_294_967_295),
 });
 
 export interface Config {
@@ -187,6 +191,15 @@ export interface Config {
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
     readonly perUserFailureMode: 'open' | 'closed';
+  };
+  /** The built-in market simulator; it only ever runs in ROLE=all. */
+  readonly simulator: {
+    readonly enabled: boolean;
+    /** Actions (places and cancels) per second, all bots together. */
+    readonly ratePerSec: number;
+    readonly bots: number;
+    /** Same seed, same sequence of decisions. */
+    readonly seed: number;
   };
 }
 
@@ -242,6 +255,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.HTTP_PORT !== 0 && e.HTTP_PORT === e.GRPC_PORT) {
     problems.push(`HTTP_PORT and GRPC_PORT are both ${e.HTTP_PORT}: they must differ`);
   }
+  if (e.SIMULATOR_BOTS < 2) {
+    problems.push(
+      `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -288,6 +306,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),
       ),
       perUserFailureMode: e.USER_RATE_FAILURE_MODE,
+    },
+    simulator: {
+      enabled: e.SIMULATOR_ENABLED,
+      ratePerSec: e.SIMULATOR_RATE,
+      bots: e.SIMULATOR_BOTS,
+      seed: e.SIMULATOR_SEED,
     },
   };
   return deepFreeze(config);

@@ -71,6 +71,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     SHUTDOWN_TIMEOUT_MS: '5000',
     POD_NAME: 'test-pod',
     TELEMETRY_ENABLED: 'false',
+    // Bots placing orders would disturb tests that count orders and trades; opt in.
+    SIMULATOR_ENABLED: 'false',
     ...env,
   });
   const logs = new LogCapture();

@@ -56,6 +56,8 @@ export async function spawnApp(env: Record<string, string> = {}): Promise<AppPro
         PATH: process.env.PATH,
         HOST: '127.0.0.1',
         LOG_LEVEL: 'debug',
+        // Bots placing orders would disturb tests that count orders and trades; opt in.
+        SIMULATOR_ENABLED: 'false',
         ...storeEnv,
         ...env,
         HTTP_PORT: httpPort,

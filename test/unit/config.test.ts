@@ -90,3 +90,27 @@ test('the error message lists each problem on its own line', () => {
     message: 'Invalid configuration:\n  - HTTP_PORT="x": expected a whole number from 0 to 65535',
   });
 });
+
+test('runs the market simulator by default at a modest, seeded pace', () => {
+  const { simulator } = loadConfig({});
+  assert.deepEqual(simulator, { enabled: true, ratePerSec: 5, bots: 4, seed: 42 });
+  assert.equal(loadConfig({ SIMULATOR_ENABLED: 'false' }).simulator.enabled, false);
+});
+
+test('names what is allowed for a bad simulator setting', () => {
+  assert.deepEqual(problemsOf({ SIMULATOR_ENABLED: 'yes' }), [
+    'SIMULATOR_ENABLED="yes": expected true or false',
+  ]);
+  assert.deepEqual(problemsOf({ SIMULATOR_RATE: '0' }), [
+    'SIMULATOR_RATE="0": expected a whole number from 1 to 1000',
+  ]);
+  assert.deepEqual(problemsOf({ SIMULATOR_SEED: '-3' }), [
+    'SIMULATOR_SEED="-3": expected a whole number from 1 to 4294967295',
+  ]);
+});
+
+test('refuses a single simulator bot, which would have nobody to trade with', () => {
+  assert.deepEqual(problemsOf({ SIMULATOR_BOTS: '1' }), [
+    'SIMULATOR_BOTS="1": expected at least 2 bots, so they have someone to trade with',
+  ]);
+});
