@@ -1,4 +1,5 @@
 import type { Config, Role } from './config/index.js';
+import { EngineService } from './gen/trading/internal/v1/engine_pb.js';
 import { AccountService } from './gen/trading/v1/account_pb.js';
 import { AuthService } from './gen/trading/v1/auth_pb.js';
 import { MarketDataService } from './gen/trading/v1/market_data_pb.js';
@@ -18,9 +19,9 @@ import type { AuthService as Auth } from './domain/auth/auth.service.js';
 import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
-import { createOrders, DEFAULT_ORDERS_SETTINGS, type Orders } from './wiring/orders.js';
+import { wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
+import { DEFAULT_ORDERS_SETTINGS } from './wiring/orders.js';
 import { createSimulator } from './wiring/simulator.js';
-import { systemClock } from './domain/clock.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -34,12 +35,12 @@ export interface App {
   readonly shutdown: Shutdown;
 }
 
-/** Which public services each role serves; later issues fill in their implementations. */
-function servicesFor(role: Role, auth: Auth, orders: Orders | undefined): ServiceRegistration[] {
+/** Which services each role serves; later issues fill in their implementations. */
+function servicesFor(role: Role, auth: Auth, orders: OrderRoles): ServiceRegistration[] {
   const api = [
     registration(AuthService, authRpc(auth)),
-    registration(OrderService, orders?.orderRpc ?? {}),
-    registration(AccountService, orders?.accountRpc ?? {}),
+    registration(OrderService, orders.api?.orderRpc ?? {}),
+    registration(AccountService, orders.api?.accountRpc ?? {}),
   ];
   const stream = [registration(MarketDataService, {}), registration(SessionService, {})];
   switch (role) {
@@ -48,20 +49,11 @@ function servicesFor(role: Role, auth: Auth, orders: Orders | undefined): Servic
     case 'stream':
       return stream;
     case 'engine':
-      return [];
+      return [registration(EngineService, orders.engineRpc ?? {})];
     case 'all':
       return [...api, ...stream];
   }
 }
-
-/** Embedded PGlite runs one transaction at a time: shards do not pipeline batches there. */
-const ordersSettings = (embedded: boolean) =>
-  embedded
-    ? {
-        ...DEFAULT_ORDERS_SETTINGS,
-        batching: { ...DEFAULT_ORDERS_SETTINGS.batching, connections: 1 },
-      }
-    : DEFAULT_ORDERS_SETTINGS;
 
 /** Wires and starts one process of the given role; `shutdown.run()` takes it down again. */
 export async function startApp(config: Config, deps: AppDeps): Promise<App> {
@@ -79,25 +71,12 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   const data = await openDataLayer(config, { logger, registry, readiness });
   const auth = await createAuth(config, data, { logger, registry });
-  // The engine shards run in the process that serves orders. Until the api → engine internal
-  // call exists, only ROLE=all serves OrderService: several api pods each running shards
-  // would fence each other out.
-  const orders =
-    config.role === 'all'
-      ? createOrders(ordersSettings(data.embedded), {
-          postgres: data.postgres,
-          quotas: data.quotas,
-          streamLog: data.streamLog,
-          logger,
-          registry,
-          clock: systemClock,
-        })
-      : undefined;
-  await orders?.start();
+  const orders = wireOrderRoles(config, data, { logger, registry, readiness });
+  await orders.start();
   const simulator =
-    orders &&
+    orders.local &&
     createSimulator(config, DEFAULT_ORDERS_SETTINGS, {
-      orders: orders.orders,
+      orders: orders.local,
       postgres: data.postgres,
       logger,
       registry,
@@ -155,7 +134,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     },
   });
   // Shards commit what is queued and the relay publishes, while the pool is still open.
-  for (const step of orders?.closeSteps ?? []) shutdown.add(step);
+  for (const step of orders.closeSteps) shutdown.add(step);
   for (const step of data.closeSteps) shutdown.add(step);
   shutdown.add({
     name: 'readiness',

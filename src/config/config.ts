@@ -142,6 +142,9 @@ const envSchema = z.object({
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
   USER_RATE_FAILURE_MODE: failureMode('open'),
+  ENGINE_ADDRESS: optional(z.string().trim().min(1)),
+  ENGINE_TIMEOUT_MS: millis(2_000, 60_000),
+  ENGINE_LEADER_POLL_MS: millis(1_000, 60_000),
   SIMULATOR_ENABLED: bool(true),
   SIMULATOR_RATE: positiveInt(5, 1_000),
   SIMULATOR_BOTS: positiveInt(4, 50),
@@ -191,6 +194,14 @@ export interface Config {
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
     readonly perUserFailureMode: 'open' | 'closed';
+  };
+  readonly engine: {
+    /** grpc-js target of the engine (ROLE=api calls it; required there). */
+    readonly address: string | undefined;
+    /** Per attempt of an api → engine call, the commit included. */
+    readonly timeoutMs: number;
+    /** How often a standby engine tries to take a shard's leadership. */
+    readonly leaderPollMs: number;
   };
   /** The built-in market simulator; it only ever runs in ROLE=all. */
   readonly simulator: {
@@ -255,6 +266,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.HTTP_PORT !== 0 && e.HTTP_PORT === e.GRPC_PORT) {
     problems.push(`HTTP_PORT and GRPC_PORT are both ${e.HTTP_PORT}: they must differ`);
   }
+  if (e.ROLE === 'api' && e.ENGINE_ADDRESS === undefined) {
+    problems.push(
+      'ENGINE_ADDRESS=(unset): ROLE=api calls the engine over gRPC; set its address (e.g. engine:50051)',
+    );
+  }
   if (e.SIMULATOR_BOTS < 2) {
     problems.push(
       `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
@@ -306,6 +322,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),
       ),
       perUserFailureMode: e.USER_RATE_FAILURE_MODE,
+    },
+    engine: {
+      address: e.ENGINE_ADDRESS,
+      timeoutMs: e.ENGINE_TIMEOUT_MS,
+      leaderPollMs: e.ENGINE_LEADER_POLL_MS,
     },
     simulator: {
       enabled: e.SIMULATOR_ENABLED,

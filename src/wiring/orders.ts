@@ -13,6 +13,7 @@ import { PostgresBalanceReader } from '../adapters/orders/balance-reader.postgre
 import { openOrdersByUser } from '../adapters/orders/open-order-counts.postgres.js';
 import { PostgresOrderReader } from '../adapters/orders/order-reader.postgres.js';
 import { OutboxRelay, type RelayOptions } from '../adapters/orders/outbox-relay.js';
+import { ShardLeadership } from '../adapters/orders/shard-leadership.postgres.js';
 import { ShardRunner, type BatchLimits } from '../adapters/orders/shard-runner.js';
 import type { Postgres } from '../adapters/postgres/index.js';
 import { MemoryStreamLog } from '../adapters/stream-log/stream-log.memory.js';
@@ -74,13 +75,42 @@ export interface OrdersDeps {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly clock: Clock;
+  /**
+   * Elect one leader per shard with a PostgreSQL advisory lock (standbys poll every
+   * `pollIntervalMs`). Absent: this process takes every shard at start (embedded PGlite, where
+   * leadership is local, and tests that restart shards by hand).
+   */
+  readonly leadership?: { readonly pollIntervalMs: number };
 }
 
-export interface Orders {
+/** The use cases and their RPC handlers: what ROLE=api serves, in front of an engine. */
+export interface OrderApi {
   readonly orderRpc: ReturnType<typeof ordersRpc>;
   readonly accountRpc: ReturnType<typeof accountRpc>;
   readonly orders: OrderService;
   readonly accounts: AccountService;
+}
+
+/** The engine shards of this process and the outbox relay: what ROLE=engine runs. */
+export interface OrderEngineModule {
+  /** Routes each command to the shard owning its symbol (UNAVAILABLE while not leading it). */
+  readonly engine: OrderEngine;
+  readonly shards: ReadonlyMap<string, ShardRunner>;
+  readonly relay: OutboxRelay;
+  readonly streamLog: StreamLog;
+  /** Whether this process leads every shard (always true without leadership election). */
+  leading(): boolean;
+  /**
+   * Campaigns for (or takes) every shard; a shard it leads bumps its epoch, rebuilds its books
+   * and reconciles the open-order quota counters; then starts the relay. Resolves after the
+   * first attempt, leader or standby.
+   */
+  start(): Promise<void>;
+  /** Shards first (they commit what is queued), then the relay (publishes what is left). */
+  readonly closeSteps: readonly ShutdownStep[];
+}
+
+export interface Orders extends OrderApi {
   readonly shards: ReadonlyMap<string, ShardRunner>;
   readonly relay: OutboxRelay;
   readonly streamLog: StreamLog;
@@ -95,23 +125,61 @@ export interface Orders {
 }
 
 /**
- * Orders and accounts: the use cases, their RPC handlers, one engine shard runner per shard of
- * symbols (run in this process) and the outbox relay. Add `closeSteps` before the data layer's
- * own steps so the pool is still open while shards drain.
+ * Orders and accounts in one process (ROLE=all): the api half calling the engine half through
+ * the same `OrderEngine` port that ROLE=api reaches over gRPC. Add `closeSteps` before the
+ * data layer's own steps so the pool is still open while shards drain.
  */
 export function createOrders(settings: OrdersSettings, deps: OrdersDeps): Orders {
+  const engine = createOrderEngine(settings, deps);
+  const api = createOrderApi(settings, { ...deps, engine: engine.engine });
+  return {
+    ...api,
+    shards: engine.shards,
+    relay: engine.relay,
+    streamLog: engine.streamLog,
+    start: () => engine.start(),
+    closeSteps: engine.closeSteps,
+  };
+}
+
+const marketsOf = (settings: OrdersSettings) =>
+  new Map<string, Market>(settings.markets.map((market) => [market.spec.symbol, market]));
+
+const openOrderQuota = (settings: OrdersSettings, quotas: QuotaCounter | undefined) =>
+  quotas === undefined || settings.maxOpenOrdersPerUser <= 0
+    ? undefined
+    : new OpenOrderQuota(quotas, settings.maxOpenOrdersPerUser);
+
+/** The api half: validation, quota and reads here; commands go to `engine`. */
+export function createOrderApi(
+  settings: OrdersSettings,
+  deps: Pick<OrdersDeps, 'postgres' | 'quotas' | 'logger' | 'registry'> & {
+    readonly engine: OrderEngine;
+  },
+): OrderApi {
+  const { postgres, logger, registry, engine } = deps;
+  const quota = openOrderQuota(settings, deps.quotas);
+  const orders = new OrderService({
+    engine,
+    reader: new PostgresOrderReader(postgres),
+    markets: marketsOf(settings),
+    ...(quota === undefined ? {} : { quota }),
+    logger,
+    registry,
+  });
+  const accounts = new AccountService(new PostgresBalanceReader(postgres));
+  return { orderRpc: ordersRpc(orders), accountRpc: accountRpc(accounts), orders, accounts };
+}
+
+/** The engine half: one shard runner per shard of symbols, leadership, the outbox relay. */
+export function createOrderEngine(settings: OrdersSettings, deps: OrdersDeps): OrderEngineModule {
   const { postgres, logger, registry, clock } = deps;
   const streamLog = deps.streamLog ?? new MemoryStreamLog();
   const relay = new OutboxRelay({ postgres, streamLog, logger, registry }, settings.relay);
-  const quota =
-    deps.quotas === undefined || settings.maxOpenOrdersPerUser <= 0
-      ? undefined
-      : new OpenOrderQuota(deps.quotas, settings.maxOpenOrdersPerUser);
+  const quota = openOrderQuota(settings, deps.quotas);
 
   const byShard = new Map<string, Market[]>();
-  const markets = new Map<string, Market>();
   for (const market of settings.markets) {
-    markets.set(market.spec.symbol, market);
     byShard.set(market.shard, [...(byShard.get(market.shard) ?? []), market]);
   }
   const shards = new Map<string, ShardRunner>();
@@ -155,26 +223,38 @@ export function createOrders(settings: OrdersSettings, deps: OrdersDeps): Orders
     },
   };
 
-  const orders = new OrderService({
-    engine,
-    reader: new PostgresOrderReader(postgres),
-    markets,
-    ...(quota === undefined ? {} : { quota }),
-    logger,
-    registry,
-  });
-  const accounts = new AccountService(new PostgresBalanceReader(postgres));
+  const takeShard = async (runner: ShardRunner) => {
+    await runner.start();
+    if (quota !== undefined) await reconcileQuota(quota, postgres, logger, registry);
+  };
+  const { leadership } = deps;
+  const leaders =
+    leadership === undefined
+      ? []
+      : [...shards.values()].map(
+          (runner) =>
+            new ShardLeadership({
+              shard: runner.shard,
+              postgres,
+              pollIntervalMs: leadership.pollIntervalMs,
+              logger,
+              registry,
+              onAcquired: () => takeShard(runner),
+              onLost: () => runner.stop(),
+            }),
+        );
   return {
-    orderRpc: ordersRpc(orders),
-    accountRpc: accountRpc(accounts),
-    orders,
-    accounts,
+    engine,
     shards,
     relay,
     streamLog,
+    leading: () => leaders.every((leader) => leader.leading),
     async start() {
-      for (const runner of shards.values()) await runner.start();
-      if (quota !== undefined) await reconcileQuota(quota, postgres, logger, registry);
+      if (leadership === undefined) {
+        for (const runner of shards.values()) await takeShard(runner);
+      } else {
+        for (const leader of leaders) await leader.start();
+      }
       relay.start();
     },
     closeSteps: [
@@ -182,6 +262,7 @@ export function createOrders(settings: OrdersSettings, deps: OrdersDeps): Orders
         name: 'engine shards',
         run: async () => {
           await Promise.all([...shards.values()].map((runner) => runner.stop()));
+          await Promise.all(leaders.map((leader) => leader.stop()));
         },
       },
       { name: 'outbox relay', run: () => relay.stop() },

@@ -114,3 +114,20 @@ test('refuses a single simulator bot, which would have nobody to trade with', ()
     'SIMULATOR_BOTS="1": expected at least 2 bots, so they have someone to trade with',
   ]);
 });
+
+test('ROLE=api needs the engine address it calls, and reads the engine settings', () => {
+  assert.deepEqual(problemsOf({ ROLE: 'api' }), [
+    'ENGINE_ADDRESS=(unset): ROLE=api calls the engine over gRPC; set its address (e.g. engine:50051)',
+  ]);
+  const config = loadConfig({
+    ROLE: 'api',
+    ENGINE_ADDRESS: 'dns:///engine:50051',
+    ENGINE_TIMEOUT_MS: '1500',
+    ENGINE_LEADER_POLL_MS: '250',
+  });
+  assert.deepEqual(config.engine, {
+    address: 'dns:///engine:50051',
+    timeoutMs: 1500,
+    leaderPollMs: 250,
+  });
+});

@@ -19,7 +19,13 @@ import type { Principal } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
 import { bearerToken } from '../../domain/auth/access-tokens.js';
 import type { Logger } from '../../telemetry/index.js';
-import { clientIpKey, peerAddress, principalKey, PUBLIC_METHODS } from '../rpc/call-context.js';
+import {
+  clientIpKey,
+  INTERNAL_METHODS,
+  peerAddress,
+  principalKey,
+  PUBLIC_METHODS,
+} from '../rpc/call-context.js';
 import { GrpcHandlerContext } from './handler-context.js';
 import { annotateCall, callContextFor } from './observability.js';
 import { context as otelContext } from '@opentelemetry/api';
@@ -206,7 +212,8 @@ async function handlerContext(
   values.set(clientIpKey, peerAddress(call.getPeer()));
   if (
     options.authenticate !== undefined &&
-    !PUBLIC_METHODS.has(`${service.typeName}/${method.name}`)
+    !PUBLIC_METHODS.has(`${service.typeName}/${method.name}`) &&
+    !INTERNAL_METHODS.has(`${service.typeName}/${method.name}`)
   ) {
     const [authorization] = call.metadata.get('authorization');
     const principal = await options.authenticate(

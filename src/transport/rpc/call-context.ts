@@ -31,6 +31,15 @@ export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
   'trading.v1.AuthService/Logout',
 ]);
 
+/**
+ * Methods other services of the platform call, not users: no bearer token. They are guarded
+ * by the transport instead (mTLS when TLS is configured, and a NetworkPolicy in Kubernetes
+ * letting only api pods reach the engine's port).
+ */
+export const INTERNAL_METHODS: ReadonlySet<string> = new Set([
+  'trading.internal.v1.EngineService/Submit',
+]);
+
 /** "ipv4:1.2.3.4:5678" / "ipv6:[::1]:5678" (grpc-js peers) → the address alone. */
 export function peerAddress(peer: string): string {
   const withoutScheme = peer.replace(/^ipv[46]:/, '');
