@@ -196,5 +196,7 @@ describe('OrderService and AccountService over gRPC', () => {
     assert.match(text, /orders_total\{side="buy",type="limit",result="replayed"\} [1-9]/);
     assert.match(text, /engine_batch_size_count [1-9]/);
     assert.match(text, /engine_epoch\{shard="shard-0"\} 1/);
+    // Outcomes that have not happened yet are there at 0, so rate() sees the first one.
+    assert.match(text, /orders_total\{side="sell",type="market",result="failed"\} 0/);
   });
 });

@@ -20,8 +20,12 @@ export interface OutboxRelayDeps {
   readonly registry: Registry;
 }
 
-/** Any constant: one relay at a time across every pod publishes, so per-stream order holds. */
-const RELAY_LOCK_KEY = 0x6f7574626f78; // "outbox"
+/**
+ * One relay at a time across every pod publishes, so per-stream order holds. The lock is keyed
+ * by schema too: schemas sharing a database (tenants, test runs) each have their own relay.
+ */
+const RELAY_LOCK_SQL =
+  "SELECT pg_try_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), hashtext('outbox-relay')) AS ok";
 
 /**
  * Publishes committed outbox rows to the stream log, oldest first, then deletes them. Entries
@@ -99,9 +103,7 @@ export class OutboxRelay {
   /** One pass: publishes up to a batch of rows; resolves to how many (0 if another relay holds the lock). */
   async publishOnce(): Promise<number> {
     return this.deps.postgres.withTransaction(async (tx) => {
-      const lock = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
-        RELAY_LOCK_KEY,
-      ]);
+      const lock = await tx.query<{ ok: boolean }>(RELAY_LOCK_SQL);
       if (lock.rows[0]?.ok !== true) return 0;
       const { rows } = await tx.query<{ id: string; stream: string; seq: string; payload: string }>(
         'SELECT id::text, stream, seq::text, payload FROM outbox ORDER BY id LIMIT $1',
@@ -135,20 +137,24 @@ export class OutboxRelay {
     let measuredAt = 0;
     while (this.#running) {
       let delay = this.#pollIntervalMs;
+      let published = 0;
       try {
         this.#woken = false;
-        const published = await this.publishOnce();
-        if (published === this.#batchSize) continue;
-        // Measuring costs a query: at most once per poll interval, when caught up.
-        if (Date.now() - measuredAt >= this.#pollIntervalMs) {
-          measuredAt = Date.now();
-          await this.measure();
-        }
+        published = await this.publishOnce();
       } catch (error) {
         this.#failures.inc();
         this.#log.warn({ err: error }, 'outbox relay pass failed; retrying');
         delay = this.#retryDelayMs;
       }
+      // Measured once per poll interval whatever the pass did, so the gauges keep moving while
+      // the relay is failing or busy with full batches (that is when they matter).
+      if (Date.now() - measuredAt >= this.#pollIntervalMs) {
+        measuredAt = Date.now();
+        await this.measure().catch((error: unknown) => {
+          this.#log.debug({ err: error }, 'outbox measurement failed');
+        });
+      }
+      if (published === this.#batchSize) continue;
       if (this.#woken && delay === this.#pollIntervalMs) {
         // Commits arrive every few ms under load: one pass per interval publishes them all
         // with less database work than one pass per commit.

@@ -5,7 +5,8 @@ import { counter, type Registry } from '../../telemetry/index.js';
  * `replayed` (a repeated client order id), `rejected` (bad input, balance, book rules) or
  * `failed` (the engine could not commit).
  */
-export type PlaceResult = 'accepted' | 'replayed' | 'rejected' | 'failed';
+export const PLACE_RESULTS = ['accepted', 'replayed', 'rejected', 'failed'] as const;
+export type PlaceResult = (typeof PLACE_RESULTS)[number];
 
 export function orderMetrics(registry: Registry) {
   const orders = counter(registry, {
@@ -13,6 +14,12 @@ export function orderMetrics(registry: Registry) {
     help: 'PlaceOrder calls by side, type and result.',
     labelNames: ['side', 'type', 'result'] as const,
   });
+  // Zero series for the valid combinations, so the first failure shows in rate() and alerts.
+  for (const side of ['buy', 'sell']) {
+    for (const type of ['limit', 'market']) {
+      for (const result of PLACE_RESULTS) orders.inc({ side, type, result }, 0);
+    }
+  }
   return {
     placed(side: string, type: string, result: PlaceResult): void {
       orders.inc({ side, type, result });

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Registry } from 'prom-client';
+import { OutboxRelay } from '../../src/adapters/orders/outbox-relay.js';
+import { createPostgres, runMigrations, type Postgres } from '../../src/adapters/postgres/index.js';
+import { MemoryStreamLog } from '../../src/adapters/stream-log/stream-log.memory.js';
+import type { StreamEntry } from '../../src/domain/ports/stream-log.port.js';
+import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
+import { eventually, metricValue, silentLogger } from '../unit/adapters/support/observability.js';
+
+const schema = uniqueName('relay');
+let postgres: Postgres;
+
+before(async () => {
+  postgres = createPostgres({
+    connectionString: TEST_DATABASE_URL,
+    schema,
+    max: 4,
+    healthCheckIntervalMs: 0,
+    logger: silentLogger(),
+    registry: new Registry(),
+  });
+  await runMigrations({ pool: postgres.pool, logger: silentLogger(), schema });
+});
+after(async () => {
+  await postgres.close();
+  await dropSchema(TEST_DATABASE_URL, schema);
+});
+
+/** A stream log that is down until `up` is set (Redis failing over, say). */
+class FlakyStreamLog extends MemoryStreamLog {
+  up = false;
+  override append(entries: readonly StreamEntry[]): Promise<number> {
+    return this.up ? super.append(entries) : Promise.reject(new Error('stream log unreachable'));
+  }
+}
+
+test('while publishing fails the backlog stays visible in outbox_pending, then drains', async () => {
+  await postgres.query(
+    `INSERT INTO outbox (stream, seq, payload)
+     SELECT 'user:1', g, '{}' FROM generate_series(1, 3) g`,
+  );
+  const registry = new Registry();
+  const streamLog = new FlakyStreamLog();
+  const relay = new OutboxRelay(
+    { postgres, streamLog, logger: silentLogger(), registry },
+    { pollIntervalMs: 20, retryDelayMs: 20 },
+  );
+  relay.start();
+  try {
+    await eventually(
+      async () => ((await metricValue(registry, 'outbox_relay_failures_total')) ?? 0) >= 2,
+      { what: 'failed passes' },
+    );
+    await eventually(async () => (await metricValue(registry, 'outbox_pending')) === 3, {
+      what: 'the backlog measured while failing',
+    });
+    assert.ok(((await metricValue(registry, 'outbox_lag_seconds')) ?? -1) >= 0);
+
+    streamLog.up = true;
+    await eventually(async () => (await metricValue(registry, 'outbox_pending')) === 0, {
+      what: 'the backlog drained',
+    });
+    assert.equal(await metricValue(registry, 'outbox_published_total'), 3);
+    assert.deepEqual(
+      (await streamLog.read('user:1', 0, 10)).map((entry) => entry.seq),
+      [1, 2, 3],
+    );
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('a relay busy in another schema of the database does not hold this one up', async () => {
+  const other = uniqueName('relay');
+  const elsewhere = createPostgres({
+    connectionString: TEST_DATABASE_URL,
+    schema: other,
+    max: 2,
+    healthCheckIntervalMs: 0,
+    logger: silentLogger(),
+    registry: new Registry(),
+  });
+  await runMigrations({ pool: elsewhere.pool, logger: silentLogger(), schema: other });
+  let release: () => void = () => undefined;
+  const stuck = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  /** Appends only once released: its relay holds its lock (in a transaction) until then. */
+  class StuckStreamLog extends MemoryStreamLog {
+    override async append(entries: readonly StreamEntry[]): Promise<number> {
+      await stuck;
+      return super.append(entries);
+    }
+  }
+  try {
+    await elsewhere.query(`INSERT INTO outbox (stream, seq, payload) VALUES ('user:9', 1, '{}')`);
+    const busy = new OutboxRelay({
+      postgres: elsewhere,
+      streamLog: new StuckStreamLog(),
+      logger: silentLogger(),
+      registry: new Registry(),
+    }).publishOnce();
+    await postgres.query(
+      `INSERT INTO outbox (stream, seq, payload)
+       SELECT 'user:2', g, '{}' FROM generate_series(1, 2) g`,
+    );
+    const here = new OutboxRelay({
+      postgres,
+      streamLog: new MemoryStreamLog(),
+      logger: silentLogger(),
+      registry: new Registry(),
+    });
+    assert.equal(await here.publishOnce(), 2);
+    release();
+    assert.equal(await busy, 1);
+  } finally {
+    release();
+    await elsewhere.close();
+    await dropSchema(TEST_DATABASE_URL, other);
+  }
+});
