@@ -7,7 +7,14 @@
  */
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { appArgs, appEnv, freePort, startServer, stopServer } from './support/servers.js';
+import {
+  appArgs,
+  appEnv,
+  cpuSeconds,
+  freePort,
+  startServer,
+  stopServer,
+} from './support/servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,23 +31,33 @@ interface Run {
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Server CPU (user + system) per request: what capacity per core depends on. */
+  readonly cpuUs: number;
 }
 
-async function load(url: string): Promise<Run> {
+async function load(url: string, pid: number): Promise<Run> {
   // Warm up the JIT and connection pools before measuring.
   await autocannon({ url, connections, duration: 1 });
+  const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({ url, connections, duration: seconds });
+  const cpu = cpuSeconds(pid) - cpuBefore;
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
   }
-  return { rps: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
+  return {
+    rps: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    cpuUs: (cpu / result.requests.total) * 1e6,
+  };
 }
 
 async function measure(args: string[], env: Record<string, string>, port: number): Promise<Run> {
   const url = `http://127.0.0.1:${port}/healthz`;
   const child = await startServer(args, env, url);
   try {
-    return await load(url);
+    if (child.pid === undefined) throw new Error('server has no pid');
+    return await load(url, child.pid);
   } finally {
     await stopServer(child);
   }
@@ -82,6 +99,9 @@ const table = Object.fromEntries(
       'p50 ms': mean(name, 'p50Ms'),
       'p99 ms': mean(name, 'p99Ms'),
       'vs bare': Math.round((mean(name, 'rps') / mean('bare fastify', 'rps')) * 1000) / 1000,
+      'cpu µs/req': Math.round(mean(name, 'cpuUs') * 10) / 10,
+      'capacity vs bare':
+        Math.round((mean('bare fastify', 'cpuUs') / mean(name, 'cpuUs')) * 1000) / 1000,
     },
   ]),
 );
@@ -101,5 +121,11 @@ console.log(
     http_layer_rps: Math.round(mean('http layer only', 'rps')),
     app_p99_ms: mean('this server', 'p99Ms'),
     bare_p99_ms: mean('bare fastify', 'p99Ms'),
+    app_cpu_us_per_req: Math.round(mean('this server', 'cpuUs') * 10) / 10,
+    bare_cpu_us_per_req: Math.round(mean('bare fastify', 'cpuUs') * 10) / 10,
+    // Requests per server CPU-second, relative to bare: throughput once the server is the
+    // bottleneck (the load generator no longer competes for the cores).
+    capacity_ratio:
+      Math.round((mean('bare fastify', 'cpuUs') / mean('this server', 'cpuUs')) * 1000) / 1000,
   }),
 );

@@ -1,12 +1,18 @@
 /**
  * Durable order placement: N concurrent gRPC clients place orders (gRPC → engine shard →
- * PostgreSQL commit → reply) on the real PostgreSQL, once with batching and once with one
- * transaction per order (the baseline), in the same run. Last line: one JSON object.
+ * PostgreSQL commit → reply) on the real PostgreSQL, in the same run:
+ * - `batched`: the platform as configured (batched, pipelined transactions);
+ * - `baseline`: one transaction per order;
+ * - `transport`: the same clients and gRPC server with an engine that commits nothing (what
+ *   gRPC, auth and protobuf alone allow on this machine: the ceiling of the first two);
+ * - `in-process`: the durable path without gRPC (OrderService.place from N concurrent callers
+ *   in the server's process): what the engine and PostgreSQL alone sustain.
+ * Each run warms up before it measures. Last line: one JSON object.
  *
- *   node --import tsx bench/orders.ts [--clients 64] [--seconds 5] [--database postgres://…]
+ *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
  *
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
- * does not share the server's event loop.
+ * does not share the server's event loop (it does share the machine's cores).
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -22,7 +28,10 @@ import { Side } from '../src/gen/trading/v1/common_pb.js';
 import { OrderService, OrderType, TimeInForce } from '../src/gen/trading/v1/orders_pb.js';
 import { Readiness } from '../src/lifecycle/readiness.js';
 import { registration, startGrpcServer } from '../src/transport/grpc/server.js';
+import type { OrderEngine } from '../src/domain/orders/order-engine.port.js';
+import type { OrderService as Orders } from '../src/domain/orders/order.service.js';
 import {
+  createOrderApi,
   createOrders,
   DEFAULT_ORDERS_SETTINGS,
   type OrdersSettings,
@@ -32,7 +41,8 @@ import { grpcClient, unary } from '../test/support/grpc.js';
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '64' },
-    seconds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
     users: { type: 'string', default: '200' },
     workers: { type: 'string', default: '2' },
     database: {
@@ -43,6 +53,7 @@ const { values } = parseArgs({
 });
 const CLIENTS = Number(values.clients);
 const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
 const USERS = Number(values.users);
 const WORKERS = Number(values.workers);
 const DATABASE_URL = values.database;
@@ -60,7 +71,49 @@ interface RunResult {
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
-async function run(label: string, batching: OrdersSettings['batching']): Promise<RunResult> {
+type Mode = 'grpc' | 'transport' | 'in-process';
+
+/** Answers every place at once with a resting order, writing nothing. */
+function noopEngine(): OrderEngine {
+  let nextId = 1;
+  return {
+    submit(command) {
+      if (command.kind !== 'place') return Promise.reject(new Error('places only'));
+      const now = new Date();
+      return Promise.resolve({
+        replayed: false,
+        result: {
+          order: {
+            userId: command.userId,
+            clientOrderId: command.clientOrderId,
+            symbol: command.symbol,
+            side: command.side,
+            type: command.type,
+            timeInForce: command.timeInForce,
+            price: command.price,
+            quantity: command.quantity,
+            postOnly: command.postOnly,
+            id: nextId++,
+            reservePrice: command.price,
+            filled: 0,
+            status: 'new',
+            reason: '',
+            priority: 0,
+            createdAt: now,
+            updatedAt: now,
+          },
+          fills: [],
+        },
+      });
+    },
+  };
+}
+
+async function run(
+  label: string,
+  batching: OrdersSettings['batching'],
+  mode: Mode = 'grpc',
+): Promise<RunResult> {
   const schema = `bench_orders_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const registry = new Registry();
   const postgres = createPostgres({
@@ -93,6 +146,36 @@ async function run(label: string, batching: OrdersSettings['batching']): Promise
     },
   );
   await orders.start();
+  const teardown = async () => {
+    for (const step of orders.closeSteps) await step.run();
+    await postgres.close();
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  };
+  const batchMean = async () => {
+    const [sum = 0, count = 0] = (await registry.getSingleMetricAsString('engine_batch_size'))
+      .split('\n')
+      .filter((l) => /^engine_batch_size_(sum|count) /.test(l))
+      .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+    return Math.round((sum / Math.max(1, count)) * 10) / 10;
+  };
+  if (mode === 'in-process') {
+    const measured = await inProcess(orders.orders, userIds.map(Number), label);
+    const result = summarize(label, measured, await batchMean());
+    await teardown();
+    return result;
+  }
+  const api =
+    mode === 'transport'
+      ? createOrderApi(DEFAULT_ORDERS_SETTINGS, {
+          postgres,
+          logger,
+          registry,
+          engine: noopEngine(),
+        })
+      : orders;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const tokens = new AccessTokens(
     { privateKey, publicKey, kid: 'bench' },
@@ -109,13 +192,12 @@ async function run(label: string, batching: OrdersSettings['batching']): Promise
       tls: undefined,
       authenticate: (token) => tokens.verify(token),
     },
-    [registration(OrderService, orders.orderRpc)],
+    [registration(OrderService, api.orderRpc)],
   );
   const address = `127.0.0.1:${server.port}`;
   const tokenList = await Promise.all(
     userIds.map(async (userId) => (await tokens.issue({ userId, sessionId: 'bench' })).token),
   );
-  const started = performance.now();
   const results = await Promise.all(
     Array.from(
       { length: WORKERS },
@@ -126,6 +208,7 @@ async function run(label: string, batching: OrdersSettings['batching']): Promise
             tokens: tokenList,
             clients: Math.ceil(CLIENTS / WORKERS),
             seconds: SECONDS,
+            warmup: WARMUP,
             label: `${label}-${w}`,
           };
           const worker = new Worker(WORKER_BOOTSTRAP, { workerData: job });
@@ -136,32 +219,73 @@ async function run(label: string, batching: OrdersSettings['batching']): Promise
         }),
     ),
   );
-  const latencies = results.flatMap((r) => r.latencies);
-  const failed = results.reduce((sum, r) => sum + r.failed, 0);
-  const elapsed = (performance.now() - started) / 1000;
-  const batch = (await registry.getSingleMetricAsString('engine_batch_size'))
-    .split('\n')
-    .filter((l) => l.startsWith('engine_batch_size_sum') || l.startsWith('engine_batch_size_count'))
-    .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  const measured: WorkerResult = {
+    latencies: results.flatMap((r) => r.latencies),
+    failed: results.reduce((sum, r) => sum + r.failed, 0),
+    seconds: Math.max(...results.map((r) => r.seconds)),
+  };
+  const mean = await batchMean();
   await server.drain();
-  for (const step of orders.closeSteps) await step.run();
-  await postgres.close();
-  const admin = new pg.Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await admin.end();
+  await teardown();
+  return summarize(label, measured, mode === 'transport' ? 0 : mean);
+}
 
-  latencies.sort((a, b) => a - b);
+function summarize(label: string, measured: WorkerResult, batchMean: number): RunResult {
+  const latencies = [...measured.latencies].sort((a, b) => a - b);
   const result = {
     orders: latencies.length,
-    failed,
-    perSecond: Math.round(latencies.length / elapsed),
+    failed: measured.failed,
+    perSecond: Math.round(latencies.length / measured.seconds),
     p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
     p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
-    batchMean: Math.round(((batch[0] ?? 0) / Math.max(1, batch[1] ?? 1)) * 10) / 10,
+    batchMean,
   };
   console.log(label, result);
   return result;
+}
+
+/** Prices straddle the mid so that many orders trade; the rest rest. */
+function orderFor(n: number, c: number) {
+  const buy = (n + c) % 2 === 0;
+  return {
+    buy,
+    price: 60_000 + (buy ? 1 : -1) * (((n * 7919) % 40) - 12),
+    quantity: 1 + (n % 3),
+  };
+}
+
+/** N concurrent callers of OrderService.place in this process: no gRPC, no auth. */
+async function inProcess(orders: Orders, userIds: number[], label: string): Promise<WorkerResult> {
+  const latencies: number[] = [];
+  let failed = 0;
+  let seq = 0;
+  const measureFrom = performance.now() + WARMUP * 1000;
+  const deadline = measureFrom + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      while (performance.now() < deadline) {
+        const n = ++seq;
+        const { buy, price, quantity } = orderFor(n, c);
+        const t0 = performance.now();
+        try {
+          await orders.place(userIds[(n * 31 + c) % userIds.length] ?? 0, {
+            clientOrderId: `${label}-${c}-${n}`,
+            symbol: 'BTC-USD',
+            side: buy ? 'buy' : 'sell',
+            type: 'limit',
+            timeInForce: 'GTC',
+            price: BigInt(price),
+            quantity: BigInt(quantity),
+            postOnly: false,
+          });
+          if (t0 >= measureFrom) latencies.push(performance.now() - t0);
+        } catch {
+          if (t0 >= measureFrom) failed += 1;
+        }
+      }
+    }),
+  );
+  return { latencies, failed, seconds: SECONDS };
 }
 
 /** Workers do not inherit tsx's loader: register it, then load this file as the worker. */
@@ -174,6 +298,7 @@ const WORKER_BOOTSTRAP = new URL(
 );
 
 interface WorkerJob {
+  readonly warmup: number;
   readonly address: string;
   readonly tokens: string[];
   readonly clients: number;
@@ -184,6 +309,8 @@ interface WorkerJob {
 interface WorkerResult {
   readonly latencies: number[];
   readonly failed: number;
+  /** Length of the measured window (after the warm-up). */
+  readonly seconds: number;
 }
 
 /** Clients of one worker: a few channels (as a few API pods), many calls in flight on each. */
@@ -197,16 +324,15 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
   const latencies: number[] = [];
   let failed = 0;
   let seq = 0;
-  const deadline = performance.now() + job.seconds * 1000;
+  const measureFrom = performance.now() + job.warmup * 1000;
+  const deadline = measureFrom + job.seconds * 1000;
   await Promise.all(
     Array.from({ length: job.clients }, async (_, c) => {
       const channel = channels[c % channels.length];
       if (channel === undefined) return;
       while (performance.now() < deadline) {
         const n = ++seq;
-        // Prices straddle the mid so that many orders trade; the rest rest.
-        const buy = (n + c) % 2 === 0;
-        const price = 60_000 + (buy ? 1 : -1) * (((n * 7919) % 40) - 12);
+        const { buy, price, quantity } = orderFor(n, c);
         const t0 = performance.now();
         const { error } = await unary(
           channel,
@@ -218,17 +344,18 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
             type: OrderType.LIMIT,
             timeInForce: TimeInForce.GTC,
             price: BigInt(price),
-            quantity: BigInt(1 + (n % 3)),
+            quantity: BigInt(quantity),
           },
           auth[(n * 31 + c) % auth.length],
         );
+        if (t0 < measureFrom) continue;
         if (error === null) latencies.push(performance.now() - t0);
         else failed += 1;
       }
     }),
   );
   for (const channel of channels) channel.close();
-  return { latencies, failed };
+  return { latencies, failed, seconds: job.seconds };
 }
 
 if (isMainThread) {
@@ -239,12 +366,15 @@ if (isMainThread) {
 
 async function main(): Promise<void> {
   const batched = await run('batched', DEFAULT_ORDERS_SETTINGS.batching);
-  const baseline = await run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0 });
+  const baseline = await run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 });
+  const transport = await run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport');
+  const local = await run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process');
   console.log(
     JSON.stringify({
       bench: 'orders',
       clients: CLIENTS,
       seconds: SECONDS,
+      warmup_s: WARMUP,
       orders_per_s: batched.perSecond,
       p50_ms: batched.p50Ms,
       p99_ms: batched.p99Ms,
@@ -254,6 +384,12 @@ async function main(): Promise<void> {
       baseline_p50_ms: baseline.p50Ms,
       baseline_p99_ms: baseline.p99Ms,
       speedup: Math.round((batched.perSecond / Math.max(1, baseline.perSecond)) * 10) / 10,
+      transport_ceiling_orders_per_s: transport.perSecond,
+      transport_p99_ms: transport.p99Ms,
+      in_process_orders_per_s: local.perSecond,
+      in_process_p50_ms: local.p50Ms,
+      in_process_p99_ms: local.p99Ms,
+      in_process_batch_size_mean: local.batchMean,
       node: process.version,
     }),
   );

@@ -13,8 +13,6 @@
 import {
   MappingType,
   RowBuilder,
-  ThresholdsConfigBuilder,
-  ThresholdsMode,
   type Dashboard,
   type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
@@ -22,21 +20,18 @@ import {
   BigValueColorMode,
   BigValueGraphMode,
   BigValueTextMode,
-  LegendDisplayMode,
-  LegendPlacement,
-  VisibilityMode,
-  VizLegendOptionsBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
-import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import {
   PanelIds,
   alarming,
-  datasource,
+  breakerStates,
   labelValuesVariable,
   platformDashboard,
   query,
   rate,
   stat,
+  stateTimeline,
+  steps,
   target,
   targetVariables,
   timeseries,
@@ -47,17 +42,6 @@ export const DEPENDENCIES_UID = 'trading-platform-dependencies';
 /** Queries on per-dependency metrics also narrow by the `dependency` variable. */
 const dep = `${target}, dependency=~"$dependency"`;
 
-const breakerStates: ValueMapping[] = [
-  {
-    type: MappingType.ValueToText,
-    options: {
-      '0': { text: 'closed', color: 'green', index: 0 },
-      '1': { text: 'half-open', color: 'yellow', index: 1 },
-      '2': { text: 'open', color: 'red', index: 2 },
-    },
-  },
-];
-
 const upStates: ValueMapping[] = [
   {
     type: MappingType.ValueToText,
@@ -67,42 +51,6 @@ const upStates: ValueMapping[] = [
     },
   },
 ];
-
-/** Colours that match the value mappings, for when a value falls between them. */
-const steps = (...colors: [number | null, string][]) =>
-  new ThresholdsConfigBuilder()
-    .mode(ThresholdsMode.Absolute)
-    .steps(colors.map(([value, color]) => ({ value, color })));
-
-function stateTimeline(
-  ids: PanelIds,
-  title: string,
-  description: string,
-  expr: string,
-  legend: string,
-  mappings: ValueMapping[],
-  width: number,
-): StateTimelinePanelBuilder {
-  return new StateTimelinePanelBuilder()
-    .id(ids.take())
-    .title(title)
-    .description(description)
-    .datasource(datasource)
-    .span(width)
-    .height(8)
-    .targets([query('A', expr, legend)])
-    .mappings(mappings)
-    .showValue(VisibilityMode.Never)
-    .mergeValues(true)
-    .rowHeight(0.8)
-    .fillOpacity(80)
-    .legend(
-      new VizLegendOptionsBuilder()
-        .showLegend(true)
-        .displayMode(LegendDisplayMode.List)
-        .placement(LegendPlacement.Bottom),
-    );
-}
 
 export function dependencies(): Dashboard {
   const ids = new PanelIds();

@@ -8,11 +8,13 @@ import {
   DashboardLinkBuilder,
   DashboardLinkType,
   DatasourceVariableBuilder,
+  MappingType,
   QueryVariableBuilder,
   ThresholdsConfigBuilder,
   ThresholdsMode,
   VariableRefresh,
   VariableSort,
+  type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   BigValueColorMode,
@@ -22,11 +24,13 @@ import {
   ReduceDataOptionsBuilder,
   SortOrder,
   TooltipDisplayMode,
+  VisibilityMode,
   VizLegendOptionsBuilder,
   VizTooltipOptionsBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 
 export const datasource = { type: 'prometheus', uid: '${datasource}' };
@@ -41,9 +45,13 @@ export function query(refId: string, expr: string, legend: string): DataqueryBui
   return new DataqueryBuilder().refId(refId).expr(expr).legendFormat(legend).range();
 }
 
-/** Panel ids must be unique and stable so links to `viewPanel=<id>` survive regeneration. */
+/**
+ * Panel ids must be unique and stable so links to `viewPanel=<id>` survive regeneration. Panels
+ * added to a shipped dashboard take theirs from a second allocator that starts after the last
+ * id in use, so inserting a row in the middle does not renumber the panels below it.
+ */
 export class PanelIds {
-  private next = 1;
+  constructor(private next = 1) {}
   take(): number {
     return this.next++;
   }
@@ -110,6 +118,55 @@ export function stat(
     .graphMode(BigValueGraphMode.Area)
     .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
     .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(thresholds));
+}
+
+/** circuit_breaker_state as names: the Dependencies dashboard and the api → engine row. */
+export const breakerStates: ValueMapping[] = [
+  {
+    type: MappingType.ValueToText,
+    options: {
+      '0': { text: 'closed', color: 'green', index: 0 },
+      '1': { text: 'half-open', color: 'yellow', index: 1 },
+      '2': { text: 'open', color: 'red', index: 2 },
+    },
+  },
+];
+
+/** Colours that match the value mappings, for when a value falls between them. */
+export const steps = (...colors: [number | null, string][]): ThresholdsConfigBuilder =>
+  new ThresholdsConfigBuilder()
+    .mode(ThresholdsMode.Absolute)
+    .steps(colors.map(([value, color]) => ({ value, color })));
+
+/** One row per series, coloured by its mapped state (breaker, health, leadership). */
+export function stateTimeline(
+  ids: PanelIds,
+  title: string,
+  description: string,
+  expr: string,
+  legend: string,
+  mappings: ValueMapping[],
+  width: number,
+): StateTimelinePanelBuilder {
+  return new StateTimelinePanelBuilder()
+    .id(ids.take())
+    .title(title)
+    .description(description)
+    .datasource(datasource)
+    .span(width)
+    .height(8)
+    .targets([query('A', expr, legend)])
+    .mappings(mappings)
+    .showValue(VisibilityMode.Never)
+    .mergeValues(true)
+    .rowHeight(0.8)
+    .fillOpacity(80)
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom),
+    );
 }
 
 export function datasourceVariable(): DatasourceVariableBuilder {

@@ -1,13 +1,18 @@
 // The "Trading" dashboard: the order path from PlaceOrder to the streams. Orders by result,
-// engine command latency and batching, fenced or failed batch transactions, shard leadership,
-// trades per symbol, and the outbox relay that turns commits into stream messages. Read it top
-// to bottom the way an order travels: api (orders_total) → engine shard (engine_*) → commit
-// (trades_total) → outbox relay (outbox_*) → Redis Streams.
+// the api → engine call (ROLE=api), engine command latency and batching, fenced or failed batch
+// transactions, shard leadership with its standbys, trades per symbol, the outbox relay that
+// turns commits into stream messages, and the market simulator of ROLE=all. Read it top to
+// bottom the way an order travels: api (orders_total) → internal gRPC (grpc_client_*,
+// dependency="engine") → engine shard (engine_*) → commit (trades_total) → outbox relay
+// (outbox_*) → Redis Streams.
 //
 // Every query uses metric names from the DESIGN.md catalog ("trading"), plus
 // engine_batches_total, outbox_published_total and outbox_relay_failures_total, which the
-// engine and relay added with issue 6. The alerts in alerts/trading.rules.yml read the same
-// series; their runbooks name the panels here.
+// engine and relay added with issue 6, and the metrics of the engine roles (grpc_client_*,
+// engine_leader, open_order_quota_corrected_units_total) and of the simulator (simulator_*).
+// No single process exposes all of them: the live test holds the dashboard to ROLE=all, api
+// and engine together. The alerts in alerts/trading.rules.yml read the same series; their
+// runbooks name the panels here.
 //
 // The v1 dashboard schema is deprecated in the SDK; see service-overview.ts for why it ships.
 /* eslint-disable @typescript-eslint/no-deprecated */
@@ -26,11 +31,14 @@ import {
 import {
   PanelIds,
   alarming,
+  breakerStates,
   labelValuesVariable,
   platformDashboard,
   query,
   rate,
   stat,
+  stateTimeline,
+  steps,
   target,
   targetVariables,
   timeseries,
@@ -48,15 +56,56 @@ const leaderStates: ValueMapping[] = [
   },
 ];
 
+const leaderRoles: ValueMapping[] = [
+  {
+    type: MappingType.ValueToText,
+    options: {
+      '0': { text: 'standby', color: 'blue', index: 0 },
+      '1': { text: 'leader', color: 'green', index: 1 },
+    },
+  },
+];
+
+const simulatorStates: ValueMapping[] = [
+  {
+    type: MappingType.ValueToText,
+    options: {
+      '0': { text: 'stopped', color: 'orange', index: 0 },
+      '1': { text: 'running', color: 'green', index: 1 },
+    },
+  },
+];
+
+/** The api's calls to the engine (ROLE=api → ROLE=engine), as its gRPC client counts them. */
+const engineCalls = `${target}, grpc_service="trading.internal.v1.EngineService"`;
+
+/**
+ * The engine's answers to a call it served (GrpcOrderEngine passes them on as domain errors):
+ * the order was refused, as it would be in one process. Apart from these and OK, every code is
+ * a failed call: Unavailable (unreachable, or a standby or stopped shard answering), DeadlineExceeded
+ * and Canceled (the policy's timeout), Internal, Unknown, and Unimplemented or Unauthenticated
+ * after a bad rollout or mTLS change. The alert TradingPlatformEngineCallsFailing splits alike.
+ */
+const ENGINE_REJECTIONS =
+  'InvalidArgument|FailedPrecondition|NotFound|ResourceExhausted|AlreadyExists';
+const ENGINE_ANSWERS = `OK|${ENGINE_REJECTIONS}`;
+
 export function trading(): Dashboard {
   const ids = new PanelIds();
+  // The api → engine and simulator rows and the standby and quota panels came after the first
+  // version (ids 1-23): their ids start at 24, so links to the panels below them still work.
+  const added = new PanelIds(24);
   const orders = (matchers = '') => `orders_total{${target}${matchers}}`;
   const batches = (result: string) => `engine_batches_total{${sharded}, result=~"${result}"}`;
+  const engineHandled = (codes: string) =>
+    `grpc_client_handled_total{${engineCalls}, grpc_code${codes}}`;
+  const engineAll = `sum(${rate(`grpc_client_handled_total{${engineCalls}}`)})`;
+  const simulated = (results: string) => `simulator_orders_total{${target}, result${results}}`;
 
   const builder = platformDashboard(
     'Trading platform / Trading',
     TRADING_UID,
-    'Orders by result, engine command latency and batching, failed and fenced batches, shard leadership, trades, and the outbox relay that feeds the streams.',
+    'Orders by result, the api → engine call, engine command latency and batching, failed and fenced batches, shard leadership and standbys, trades, the outbox relay that feeds the streams, and the market simulator.',
     ['trading-platform', 'trading', 'engine'],
   );
   for (const variable of targetVariables()) builder.withVariable(variable);
@@ -220,6 +269,101 @@ export function trading(): Dashboard {
     );
 
   builder
+    .withRow(new RowBuilder('api → engine').id(added.take()))
+    .withPanel(
+      timeseries(
+        added,
+        'Engine calls/s by code',
+        "EngineService calls from ROLE=api per second, one per attempt (retries included), by gRPC code. OK and the engine's answers (InvalidArgument, FailedPrecondition, NotFound, ResourceExhausted, AlreadyExists: the order was refused, as in one process) are normal; every other code (red: Unavailable, DeadlineExceeded, Canceled by the timeout, Internal, Unknown, ...) is a failed call. Calls refused by an open breaker never reach the client and are not here. Empty under ROLE=all, where the engine is in-process.",
+        'reqps',
+        [
+          query(
+            'A',
+            `sum by (grpc_code) (${rate(engineHandled(`=~"${ENGINE_ANSWERS}"`))})`,
+            '{{grpc_code}}',
+          ),
+          query(
+            'B',
+            `sum by (grpc_code) (${rate(engineHandled(`!~"${ENGINE_ANSWERS}"`))})`,
+            '{{grpc_code}}',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        added,
+        'Engine call failure ratio',
+        'Failed EngineService calls (red: any code but OK and the engine\'s answers) and the engine\'s answers (rejections) as shares of all calls. Alert TradingPlatformEngineCallsFailing at 5 % for 5 minutes; a placement that fails every attempt reaches the client as UNAVAILABLE and counts in orders_total{result="failed"}.',
+        'percentunit',
+        [
+          query(
+            'A',
+            `sum(${rate(engineHandled(`=~"${ENGINE_REJECTIONS}"`))}) / ${engineAll}`,
+            'answers (rejections)',
+          ),
+          query(
+            'B',
+            `sum(${rate(engineHandled(`!~"${ENGINE_ANSWERS}"`))}) / ${engineAll}`,
+            'failed',
+          ),
+        ],
+      )
+        .max(1)
+        .overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        added,
+        'Engine call latency p50 / p99',
+        'grpc_client_handling_seconds of EngineService: one attempt as the api sees it, from the call to its status (network, the engine\'s queue and batch commit). Compare with "Place latency" below (the engine\'s own view): the gap is the network and gRPC on both sides. ENGINE_TIMEOUT_MS (2 s by default) caps it.',
+        's',
+        (['0.5', '0.99'] as const).map((q, i) =>
+          query(
+            String.fromCharCode(65 + i),
+            `histogram_quantile(${q}, sum by (le) (${rate(`grpc_client_handling_seconds_bucket{${engineCalls}}`)}))`,
+            `p${String(Number(q) * 100)}`,
+          ),
+        ),
+        8,
+      ),
+    )
+    .withPanel(
+      stateTimeline(
+        added,
+        'Engine breaker by pod',
+        'The engine circuit breaker of each api pod (dependency="engine"). Open: PlaceOrder, CancelOrder and AmendOrder fail at once with UNAVAILABLE without calling the engine (alert TradingPlatformCircuitBreakerOpen). Half-open is entered on the first call after the open delay.',
+        `max by (pod) (circuit_breaker_state{${target}, dependency="engine"})`,
+        '{{pod}}',
+        breakerStates,
+        8,
+      )
+        .max(2)
+        .thresholds(steps([null, 'green'], [1, 'yellow'], [2, 'red'])),
+    )
+    .withPanel(
+      timeseries(
+        added,
+        'Engine retries/s and refused calls/s',
+        'Retried engine attempts per second by api pod (places only: the client order id makes a repeat return the first result), and calls the open breaker refused without trying (red).',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (pod) (${rate(`retries_total{${target}, dependency="engine"}`)})`,
+            'retries {{pod}}',
+          ),
+          query(
+            'B',
+            `sum by (pod) (${rate(`dependency_request_seconds_count{${target}, dependency="engine", outcome="rejected"}`)})`,
+            'refused {{pod}}',
+          ),
+        ],
+        8,
+      ).overrideByQuery('B', alarming),
+    );
+
+  builder
     .withRow(new RowBuilder('Engine').id(ids.take()))
     .withPanel(
       timeseries(
@@ -298,7 +442,38 @@ export function trading(): Dashboard {
         "engine_epoch per shard and pod: the leader shows the shard's fencing epoch, every other process 0. A step up is a takeover (the new leader bumped the epoch); a shard with no pod above 0 has no leader.",
         'none',
         [query('A', `max by (shard, pod) (engine_epoch{${sharded}})`, '{{shard}} {{pod}}')],
-        24,
+        8,
+      )
+        .lineInterpolation(LineInterpolation.StepAfter)
+        .decimals(0),
+    )
+    .withPanel(
+      stateTimeline(
+        added,
+        'Leader and standbys by shard and pod',
+        "engine_leader per shard and pod: the leader holds the shard's PostgreSQL advisory lock; a standby tries the lock every ENGINE_LEADER_POLL_MS and takes over when the leader's session ends. A shard with a leader and no standby has no hot standby (alert TradingPlatformEngineStandbyMissing); one with no leader cannot trade (TradingPlatformEngineNoLeader). Only processes that elect leaders report it (ROLE=engine, and ROLE=all on PostgreSQL).",
+        `max by (shard, pod) (engine_leader{${sharded}})`,
+        '{{shard}} {{pod}}',
+        leaderRoles,
+        8,
+      )
+        .max(1)
+        .thresholds(steps([null, 'blue'], [1, 'green'])),
+    )
+    .withPanel(
+      timeseries(
+        added,
+        'Quota units corrected at shard start',
+        'open_order_quota_corrected_units_total by pod and kind: open-order quota units a new leader corrected against the open orders in PostgreSQL. leaked: counted without an open order (a process died between commit and release); missing: an open order without a unit. It moves once per shard taken, at start or takeover and usually before the first scrape, so this shows the counter itself, not a rate that would miss it. A step after a crash is expected; one after every clean restart points at a leak.',
+        'short',
+        [
+          query(
+            'A',
+            `sum by (pod, kind) (open_order_quota_corrected_units_total{${target}})`,
+            '{{pod}} {{kind}}',
+          ),
+        ],
+        8,
       )
         .lineInterpolation(LineInterpolation.StepAfter)
         .decimals(0),
@@ -345,6 +520,58 @@ export function trading(): Dashboard {
         [query('A', `sum by (pod) (${rate(`outbox_relay_failures_total{${target}}`)})`, '{{pod}}')],
         6,
       ).overrideByRegexp('.*', alarming),
+    );
+
+  builder
+    .withRow(new RowBuilder('Market simulator').id(added.take()))
+    .withPanel(
+      timeseries(
+        added,
+        'Simulator actions/s by action and result',
+        "Orders the built-in market simulator (ROLE=all with SIMULATOR_ENABLED) placed or canceled per second. ok; gone (a cancel of an order already filled or canceled); rejected (book or balance rules); throttled (open-order quota or rate limit); unavailable and failed (red: a dependency is down or slow, or anything else). The bots trade through the same use cases as clients, so red here follows the order path's trouble.",
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (action, result) (${rate(simulated('!~"unavailable|failed"'))})`,
+            '{{action}} {{result}}',
+          ),
+          query(
+            'B',
+            `sum by (action, result) (${rate(simulated('=~"unavailable|failed"'))})`,
+            '{{action}} {{result}}',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      stateTimeline(
+        added,
+        'Simulator running by pod',
+        'Whether the market simulator of each ROLE=all pod is placing orders. Pods with the simulator disabled (SIMULATOR_ENABLED=false, and every other role) report nothing.',
+        `max by (pod) (simulator_running{${target}})`,
+        '{{pod}}',
+        simulatorStates,
+        6,
+      )
+        .max(1)
+        .thresholds(steps([null, 'orange'], [1, 'green'])),
+    )
+    .withPanel(
+      timeseries(
+        added,
+        'Bot balance top-ups by asset',
+        'Bot balances the simulator raised back to their target (when below half of it), per interval and asset. Targets cover thousands of the largest orders and holdings only drift as bots trade with each other, so top-ups are rare; a steady rate means a bot keeps losing one asset (a skewed price walk, or balances changed by hand).',
+        'short',
+        [
+          query(
+            'A',
+            `sum by (asset) (increase(simulator_balance_topups_total{${target}}[$__rate_interval]))`,
+            '{{asset}}',
+          ),
+        ],
+        6,
+      ),
     );
 
   return builder.build();

@@ -223,6 +223,11 @@ export function createOrderEngine(settings: OrdersSettings, deps: OrdersDeps): O
     },
   };
 
+  if (quota !== undefined) {
+    // Zero series from the start: the corrections happen before the first scrape.
+    const corrections = quotaCorrections(registry);
+    for (const kind of ['leaked', 'missing']) corrections.inc({ kind }, 0);
+  }
   const takeShard = async (runner: ShardRunner) => {
     await runner.start();
     if (quota !== undefined) await reconcileQuota(quota, postgres, logger, registry);
@@ -294,11 +299,7 @@ async function reconcileQuota(
   logger: Logger,
   registry: Registry,
 ): Promise<void> {
-  const corrections = counter(registry, {
-    name: 'open_order_quota_corrected_units_total',
-    help: 'Open-order quota units corrected when engine shards start, by kind (leaked: counted without an open order; missing: open order without a unit).',
-    labelNames: ['kind'] as const,
-  });
+  const corrections = quotaCorrections(registry);
   const startedAt = performance.now();
   try {
     const result = await quota.reconcile(await openOrdersByUser(postgres));
@@ -315,3 +316,10 @@ async function reconcileQuota(
     );
   }
 }
+
+const quotaCorrections = (registry: Registry) =>
+  counter(registry, {
+    name: 'open_order_quota_corrected_units_total',
+    help: 'Open-order quota units corrected when engine shards start, by kind (leaked: counted without an open order; missing: open order without a unit).',
+    labelNames: ['kind'] as const,
+  });

@@ -1,22 +1,101 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { basename } from 'node:path';
-import { missingMetrics, queriedMetrics } from '../../dashboards/queried-metrics.js';
+import { exposedMetrics, queriedMetrics } from '../../dashboards/queried-metrics.js';
 import { renderDashboards } from '../../dashboards/render.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import {
+  dropSchema,
+  sample,
+  startTestApp,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+  type TestApp,
+} from '../support/app.js';
+import { spawnApp, type AppProcess } from '../support/process.js';
 
-let app: TestApp;
+/**
+ * Every series a dashboard queries must be on the /metrics page of a real process. No single
+ * role exposes them all, so the dashboards are held to the three roles together:
+ * - ROLE=all (in this process, with the market simulator on): the api, the engine shards with
+ *   leader election (PostgreSQL), the outbox relay and simulator_*; its engine is in-process,
+ *   so it has no grpc_client_* and no engine breaker;
+ * - ROLE=engine (a real process): EngineService, the shards and engine_leader;
+ * - ROLE=api (a real process) calling that engine: grpc_client_* and the `engine` policy.
+ * The engine and api processes share a schema, Redis prefix and data directory, as a
+ * deployment's pods do.
+ */
+
+interface Role {
+  readonly role: string;
+  readonly httpUrl: string;
+}
+
+let allStarting: Promise<TestApp> | undefined;
+let all: TestApp | undefined;
+let engine: AppProcess | undefined;
+let api: AppProcess | undefined;
+const schema = uniqueName('dashroles');
+let dataDir: string | undefined;
 
 before(async () => {
-  // ROLE=all (the default, spelled out): the only role that runs the api, the engine shards and
-  // the outbox relay in one process, so every trading metric is on its /metrics page.
-  app = await startTestApp({ ROLE: 'all' });
+  dataDir = await mkdtemp(join(tmpdir(), 'tp-dashboards-'));
+  const shared = {
+    DATABASE_URL: TEST_DATABASE_URL,
+    PG_SCHEMA: schema,
+    PG_POOL_MAX: '4',
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: `${schema}:`,
+    DATA_DIR: dataDir,
+    AUTH_ARGON2_MEMORY_KIB: '1024',
+    AUTH_ARGON2_TIME_COST: '1',
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    TELEMETRY_ENABLED: 'false',
+    LOG_LEVEL: 'info',
+  };
+  // All three start at once: the api connects to the engine lazily, and concurrent migrations
+  // of the shared schema wait on each other's lock.
+  allStarting = startTestApp({ ROLE: 'all', SIMULATOR_ENABLED: 'true' }).then((app) => {
+    all = app;
+    return app;
+  });
+  engine = await spawnApp({ ...shared, ROLE: 'engine', POD_NAME: 'engine-0' });
+  api = await spawnApp({
+    ...shared,
+    ROLE: 'api',
+    POD_NAME: 'api-0',
+    ENGINE_ADDRESS: `ipv4:${engine.grpcAddress}`,
+  });
+  await Promise.all([
+    allStarting,
+    engine.waitForLog('app started', 60_000),
+    api.waitForLog('app started', 60_000),
+  ]);
 });
 
 after(async () => {
-  await app.stop();
+  await allStarting?.catch(() => undefined);
+  await all?.stop();
+  for (const child of [api, engine]) child?.child.kill('SIGKILL');
+  await Promise.all([api?.exited, engine?.exited]);
+  await dropSchema(TEST_DATABASE_URL, schema);
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
+
+function roles(): Role[] {
+  assert.ok(all && engine && api, 'every role started');
+  return [
+    { role: 'all', httpUrl: all.httpUrl },
+    { role: 'engine', httpUrl: engine.httpUrl },
+    { role: 'api', httpUrl: api.httpUrl },
+  ];
+}
+
+const scrape = async ({ httpUrl }: Role): Promise<string> =>
+  (await fetch(`${httpUrl}/metrics`)).text();
 
 const dashboards = readdirSync('dashboards')
   .filter((name) => name.endsWith('.json'))
@@ -30,10 +109,25 @@ test('every generated dashboard is checked', () => {
   for (const { path } of renderDashboards()) assert.ok(names.includes(basename(path)), path);
 });
 
+test('the api and engine roles expose what ROLE=all cannot', async () => {
+  const [allText = '', engineText = '', apiText = ''] = await Promise.all(roles().map(scrape));
+  const engineCalls = { grpc_service: 'trading.internal.v1.EngineService', grpc_code: 'OK' };
+  assert.equal(sample(apiText, 'grpc_client_handled_total', engineCalls), 0);
+  assert.equal(sample(apiText, 'circuit_breaker_state', { dependency: 'engine' }), 0);
+  assert.equal(sample(allText, 'grpc_client_handled_total', engineCalls), undefined);
+  // The only engine process leads every shard; ROLE=all leads its own schema's shards.
+  assert.equal(sample(engineText, 'engine_leader', {}), 1);
+  assert.equal(sample(allText, 'engine_leader', {}), 1);
+});
+
 for (const { name, json } of dashboards) {
-  test(`every metric ${name} queries is exposed by a running server on /metrics`, async () => {
-    assert.ok(queriedMetrics(json).length > 10, 'the dashboard queries metrics');
-    const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
-    assert.deepEqual(missingMetrics(json, text), []);
+  test(`every metric ${name} queries is exposed on /metrics by one of the roles`, async () => {
+    const queried = queriedMetrics(json);
+    assert.ok(queried.length > 10, 'the dashboard queries metrics');
+    const exposed = await Promise.all(
+      roles().map(async (role) => exposedMetrics(await scrape(role))),
+    );
+    const missing = queried.filter((metric) => !exposed.some((names) => names.has(metric)));
+    assert.deepEqual(missing, [], 'queried, but on no /metrics page of ROLE=all, engine or api');
   });
 }
