@@ -82,9 +82,13 @@ export function wireOrderRoles(config: Config, data: DataLayer, deps: Deps): Ord
     }
     case 'engine': {
       const engine = createOrderEngine(settings, ordersDeps);
-      // Only the leader takes engine traffic: the Service routes to ready pods.
-      readiness.register('engine-leader', () =>
-        engine.leading() ? { ok: true } : { ok: false, detail: 'standing by for another leader' },
+      // Reported, not failing: a standby is a healthy pod (rollouts and disruption budgets
+      // need it ready); api pods find the leader themselves (see GrpcOrderEngine).
+      readiness.register(
+        'engine-leader',
+        () =>
+          engine.leading() ? { ok: true } : { ok: false, detail: 'standing by for another leader' },
+        { critical: false },
       );
       return {
         ...none,

@@ -17,7 +17,8 @@ import { spawnApp, type AppProcess } from '../support/process.js';
  * leader is SIGKILLed; one trace id runs from the client through api to engine.
  *
  * Three real processes on one schema: engine A (leader), engine B (standby), and an api whose
- * engine target lists both (pick_first moves on to B once A is gone).
+ * engine target lists both. Calls are spread over both; B's "not the leader" answers send them
+ * on to A, and once A is gone, B leads.
  */
 
 interface PlaceResponse {
@@ -121,9 +122,16 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
   apps.push(api);
   await api.waitForLog('app started', 60_000);
 
-  // Only the leader is ready, so a Kubernetes Service sends engine calls to it alone.
+  // Both are ready (a standby is a healthy pod); /readyz says which one stands by.
   assert.equal(await readyz(engineA), 200);
-  assert.equal(await readyz(engineB), 503);
+  assert.equal(await readyz(engineB), 200);
+  const standby = (await (await fetch(`${engineB.httpUrl}/readyz`)).json()) as {
+    degraded: { name: string }[];
+  };
+  assert.deepEqual(
+    standby.degraded.map((check) => check.name),
+    ['engine-leader'],
+  );
 
   const maker = await signUp(api.grpcAddress, 'roles_maker');
   const taker = await signUp(api.grpcAddress, 'roles_taker');
@@ -150,6 +158,20 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
     );
   assert.equal((await callLine(api, 'PlaceOrder')).trace_id, traceId);
   assert.equal((await callLine(engineA, 'Submit')).trace_id, traceId);
+  // Round robin: some calls land on the standby, which answers "not the leader"; each is sent
+  // on to the leader and succeeds.
+  for (let i = 0; i < 6; i += 1) {
+    const placed = await unary(orders, 'placeOrder', limit(`spread-${i}`, Side.SELL, 1n), maker);
+    assert.equal(placed.error, null, placed.error?.message);
+  }
+  const standbyMetrics = await (await fetch(`${engineB.httpUrl}/metrics`)).text();
+  assert.ok(
+    metric(
+      standbyMetrics,
+      /^grpc_server_handled_total\{.*grpc_method="Submit".*grpc_code="Unavailable"/,
+    ) >= 1,
+    'the standby saw some of the calls',
+  );
   const apiMetrics = await (await fetch(`${api.httpUrl}/metrics`)).text();
   assert.ok(
     metric(
@@ -162,9 +184,6 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
   engineA.child.kill('SIGKILL');
   await engineA.exited;
   await engineB.waitForLog('engine shard leadership acquired', 20_000);
-  await until('the new leader to be ready', async () =>
-    (await readyz(engineB)) === 200 ? true : undefined,
-  );
 
   // Through the same api: the retry-safe place reaches B and trades with A's resting order.
   const crossed = await until('a place through the new leader', async () => {
@@ -176,6 +195,7 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
     );
     return error === null ? response : undefined;
   });
+  // The book was rebuilt: the buy trades with the oldest resting sell (A's first order).
   assert.equal(crossed.order.filledQuantity, 2n);
   assert.equal(crossed.fills.length, 1);
 
@@ -189,4 +209,8 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
   assert.equal(repeated.error, null);
   assert.equal(repeated.response?.order.orderId, resting.response?.order.orderId);
   assert.equal(repeated.response?.order.filledQuantity, 2n);
+  const leader = (await (await fetch(`${engineB.httpUrl}/readyz`)).json()) as {
+    degraded: unknown[];
+  };
+  assert.deepEqual(leader.degraded, []);
 });

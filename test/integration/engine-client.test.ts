@@ -4,10 +4,11 @@ import { Registry } from 'prom-client';
 import { GrpcOrderEngine } from '../../src/adapters/engine/grpc-order-engine.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { Order } from '../../src/domain/orders/order.js';
-import type {
-  OrderCommand,
-  OrderEngine,
-  Submitted,
+import {
+  NOT_LEADER_DEPENDENCY,
+  type OrderCommand,
+  type OrderEngine,
+  type Submitted,
 } from '../../src/domain/orders/order-engine.port.js';
 import { EngineService } from '../../src/gen/trading/internal/v1/engine_pb.js';
 import { Readiness } from '../../src/lifecycle/readiness.js';
@@ -119,6 +120,29 @@ describe('api → engine over internal gRPC', () => {
       });
     }
     assert.deepEqual(engine.commands, commands);
+  });
+
+  test("a standby's answer sends any command on, and a leader answers it", async () => {
+    let standbyAnswers = 2;
+    engine.answer = () =>
+      standbyAnswers-- > 0
+        ? Promise.reject(
+            new DomainError('unavailable', 'this engine process does not lead shard-0; retry', {
+              dependency: NOT_LEADER_DEPENDENCY,
+            }),
+          )
+        : Promise.resolve({ result: { order: ORDER, fills: [] }, replayed: false });
+    const before = engine.commands.length;
+    // A cancel is not retried on failure; a standby's answer is not a failure: nothing was done.
+    const submitted = await client.submit({
+      kind: 'cancel',
+      userId: 42,
+      symbol: 'BTC-USD',
+      orderId: ORDER.id,
+    });
+    assert.equal(submitted.result.order.id, ORDER.id);
+    assert.equal(engine.commands.length - before, 3);
+    assert.equal(client.policy.state(), 'closed');
   });
 
   test("the engine's answers come back as the same domain errors and never trip the breaker", async () => {

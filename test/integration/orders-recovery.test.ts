@@ -171,3 +171,57 @@ describe('engine shard recovery', () => {
     assert.equal(retried.order.filled, 5);
   });
 });
+
+describe('engine shard transactions on one connection', () => {
+  const harness = new OrdersHarness({
+    batching: { maxBatchSize: 16, maxBatchDelayMs: 1, connections: 1 },
+  });
+  before(() => harness.start());
+  after(() => harness.stop());
+
+  test('a batch begins only after the one before it on its connection has committed', async () => {
+    // Record what each connection is sent, in the order it is sent.
+    const statements = new Map<object, string[]>();
+    let onWrite: (() => void) | undefined;
+    const pool = harness.postgres.pool;
+    const connect = pool.connect.bind(pool);
+    // Wrapping the driver's overloaded query() is untyped by nature: the shape is checked here.
+    pool.connect = (async () => {
+      const client = await connect();
+      if (statements.has(client)) return client; // a pooled client, wrapped already
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      const sent: string[] = [];
+      statements.set(client, sent);
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+        const [config] = args;
+        const text =
+          typeof config === 'string' ? config : ((config as { name?: string }).name ?? '?');
+        sent.push(text);
+        if (text.startsWith('engine-write-batch')) onWrite?.();
+        return query(...args);
+      };
+      return client;
+    }) as typeof pool.connect;
+
+    const maker = await harness.user();
+    const taker = await harness.user();
+    let second: Promise<OrderResult> | undefined;
+    onWrite = () => {
+      onWrite = undefined;
+      // Arrives while the first batch is writing: it becomes the next batch, started as soon
+      // as the first has written, on the same connection.
+      second = harness.orders.orders.place(taker, order('buy', 59_000, 1));
+    };
+    await harness.orders.orders.place(maker, order('sell', 62_000, 1));
+    await second;
+
+    const batchConnection = [...statements.values()].find((sent) =>
+      sent.some((text) => text.startsWith('engine-write-batch')),
+    );
+    assert.ok(batchConnection !== undefined);
+    const transactions = batchConnection.filter((text) =>
+      ['BEGIN', 'COMMIT', 'ROLLBACK'].includes(text),
+    );
+    assert.deepEqual(transactions, ['BEGIN', 'COMMIT', 'BEGIN', 'COMMIT']);
+  });
+});

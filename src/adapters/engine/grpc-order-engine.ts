@@ -9,10 +9,11 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { DomainError, type DomainErrorCode } from '../../domain/errors.js';
-import type {
-  OrderCommand,
-  OrderEngine,
-  Submitted,
+import {
+  NOT_LEADER_DEPENDENCY,
+  type OrderCommand,
+  type OrderEngine,
+  type Submitted,
 } from '../../domain/orders/order-engine.port.js';
 import { EngineService, type SubmitResponse } from '../../gen/trading/internal/v1/engine_pb.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
@@ -22,7 +23,7 @@ import {
 } from '../../transport/grpc/client-observability.js';
 import type { TlsFiles } from '../../transport/grpc/server.js';
 import { grpcServiceDefinition } from '../../transport/grpc/service-adapter.js';
-import { RETRY_AFTER_KEY } from '../../transport/grpc/status.js';
+import { DEPENDENCY_KEY, RETRY_AFTER_KEY } from '../../transport/grpc/status.js';
 import { fromSubmitResponse, submitRequest } from '../../transport/rpc/engine-codec.js';
 import {
   createDependencyPolicy,
@@ -33,8 +34,9 @@ import {
 
 export interface GrpcOrderEngineOptions {
   /**
-   * grpc-js target of the engine leader(s): `host:port`, `dns:///engine:50051`, or a list
-   * `ipv4:127.0.0.1:50061,127.0.0.1:50062` (pick_first moves on when one goes away).
+   * grpc-js target of every engine process (leaders and standbys): a DNS name resolving to
+   * all of them (`dns:///engine-headless:50051`) or a list (`ipv4:10.0.0.1:50051,10.0.0.2:50051`).
+   * Calls are spread round robin; a standby's answer sends the call on to the next process.
    */
   readonly address: string;
   /** mTLS when set: the engine checks our certificate, we check its. */
@@ -48,6 +50,12 @@ export interface GrpcOrderEngineOptions {
 }
 
 /** The engine's own answers (not failures of the call): they pass through as domain errors. */
+/** Tries per call while processes answer that they do not lead the shard (standbys). */
+const LEADER_SEARCH_ATTEMPTS = 4;
+
+/** A standby's answer: nothing was done, so the call goes on to another process at once. */
+class NotLeader extends Error {}
+
 const ANSWERS = new Map<number, DomainErrorCode>([
   [status.INVALID_ARGUMENT, 'invalid_argument'],
   [status.FAILED_PRECONDITION, 'failed_precondition'],
@@ -63,6 +71,11 @@ const ANSWERS = new Map<number, DomainErrorCode>([
  * argument, insufficient balance, unknown order) come back as the same domain errors the
  * in-process engine raises; anything else (unreachable, deadline, the engine's own outage) is
  * a dependency failure and surfaces as `unavailable` naming the engine.
+ *
+ * Leader and standbys all take calls (round robin): a standby answers UNAVAILABLE marked
+ * `engine-leader`, and the call is sent on to the next process, whatever its kind, since the
+ * standby did nothing. So every engine pod can be ready (rollouts and disruption budgets need
+ * that) and no Kubernetes API access is needed to find the leader.
  */
 export class GrpcOrderEngine implements OrderEngine {
   readonly policy: DependencyPolicy;
@@ -76,6 +89,7 @@ export class GrpcOrderEngine implements OrderEngine {
     const Ctor = makeGenericClientConstructor(definition, 'EngineService');
     this.#client = new Ctor(options.address, channelCredentials(options.tls), {
       interceptors: [clientObservabilityInterceptor(metrics)],
+      'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     });
@@ -91,9 +105,19 @@ export class GrpcOrderEngine implements OrderEngine {
   }
 
   submit(command: OrderCommand): Promise<Submitted> {
-    return this.policy.execute((signal) => this.#call(command, signal), {
+    return this.policy.execute((signal) => this.#callLeader(command, signal), {
       idempotent: command.kind === 'place',
     });
+  }
+
+  async #callLeader(command: OrderCommand, signal: AbortSignal): Promise<Submitted> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#call(command, signal);
+      } catch (error) {
+        if (!(error instanceof NotLeader) || attempt >= LEADER_SEARCH_ATTEMPTS) throw error;
+      }
+    }
   }
 
   close(): void {
@@ -133,6 +157,10 @@ type UnaryCall = (
 ) => { cancel(): void };
 
 function answerOrFailure(error: ServiceError): Error {
+  const [dependency] = error.metadata.get(DEPENDENCY_KEY);
+  if (error.code === status.UNAVAILABLE && dependency === NOT_LEADER_DEPENDENCY) {
+    return new NotLeader(error.details);
+  }
   const code = ANSWERS.get(error.code);
   if (code === undefined) return error;
   const [field] = error.metadata.get('error-field');

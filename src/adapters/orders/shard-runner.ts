@@ -3,7 +3,11 @@ import { MatchingEngine, type BookState, type SelfTradePrevention } from '../../
 import type { Clock } from '../../domain/clock.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import type { Market } from '../../domain/orders/market.js';
-import type { OrderCommand, Submitted } from '../../domain/orders/order-engine.port.js';
+import {
+  NOT_LEADER_DEPENDENCY,
+  type OrderCommand,
+  type Submitted,
+} from '../../domain/orders/order-engine.port.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import type { Postgres } from '../postgres/index.js';
 import {
@@ -64,6 +68,13 @@ type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
 const tracer = trace.getTracer('trading-platform/engine');
 
+/** This process does not lead the shard (a standby, or a leader that stepped down). */
+const notLeader = (shard: string) =>
+  new DomainError('unavailable', `this engine process does not lead ${shard}; retry`, {
+    dependency: NOT_LEADER_DEPENDENCY,
+    retryAfterMs: 50,
+  });
+
 const unavailable = (message: string, cause?: unknown) =>
   new DomainError('unavailable', message, { dependency: 'postgres', retryAfterMs: 100, cause });
 
@@ -107,6 +118,8 @@ export class ShardRunner {
   #draining: Promise<void> | undefined;
   /** Connections of its own, used in turn, so one batch commits while the next begins. */
   readonly #clients: (PoolClient | undefined)[];
+  /** Per connection: settles when the transaction last begun on it has ended. */
+  readonly #ended: Promise<void>[];
   #turn = 0;
   /** Wakes the drain loop while it waits for the batch ahead to finish. */
   #arrived: (() => void) | undefined;
@@ -119,6 +132,7 @@ export class ShardRunner {
     this.#markets = new Map(options.markets.map((m) => [m.spec.symbol, m]));
     this.#engine = this.#newEngine();
     this.#clients = Array.from({ length: Math.max(1, options.connections ?? 2) }, () => undefined);
+    this.#ended = this.#clients.map(() => Promise.resolve());
     this.#metrics = engineMetrics(options.registry);
     this.#log = options.logger.child({ component: 'engine', shard: options.shard });
   }
@@ -145,7 +159,7 @@ export class ShardRunner {
 
   submit(command: OrderCommand): Promise<Submitted> {
     if (this.#state !== 'running') {
-      return Promise.reject(unavailable(`engine shard ${this.shard} is not running`));
+      return Promise.reject(notLeader(this.shard));
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ command, startedAt: process.hrtime.bigint(), resolve, reject });
@@ -389,7 +403,21 @@ export class ShardRunner {
   ): Promise<T> {
     const turn = this.#turn;
     this.#turn = (turn + 1) % this.#clients.length;
-    const client = (this.#clients[turn] ??= await this.options.postgres.pool.connect());
+    // The batch that last used this connection may still be waiting to COMMIT (behind the
+    // batch ahead of it): a BEGIN sent now would run inside its transaction.
+    const ended = this.#ended[turn];
+    let end!: () => void;
+    this.#ended[turn] = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    await ended;
+    let client: PoolClient;
+    try {
+      client = this.#clients[turn] ??= await this.options.postgres.pool.connect();
+    } catch (error) {
+      end();
+      throw error;
+    }
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -405,6 +433,8 @@ export class ShardRunner {
         client.release(true);
       }
       throw error;
+    } finally {
+      end();
     }
   }
 

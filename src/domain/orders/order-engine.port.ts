@@ -30,6 +30,12 @@ export type OrderCommand =
     };
 
 /**
+ * The `dependency` of the `unavailable` error a process answers for a shard it does not lead
+ * (a standby): nothing was done, so any command may go at once to another engine process.
+ */
+export const NOT_LEADER_DEPENDENCY = 'engine-leader';
+
+/**
  * The engine shards. `submit` resolves only after the command's effects are committed to
  * PostgreSQL, so an acknowledged order is durable; it rejects with a DomainError
  * (`failed_precondition` for insufficient balance, `unavailable` when the batch could not be

@@ -45,6 +45,9 @@ const DOMAIN_TO_GRPC: Record<DomainErrorCode, status> = {
   internal: status.INTERNAL,
 };
 
+/** Trailing metadata key naming the dependency an UNAVAILABLE answer is about. */
+export const DEPENDENCY_KEY = 'error-dependency';
+
 /** Trailing metadata key carrying how long to wait before retrying, in milliseconds. */
 export const RETRY_AFTER_KEY = 'retry-after-ms';
 
@@ -65,6 +68,7 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
       metadata.set(RETRY_AFTER_KEY, String(Math.ceil(error.retryAfterMs)));
     }
     if (error.field !== undefined) metadata.set('error-field', error.field);
+    if (error.dependency !== undefined) metadata.set(DEPENDENCY_KEY, error.dependency);
     return {
       code: DOMAIN_TO_GRPC[error.code],
       details: error.message,
