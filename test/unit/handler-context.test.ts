@@ -79,6 +79,8 @@ describe('GrpcHandlerContext', () => {
   it('costs no signal, timer or headers when the handler touches none', () => {
     const shutdown = new AbortController();
     const context = contextFor(fakeCall(Date.now() + 60_000), shutdown.signal);
+    // Nothing is linked to the shutdown signal until a handler asks for its own signal.
+    assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
     context.release();
     assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
     assert.equal(context.trailers(), undefined);

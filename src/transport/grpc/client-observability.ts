@@ -14,7 +14,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { counter, histogram, LATENCY_BUCKETS, type Registry } from '../../telemetry/index.js';
-import { grpcType, parsePath } from './observability.js';
+import { methodLabels } from './observability.js';
 import { GRPC_CODE_NAMES, grpcCodeName } from './status.js';
 
 /**
@@ -59,12 +59,7 @@ export class GrpcClientMetrics {
   /** Zero-valued series for every method of a service this process calls. */
   initialize(definition: ServiceDefinition): void {
     for (const method of Object.values(definition)) {
-      const { service, method: name } = parsePath(method.path);
-      const labels = {
-        grpc_type: grpcType(method.requestStream, method.responseStream),
-        grpc_service: service,
-        grpc_method: name,
-      };
+      const labels = methodLabels(method);
       this.started.inc(labels, 0);
       this.handling.zero(labels);
       for (const code of GRPC_CODE_NAMES) this.handled.inc({ ...labels, grpc_code: code }, 0);
@@ -74,13 +69,8 @@ export class GrpcClientMetrics {
 
 export function clientObservabilityInterceptor(metrics: GrpcClientMetrics): Interceptor {
   return (options, nextCall) => {
-    const definition = options.method_definition;
-    const { service, method } = parsePath(definition.path);
-    const labels = {
-      grpc_type: grpcType(definition.requestStream, definition.responseStream),
-      grpc_service: service,
-      grpc_method: method,
-    };
+    const labels = methodLabels(options.method_definition);
+    const { grpc_service: service, grpc_method: method } = labels;
     const startedAt = process.hrtime.bigint();
     const span = tracer.startSpan(`${service}/${method}`, {
       kind: SpanKind.CLIENT,

@@ -44,6 +44,20 @@ export function grpcType(requestStream: boolean, responseStream: boolean): GrpcT
   return responseStream ? 'server_stream' : 'unary';
 }
 
+/** The go-grpc-prometheus labels of a method: its type, service and name. */
+export function methodLabels(method: {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+}): { grpc_type: GrpcType; grpc_service: string; grpc_method: string } {
+  const { service, method: name } = parsePath(method.path);
+  return {
+    grpc_type: grpcType(method.requestStream, method.responseStream),
+    grpc_service: service,
+    grpc_method: name,
+  };
+}
+
 export function parsePath(path: string): { service: string; method: string } {
   const [, service = 'unknown', method = 'unknown'] = path.split('/');
   return { service, method };
@@ -126,12 +140,7 @@ export class GrpcServerMetrics {
   /** Creates zero-valued series for every method, so rates and ratios exist before traffic. */
   initialize(definition: ServiceDefinition): void {
     for (const method of Object.values(definition)) {
-      const { service, method: name } = parsePath(method.path);
-      const labels = {
-        grpc_type: grpcType(method.requestStream, method.responseStream),
-        grpc_service: service,
-        grpc_method: name,
-      };
+      const labels = methodLabels(method);
       this.started.inc(labels, 0);
       this.received.inc(labels, 0);
       this.sent.inc(labels, 0);

@@ -1,24 +1,18 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
 import { DomainError } from '../../domain/errors.js';
-import type { Fill, Order, OrderStatus } from '../../domain/orders/order.js';
+import type { Fill, Order } from '../../domain/orders/order.js';
 import type { OrderCommand, Submitted } from '../../domain/orders/order-engine.port.js';
-import { Side as PbSide } from '../../gen/trading/v1/common_pb.js';
-import {
-  OrderStatus as PbStatus,
-  OrderType as PbType,
-  TimeInForce as PbTif,
-} from '../../gen/trading/v1/orders_pb.js';
-import type { SubmitResponseSchema } from '../../gen/trading/internal/v1/engine_pb.js';
 import {
   EngineFillSchema,
   EngineOrderSchema,
   SubmitRequestSchema,
+  type SubmitResponseSchema,
   type EngineOrder,
   type SubmitRequest,
   type SubmitResponse,
 } from '../../gen/trading/internal/v1/engine_pb.js';
+import { fromPb, PB_SIDES, PB_STATUSES, PB_TIFS, PB_TYPES } from './order-enums.js';
 
 /**
  * `trading.internal.v1.EngineService` messages ↔ the domain's engine port (`OrderCommand`,
@@ -26,33 +20,19 @@ import {
  * domain and int64 on the wire.
  */
 
-const SIDES = { buy: PbSide.BUY, sell: PbSide.SELL } as const satisfies Record<Side, PbSide>;
-const TYPES = { limit: PbType.LIMIT, market: PbType.MARKET } as const satisfies Record<
-  OrderType,
-  PbType
->;
-const TIFS = { GTC: PbTif.GTC, IOC: PbTif.IOC, FOK: PbTif.FOK } as const satisfies Record<
-  TimeInForce,
-  PbTif
->;
-const STATUSES = {
-  new: PbStatus.NEW,
-  partially_filled: PbStatus.PARTIALLY_FILLED,
-  filled: PbStatus.FILLED,
-  canceled: PbStatus.CANCELED,
-} as const satisfies Record<OrderStatus, PbStatus>;
-
+/** An enum number the engine must know: anything else is invalid_argument naming the field. */
 function decode<T extends string>(
   table: Readonly<Record<T, number>>,
   value: number,
   field: string,
 ): T {
-  for (const [name, number] of Object.entries(table) as [T, number][]) {
-    if (number === value) return name;
+  const name = fromPb(table, value);
+  if (name === undefined) {
+    throw new DomainError('invalid_argument', `${field} ${value} is not one the engine knows`, {
+      field,
+    });
   }
-  throw new DomainError('invalid_argument', `${field} ${value} is not one the engine knows`, {
-    field,
-  });
+  return name;
 }
 
 /** An int64 from the wire as a domain number; beyond 2^53 it cannot be an id or amount here. */
@@ -76,9 +56,9 @@ export function toSubmitRequest(
           case: 'place',
           value: {
             clientOrderId: command.clientOrderId,
-            side: SIDES[command.side],
-            type: TYPES[command.type],
-            timeInForce: TIFS[command.timeInForce],
+            side: PB_SIDES[command.side],
+            type: PB_TYPES[command.type],
+            timeInForce: PB_TIFS[command.timeInForce],
             price: BigInt(command.price),
             quantity: BigInt(command.quantity),
             postOnly: command.postOnly,
@@ -114,9 +94,9 @@ export function fromSubmitRequest(request: SubmitRequest): OrderCommand {
         userId,
         symbol,
         clientOrderId: place.clientOrderId,
-        side: decode(SIDES, place.side, 'side'),
-        type: decode(TYPES, place.type, 'type'),
-        timeInForce: decode(TIFS, place.timeInForce, 'time_in_force'),
+        side: decode(PB_SIDES, place.side, 'side'),
+        type: decode(PB_TYPES, place.type, 'type'),
+        timeInForce: decode(PB_TIFS, place.timeInForce, 'time_in_force'),
         price: safe(place.price, 'price'),
         quantity: safe(place.quantity, 'quantity'),
         postOnly: place.postOnly,
@@ -148,14 +128,14 @@ const toEngineOrder = (order: Order) =>
     userId: BigInt(order.userId),
     clientOrderId: order.clientOrderId,
     symbol: order.symbol,
-    side: SIDES[order.side],
-    type: TYPES[order.type],
-    timeInForce: TIFS[order.timeInForce],
+    side: PB_SIDES[order.side],
+    type: PB_TYPES[order.type],
+    timeInForce: PB_TIFS[order.timeInForce],
     price: BigInt(order.price),
     reservePrice: BigInt(order.reservePrice),
     quantity: BigInt(order.quantity),
     filled: BigInt(order.filled),
-    status: STATUSES[order.status],
+    status: PB_STATUSES[order.status],
     postOnly: order.postOnly,
     reason: order.reason,
     priority: BigInt(order.priority),
@@ -189,14 +169,14 @@ function fromEngineOrder(order: EngineOrder | undefined): Order {
     userId: safe(order.userId, 'user_id'),
     clientOrderId: order.clientOrderId,
     symbol: order.symbol,
-    side: decode(SIDES, order.side, 'side'),
-    type: decode(TYPES, order.type, 'type'),
-    timeInForce: decode(TIFS, order.timeInForce, 'time_in_force'),
+    side: decode(PB_SIDES, order.side, 'side'),
+    type: decode(PB_TYPES, order.type, 'type'),
+    timeInForce: decode(PB_TIFS, order.timeInForce, 'time_in_force'),
     price: safe(order.price, 'price'),
     reservePrice: safe(order.reservePrice, 'reserve_price'),
     quantity: safe(order.quantity, 'quantity'),
     filled: safe(order.filled, 'filled'),
-    status: decode(STATUSES, order.status, 'status'),
+    status: decode(PB_STATUSES, order.status, 'status'),
     postOnly: order.postOnly,
     reason: order.reason,
     priority: safe(order.priority, 'priority'),

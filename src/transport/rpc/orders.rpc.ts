@@ -1,50 +1,24 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
-import type { Fill, Order, OrderResult, OrderStatus } from '../../domain/orders/order.js';
+import type { Fill, Order, OrderResult } from '../../domain/orders/order.js';
 import type { OrderService as Orders } from '../../domain/orders/order.service.js';
-import { Side as PbSide } from '../../gen/trading/v1/common_pb.js';
-import {
-  FillSchema,
-  OrderSchema,
-  OrderStatus as PbStatus,
-  OrderType as PbType,
-  TimeInForce as PbTif,
-  type OrderService,
-} from '../../gen/trading/v1/orders_pb.js';
+import { FillSchema, OrderSchema, type OrderService } from '../../gen/trading/v1/orders_pb.js';
 import { requirePrincipal } from './call-context.js';
-
-/** Protobuf enums ↔ domain strings; UNSPECIFIED and unknown numbers become `undefined`. */
-const SIDES: Record<number, Side> = { [PbSide.BUY]: 'buy', [PbSide.SELL]: 'sell' };
-const TYPES: Record<number, OrderType> = { [PbType.LIMIT]: 'limit', [PbType.MARKET]: 'market' };
-const TIFS: Record<number, TimeInForce> = {
-  [PbTif.GTC]: 'GTC',
-  [PbTif.IOC]: 'IOC',
-  [PbTif.FOK]: 'FOK',
-};
-const STATUSES: Record<OrderStatus, PbStatus> = {
-  new: PbStatus.NEW,
-  partially_filled: PbStatus.PARTIALLY_FILLED,
-  filled: PbStatus.FILLED,
-  canceled: PbStatus.CANCELED,
-};
-const STATUS_NAMES = new Map<number, OrderStatus>(
-  Object.entries(STATUSES).map(([name, value]) => [value, name as OrderStatus]),
-);
+import { fromPb, PB_SIDES, PB_STATUSES, PB_TIFS, PB_TYPES } from './order-enums.js';
 
 const toPbOrder = (order: Order) =>
   create(OrderSchema, {
     orderId: String(order.id),
     clientOrderId: order.clientOrderId,
     symbol: order.symbol,
-    side: order.side === 'buy' ? PbSide.BUY : PbSide.SELL,
-    type: order.type === 'limit' ? PbType.LIMIT : PbType.MARKET,
-    timeInForce: PbTif[order.timeInForce],
+    side: PB_SIDES[order.side],
+    type: PB_TYPES[order.type],
+    timeInForce: PB_TIFS[order.timeInForce],
     price: BigInt(order.price),
     quantity: BigInt(order.quantity),
     filledQuantity: BigInt(order.filled),
-    status: STATUSES[order.status],
+    status: PB_STATUSES[order.status],
     postOnly: order.postOnly,
     reason: order.reason,
     createdAt: timestampFromDate(order.createdAt),
@@ -74,9 +48,9 @@ export function ordersRpc(orders: Orders): ServiceImpl<typeof OrderService> {
       const result = await orders.place(userOf(context), {
         clientOrderId: request.clientOrderId,
         symbol: request.symbol,
-        side: SIDES[request.side],
-        type: TYPES[request.type],
-        timeInForce: TIFS[request.timeInForce],
+        side: fromPb(PB_SIDES, request.side),
+        type: fromPb(PB_TYPES, request.type),
+        timeInForce: fromPb(PB_TIFS, request.timeInForce),
         price: request.price,
         quantity: request.quantity,
         postOnly: request.postOnly,
@@ -100,7 +74,7 @@ export function ordersRpc(orders: Orders): ServiceImpl<typeof OrderService> {
       return { order: toPbOrder(result.order) };
     },
     async listOrders(request, context) {
-      const statuses = request.statuses.flatMap((status) => STATUS_NAMES.get(status) ?? []);
+      const statuses = request.statuses.flatMap((status) => fromPb(PB_STATUSES, status) ?? []);
       // REJECTED orders are never stored: a filter naming only them matches nothing.
       if (request.statuses.length > 0 && statuses.length === 0) {
         return { orders: [], nextPageToken: '' };
