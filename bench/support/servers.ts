@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export async function freePort(): Promise<number> {
@@ -13,17 +14,36 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Starts a server process and resolves once `url` answers 200. */
+/**
+ * Gives the server under test a core of its own: the last core for the server, the others for
+ * this process (the load generator), so that neither steals the other's CPU and throughput
+ * measures the server alone. Needs Linux's `taskset` and two cores; returns the server's core,
+ * or undefined (nothing pinned) without them.
+ */
+export function pinCores(): number | undefined {
+  const cores = availableParallelism();
+  if (cores < 2) return undefined;
+  const server = cores - 1;
+  const self = spawnSync('taskset', ['-a', '-p', '-c', `0-${server - 1}`, String(process.pid)]);
+  return self.status === 0 ? server : undefined;
+}
+
+/** Starts a server process (on `cpu` if given) and resolves once `url` answers 200. */
 export async function startServer(
   args: string[],
   env: Record<string, string>,
   url: string,
+  cpu?: number,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, {
+  const [command, argv] =
+    cpu === undefined
+      ? [process.execPath, args]
+      : ['taskset', ['-c', String(cpu), process.execPath, ...args]];
+  const child = spawn(command, argv, {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let attempt = 0; attempt < 200; attempt += 1) {
+  for (let attempt = 0; attempt < 1200; attempt += 1) {
     try {
       if ((await fetch(url)).ok) return child;
     } catch {
