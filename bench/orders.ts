@@ -9,12 +9,13 @@
  *   in the server's process): what the engine and PostgreSQL alone sustain.
  * Each run warms up before it measures. Last line: one JSON object.
  *
- *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
+ *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3] [--only batched]
  *
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
  * does not share the server's event loop (it does share the machine's cores).
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Metadata } from '@grpc/grpc-js';
@@ -37,6 +38,7 @@ import {
   type OrdersSettings,
 } from '../src/wiring/orders.js';
 import { grpcClient, unary } from '../test/support/grpc.js';
+import { commandCpuSeconds, cpuSeconds } from './support/servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +47,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     users: { type: 'string', default: '200' },
     workers: { type: 'string', default: '2' },
+    // One run only (batched, transport or in-process), without the JSON line.
+    only: { type: 'string' },
     database: {
       type: 'string',
       default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -56,6 +60,7 @@ const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const USERS = Number(values.users);
 const WORKERS = Number(values.workers);
+const ONLY = values.only;
 const DATABASE_URL = values.database;
 const logger = pino({ level: 'warn' });
 
@@ -66,6 +71,42 @@ interface RunResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly batchMean: number;
+  readonly cpu: CpuPerOrder;
+}
+
+/** CPU µs per measured order: where the machine's two cores went. */
+interface CpuPerOrder {
+  /** This process's main thread: the gRPC server, the engine and the pg client. */
+  readonly server: number;
+  /** The client worker threads (and Node's helper threads): the load generator. */
+  readonly clients: number;
+  /** Every PostgreSQL process. */
+  readonly postgres: number;
+}
+
+interface CpuTotals {
+  readonly main: number;
+  readonly process: number;
+  readonly postgres: number;
+}
+
+const cpuTotals = (): CpuTotals => ({
+  main: cpuSeconds(process.pid, process.pid),
+  process: cpuSeconds(process.pid),
+  postgres: commandCpuSeconds('postgres'),
+});
+
+/** CPU used from the end of the warm-up to the end of the measured window. */
+async function measuredCpu(): Promise<CpuTotals> {
+  await sleep(WARMUP * 1000);
+  const before = cpuTotals();
+  await sleep(SECONDS * 1000);
+  const after = cpuTotals();
+  return {
+    main: after.main - before.main,
+    process: after.process - before.process,
+    postgres: after.postgres - before.postgres,
+  };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -162,8 +203,11 @@ async function run(
     return Math.round((sum / Math.max(1, count)) * 10) / 10;
   };
   if (mode === 'in-process') {
-    const measured = await inProcess(orders.orders, userIds.map(Number), label);
-    const result = summarize(label, measured, await batchMean());
+    const [measured, cpu] = await Promise.all([
+      inProcess(orders.orders, userIds.map(Number), label),
+      measuredCpu(),
+    ]);
+    const result = summarize(label, measured, await batchMean(), cpu);
     await teardown();
     return result;
   }
@@ -198,6 +242,7 @@ async function run(
   const tokenList = await Promise.all(
     userIds.map(async (userId) => (await tokens.issue({ userId, sessionId: 'bench' })).token),
   );
+  const cpu = measuredCpu();
   const results = await Promise.all(
     Array.from(
       { length: WORKERS },
@@ -227,11 +272,17 @@ async function run(
   const mean = await batchMean();
   await server.drain();
   await teardown();
-  return summarize(label, measured, mode === 'transport' ? 0 : mean);
+  return summarize(label, measured, mode === 'transport' ? 0 : mean, await cpu);
 }
 
-function summarize(label: string, measured: WorkerResult, batchMean: number): RunResult {
+function summarize(
+  label: string,
+  measured: WorkerResult,
+  batchMean: number,
+  cpu: CpuTotals,
+): RunResult {
   const latencies = [...measured.latencies].sort((a, b) => a - b);
+  const perOrder = (seconds: number) => Math.round((seconds / Math.max(1, latencies.length)) * 1e6);
   const result = {
     orders: latencies.length,
     failed: measured.failed,
@@ -239,6 +290,11 @@ function summarize(label: string, measured: WorkerResult, batchMean: number): Ru
     p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
     p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
     batchMean,
+    cpu: {
+      server: perOrder(cpu.main),
+      clients: perOrder(cpu.process - cpu.main),
+      postgres: perOrder(cpu.postgres),
+    },
   };
   console.log(label, result);
   return result;
@@ -365,6 +421,12 @@ if (isMainThread) {
 }
 
 async function main(): Promise<void> {
+  if (ONLY !== undefined) {
+    // Exploration: one run, printed above, no JSON line.
+    const mode = ONLY === 'transport' || ONLY === 'in-process' ? ONLY : 'grpc';
+    await run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode);
+    return;
+  }
   const batched = await run('batched', DEFAULT_ORDERS_SETTINGS.batching);
   const baseline = await run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 });
   const transport = await run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport');
@@ -390,6 +452,9 @@ async function main(): Promise<void> {
       in_process_p50_ms: local.p50Ms,
       in_process_p99_ms: local.p99Ms,
       in_process_batch_size_mean: local.batchMean,
+      // CPU µs per order (server main thread / client threads / PostgreSQL), batched run.
+      cpu_us_per_order: batched.cpu,
+      transport_cpu_us_per_order: transport.cpu,
       node: process.version,
     }),
   );

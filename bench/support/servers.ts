@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -85,16 +85,36 @@ export async function appEnv(extra: Record<string, string> = {}) {
 }
 
 /**
- * CPU seconds (user + system) a process has used so far, from /proc (Linux). Measuring the
- * server's own CPU per request is insensitive to the load generator sharing the cores, which
- * throughput is not.
+ * CPU seconds (user + system) a process (or one of its threads) has used so far, from /proc
+ * (Linux). Measuring the server's own CPU per request is insensitive to the load generator
+ * sharing the cores, which throughput is not.
  */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+export function cpuSeconds(pid: number, thread?: number): number {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  return ticksOf(readFileSync(path, 'utf8')) / CLOCK_TICKS;
+}
+
+/** CPU seconds used so far by every process named `command` (e.g. PostgreSQL's backends). */
+export function commandCpuSeconds(command: string): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === command) {
+        ticks += ticksOf(stat);
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+function ticksOf(stat: string): number {
   // Fields after the command name (which may hold spaces, so split after its closing paren).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
-  return ticks / CLOCK_TICKS;
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
 }
 
 /** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */

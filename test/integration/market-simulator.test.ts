@@ -167,6 +167,12 @@ describe('the market simulator on embedded PostgreSQL (PGlite), across a restart
     });
   const metric = async (app: TestApp, name: string, labels: Record<string, string>) =>
     sample(await app.registry.metrics(), name, labels) ?? 0;
+  /** Exit code 0, or the failure names the shutdown steps that failed or ran late. */
+  const stopCleanly = async (app: TestApp) => {
+    const code = await app.stop();
+    const errors = app.logs.lines.filter((l) => l.level === 'error' || l.level === 'fatal');
+    assert.equal(code, 0, `shutdown errors: ${JSON.stringify(errors)}`);
+  };
 
   test('a restart cancels what the bots left resting and never replays an earlier run', async () => {
     const first = await start();
@@ -175,7 +181,7 @@ describe('the market simulator on embedded PostgreSQL (PGlite), across a restart
         (await metric(first, 'trades_total', { symbol: 'BTC-USD' })) > 0 ? true : undefined,
       );
     } finally {
-      assert.equal(await first.stop(), 0);
+      await stopCleanly(first);
     }
 
     const second = await start();
@@ -195,7 +201,7 @@ describe('the market simulator on embedded PostgreSQL (PGlite), across a restart
         assert.equal(await metric(second, 'orders_total', replayed), 0);
       }
     } finally {
-      assert.equal(await second.stop(), 0);
+      await stopCleanly(second);
     }
   });
 });

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Logger } from 'pino';
+import { SerialQueryQueue } from './embedded-queue.js';
 
 export interface EmbeddedPostgresOptions {
   readonly logger: Logger;
@@ -34,8 +35,8 @@ export const MEMORY_DATA_DIR = 'memory://';
  * - one backend session is shared by every connection: session state (SET, advisory locks,
  *   temp tables, prepared statement names) is visible to all; use SET LOCAL inside
  *   transactions, and never rely on an advisory lock for exclusion inside the process;
- * - statements run one at a time, and while a connection is inside a transaction the other
- *   connections' statements wait (up to 60 s) until it commits or rolls back: isolation by
+ * - statements run one at a time, and while a connection is inside a query or a transaction
+ *   the other connections' statements wait until it ends (SerialQueryQueue): isolation by
  *   serialisation, so keep transactions short;
  * - startup parameters (statement_timeout, application_name, options=-c search_path) are
  *   ignored, and there is no pg_terminate_backend / pg_stat_activity of other connections.
@@ -52,6 +53,7 @@ export async function startEmbeddedPostgres(
     port: options.port ?? 0,
     maxConnections: options.maxConnections ?? 10,
   });
+  useSerialQueue(server, db);
   server.addEventListener('error', (event) => {
     log.warn({ err: (event as CustomEvent<unknown>).detail }, 'embedded postgres socket error');
   });
@@ -79,4 +81,17 @@ export async function startEmbeddedPostgres(
       return closing;
     },
   };
+}
+
+/**
+ * Replaces pglite-socket's message queue, which lets connections interleave mid-query (see
+ * SerialQueryQueue). The server hands its `queryQueue` to every connection it accepts; if a
+ * release renames it, start-up fails here rather than running with the broken queue.
+ */
+function useSerialQueue(server: PGLiteSocketServer, db: PGlite): void {
+  const internals = server as unknown as { queryQueue?: unknown };
+  if (internals.queryQueue === undefined) {
+    throw new Error('pglite-socket has no queryQueue to replace; check embedded-queue.ts');
+  }
+  internals.queryQueue = new SerialQueryQueue(db);
 }
