@@ -18,6 +18,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { Metadata } from '@grpc/grpc-js';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -26,7 +27,13 @@ import { createPostgres, runMigrations } from '../src/adapters/postgres/index.js
 import { AccessTokens } from '../src/domain/auth/access-tokens.js';
 import { systemClock } from '../src/domain/clock.js';
 import { Side } from '../src/gen/trading/v1/common_pb.js';
-import { OrderService, OrderType, TimeInForce } from '../src/gen/trading/v1/orders_pb.js';
+import {
+  OrderService,
+  OrderType,
+  PlaceOrderRequestSchema,
+  TimeInForce,
+  type PlaceOrderRequest,
+} from '../src/gen/trading/v1/orders_pb.js';
 import { Readiness } from '../src/lifecycle/readiness.js';
 import { registration, startGrpcServer } from '../src/transport/grpc/server.js';
 import type { OrderEngine } from '../src/domain/orders/order-engine.port.js';
@@ -38,7 +45,8 @@ import {
   type OrdersSettings,
 } from '../src/wiring/orders.js';
 import { grpcClient, unary } from '../test/support/grpc.js';
-import { commandCpuSeconds, cpuSeconds } from './support/servers.js';
+import { H2GrpcClient } from './support/h2-grpc-client.js';
+import { commandCpuSeconds, cpuSeconds, threadCpuSeconds } from './support/servers.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +55,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     users: { type: 'string', default: '200' },
     workers: { type: 'string', default: '2' },
+    // The load generator's client: h2 (lean, default) or grpc-js (a full client).
+    client: { type: 'string', default: 'h2' },
     // One run only (batched, transport or in-process), without the JSON line.
     only: { type: 'string' },
     database: {
@@ -61,6 +71,7 @@ const WARMUP = Number(values.warmup);
 const USERS = Number(values.users);
 const WORKERS = Number(values.workers);
 const ONLY = values.only;
+const CLIENT: ClientKind = values.client === 'grpc-js' ? 'grpc-js' : 'h2';
 const DATABASE_URL = values.database;
 const logger = pino({ level: 'warn' });
 
@@ -78,8 +89,10 @@ interface RunResult {
 interface CpuPerOrder {
   /** This process's main thread: the gRPC server, the engine and the pg client. */
   readonly server: number;
-  /** The client worker threads (and Node's helper threads): the load generator. */
+  /** The client worker threads: the load generator. */
   readonly clients: number;
+  /** The process's other threads: garbage collection helpers, libuv's pool. */
+  readonly helpers: number;
   /** Every PostgreSQL process. */
   readonly postgres: number;
 }
@@ -249,6 +262,7 @@ async function run(
       (_, w) =>
         new Promise<WorkerResult>((resolve, reject) => {
           const job: WorkerJob = {
+            client: CLIENT,
             address,
             tokens: tokenList,
             clients: Math.ceil(CLIENTS / WORKERS),
@@ -267,6 +281,7 @@ async function run(
   const measured: WorkerResult = {
     latencies: results.flatMap((r) => r.latencies),
     failed: results.reduce((sum, r) => sum + r.failed, 0),
+    cpuSeconds: results.reduce((sum, r) => sum + r.cpuSeconds, 0),
     seconds: Math.max(...results.map((r) => r.seconds)),
   };
   const mean = await batchMean();
@@ -292,7 +307,8 @@ function summarize(
     batchMean,
     cpu: {
       server: perOrder(cpu.main),
-      clients: perOrder(cpu.process - cpu.main),
+      clients: perOrder(measured.cpuSeconds),
+      helpers: perOrder(cpu.process - cpu.main - measured.cpuSeconds),
       postgres: perOrder(cpu.postgres),
     },
   };
@@ -341,7 +357,7 @@ async function inProcess(orders: Orders, userIds: number[], label: string): Prom
       }
     }),
   );
-  return { latencies, failed, seconds: SECONDS };
+  return { latencies, failed, seconds: SECONDS, cpuSeconds: 0 };
 }
 
 /** Workers do not inherit tsx's loader: register it, then load this file as the worker. */
@@ -354,6 +370,7 @@ const WORKER_BOOTSTRAP = new URL(
 );
 
 interface WorkerJob {
+  readonly client: ClientKind;
   readonly warmup: number;
   readonly address: string;
   readonly tokens: string[];
@@ -365,35 +382,84 @@ interface WorkerJob {
 interface WorkerResult {
   readonly latencies: number[];
   readonly failed: number;
+  /** CPU seconds of the worker's own thread over the measured window. */
+  readonly cpuSeconds: number;
   /** Length of the measured window (after the warm-up). */
   readonly seconds: number;
 }
 
-/** Clients of one worker: a few channels (as a few API pods), many calls in flight on each. */
-async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
+type ClientKind = 'grpc-js' | 'h2';
+
+/** Places one order; resolves to whether it was acknowledged (gRPC OK). */
+type Place = (connection: number, order: PlaceOrderRequest, token: number) => Promise<boolean>;
+
+/**
+ * The calls of one worker's clients, over two connections (as two API pods would hold):
+ * `grpc-js` is a full client as a third-party caller would use; `h2` sends the same gRPC
+ * requests from Node's bare HTTP/2 client, a load generator that leaves the cores to the server.
+ */
+function placer(job: WorkerJob): { place: Place; close: () => void } {
+  if (job.client === 'h2') {
+    const connections = [new H2GrpcClient(job.address), new H2GrpcClient(job.address)];
+    const auth = job.tokens.map((token) => `Bearer ${token}`);
+    const path = `/${OrderService.typeName}/${OrderService.method.placeOrder.name}`;
+    return {
+      place: async (connection, order, token) => {
+        const answer = await connections[connection % 2]!.unary(
+          path,
+          toBinary(PlaceOrderRequestSchema, order),
+          auth[token % auth.length]!,
+        );
+        return answer.status === 0;
+      },
+      close: () => {
+        for (const connection of connections) connection.close();
+      },
+    };
+  }
   const channels = Array.from({ length: 2 }, () => grpcClient(job.address, OrderService));
   const auth = job.tokens.map((token) => {
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     return metadata;
   });
+  return {
+    place: async (connection, order, token) => {
+      const { error } = await unary(
+        channels[connection % 2]!,
+        'placeOrder',
+        order,
+        auth[token % auth.length],
+      );
+      return error === null;
+    },
+    close: () => {
+      for (const channel of channels) channel.close();
+    },
+  };
+}
+
+/** Clients of one worker: many calls in flight on each of its connections. */
+async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
+  const { place, close } = placer(job);
   const latencies: number[] = [];
   let failed = 0;
   let seq = 0;
   const measureFrom = performance.now() + job.warmup * 1000;
   const deadline = measureFrom + job.seconds * 1000;
+  let cpuFrom = 0;
+  const cpuTimer = setTimeout(() => {
+    cpuFrom = threadCpuSeconds();
+  }, job.warmup * 1000);
   await Promise.all(
     Array.from({ length: job.clients }, async (_, c) => {
-      const channel = channels[c % channels.length];
-      if (channel === undefined) return;
       while (performance.now() < deadline) {
         const n = ++seq;
         const { buy, price, quantity } = orderFor(n, c);
         const t0 = performance.now();
-        const { error } = await unary(
-          channel,
-          'placeOrder',
-          {
+        const ok = await place(
+          c,
+          create(PlaceOrderRequestSchema, {
             clientOrderId: `${job.label}-${c}-${n}`,
             symbol: 'BTC-USD',
             side: buy ? Side.BUY : Side.SELL,
@@ -401,17 +467,19 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
             timeInForce: TimeInForce.GTC,
             price: BigInt(price),
             quantity: BigInt(quantity),
-          },
-          auth[(n * 31 + c) % auth.length],
+          }),
+          n * 31 + c,
         );
         if (t0 < measureFrom) continue;
-        if (error === null) latencies.push(performance.now() - t0);
+        if (ok) latencies.push(performance.now() - t0);
         else failed += 1;
       }
     }),
   );
-  for (const channel of channels) channel.close();
-  return { latencies, failed, seconds: job.seconds };
+  close();
+  const cpuSeconds = threadCpuSeconds() - cpuFrom;
+  clearTimeout(cpuTimer);
+  return { latencies, failed, seconds: job.seconds, cpuSeconds };
 }
 
 if (isMainThread) {

@@ -94,6 +94,11 @@ export function cpuSeconds(pid: number, thread?: number): number {
   return ticksOf(readFileSync(path, 'utf8')) / CLOCK_TICKS;
 }
 
+/** CPU seconds the calling thread (main or worker) has used so far. */
+export function threadCpuSeconds(): number {
+  return ticksOf(readFileSync('/proc/thread-self/stat', 'utf8')) / CLOCK_TICKS;
+}
+
 /** CPU seconds used so far by every process named `command` (e.g. PostgreSQL's backends). */
 export function commandCpuSeconds(command: string): number {
   let ticks = 0;

@@ -25,6 +25,8 @@ export function streamLogContract(name: string, harness: StreamLogHarness): void
       await log.append(entries('s', 1, 5));
 
       assert.deepEqual(await log.read('s', 2, 10), entries('s', 3, 5));
+      assert.deepEqual(await log.read('s', 4, 10), entries('s', 5, 5));
+      assert.deepEqual(await log.read('s', 5, 10), []);
       assert.equal(await log.lastSeq('s'), 5);
     });
 

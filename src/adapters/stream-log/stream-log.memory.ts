@@ -1,7 +1,11 @@
 import type { StreamEntry, StreamLog } from '../../domain/ports/stream-log.port.js';
 
 export interface MemoryStreamLogOptions {
-  /** Entries kept per stream; older ones are dropped (like XADD MAXLEN). Default 10,000. */
+  /**
+   * Entries kept per stream, approximately (like XADD MAXLEN ~): a stream grows to a quarter
+   * more before its oldest entries are dropped in one go, so trimming costs O(1) per entry
+   * rather than shifting the whole array on every append. Default 10,000.
+   */
   readonly retention?: number;
 }
 
@@ -26,7 +30,7 @@ export class MemoryStreamLog implements StreamLog {
       stream.entries.push({ stream: entry.stream, seq: entry.seq, payload: entry.payload });
       stream.last = entry.seq;
       added += 1;
-      if (stream.entries.length > this.#retention) {
+      if (stream.entries.length > this.#retention + Math.ceil(this.#retention / 4)) {
         stream.entries.splice(0, stream.entries.length - this.#retention);
       }
     }
@@ -35,7 +39,15 @@ export class MemoryStreamLog implements StreamLog {
 
   read(stream: string, afterSeq: number, limit: number): Promise<StreamEntry[]> {
     const entries = this.#streams.get(stream)?.entries ?? [];
-    return Promise.resolve(entries.filter((entry) => entry.seq > afterSeq).slice(0, limit));
+    // Sequences only grow: find the first entry after `afterSeq` by bisection.
+    let low = 0;
+    let high = entries.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((entries[middle]?.seq ?? Infinity) <= afterSeq) low = middle + 1;
+      else high = middle;
+    }
+    return Promise.resolve(entries.slice(low, low + limit));
   }
 
   lastSeq(stream: string): Promise<number> {
