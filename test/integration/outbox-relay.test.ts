@@ -2,30 +2,26 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { OutboxRelay } from '../../src/adapters/orders/outbox-relay.js';
-import { createPostgres, runMigrations, type Postgres } from '../../src/adapters/postgres/index.js';
+import { runMigrations, type Postgres } from '../../src/adapters/postgres/index.js';
 import { MemoryStreamLog } from '../../src/adapters/stream-log/stream-log.memory.js';
 import type { StreamEntry } from '../../src/domain/ports/stream-log.port.js';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
+import { PostgresTestSchema } from '../contract/support/postgres.js';
 import { eventually, metricValue, silentLogger } from '../unit/adapters/support/observability.js';
 
-const schema = uniqueName('relay');
+const database = new PostgresTestSchema();
 let postgres: Postgres;
 
+/** A migrated schema of its own in the test database. */
+async function migrated(schema: PostgresTestSchema, max: number): Promise<Postgres> {
+  const db = schema.create({ max });
+  await runMigrations({ pool: db.pool, logger: silentLogger(), schema: schema.schema });
+  return db;
+}
+
 before(async () => {
-  postgres = createPostgres({
-    connectionString: TEST_DATABASE_URL,
-    schema,
-    max: 4,
-    healthCheckIntervalMs: 0,
-    logger: silentLogger(),
-    registry: new Registry(),
-  });
-  await runMigrations({ pool: postgres.pool, logger: silentLogger(), schema });
+  postgres = await migrated(database, 4);
 });
-after(async () => {
-  await postgres.close();
-  await dropSchema(TEST_DATABASE_URL, schema);
-});
+after(() => database.cleanup());
 
 /** A stream log that is down until `up` is set (Redis failing over, say). */
 class FlakyStreamLog extends MemoryStreamLog {
@@ -72,16 +68,8 @@ test('while publishing fails the backlog stays visible in outbox_pending, then d
 });
 
 test('a relay busy in another schema of the database does not hold this one up', async () => {
-  const other = uniqueName('relay');
-  const elsewhere = createPostgres({
-    connectionString: TEST_DATABASE_URL,
-    schema: other,
-    max: 2,
-    healthCheckIntervalMs: 0,
-    logger: silentLogger(),
-    registry: new Registry(),
-  });
-  await runMigrations({ pool: elsewhere.pool, logger: silentLogger(), schema: other });
+  const other = new PostgresTestSchema();
+  const elsewhere = await migrated(other, 2);
   let release: () => void = () => undefined;
   const stuck = new Promise<void>((resolve) => {
     release = resolve;
@@ -116,7 +104,6 @@ test('a relay busy in another schema of the database does not hold this one up',
     assert.equal(await busy, 1);
   } finally {
     release();
-    await elsewhere.close();
-    await dropSchema(TEST_DATABASE_URL, other);
+    await other.cleanup();
   }
 });

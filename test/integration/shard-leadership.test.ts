@@ -2,28 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { ShardLeadership } from '../../src/adapters/orders/shard-leadership.postgres.js';
-import { createPostgres, type Postgres } from '../../src/adapters/postgres/index.js';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
+import type { Postgres } from '../../src/adapters/postgres/index.js';
+import { PostgresTestSchema } from '../contract/support/postgres.js';
 import { silentLogger } from '../unit/adapters/support/observability.js';
 
-const schema = uniqueName('leader');
+const database = new PostgresTestSchema();
 let postgres: Postgres;
 
 before(async () => {
-  postgres = createPostgres({
-    connectionString: TEST_DATABASE_URL,
-    schema,
-    max: 6,
-    healthCheckIntervalMs: 0,
-    logger: silentLogger(),
-    registry: new Registry(),
-  });
-  await postgres.query(`CREATE SCHEMA ${schema}`);
+  postgres = database.create({ max: 6 });
+  await postgres.query(`CREATE SCHEMA ${database.schema}`);
 });
-after(async () => {
-  await postgres.close();
-  await dropSchema(TEST_DATABASE_URL, schema);
-});
+after(() => database.cleanup());
 
 function candidate(name: string, events: string[]) {
   return new ShardLeadership({
@@ -80,16 +70,9 @@ test('one leader per shard; when its lock connection dies it steps down and a st
 });
 
 test('a schema is its own namespace: the same shard name leads in two schemas at once', async () => {
-  const other = uniqueName('leader');
-  const elsewhere = createPostgres({
-    connectionString: TEST_DATABASE_URL,
-    schema: other,
-    max: 2,
-    healthCheckIntervalMs: 0,
-    logger: silentLogger(),
-    registry: new Registry(),
-  });
-  await elsewhere.query(`CREATE SCHEMA ${other}`);
+  const other = new PostgresTestSchema();
+  const elsewhere = other.create({ max: 2 });
+  await elsewhere.query(`CREATE SCHEMA ${other.schema}`);
   const here = candidate('here', []);
   const there = new ShardLeadership({
     shard: 'shard-0',
@@ -108,7 +91,6 @@ test('a schema is its own namespace: the same shard name leads in two schemas at
   } finally {
     await here.stop();
     await there.stop();
-    await elsewhere.close();
-    await dropSchema(TEST_DATABASE_URL, other);
+    await other.cleanup();
   }
 });
