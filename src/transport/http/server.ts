@@ -32,9 +32,9 @@ const OPERATIONAL_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const { logger } = options;
   const app = fastify({
-    // Fastify's own request logging stays off: given a logger instance it also attaches two
-    // response listeners and validates a child logger on every request, about 3 µs of a
-    // 25 µs /healthz answer (bench:http). Every request still logs through the app's pino
+    // Fastify gets no logger instance: with one it also attaches two response listeners and
+    // validates a child logger on every request, about 2.5 µs of a 20 µs /healthz answer
+    // (docs/benchmarks.md). Every request still logs through the app's pino
     // logger (`request.log`, no per-request child: correlation is by trace_id/span_id on
     // every line inside a span, and the request line carries the request id), and the
     // request line is written below with the route template.
