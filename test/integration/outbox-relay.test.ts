@@ -107,3 +107,27 @@ test('a relay busy in another schema of the database does not hold this one up',
     await other.cleanup();
   }
 });
+
+test('rows are published in id order, also where the ids gain a digit', async () => {
+  // Ordered as text, 1000000 would come before 999998: seq 3 before seq 1 of the same stream,
+  // and the stream log would drop 1 and 2 as already superseded.
+  await postgres.query(
+    `INSERT INTO outbox (id, stream, seq, payload) OVERRIDING SYSTEM VALUE
+     VALUES (999998, 'user:42', 1, '{}'), (999999, 'user:42', 2, '{}'),
+            (1000000, 'user:42', 3, '{}'), (1000001, 'user:42', 4, '{}')`,
+  );
+  const streamLog = new MemoryStreamLog();
+  const relay = new OutboxRelay({
+    postgres,
+    streamLog,
+    logger: silentLogger(),
+    registry: new Registry(),
+  });
+
+  assert.equal(await relay.publishOnce(), 4);
+
+  assert.deepEqual(
+    (await streamLog.read('user:42', 0, 10)).map((entry) => entry.seq),
+    [1, 2, 3, 4],
+  );
+});

@@ -14,7 +14,7 @@ import {
 export async function withFills(db: Queryable, order: Order): Promise<OrderResult> {
   const { rows } = await db.query<FillRowOut>(
     `SELECT ${FILL_COLUMNS} FROM fills WHERE maker_order_id = $1 OR taker_order_id = $1
-     ORDER BY symbol, trade_id`,
+     ORDER BY fills.symbol, fills.trade_id`,
     [order.id],
   );
   return { order, fills: rows.map((row) => toFill(order.id, row)) };
@@ -58,7 +58,7 @@ export class PostgresOrderReader implements OrderReader {
          AND ($2 = '' OR symbol = $2)
          AND (cardinality($3::text[]) = 0 OR status = ANY($3::text[]))
          AND ($4::bigint IS NULL OR id < $4::bigint)
-       ORDER BY id DESC LIMIT $5`,
+       ORDER BY orders.id DESC LIMIT $5`,
       [userId, filter.symbol, filter.statuses, beforeId ?? null, limit],
       { idempotent: true },
     );

@@ -1,7 +1,12 @@
 import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
 import type { Fill, Order, OrderStatus } from '../../domain/orders/order.js';
 
-/** Column list and row mapping of `orders`, shared by the readers and the shard store. */
+/**
+ * Column list and row mapping of `orders`, shared by the readers and the shard store.
+ * The casts keep the column names, so a query selecting these must qualify what it orders by
+ * (`ORDER BY orders.id`): a bare `ORDER BY id` means the text output column and sorts 10
+ * before 9. The same holds for FILL_COLUMNS.
+ */
 export const ORDER_COLUMNS = `id::text, user_id::text, client_order_id, symbol, side, type,
   time_in_force, price::text, reserve_price::text, quantity::text, filled::text, status,
   post_only, reason, priority::text, created_at, updated_at`;

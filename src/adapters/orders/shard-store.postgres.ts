@@ -269,7 +269,7 @@ export async function loadBook(db: Queryable, symbol: string): Promise<StoredBoo
   const head = state.rows[0];
   const { rows } = await db.query<OrderRow>(
     `SELECT ${ORDER_COLUMNS} FROM orders
-     WHERE symbol = $1 AND status IN ('new', 'partially_filled') ORDER BY priority`,
+     WHERE symbol = $1 AND status IN ('new', 'partially_filled') ORDER BY orders.priority`,
     [symbol],
   );
   const orders: MutableOrder[] = rows.map((row) => ({ ...toOrder(row) }));
