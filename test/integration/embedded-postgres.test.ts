@@ -11,10 +11,20 @@ import {
 
 let embedded: EmbeddedPostgres;
 const clients: pg.Client[] = [];
+const logLines: { msg: string }[] = [];
+const rolledBack = () =>
+  logLines.filter((line) => line.msg.includes('closed mid-transaction')).length;
 
 before(async () => {
   embedded = await startEmbeddedPostgres({
-    logger: pino({ level: 'silent' }),
+    logger: pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          logLines.push(JSON.parse(line) as { msg: string });
+        },
+      },
+    ),
     dataDir: MEMORY_DATA_DIR,
   });
 });
@@ -88,6 +98,11 @@ test('concurrent connections each get their own answers: no query runs inside an
 });
 
 test('a connection that goes away inside a transaction releases the session, rolled back', async () => {
+  const closing = await connect();
+  await closing.query('SELECT 1');
+  await closing.end();
+  assert.equal(rolledBack(), 0, 'a plain close is not a rollback');
+
   const leaving = await connect();
   const staying = await connect();
   await staying.query('CREATE TABLE IF NOT EXISTS notes (body text)');
@@ -98,4 +113,5 @@ test('a connection that goes away inside a transaction releases the session, rol
   await leaving.end();
   const { rows } = await within(5_000, 'the waiting query', waiting);
   assert.equal(rows[0]?.n, '0');
+  assert.equal(rolledBack(), 1);
 });

@@ -21,9 +21,12 @@ export class SerialQueryQueue {
   /** The connection whose query or transaction is in progress, or null when none is. */
   #owner: number | null = null;
   #draining = false;
+  readonly #onAbandoned: (handlerId: number) => void;
 
-  constructor(db: PGlite) {
+  /** `onAbandoned`: a connection went away mid-query or mid-transaction; its work was undone. */
+  constructor(db: PGlite, onAbandoned: (handlerId: number) => void = () => undefined) {
     this.#db = db;
+    this.#onAbandoned = onAbandoned;
   }
 
   /** Runs one protocol message of connection `handlerId`; resolves to the bytes answered. */
@@ -61,6 +64,7 @@ export class SerialQueryQueue {
       }
     });
     this.#owner = null;
+    this.#onAbandoned(handlerId);
     await this.#drain();
   }
 
@@ -99,7 +103,10 @@ export class SerialQueryQueue {
       entry.reject(error);
       return;
     }
-    this.#owner = isReadyAndIdle(tail) ? null : entry.handlerId;
+    // Terminate (a client closing) starts nothing: the session stays with whoever had it.
+    if (entry.message[0] !== TERMINATE) {
+      this.#owner = isReadyAndIdle(tail) ? null : entry.handlerId;
+    }
     entry.resolve(bytes);
   }
 }
@@ -111,6 +118,9 @@ interface Entry {
   readonly resolve: (bytes: number) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** Terminate: 'X', length 4; the client closes the connection after it. */
+const TERMINATE = 0x58;
 
 /** Sync: 'S', length 4. */
 const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]);

@@ -53,7 +53,10 @@ export async function startEmbeddedPostgres(
     port: options.port ?? 0,
     maxConnections: options.maxConnections ?? 10,
   });
-  useSerialQueue(server, db);
+  useSerialQueue(server, db, (connection) => {
+    // A real server logs this too; here it explains a wait that ended or a write that vanished.
+    log.warn({ connection }, 'embedded postgres connection closed mid-transaction; rolled back');
+  });
   server.addEventListener('error', (event) => {
     log.warn({ err: (event as CustomEvent<unknown>).detail }, 'embedded postgres socket error');
   });
@@ -88,10 +91,14 @@ export async function startEmbeddedPostgres(
  * SerialQueryQueue). The server hands its `queryQueue` to every connection it accepts; if a
  * release renames it, start-up fails here rather than running with the broken queue.
  */
-function useSerialQueue(server: PGLiteSocketServer, db: PGlite): void {
+function useSerialQueue(
+  server: PGLiteSocketServer,
+  db: PGlite,
+  onAbandoned: (connection: number) => void,
+): void {
   const internals = server as unknown as { queryQueue?: unknown };
   if (internals.queryQueue === undefined) {
     throw new Error('pglite-socket has no queryQueue to replace; check embedded-queue.ts');
   }
-  internals.queryQueue = new SerialQueryQueue(db);
+  internals.queryQueue = new SerialQueryQueue(db, onAbandoned);
 }
