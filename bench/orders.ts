@@ -134,19 +134,12 @@ function noopEngine(): OrderEngine {
     submit(command) {
       if (command.kind !== 'place') return Promise.reject(new Error('places only'));
       const now = new Date();
+      const { kind, ...placed } = command; // a place command is the order's own fields
       return Promise.resolve({
         replayed: false,
         result: {
           order: {
-            userId: command.userId,
-            clientOrderId: command.clientOrderId,
-            symbol: command.symbol,
-            side: command.side,
-            type: command.type,
-            timeInForce: command.timeInForce,
-            price: command.price,
-            quantity: command.quantity,
-            postOnly: command.postOnly,
+            ...placed,
             id: nextId++,
             reservePrice: command.price,
             filled: 0,

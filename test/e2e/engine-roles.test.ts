@@ -7,9 +7,9 @@ import { Metadata, type Client } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import { OrderService, OrderType, TimeInForce } from '../../src/gen/trading/v1/orders_pb.js';
-import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/app.js';
+import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
+import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js';
 
 /**
  * Issue 6: ROLE=api serves OrderService by calling ROLE=engine over internal gRPC; engine
@@ -83,15 +83,8 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
   const schema = uniqueName('roles');
   const dataDir = await mkdtemp(join(tmpdir(), 'tp-roles-'));
   const shared = {
-    DATABASE_URL: TEST_DATABASE_URL,
-    PG_SCHEMA: schema,
+    ...deploymentEnv(schema, dataDir),
     PG_POOL_MAX: '6',
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `${schema}:`,
-    DATA_DIR: dataDir,
-    AUTH_ARGON2_MEMORY_KIB: '1024',
-    AUTH_ARGON2_TIME_COST: '1',
-    SHUTDOWN_DRAIN_DELAY_MS: '0',
     ENGINE_LEADER_POLL_MS: '200',
     TELEMETRY_ENABLED: 'true',
     LOG_LEVEL: 'info',

@@ -16,7 +16,7 @@ import {
 } from '../../src/gen/trading/v1/orders_pb.js';
 import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
+import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js';
 
 /**
  * Issue 6: "A test kills the engine process mid-load (SIGKILL) and checks every acknowledged
@@ -161,20 +161,13 @@ test('SIGKILL of the engine mid-load loses no acknowledged order and fills none 
   const dataDir = await mkdtemp(join(tmpdir(), 'tp-crash-'));
   const redisPrefix = `${schema}:`;
   const env = {
+    // The second process shares the first one's schema, Redis keys and signing keys.
+    ...deploymentEnv(schema, dataDir),
     ROLE: 'all',
-    DATABASE_URL: TEST_DATABASE_URL,
-    PG_SCHEMA: schema,
     PG_POOL_MAX: '6',
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: redisPrefix,
-    // The signing keys live here: tokens issued by the first process verify on the second.
-    DATA_DIR: dataDir,
     AUTH_DEMO_BALANCES: `USD=${DEMO.USD},BTC=${DEMO.BTC}`,
-    AUTH_ARGON2_MEMORY_KIB: '1024',
-    AUTH_ARGON2_TIME_COST: '1',
     USER_RATE_PER_S: '100000',
     USER_RATE_BURST: '100000',
-    SHUTDOWN_DRAIN_DELAY_MS: '0',
     LOG_LEVEL: 'info',
     // No simulator bots: every order and trade in the schema must come from this test.
     SIMULATOR_ENABLED: 'false',

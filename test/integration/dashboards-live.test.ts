@@ -11,11 +11,10 @@ import {
   sample,
   startTestApp,
   TEST_DATABASE_URL,
-  TEST_REDIS_URL,
   uniqueName,
   type TestApp,
 } from '../support/app.js';
-import { spawnApp, type AppProcess } from '../support/process.js';
+import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js';
 
 /**
  * Every series a dashboard queries must be on the /metrics page of a real process. No single
@@ -44,15 +43,8 @@ let dataDir: string | undefined;
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'tp-dashboards-'));
   const shared = {
-    DATABASE_URL: TEST_DATABASE_URL,
-    PG_SCHEMA: schema,
+    ...deploymentEnv(schema, dataDir),
     PG_POOL_MAX: '4',
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `${schema}:`,
-    DATA_DIR: dataDir,
-    AUTH_ARGON2_MEMORY_KIB: '1024',
-    AUTH_ARGON2_TIME_COST: '1',
-    SHUTDOWN_DRAIN_DELAY_MS: '0',
     TELEMETRY_ENABLED: 'false',
     LOG_LEVEL: 'info',
   };

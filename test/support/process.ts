@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from './app.js';
+import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './app.js';
 
 /** A free loopback port: bind to 0, read the port, release it. */
 export async function freePort(): Promise<number> {
@@ -13,6 +13,24 @@ export async function freePort(): Promise<number> {
   server.close();
   if (typeof address !== 'object' || address === null) throw new Error('no port');
   return address.port;
+}
+
+/**
+ * What the processes (pods) of one deployment share: the PostgreSQL schema, the Redis key
+ * prefix and the data directory (where the signing keys live, so a token issued by one
+ * process verifies on another); with cheap password hashing and no drain delay for tests.
+ */
+export function deploymentEnv(schema: string, dataDir: string): Record<string, string> {
+  return {
+    DATABASE_URL: TEST_DATABASE_URL,
+    PG_SCHEMA: schema,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: `${schema}:`,
+    DATA_DIR: dataDir,
+    AUTH_ARGON2_MEMORY_KIB: '1024',
+    AUTH_ARGON2_TIME_COST: '1',
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+  };
 }
 
 export interface AppProcess {

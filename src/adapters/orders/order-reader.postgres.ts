@@ -14,7 +14,7 @@ import {
 export async function withFills(db: Queryable, order: Order): Promise<OrderResult> {
   const { rows } = await db.query<FillRowOut>(
     `SELECT ${FILL_COLUMNS} FROM fills WHERE maker_order_id = $1 OR taker_order_id = $1
-     ORDER BY fills.symbol, fills.trade_id`,
+     ORDER BY symbol, trade_id`,
     [order.id],
   );
   return { order, fills: rows.map((row) => toFill(order.id, row)) };

@@ -3,9 +3,10 @@ import type { Fill, Order, OrderStatus } from '../../domain/orders/order.js';
 
 /**
  * Column list and row mapping of `orders`, shared by the readers and the shard store.
- * The casts keep the column names, so a query selecting these must qualify what it orders by
- * (`ORDER BY orders.id`): a bare `ORDER BY id` means the text output column and sorts 10
- * before 9. The same holds for FILL_COLUMNS.
+ * pg returns bigint as text already; the casts are for the shard store, which reads these
+ * through json_agg (where a bigint would become a JSON number). They keep the column names,
+ * so a query selecting these must qualify what it orders by (`ORDER BY orders.id`): a bare
+ * `ORDER BY id` means the text output column and sorts 10 before 9.
  */
 export const ORDER_COLUMNS = `id::text, user_id::text, client_order_id, symbol, side, type,
   time_in_force, price::text, reserve_price::text, quantity::text, filled::text, status,
@@ -52,8 +53,8 @@ export const toOrder = (row: OrderRow): Order => ({
   updatedAt: row.updated_at,
 });
 
-export const FILL_COLUMNS = `trade_id::text, price::text, quantity::text, maker_order_id::text,
-  taker_order_id::text`;
+/** bigint columns, which pg returns as text. */
+export const FILL_COLUMNS = 'trade_id, price, quantity, maker_order_id, taker_order_id';
 
 export interface FillRowOut {
   trade_id: string;

@@ -106,9 +106,9 @@ export class OutboxRelay {
       const lock = await tx.query<{ ok: boolean }>(RELAY_LOCK_SQL);
       if (lock.rows[0]?.ok !== true) return 0;
       const { rows } = await tx.query<{ id: string; stream: string; seq: string; payload: string }>(
-        // outbox.id, not the id::text output column: ORDER BY prefers an output column's name, and
-        // text order would publish 1000000 before 999999 (and could not use the primary key).
-        'SELECT id::text, stream, seq::text, payload FROM outbox ORDER BY outbox.id LIMIT $1',
+        // Walks the primary key in id order (bigints arrive as text, without a cast: ordering
+        // by an id::text column sorted text, 1000000 before 999999, with a scan and a sort).
+        'SELECT id, stream, seq, payload FROM outbox ORDER BY id LIMIT $1',
         [this.#batchSize],
       );
       if (rows.length === 0) return 0;

@@ -6,6 +6,7 @@ import {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type onSendHookHandler,
 } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
@@ -51,12 +52,17 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         }),
   }) as unknown as FastifyInstance;
 
-  const finished = requestFinished(options.registry, logger);
+  const recorder = requestRecorder(options.registry, logger);
   // Each route gets its own hook, bound to its template (`/orders/:id`, never the raw URL:
   // labels must stay bounded), so a request looks nothing up to be measured. `onSend` rather
   // than `onResponse`: the latter needs listeners on every response for no gain here.
   app.addHook('onRoute', (route) => {
-    route.onSend = [...hookList(route.onSend), finished(route.url)];
+    const record = recorder(route.url);
+    const onSend: onSendHookHandler = (request, reply, payload, done) => {
+      record(request, reply);
+      done(null, payload);
+    };
+    route.onSend = [...hookList(route.onSend), onSend];
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -67,13 +73,15 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     return reply.code(statusCode).send(body);
   });
 
-  const unmatched = finished('unmatched');
+  const recordUnmatched = recorder('unmatched');
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404);
-    const body = { error: 'not_found', message: `no route for ${request.method} ${request.url}` };
     // Not a route, so no route hook: measured here, as the answer is handed over.
-    unmatched(request, reply, body, () => undefined);
-    return reply.send(body);
+    recordUnmatched(request, reply);
+    return reply.send({
+      error: 'not_found',
+      message: `no route for ${request.method} ${request.url}`,
+    });
   });
 
   // Business routes live in their own encapsulated context: @fastify/otel's hooks (and the
@@ -126,13 +134,6 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   return app;
 }
 
-type OnSend = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  payload: unknown,
-  done: (error: null, payload: unknown) => void,
-) => void;
-
 interface Observer {
   observe(value: number): void;
 }
@@ -142,9 +143,12 @@ const hookList = <T>(hooks: T | T[] | undefined): T[] =>
 
 /**
  * `http_server_request_duration_seconds` and the request line, as the answer is handed to
- * the socket. Returns the hook for one route template, holding that route's labelled series.
+ * the socket. Returns the recorder of one route template, holding that route's labelled series.
  */
-function requestFinished(registry: Registry, logger: Logger): (route: string) => OnSend {
+function requestRecorder(
+  registry: Registry,
+  logger: Logger,
+): (route: string) => (request: FastifyRequest, reply: FastifyReply) => void {
   const duration = histogram(registry, {
     name: 'http_server_request_duration_seconds',
     help: 'HTTP request duration by route template, until the answer is handed to the socket.',
@@ -154,7 +158,7 @@ function requestFinished(registry: Registry, logger: Logger): (route: string) =>
   return (route) => {
     const series = new Map<string, Observer>();
     const operational = OPERATIONAL_ROUTES.has(route);
-    return (request, reply, payload, done) => {
+    return (request, reply) => {
       const { method } = request;
       const status = reply.statusCode;
       const key = `${method} ${status}`;
@@ -179,7 +183,6 @@ function requestFinished(registry: Registry, logger: Logger): (route: string) =>
           'http request finished',
         );
       }
-      done(null, payload);
     };
   };
 }
