@@ -24,6 +24,7 @@ import {
   type BatchClient,
   loadBook,
   openBatch,
+  prepareBatchSession,
   writePlan,
 } from './shard-store.postgres.js';
 
@@ -413,7 +414,7 @@ export class ShardRunner {
     await ended;
     let client: PoolClient;
     try {
-      client = this.#clients[turn] ??= await this.options.postgres.pool.connect();
+      client = this.#clients[turn] ??= await this.#connect();
     } catch (error) {
       end();
       throw error;
@@ -435,6 +436,17 @@ export class ShardRunner {
       throw error;
     } finally {
       end();
+    }
+  }
+
+  async #connect(): Promise<PoolClient> {
+    const client = await this.options.postgres.pool.connect();
+    try {
+      await prepareBatchSession(client);
+      return client;
+    } catch (error) {
+      client.release(true);
+      throw error;
     }
   }
 

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { PoolClient } from 'pg';
+import type { BatchPlan, MutableOrder } from '../../src/adapters/orders/batch-plan.js';
+import {
+  bumpEpoch,
+  openBatch,
+  prepareBatchSession,
+  writePlan,
+} from '../../src/adapters/orders/shard-store.postgres.js';
+import { runMigrations, type Postgres } from '../../src/adapters/postgres/index.js';
+import { PostgresTestSchema } from '../contract/support/postgres.js';
+import { silentLogger } from '../unit/adapters/support/observability.js';
+
+const database = new PostgresTestSchema();
+const SHARD = 'shard-plans';
+const USERS = 2_000;
+const ORDERS = 10_000;
+let postgres: Postgres;
+let epoch: number;
+
+before(async () => {
+  postgres = database.create();
+  await runMigrations({ pool: postgres.pool, logger: silentLogger(), schema: database.schema });
+  epoch = await bumpEpoch(postgres, SHARD);
+});
+after(() => database.cleanup());
+
+const order = (id: number, userId: number, now: Date): MutableOrder => ({
+  id,
+  userId,
+  clientOrderId: `c${id}`,
+  symbol: 'BTC-USD',
+  side: 'buy',
+  type: 'limit',
+  timeInForce: 'GTC',
+  price: 100,
+  reservePrice: 100,
+  quantity: 5,
+  filled: 1,
+  status: 'partially_filled',
+  postOnly: false,
+  reason: '',
+  priority: id,
+  createdAt: now,
+  updatedAt: now,
+});
+
+/** One batch that places, updates an order and moves balances: every statement of a batch. */
+async function runBatch(client: PoolClient, userId: number, existingOrderId?: number) {
+  const now = new Date();
+  const opening = await openBatch(
+    client,
+    SHARD,
+    epoch,
+    [{ userId, clientOrderId: `new-${String(now.getTime())}-${String(Math.random())}` }],
+    [{ userId, asset: 'USD' }],
+  );
+  assert.equal(opening.fenced, true);
+  const placed = order(opening.orderIds[0] ?? 0, userId, now);
+  const plan: BatchPlan = {
+    outcomes: [],
+    inserted: new Map([[placed.id, placed]]),
+    updated: new Map(
+      existingOrderId === undefined ? [] : [[existingOrderId, order(existingOrderId, userId, now)]],
+    ),
+    fills: [],
+    deltas: new Map([['k', { userId, asset: 'USD', available: -500n, reserved: 500n }]]),
+    messages: [{ stream: `orders.${String(userId)}`, payload: '{}' }],
+    touchedSymbols: new Set(['BTC-USD']),
+    closedOwners: [],
+    trades: 0,
+  };
+  await writePlan(
+    client,
+    plan,
+    new Map([['BTC-USD', { nextTradeId: 1, nextPriority: 1, lastTradePrice: 0 }]]),
+  );
+}
+
+/**
+ * Sequential scans of orders and balances counted by this backend and not yet flushed to the
+ * shared statistics (this transaction's, and possibly earlier ones'): compare two readings.
+ */
+const seqScans = async (client: PoolClient) => {
+  const { rows } = await client.query<{ relname: string; seq_scan: string }>(
+    `SELECT relname, seq_scan::text FROM pg_stat_xact_user_tables
+     WHERE schemaname = current_schema() AND relname IN ('orders', 'balances')`,
+  );
+  return new Map(rows.map((row) => [row.relname, Number(row.seq_scan)]));
+};
+
+test('a batch reads orders and balances by key, also with statements prepared on empty tables', async () => {
+  const client = await postgres.pool.connect();
+  try {
+    await prepareBatchSession(client);
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO users (username, password_hash) SELECT 'u' || g, 'x'
+       FROM generate_series(1, $1) g RETURNING id::text`,
+      [USERS],
+    );
+    const first = Number(rows[0]?.id);
+    await client.query(
+      `INSERT INTO balances (user_id, asset, available) VALUES ($1, 'USD', 1000000)`,
+      [first],
+    );
+    // Enough runs on near-empty tables for PostgreSQL to settle on a plan for each statement.
+    for (let i = 0; i < 8; i += 1) {
+      await client.query('BEGIN');
+      await runBatch(client, first);
+      await client.query('ROLLBACK');
+    }
+    // The tables grow past the size where reading them whole could be cheaper than by key.
+    await client.query(
+      `INSERT INTO balances (user_id, asset, available)
+       SELECT id, a, 1000000 FROM users, unnest(ARRAY['USD', 'BTC']) a
+       ON CONFLICT DO NOTHING`,
+    );
+    await client.query(
+      `INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force,
+         price, reserve_price, quantity, filled, status, post_only, created_at, updated_at)
+       SELECT g, $1 + g % $2, 'old' || g, 'BTC-USD', 'buy', 'limit', 'GTC', 100, 100, 5, 0,
+         'new', false, now(), now()
+       FROM generate_series(1, $3) g`,
+      [first, USERS, ORDERS],
+    );
+    await client.query(`SELECT setval('order_ids', $1)`, [ORDERS]);
+
+    await client.query('BEGIN');
+    const before = await seqScans(client);
+    await runBatch(client, first, ORDERS);
+    const after = await seqScans(client);
+    await client.query('ROLLBACK');
+
+    const scanned = ['orders', 'balances'].filter(
+      (table) => (after.get(table) ?? 0) > (before.get(table) ?? 0),
+    );
+    assert.deepEqual(scanned, [], 'a batch read whole tables');
+  } finally {
+    client.release();
+  }
+});
