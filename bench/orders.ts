@@ -309,9 +309,16 @@ function summarize(
   return result;
 }
 
-/** Prices straddle the mid so that many orders trade; the rest rest. */
-function orderFor(n: number, c: number) {
-  const buy = (n + c) % 2 === 0;
+/**
+ * The `k`th order of caller `c`: each caller alternates buy and sell, and prices straddle the
+ * mid so that many orders trade and the rest rest. It depends on the caller's own count, not on
+ * the order in which answers came back, so every run (in-process or over gRPC) places the same
+ * mix. (Numbered by a shared counter, in-process callers answered in batch order kept their
+ * parity and placed only sells: nothing traded.)
+ */
+function orderFor(k: number, c: number) {
+  const buy = (k + c) % 2 === 0;
+  const n = k * 64 + c;
   return {
     buy,
     price: 60_000 + (buy ? 1 : -1) * (((n * 7919) % 40) - 12),
@@ -328,9 +335,9 @@ async function inProcess(orders: Orders, userIds: number[], label: string): Prom
   const deadline = measureFrom + SECONDS * 1000;
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
-      while (performance.now() < deadline) {
+      for (let k = 0; performance.now() < deadline; k += 1) {
         const n = ++seq;
-        const { buy, price, quantity } = orderFor(n, c);
+        const { buy, price, quantity } = orderFor(k, c);
         const t0 = performance.now();
         try {
           await orders.place(userIds[(n * 31 + c) % userIds.length] ?? 0, {
@@ -446,9 +453,9 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
   }, job.warmup * 1000);
   await Promise.all(
     Array.from({ length: job.clients }, async (_, c) => {
-      while (performance.now() < deadline) {
+      for (let k = 0; performance.now() < deadline; k += 1) {
         const n = ++seq;
-        const { buy, price, quantity } = orderFor(n, c);
+        const { buy, price, quantity } = orderFor(k, c);
         const t0 = performance.now();
         const ok = await place(
           c,

@@ -117,5 +117,23 @@ describe('balances under random order streams', () => {
       'SELECT count(*)::text AS n FROM fills',
     );
     assert.ok(Number(rows[0]?.n) > 0, 'the streams traded');
+    // What foreign keys would guard (the engine writes without them, see migration 0003), and
+    // more: every order's filled quantity is the sum of its fills.
+    const { rows: broken } = await harness.postgres.query<{ what: string; n: string }>(
+      `SELECT 'fills of unknown orders' AS what, count(*)::text AS n FROM fills f
+       WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = f.maker_order_id)
+          OR NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = f.taker_order_id)
+       UNION ALL
+       SELECT 'orders of unknown users', count(*)::text FROM orders o
+       WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)
+       UNION ALL
+       SELECT 'orders whose filled is not the sum of their fills', count(*)::text FROM orders o
+       WHERE o.filled <> (SELECT coalesce(sum(f.quantity), 0) FROM fills f
+                          WHERE f.maker_order_id = o.id OR f.taker_order_id = o.id)`,
+    );
+    assert.deepEqual(
+      broken.filter((row) => row.n !== '0'),
+      [],
+    );
   });
 });
