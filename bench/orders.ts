@@ -28,6 +28,7 @@ import { AccessTokens } from '../src/domain/auth/access-tokens.js';
 import { systemClock } from '../src/domain/clock.js';
 import { Side } from '../src/gen/trading/v1/common_pb.js';
 import {
+  OrderEntryRequestSchema,
   OrderService,
   OrderType,
   PlaceOrderRequestSchema,
@@ -45,7 +46,7 @@ import {
   type OrdersSettings,
 } from '../src/wiring/orders.js';
 import { grpcClient, unary } from '../test/support/grpc.js';
-import { H2GrpcClient } from './support/h2-grpc-client.js';
+import { H2GrpcClient, type H2GrpcStream } from './support/h2-grpc-client.js';
 import { commandCpuSeconds, cpuSeconds, threadCpuSeconds } from './support/servers.js';
 
 const { values } = parseArgs({
@@ -125,7 +126,12 @@ async function measuredCpu(): Promise<CpuTotals> {
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
-type Mode = 'grpc' | 'transport' | 'in-process';
+/**
+ * grpc: a unary PlaceOrder call per order; stream: the same orders on OrderEntry streams (one
+ * per client, one order in flight on each); transport: unary calls to an engine that commits
+ * nothing; in-process: OrderService.place without gRPC.
+ */
+type Mode = 'grpc' | 'stream' | 'transport' | 'in-process';
 
 /** Answers every place at once with a resting order, writing nothing. */
 function noopEngine(): OrderEngine {
@@ -259,6 +265,8 @@ async function run(
             address,
             tokens: tokenList,
             clients: Math.ceil(CLIENTS / WORKERS),
+            first: w * Math.ceil(CLIENTS / WORKERS),
+            stream: mode === 'stream',
             seconds: SECONDS,
             warmup: WARMUP,
             label: `${label}-${w}`,
@@ -310,14 +318,15 @@ function summarize(
 }
 
 /**
- * The `k`th order of caller `c`: each caller alternates buy and sell, and prices straddle the
- * mid so that many orders trade and the rest rest. It depends on the caller's own count, not on
- * the order in which answers came back, so every run (in-process or over gRPC) places the same
+ * The `k`th order of caller `c`. Caller `c` is one trader (user `c`) on one side: even callers
+ * buy, odd ones sell, so no one trades with themselves, and prices straddle the mid so that
+ * many orders trade and the rest rest. It depends on the caller's own count, not on the order
+ * in which answers came back, so every run (in-process, unary or streamed) places the same
  * mix. (Numbered by a shared counter, in-process callers answered in batch order kept their
  * parity and placed only sells: nothing traded.)
  */
 function orderFor(k: number, c: number) {
-  const buy = (k + c) % 2 === 0;
+  const buy = c % 2 === 0;
   const n = k * 64 + c;
   return {
     buy,
@@ -340,7 +349,7 @@ async function inProcess(orders: Orders, userIds: number[], label: string): Prom
         const { buy, price, quantity } = orderFor(k, c);
         const t0 = performance.now();
         try {
-          await orders.place(userIds[(n * 31 + c) % userIds.length] ?? 0, {
+          await orders.place(userIds[c % userIds.length] ?? 0, {
             clientOrderId: `${label}-${c}-${n}`,
             symbol: 'BTC-USD',
             side: buy ? 'buy' : 'sell',
@@ -375,6 +384,10 @@ interface WorkerJob {
   readonly address: string;
   readonly tokens: string[];
   readonly clients: number;
+  /** Global number of this worker's first client (client `c` of the worker is `first + c`). */
+  readonly first: number;
+  /** Orders go on OrderEntry streams instead of unary calls. */
+  readonly stream: boolean;
   readonly seconds: number;
   readonly label: string;
 }
@@ -390,8 +403,11 @@ interface WorkerResult {
 
 type ClientKind = 'grpc-js' | 'h2';
 
-/** Places one order; resolves to whether it was acknowledged (gRPC OK). */
-type Place = (connection: number, order: PlaceOrderRequest, token: number) => Promise<boolean>;
+/**
+ * Places one order for `client` (which picks its connection) as user `token`; resolves to
+ * whether it was acknowledged (gRPC OK).
+ */
+type Place = (client: number, order: PlaceOrderRequest, token: number) => Promise<boolean>;
 
 /**
  * The calls of one worker's clients, over two connections (as two API pods would hold):
@@ -399,6 +415,7 @@ type Place = (connection: number, order: PlaceOrderRequest, token: number) => Pr
  * requests from Node's bare HTTP/2 client, a load generator that leaves the cores to the server.
  */
 function placer(job: WorkerJob): { place: Place; close: () => void } {
+  if (job.stream) return streamPlacer(job);
   if (job.client === 'h2') {
     const connections = [new H2GrpcClient(job.address), new H2GrpcClient(job.address)];
     const auth = job.tokens.map((token) => `Bearer ${token}`);
@@ -439,6 +456,64 @@ function placer(job: WorkerJob): { place: Place; close: () => void } {
   };
 }
 
+/**
+ * Orders on OrderEntry streams from Node's bare HTTP/2 client: one stream per client (user
+ * `client`), over two connections, one order in flight on each. An answer is read only as far
+ * as its result's field number (placed = 2, error = 5), as the unary clients read only the
+ * status.
+ */
+function streamPlacer(job: WorkerJob): { place: Place; close: () => void } {
+  const connections = [new H2GrpcClient(job.address), new H2GrpcClient(job.address)];
+  const path = `/${OrderService.typeName}/${OrderService.method.orderEntry.name}`;
+  const streams = new Map<number, { stream: H2GrpcStream; answered?: (ok: boolean) => void }>();
+  const open = (client: number, user: number) => {
+    const token = job.tokens[user % job.tokens.length] ?? '';
+    const entry: { stream: H2GrpcStream; answered?: (ok: boolean) => void } = {
+      stream: connections[client % 2]!.stream(path, `Bearer ${token}`),
+    };
+    entry.stream.onMessage((message) => {
+      entry.answered?.(resultField(message) === 2);
+    });
+    void entry.stream.closed.then(() => entry.answered?.(false));
+    streams.set(client, entry);
+    return entry;
+  };
+  let requestId = 0n;
+  return {
+    place: (client, order, user) => {
+      const entry = streams.get(client) ?? open(client, user);
+      return new Promise<boolean>((resolve) => {
+        entry.answered = resolve;
+        requestId += 1n;
+        entry.stream.send(
+          toBinary(
+            OrderEntryRequestSchema,
+            create(OrderEntryRequestSchema, {
+              requestId,
+              command: { case: 'place', value: order },
+            }),
+          ),
+        );
+      });
+    },
+    close: () => {
+      for (const { stream } of streams.values()) stream.end();
+      for (const connection of connections) connection.close();
+    },
+  };
+}
+
+/** The field number of an OrderEntryResponse's result: after request_id (field 1, a varint). */
+function resultField(message: Buffer): number {
+  let i = 0;
+  if (message[i] === 0x08) {
+    i += 1;
+    while ((message[i] ?? 0) & 0x80) i += 1;
+    i += 1;
+  }
+  return (message[i] ?? 0) >> 3;
+}
+
 /** Clients of one worker: many calls in flight on each of its connections. */
 async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
   const { place, close } = placer(job);
@@ -455,7 +530,7 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
     Array.from({ length: job.clients }, async (_, c) => {
       for (let k = 0; performance.now() < deadline; k += 1) {
         const n = ++seq;
-        const { buy, price, quantity } = orderFor(k, c);
+        const { buy, price, quantity } = orderFor(k, job.first + c);
         const t0 = performance.now();
         const ok = await place(
           c,
@@ -468,7 +543,7 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
             price: BigInt(price),
             quantity: BigInt(quantity),
           }),
-          n * 31 + c,
+          job.first + c,
         );
         if (t0 < measureFrom) continue;
         if (ok) latencies.push(performance.now() - t0);
@@ -491,12 +566,14 @@ if (isMainThread) {
 async function main(): Promise<void> {
   if (ONLY !== undefined) {
     // Exploration: one run, printed above, no JSON line.
-    const mode = ONLY === 'transport' || ONLY === 'in-process' ? ONLY : 'grpc';
+    const mode: Mode =
+      ONLY === 'transport' || ONLY === 'in-process' || ONLY === 'stream' ? ONLY : 'grpc';
     await run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode);
     return;
   }
   const batched = await run('batched', DEFAULT_ORDERS_SETTINGS.batching);
   const baseline = await run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 });
+  const stream = await run('stream', DEFAULT_ORDERS_SETTINGS.batching, 'stream');
   const transport = await run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport');
   const local = await run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process');
   console.log(
@@ -514,6 +591,13 @@ async function main(): Promise<void> {
       baseline_p50_ms: baseline.p50Ms,
       baseline_p99_ms: baseline.p99Ms,
       speedup: Math.round((batched.perSecond / Math.max(1, baseline.perSecond)) * 10) / 10,
+      // The same orders on OrderEntry streams (one per client) instead of unary calls.
+      order_entry_orders_per_s: stream.perSecond,
+      order_entry_p50_ms: stream.p50Ms,
+      order_entry_p99_ms: stream.p99Ms,
+      order_entry_failed: stream.failed,
+      order_entry_batch_size_mean: stream.batchMean,
+      order_entry_cpu_us_per_order: stream.cpu,
       transport_ceiling_orders_per_s: transport.perSecond,
       transport_p99_ms: transport.p99Ms,
       in_process_orders_per_s: local.perSecond,

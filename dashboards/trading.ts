@@ -89,12 +89,16 @@ const engineCalls = `${target}, grpc_service="trading.internal.v1.EngineService"
 const ENGINE_REJECTIONS =
   'InvalidArgument|FailedPrecondition|NotFound|ResourceExhausted|AlreadyExists';
 const ENGINE_ANSWERS = `OK|${ENGINE_REJECTIONS}`;
+/** Order-entry answers that are the caller's problem, not the platform's. */
+const CALLER_ERRORS = 'InvalidArgument|FailedPrecondition|NotFound|ResourceExhausted';
 
 export function trading(): Dashboard {
   const ids = new PanelIds();
   // The api → engine and simulator rows and the standby and quota panels came after the first
   // version (ids 1-23): their ids start at 24, so links to the panels below them still work.
   const added = new PanelIds(24);
+  // The order-entry row came after those (ids 1-35).
+  const entryIds = new PanelIds(36);
   const orders = (matchers = '') => `orders_total{${target}${matchers}}`;
   const batches = (result: string) => `engine_batches_total{${sharded}, result=~"${result}"}`;
   const engineHandled = (codes: string) =>
@@ -265,6 +269,59 @@ export function trading(): Dashboard {
         'Trades committed per second, by symbol (one per fill). Orders accepted with no trades for long in a liquid market point at the book or the simulator.',
         'ops',
         [query('A', `sum by (symbol) (${rate(`trades_total{${target}}`)})`, '{{symbol}}')],
+      ),
+    );
+
+  const entry = (matchers = '') => `order_entry_commands_total{${target}${matchers}}`;
+  builder
+    .withRow(new RowBuilder('Order entry streams').id(entryIds.take()))
+    .withPanel(
+      timeseries(
+        entryIds,
+        'Order-entry commands/s by code',
+        `Commands answered on OrderEntry streams (one stream, many place/cancel/amend commands) per second, by command and status code. OK and the caller's errors (${CALLER_ERRORS}) are normal; every other code (red: Unavailable, Internal, ...) is a failed command, which also counts in orders_total{result="failed"} when it was a place. A bug ends the whole session with INTERNAL.`,
+        'reqps',
+        [
+          query(
+            'A',
+            `sum by (command, code) (${rate(entry(`, code=~"OK|${CALLER_ERRORS}"`))})`,
+            '{{command}} {{code}}',
+          ),
+          query(
+            'B',
+            `sum by (command, code) (${rate(entry(`, code!~"OK|${CALLER_ERRORS}"`))})`,
+            '{{command}} {{code}}',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        entryIds,
+        'Order-entry command latency',
+        'p50 and p99 of order_entry_command_seconds by command: from reading a command off the stream to its answer being ready (rate limit, engine, PostgreSQL commit). The target for durable placement is under 25 ms at p99.',
+        's',
+        [
+          query(
+            'A',
+            `histogram_quantile(0.5, sum by (le, command) (${rate(`order_entry_command_seconds_bucket{${target}}`)}))`,
+            'p50 {{command}}',
+          ),
+          query(
+            'B',
+            `histogram_quantile(0.99, sum by (le, command) (${rate(`order_entry_command_seconds_bucket{${target}}`)}))`,
+            'p99 {{command}}',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        entryIds,
+        'Open order-entry sessions by pod',
+        'OrderEntry streams open on each pod. Market makers hold one or a few each; a drop to 0 on one pod with the others rising is a pod restart (clients reconnect elsewhere), a drop everywhere is the clients or the load balancer.',
+        'short',
+        [query('A', `sum by (pod) (order_entry_sessions{${target}})`, '{{pod}}')],
       ),
     );
 

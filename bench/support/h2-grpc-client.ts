@@ -1,4 +1,9 @@
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 
 export interface UnaryAnswer {
   /** grpc-status: 0 is OK. */
@@ -58,7 +63,79 @@ export class H2GrpcClient {
     });
   }
 
+  /** Opens a bidirectional streaming call; see `H2GrpcStream`. */
+  stream(path: string, authorization: string): H2GrpcStream {
+    return new H2GrpcStream(
+      this.#session.request({
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        authorization,
+      }),
+    );
+  }
+
   close(): void {
     this.#session.close();
+  }
+}
+
+/**
+ * One streaming call: `send` writes a length-prefixed message, `onMessage` gets each response
+ * message as it arrives (frames reassembled across DATA chunks), `closed` the final status.
+ */
+export class H2GrpcStream {
+  readonly closed: Promise<{ status: number; message: string }>;
+  #onMessage: (message: Buffer) => void = () => undefined;
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly stream: ClientHttp2Stream) {
+    this.closed = new Promise((resolve) => {
+      let status = -1;
+      let message = '';
+      const readStatus = (headers: IncomingHttpHeaders) => {
+        const value = headers['grpc-status'];
+        if (value === undefined) return;
+        status = Number(value);
+        message = decodeURIComponent(String(headers['grpc-message'] ?? ''));
+      };
+      stream.on('response', readStatus);
+      stream.on('trailers', readStatus);
+      stream.on('error', () => undefined); // the status (or its absence) says it
+      stream.on('close', () => {
+        resolve({ status, message });
+      });
+    });
+    stream.on('data', (chunk: Buffer) => {
+      this.#read(chunk);
+    });
+  }
+
+  onMessage(listener: (message: Buffer) => void): void {
+    this.#onMessage = listener;
+  }
+
+  send(message: Uint8Array): void {
+    const frame = Buffer.allocUnsafe(5 + message.length);
+    frame.writeUInt8(0, 0); // not compressed
+    frame.writeUInt32BE(message.length, 1);
+    frame.set(message, 5);
+    this.stream.write(frame);
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  #read(chunk: Buffer): void {
+    let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    while (data.length >= 5) {
+      const length = data.readUInt32BE(1);
+      if (data.length < 5 + length) break;
+      this.#onMessage(data.subarray(5, 5 + length));
+      data = data.subarray(5 + length);
+    }
+    this.#pending = data;
   }
 }

@@ -168,7 +168,12 @@ export function createOrderApi(
     registry,
   });
   const accounts = new AccountService(new PostgresBalanceReader(postgres));
-  return { orderRpc: ordersRpc(orders), accountRpc: accountRpc(accounts), orders, accounts };
+  return {
+    orderRpc: ordersRpc(orders, { registry, logger }),
+    accountRpc: accountRpc(accounts),
+    orders,
+    accounts,
+  };
 }
 
 /** The engine half: one shard runner per shard of symbols, leadership, the outbox relay. */

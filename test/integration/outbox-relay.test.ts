@@ -131,3 +131,56 @@ test('rows are published in id order, also where the ids gain a digit', async ()
     [1, 2, 3, 4],
   );
 });
+
+test('a batch row publishes its events in order, between the rows before and after it', async () => {
+  // Migration 0004: the engine writes one row per batch; a release before it wrote one row
+  // per event, and both may be waiting during a rolling deploy.
+  await postgres.query(
+    `INSERT INTO outbox (stream, seq, payload) VALUES ('user:7', 1, 'a');
+     INSERT INTO outbox (streams, seqs, payloads)
+       VALUES (ARRAY['user:7', 'book:X', 'user:7'], ARRAY[2, 1, 3], ARRAY['b', 'c', 'd']);
+     INSERT INTO outbox (stream, seq, payload) VALUES ('user:7', 4, 'e')`,
+  );
+  const registry = new Registry();
+  const streamLog = new MemoryStreamLog();
+  const relay = new OutboxRelay({ postgres, streamLog, logger: silentLogger(), registry });
+
+  assert.equal((await relay.measure()).pending, 5);
+  assert.equal(await relay.publishOnce(), 5);
+
+  assert.deepEqual(
+    (await streamLog.read('user:7', 0, 10)).map((entry) => [entry.seq, entry.payload]),
+    [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'd'],
+      [4, 'e'],
+    ],
+  );
+  assert.deepEqual(
+    (await streamLog.read('book:X', 0, 10)).map((entry) => [entry.seq, entry.payload]),
+    [[1, 'c']],
+  );
+  assert.equal(await metricValue(registry, 'outbox_published_total'), 5);
+  assert.equal((await relay.measure()).pending, 0);
+});
+
+test('an outbox row is one event or one batch of events, never a mix or an empty batch', async () => {
+  await assert.rejects(
+    postgres.query(
+      `INSERT INTO outbox (stream, seq, payload, streams, seqs, payloads)
+       VALUES ('user:8', 1, 'a', ARRAY['user:8'], ARRAY[2], ARRAY['b'])`,
+    ),
+    /outbox_event_or_batch/,
+  );
+  await assert.rejects(
+    postgres.query(
+      `INSERT INTO outbox (streams, seqs, payloads) VALUES (ARRAY['user:8'], ARRAY[1, 2], ARRAY['a'])`,
+    ),
+    /outbox_event_or_batch/,
+  );
+  await assert.rejects(
+    postgres.query(`INSERT INTO outbox (streams, seqs, payloads) VALUES ('{}', '{}', '{}')`),
+    /outbox_event_or_batch/,
+  );
+});

@@ -201,6 +201,10 @@ test('every dashboard queries only catalog metrics', () => {
     'simulator_orders_total',
     'simulator_running',
     'simulator_balance_topups_total',
+    // OrderEntry streams (many commands per authenticated stream).
+    'order_entry_commands_total',
+    'order_entry_command_seconds_bucket',
+    'order_entry_sessions',
   ]);
   for (const { path, content } of renderDashboards()) {
     const unknown = queriedMetrics(JSON.parse(content)).filter((name) => !catalog.has(name));
@@ -347,6 +351,9 @@ test('the trading dashboard covers the order path from PlaceOrder to the streams
     'outbox_published_total',
     'outbox_relay_failures_total',
     'open_order_quota_corrected_units_total',
+    'order_entry_commands_total',
+    'order_entry_command_seconds_bucket',
+    'order_entry_sessions',
   ]) {
     assert.ok(metrics.includes(name), `${name} is not on the trading dashboard`);
   }

@@ -3,7 +3,7 @@ import { counter, gauge, type Logger, type Registry } from '../../telemetry/inde
 import type { Postgres } from '../postgres/index.js';
 
 export interface RelayOptions {
-  /** Outbox rows published per pass. Default 1,000. */
+  /** Outbox rows published per pass (a row is one event or one batch's events). Default 1,000. */
   readonly batchSize?: number;
   /** How often an idle relay looks for rows written by other processes. Default 500 ms. */
   readonly pollIntervalMs?: number;
@@ -26,6 +26,22 @@ export interface OutboxRelayDeps {
  */
 const RELAY_LOCK_SQL =
   "SELECT pg_try_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), hashtext('outbox-relay')) AS ok";
+
+/**
+ * The events of the oldest outbox rows in publish order, one result row per event: a row is
+ * one event (what releases before migration 0004 write) or one batch's events as arrays, which
+ * PostgreSQL expands here (cheaper than parsing arrays in JS). It walks the primary key in id
+ * order (bigints arrive as text, without a cast: ordering by an id::text column sorted text,
+ * 1000000 before 999999, with a scan and a sort).
+ */
+const NEXT_EVENTS_SQL = `SELECT o.id, e.stream, e.seq, e.payload
+  FROM (SELECT * FROM outbox ORDER BY id LIMIT $1) o
+  CROSS JOIN LATERAL (
+    SELECT o.stream, o.seq, o.payload, 1::bigint WHERE o.streams IS NULL
+    UNION ALL
+    SELECT * FROM unnest(o.streams, o.seqs, o.payloads) WITH ORDINALITY
+  ) e (stream, seq, payload, n)
+  ORDER BY o.id, e.n`;
 
 /**
  * Publishes committed outbox rows to the stream log, oldest first, then deletes them. Entries
@@ -59,11 +75,11 @@ export class OutboxRelay {
     this.#log = deps.logger.child({ component: 'outbox-relay' });
     this.#pending = gauge(deps.registry, {
       name: 'outbox_pending',
-      help: 'Outbox rows committed but not yet published to the stream log.',
+      help: 'Stream events committed to the outbox but not yet published to the stream log.',
     });
     this.#published = counter(deps.registry, {
       name: 'outbox_published_total',
-      help: 'Outbox rows published to the stream log.',
+      help: 'Stream events published from the outbox to the stream log.',
     });
     this.#failures = counter(deps.registry, {
       name: 'outbox_relay_failures_total',
@@ -94,37 +110,44 @@ export class OutboxRelay {
     this.#wake?.();
     await this.#loop;
     try {
-      while ((await this.publishOnce()) === this.#batchSize);
+      while ((await this.#pass()).rows === this.#batchSize);
     } catch (error) {
       this.#log.warn({ err: error }, 'outbox relay could not publish before stopping');
     }
   }
 
-  /** One pass: publishes up to a batch of rows; resolves to how many (0 if another relay holds the lock). */
+  /** One pass; resolves to how many events it published (0 if another relay holds the lock). */
   async publishOnce(): Promise<number> {
+    return (await this.#pass()).events;
+  }
+
+  /** Publishes up to a batch of rows; a full batch (`rows` = batch size) means more may wait. */
+  #pass(): Promise<{ rows: number; events: number }> {
     return this.deps.postgres.withTransaction(async (tx) => {
       const lock = await tx.query<{ ok: boolean }>(RELAY_LOCK_SQL);
-      if (lock.rows[0]?.ok !== true) return 0;
-      const { rows } = await tx.query<{ id: string; stream: string; seq: string; payload: string }>(
-        // Walks the primary key in id order (bigints arrive as text, without a cast: ordering
-        // by an id::text column sorted text, 1000000 before 999999, with a scan and a sort).
-        'SELECT id, stream, seq, payload FROM outbox ORDER BY id LIMIT $1',
-        [this.#batchSize],
-      );
-      if (rows.length === 0) return 0;
+      if (lock.rows[0]?.ok !== true) return { rows: 0, events: 0 };
+      const { rows: events } = await tx.query<{
+        id: string;
+        stream: string;
+        seq: string;
+        payload: string;
+      }>(NEXT_EVENTS_SQL, [this.#batchSize]);
+      if (events.length === 0) return { rows: 0, events: 0 };
       await this.deps.streamLog.append(
-        rows.map((row) => ({ stream: row.stream, seq: Number(row.seq), payload: row.payload })),
+        events.map((e) => ({ stream: e.stream, seq: Number(e.seq), payload: e.payload })),
       );
-      await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      this.#published.inc(rows.length);
-      return rows.length;
+      const ids = [...new Set(events.map((e) => e.id))];
+      await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+      this.#published.inc(events.length);
+      return { rows: ids.length, events: events.length };
     });
   }
 
-  /** Refreshes `outbox_pending` and `outbox_lag_seconds`. */
+  /** Refreshes `outbox_pending` (events) and `outbox_lag_seconds`. */
   async measure(): Promise<{ pending: number; lagSeconds: number }> {
     const { rows } = await this.deps.postgres.query<{ n: string; lag: string | null }>(
-      'SELECT count(*)::text AS n, EXTRACT(EPOCH FROM now() - min(created_at))::text AS lag FROM outbox',
+      `SELECT coalesce(sum(coalesce(cardinality(seqs), 1)), 0)::text AS n,
+         EXTRACT(EPOCH FROM now() - min(created_at))::text AS lag FROM outbox`,
       [],
       { idempotent: true },
     );
@@ -142,7 +165,7 @@ export class OutboxRelay {
       let published = 0;
       try {
         this.#woken = false;
-        published = await this.publishOnce();
+        published = (await this.#pass()).rows;
       } catch (error) {
         this.#failures.inc();
         this.#log.warn({ err: error }, 'outbox relay pass failed; retrying');

@@ -133,7 +133,8 @@ const column = <T>(orders: readonly MutableOrder[], pick: (o: MutableOrder) => T
 
 /**
  * Writes everything a planned batch changed in ONE statement (data-modifying CTEs): orders,
- * fills, balances, book counters and the outbox with its per-stream sequence numbers.
+ * fills, balances, book counters and the batch's stream events with their per-stream sequence
+ * numbers, as one outbox row (arrays in publish order; migration 0004 says why).
  *
  * Balances: rows that exist get the deltas added (the CHECKs are the last guard against an
  * overdraft); a counterparty without a row for the asset (its first BTC) gets one inserted.
@@ -153,7 +154,7 @@ export async function writePlan(
   const states = [...books.entries()];
   const m = plan.messages;
   await tx.query({
-    name: 'engine-write-batch-v2',
+    name: 'engine-write-batch-v3',
     text: `WITH ins AS (
        INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
          reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
@@ -208,9 +209,11 @@ export async function writePlan(
        ON CONFLICT (stream) DO UPDATE SET seq = stream_heads.seq + EXCLUDED.seq
        RETURNING stream, seq
      ), ob AS (
-       INSERT INTO outbox (stream, seq, payload)
-       SELECT msg.stream, heads.seq - msg.n + msg.k, msg.payload
-       FROM msg JOIN heads USING (stream) ORDER BY msg.ord
+       INSERT INTO outbox (streams, seqs, payloads)
+       SELECT array_agg(msg.stream ORDER BY msg.ord),
+         array_agg(heads.seq - msg.n + msg.k ORDER BY msg.ord), array_agg(msg.payload ORDER BY msg.ord)
+       FROM msg JOIN heads USING (stream)
+       HAVING count(*) > 0
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM upd) + (SELECT count(*) FROM fil)

@@ -64,6 +64,16 @@ export class GrpcHandlerContext implements HandlerContext {
     });
   }
 
+  /** The client cancelled the call (or it passed its deadline): nobody reads any more. */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** The server is shutting down: a streaming call should end so its client reconnects. */
+  get shuttingDown(): boolean {
+    return this.#shutdownSignal?.aborted === true;
+  }
+
   get url(): string {
     return `/${this.service.typeName}/${this.method.name}`;
   }

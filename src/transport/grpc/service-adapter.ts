@@ -9,6 +9,7 @@ import { createContextValues, type ServiceImpl } from '@connectrpc/connect';
 import {
   type Metadata,
   type sendUnaryData,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -20,6 +21,7 @@ import { DomainError } from '../../domain/errors.js';
 import { bearerToken } from '../../domain/auth/access-tokens.js';
 import type { Logger } from '../../telemetry/index.js';
 import {
+  chargeCommandKey,
   clientIpKey,
   INTERNAL_METHODS,
   peerAddress,
@@ -155,35 +157,112 @@ function adapt(
           },
         );
       };
-    case 'client_streaming':
     case 'bidi_streaming':
-      // The contract has none; add them here when a service needs one.
+      return (call: ServerDuplexStream<Message, Message>) => {
+        const stream = fn as unknown as (
+          requests: AsyncIterable<Message>,
+          ctx: GrpcHandlerContext,
+        ) => AsyncIterable<Message>;
+        inCallContext(call, () => handlerContext(service, method, call, options)).then(
+          (context) =>
+            pump(
+              call,
+              stream(requestsOf(call, context.signal), context),
+              context,
+              method,
+              options.logger,
+              true,
+            ),
+          (error: unknown) => {
+            call.emit('error', serviceError(error, method, options.logger));
+          },
+        );
+      };
+    case 'client_streaming':
+      // The contract has none; add it here when a service needs one.
       throw new Error(`${service.typeName}.${method.name}: ${method.methodKind} is not supported`);
   }
 }
 
+/**
+ * The request messages of a streaming call. A message that cannot be decoded ends the stream
+ * with INVALID_ARGUMENT (only this call: the connection and its other calls carry on). The
+ * iterator must not destroy the call when reading ends (a Readable's default iterator does):
+ * a client that half-closes still waits for the answers to what it sent. Cancellation, the
+ * deadline or server shutdown (`signal`) end the reading.
+ */
+async function* requestsOf(
+  call: ServerDuplexStream<Message, Message>,
+  signal: AbortSignal,
+): AsyncGenerator<Message, void, undefined> {
+  const reading = call.iterator({ destroyOnReturn: false }) as AsyncIterator<
+    Message | MalformedRequest
+  >;
+  const aborted = new Promise<IteratorResult<never>>((resolve) => {
+    const end = () => {
+      resolve({ done: true, value: undefined });
+    };
+    if (signal.aborted) end();
+    else signal.addEventListener('abort', end, { once: true });
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([reading.next(), aborted]);
+      if (next.done === true) return;
+      assertWellFormed(next.value);
+      yield next.value as Message;
+    }
+  } finally {
+    void reading.return?.();
+  }
+}
+
+/** A call whose answer is a stream of messages. */
+type StreamingCall = ServerWritableStream<Message, Message> | ServerDuplexStream<Message, Message>;
+
+/**
+ * Writes a streaming call's answers. It stops when nobody reads any more (cancelled, past the
+ * deadline). On server shutdown a server stream stops at once; an answer stream of a
+ * bidirectional call (`answersEverything`) goes on until its handler is done, since its handler
+ * stops reading requests then, and every request already read gets its answer. Either way the
+ * call then ends with UNAVAILABLE, so the client reconnects to another instance.
+ */
 async function pump(
-  call: ServerWritableStream<Message, Message>,
+  call: StreamingCall,
   messages: AsyncIterable<Message>,
   context: GrpcHandlerContext,
   method: DescMethod,
   logger: Logger,
+  answersEverything = false,
 ): Promise<void> {
+  const gone = () => context.cancelled || (context.signal.aborted && !context.shuttingDown);
+  const stop = () => gone() || (context.shuttingDown && !answersEverything);
   try {
     for await (const message of messages) {
-      if (context.signal.aborted) break;
+      if (stop()) break;
       // Respect backpressure: a slow client must not make us buffer without bound.
       if (!call.write(message)) await waitForDrain(call, context.signal);
     }
-    if (!context.signal.aborted) call.end(context.trailers());
+    if (gone()) return;
+    if (context.shuttingDown) {
+      call.emit('error', serviceError(SHUTTING_DOWN, method, logger));
+    } else {
+      call.end(context.trailers());
+    }
   } catch (error) {
-    if (!context.signal.aborted) call.emit('error', serviceError(error, method, logger));
+    if (!gone()) call.emit('error', serviceError(error, method, logger));
   } finally {
     context.release();
   }
 }
 
-function waitForDrain(call: ServerWritableStream<Message, Message>, signal: AbortSignal) {
+const SHUTTING_DOWN = new DomainError(
+  'unavailable',
+  'the server is shutting down; reconnect to continue',
+  { retryAfterMs: 0 },
+);
+
+function waitForDrain(call: StreamingCall, signal: AbortSignal) {
   return new Promise<void>((resolve) => {
     const done = () => {
       call.off('drain', done);
@@ -205,7 +284,7 @@ function inCallContext<T>(call: { metadata: Metadata }, fn: () => T): T {
 async function handlerContext(
   service: DescService,
   method: DescMethod,
-  call: ServerUnaryCall<Message, Message> | ServerWritableStream<Message, Message>,
+  call: ServerUnaryCall<Message, Message> | StreamingCall,
   options: AdapterOptions,
 ): Promise<GrpcHandlerContext> {
   const values = createContextValues();
@@ -221,9 +300,13 @@ async function handlerContext(
     );
     values.set(principalKey, principal);
     annotateCall(call.metadata, { userId: principal.userId });
-    await options.limitCall?.(principal, method);
+    const limitCall = options.limitCall;
+    if (limitCall !== undefined) {
+      await limitCall(principal, method);
+      values.set(chargeCommandKey, (commandMethod) => limitCall(principal, commandMethod));
+    }
   }
-  assertWellFormed(call.request);
+  if ('request' in call) assertWellFormed(call.request);
   return new GrpcHandlerContext({
     service,
     method,

@@ -1,6 +1,7 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import { ConnectError } from '@connectrpc/connect';
-import { isDomainError, type DomainErrorCode } from '../../domain/errors.js';
+import { isDomainError } from '../../domain/errors.js';
+import { STATUS_CODES } from '../rpc/status-codes.js';
 
 /**
  * The names Prometheus dashboards expect in `grpc_code` (Go's codes.Code.String()),
@@ -30,21 +31,6 @@ export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
 
 export const grpcCodeName = (code: number): GrpcCodeName => GRPC_CODE_NAMES[code] ?? 'Unknown';
 
-/** The one place a domain error code becomes a gRPC status. */
-const DOMAIN_TO_GRPC: Record<DomainErrorCode, status> = {
-  invalid_argument: status.INVALID_ARGUMENT,
-  unauthenticated: status.UNAUTHENTICATED,
-  permission_denied: status.PERMISSION_DENIED,
-  not_found: status.NOT_FOUND,
-  already_exists: status.ALREADY_EXISTS,
-  failed_precondition: status.FAILED_PRECONDITION,
-  resource_exhausted: status.RESOURCE_EXHAUSTED,
-  unavailable: status.UNAVAILABLE,
-  deadline_exceeded: status.DEADLINE_EXCEEDED,
-  unimplemented: status.UNIMPLEMENTED,
-  internal: status.INTERNAL,
-};
-
 /** Trailing metadata key naming the dependency an UNAVAILABLE answer is about. */
 export const DEPENDENCY_KEY = 'error-dependency';
 
@@ -70,7 +56,9 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
     if (error.field !== undefined) metadata.set('error-field', error.field);
     if (error.dependency !== undefined) metadata.set(DEPENDENCY_KEY, error.dependency);
     return {
-      code: DOMAIN_TO_GRPC[error.code],
+      // Connect's codes are numbered exactly like gRPC's (see STATUS_CODES).
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
+      code: STATUS_CODES[error.code] as number,
       details: error.message,
       metadata,
       unexpected: false,

@@ -1,3 +1,4 @@
+import type { DescMethod } from '@bufbuild/protobuf';
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
@@ -14,6 +15,16 @@ export const principalKey = createContextKey<Principal | undefined>(undefined, {
 
 /** The caller's network address (without port), for per-IP limits. */
 export const clientIpKey = createContextKey<string>('unknown', { description: 'client IP' });
+
+/**
+ * Charges one command of a stream against the caller's per-user rate limit, as a call of
+ * `method` would be charged; throws `resource_exhausted` when over. A call is charged by the
+ * transport before its handler runs; a stream carrying many commands charges each one here.
+ */
+export const chargeCommandKey = createContextKey<(method: DescMethod) => Promise<void>>(
+  () => Promise.resolve(),
+  { description: 'per-command rate limit' },
+);
 
 export function requirePrincipal(context: HandlerContext): Principal {
   const principal = context.values.get(principalKey);

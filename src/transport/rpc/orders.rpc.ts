@@ -3,7 +3,15 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Fill, Order, OrderResult } from '../../domain/orders/order.js';
 import type { OrderService as Orders } from '../../domain/orders/order.service.js';
-import { FillSchema, OrderSchema, type OrderService } from '../../gen/trading/v1/orders_pb.js';
+import {
+  FillSchema,
+  OrderSchema,
+  type AmendOrderRequest,
+  type CancelOrderRequest,
+  type OrderService,
+  type PlaceOrderRequest,
+} from '../../gen/trading/v1/orders_pb.js';
+import { orderEntry, type OrderEntryObservability } from './order-entry.rpc.js';
 import { requirePrincipal } from './call-context.js';
 import { fromPb, PB_SIDES, PB_STATUSES, PB_TIFS, PB_TYPES } from './order-enums.js';
 
@@ -39,13 +47,14 @@ const withFills = (result: OrderResult) => ({
   fills: result.fills.map(toPbFill),
 });
 
-/** `trading.v1.OrderService`: every method acts on the authenticated caller's orders only. */
-export function ordersRpc(orders: Orders): ServiceImpl<typeof OrderService> {
-  const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
-    Number(requirePrincipal(context).userId);
+/**
+ * The commands that change orders, for a user: shared by the unary calls and the order-entry
+ * stream, so both validate and answer alike.
+ */
+export function orderCommands(orders: Orders) {
   return {
-    async placeOrder(request, context) {
-      const result = await orders.place(userOf(context), {
+    async place(userId: number, request: PlaceOrderRequest) {
+      const result = await orders.place(userId, {
         clientOrderId: request.clientOrderId,
         symbol: request.symbol,
         side: fromPb(PB_SIDES, request.side),
@@ -57,18 +66,37 @@ export function ordersRpc(orders: Orders): ServiceImpl<typeof OrderService> {
       });
       return withFills(result);
     },
-    async cancelOrder(request, context) {
-      const result = await orders.cancel(userOf(context), { orderId: request.orderId });
+    async cancel(userId: number, request: CancelOrderRequest) {
+      const result = await orders.cancel(userId, { orderId: request.orderId });
       return { order: toPbOrder(result.order) };
     },
-    async amendOrder(request, context) {
-      const result = await orders.amend(userOf(context), {
+    async amend(userId: number, request: AmendOrderRequest) {
+      const result = await orders.amend(userId, {
         orderId: request.orderId,
         ...(request.price === undefined ? {} : { price: request.price }),
         ...(request.quantity === undefined ? {} : { quantity: request.quantity }),
       });
       return withFills(result);
     },
+  };
+}
+
+export type OrderCommands = ReturnType<typeof orderCommands>;
+
+export const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
+  Number(requirePrincipal(context).userId);
+
+/** `trading.v1.OrderService`: every method acts on the authenticated caller's orders only. */
+export function ordersRpc(
+  orders: Orders,
+  observability: OrderEntryObservability,
+): ServiceImpl<typeof OrderService> {
+  const commands = orderCommands(orders);
+  return {
+    placeOrder: (request, context) => commands.place(userOf(context), request),
+    cancelOrder: (request, context) => commands.cancel(userOf(context), request),
+    amendOrder: (request, context) => commands.amend(userOf(context), request),
+    orderEntry: orderEntry(commands, observability),
     async getOrder(request, context) {
       const result = await orders.get(userOf(context), { orderId: request.orderId });
       return { order: toPbOrder(result.order) };

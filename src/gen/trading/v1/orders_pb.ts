@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/orders.proto.
  */
 export const file_trading_v1_orders: GenFile = /*@__PURE__*/
-  fileDesc("Chd0cmFkaW5nL3YxL29yZGVycy5wcm90bxIKdHJhZGluZy52MSKdAwoFT3JkZXISEAoIb3JkZXJfaWQYASABKAkSFwoPY2xpZW50X29yZGVyX2lkGAIgASgJEg4KBnN5bWJvbBgDIAEoCRIeCgRzaWRlGAQgASgOMhAudHJhZGluZy52MS5TaWRlEiMKBHR5cGUYBSABKA4yFS50cmFkaW5nLnYxLk9yZGVyVHlwZRIuCg10aW1lX2luX2ZvcmNlGAYgASgOMhcudHJhZGluZy52MS5UaW1lSW5Gb3JjZRINCgVwcmljZRgHIAEoAxIQCghxdWFudGl0eRgIIAEoAxIXCg9maWxsZWRfcXVhbnRpdHkYCSABKAMSJwoGc3RhdHVzGAogASgOMhcudHJhZGluZy52MS5PcmRlclN0YXR1cxIRCglwb3N0X29ubHkYCyABKAgSDgoGcmVhc29uGAwgASgJEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIloKBEZpbGwSEAoIdHJhZGVfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDQoFcHJpY2UYAyABKAMSEAoIcXVhbnRpdHkYBCABKAMSDQoFbWFrZXIYBSABKAgi5QEKEVBsYWNlT3JkZXJSZXF1ZXN0EhcKD2NsaWVudF9vcmRlcl9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSHgoEc2lkZRgDIAEoDjIQLnRyYWRpbmcudjEuU2lkZRIjCgR0eXBlGAQgASgOMhUudHJhZGluZy52MS5PcmRlclR5cGUSLgoNdGltZV9pbl9mb3JjZRgFIAEoDjIXLnRyYWRpbmcudjEuVGltZUluRm9yY2USDQoFcHJpY2UYBiABKAMSEAoIcXVhbnRpdHkYByABKAMSEQoJcG9zdF9vbmx5GAggASgIIlcKElBsYWNlT3JkZXJSZXNwb25zZRIgCgVvcmRlchgBIAEoCzIRLnRyYWRpbmcudjEuT3JkZXISHwoFZmlsbHMYAiADKAsyEC50cmFkaW5nLnYxLkZpbGwiJgoSQ2FuY2VsT3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjcKE0NhbmNlbE9yZGVyUmVzcG9uc2USIAoFb3JkZXIYASABKAsyES50cmFkaW5nLnYxLk9yZGVyImcKEUFtZW5kT3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJEhIKBXByaWNlGAIgASgDSACIAQESFQoIcXVhbnRpdHkYAyABKANIAYgBAUIICgZfcHJpY2VCCwoJX3F1YW50aXR5IlcKEkFtZW5kT3JkZXJSZXNwb25zZRIgCgVvcmRlchgBIAEoCzIRLnRyYWRpbmcudjEuT3JkZXISHwoFZmlsbHMYAiADKAsyEC50cmFkaW5nLnYxLkZpbGwiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjQKEEdldE9yZGVyUmVzcG9uc2USIAoFb3JkZXIYASABKAsyES50cmFkaW5nLnYxLk9yZGVyInUKEUxpc3RPcmRlcnNSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRIpCghzdGF0dXNlcxgCIAMoDjIXLnRyYWRpbmcudjEuT3JkZXJTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUAoSTGlzdE9yZGVyc1Jlc3BvbnNlEiEKBm9yZGVycxgBIAMoCzIRLnRyYWRpbmcudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKlQKCU9yZGVyVHlwZRIaChZPUkRFUl9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQT1JERVJfVFlQRV9MSU1JVBABEhUKEU9SREVSX1RZUEVfTUFSS0VUEAIqcQoLVGltZUluRm9yY2USHQoZVElNRV9JTl9GT1JDRV9VTlNQRUNJRklFRBAAEhUKEVRJTUVfSU5fRk9SQ0VfR1RDEAESFQoRVElNRV9JTl9GT1JDRV9JT0MQAhIVChFUSU1FX0lOX0ZPUkNFX0ZPSxADKrMBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIUChBPUkRFUl9TVEFUVVNfTkVXEAESIQodT1JERVJfU1RBVFVTX1BBUlRJQUxMWV9GSUxMRUQQAhIXChNPUkRFUl9TVEFUVVNfRklMTEVEEAMSGQoVT1JERVJfU1RBVFVTX0NBTkNFTEVEEAQSGQoVT1JERVJfU1RBVFVTX1JFSkVDVEVEEAUyjAMKDE9yZGVyU2VydmljZRJLCgpQbGFjZU9yZGVyEh0udHJhZGluZy52MS5QbGFjZU9yZGVyUmVxdWVzdBoeLnRyYWRpbmcudjEuUGxhY2VPcmRlclJlc3BvbnNlEk4KC0NhbmNlbE9yZGVyEh4udHJhZGluZy52MS5DYW5jZWxPcmRlclJlcXVlc3QaHy50cmFkaW5nLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2USSwoKQW1lbmRPcmRlchIdLnRyYWRpbmcudjEuQW1lbmRPcmRlclJlcXVlc3QaHi50cmFkaW5nLnYxLkFtZW5kT3JkZXJSZXNwb25zZRJFCghHZXRPcmRlchIbLnRyYWRpbmcudjEuR2V0T3JkZXJSZXF1ZXN0GhwudHJhZGluZy52MS5HZXRPcmRlclJlc3BvbnNlEksKCkxpc3RPcmRlcnMSHS50cmFkaW5nLnYxLkxpc3RPcmRlcnNSZXF1ZXN0Gh4udHJhZGluZy52MS5MaXN0T3JkZXJzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_trading_v1_common]);
+  fileDesc("Chd0cmFkaW5nL3YxL29yZGVycy5wcm90bxIKdHJhZGluZy52MSKdAwoFT3JkZXISEAoIb3JkZXJfaWQYASABKAkSFwoPY2xpZW50X29yZGVyX2lkGAIgASgJEg4KBnN5bWJvbBgDIAEoCRIeCgRzaWRlGAQgASgOMhAudHJhZGluZy52MS5TaWRlEiMKBHR5cGUYBSABKA4yFS50cmFkaW5nLnYxLk9yZGVyVHlwZRIuCg10aW1lX2luX2ZvcmNlGAYgASgOMhcudHJhZGluZy52MS5UaW1lSW5Gb3JjZRINCgVwcmljZRgHIAEoAxIQCghxdWFudGl0eRgIIAEoAxIXCg9maWxsZWRfcXVhbnRpdHkYCSABKAMSJwoGc3RhdHVzGAogASgOMhcudHJhZGluZy52MS5PcmRlclN0YXR1cxIRCglwb3N0X29ubHkYCyABKAgSDgoGcmVhc29uGAwgASgJEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIloKBEZpbGwSEAoIdHJhZGVfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDQoFcHJpY2UYAyABKAMSEAoIcXVhbnRpdHkYBCABKAMSDQoFbWFrZXIYBSABKAgi5QEKEVBsYWNlT3JkZXJSZXF1ZXN0EhcKD2NsaWVudF9vcmRlcl9pZBgBIAEoCRIOCgZzeW1ib2wYAiABKAkSHgoEc2lkZRgDIAEoDjIQLnRyYWRpbmcudjEuU2lkZRIjCgR0eXBlGAQgASgOMhUudHJhZGluZy52MS5PcmRlclR5cGUSLgoNdGltZV9pbl9mb3JjZRgFIAEoDjIXLnRyYWRpbmcudjEuVGltZUluRm9yY2USDQoFcHJpY2UYBiABKAMSEAoIcXVhbnRpdHkYByABKAMSEQoJcG9zdF9vbmx5GAggASgIIlcKElBsYWNlT3JkZXJSZXNwb25zZRIgCgVvcmRlchgBIAEoCzIRLnRyYWRpbmcudjEuT3JkZXISHwoFZmlsbHMYAiADKAsyEC50cmFkaW5nLnYxLkZpbGwiJgoSQ2FuY2VsT3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjcKE0NhbmNlbE9yZGVyUmVzcG9uc2USIAoFb3JkZXIYASABKAsyES50cmFkaW5nLnYxLk9yZGVyImcKEUFtZW5kT3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJEhIKBXByaWNlGAIgASgDSACIAQESFQoIcXVhbnRpdHkYAyABKANIAYgBAUIICgZfcHJpY2VCCwoJX3F1YW50aXR5IlcKEkFtZW5kT3JkZXJSZXNwb25zZRIgCgVvcmRlchgBIAEoCzIRLnRyYWRpbmcudjEuT3JkZXISHwoFZmlsbHMYAiADKAsyEC50cmFkaW5nLnYxLkZpbGwiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjQKEEdldE9yZGVyUmVzcG9uc2USIAoFb3JkZXIYASABKAsyES50cmFkaW5nLnYxLk9yZGVyInUKEUxpc3RPcmRlcnNSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCRIpCghzdGF0dXNlcxgCIAMoDjIXLnRyYWRpbmcudjEuT3JkZXJTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUAoSTGlzdE9yZGVyc1Jlc3BvbnNlEiEKBm9yZGVycxgBIAMoCzIRLnRyYWRpbmcudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIsQBChFPcmRlckVudHJ5UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgEEi4KBXBsYWNlGAIgASgLMh0udHJhZGluZy52MS5QbGFjZU9yZGVyUmVxdWVzdEgAEjAKBmNhbmNlbBgDIAEoCzIeLnRyYWRpbmcudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0SAASLgoFYW1lbmQYBCABKAsyHS50cmFkaW5nLnYxLkFtZW5kT3JkZXJSZXF1ZXN0SABCCQoHY29tbWFuZCL6AQoST3JkZXJFbnRyeVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAQSMAoGcGxhY2VkGAIgASgLMh4udHJhZGluZy52MS5QbGFjZU9yZGVyUmVzcG9uc2VIABIzCghjYW5jZWxlZBgDIAEoCzIfLnRyYWRpbmcudjEuQ2FuY2VsT3JkZXJSZXNwb25zZUgAEjEKB2FtZW5kZWQYBCABKAsyHi50cmFkaW5nLnYxLkFtZW5kT3JkZXJSZXNwb25zZUgAEiwKBWVycm9yGAUgASgLMhsudHJhZGluZy52MS5PcmRlckVudHJ5RXJyb3JIAEIICgZyZXN1bHQiSAoPT3JkZXJFbnRyeUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgDIAEoDSpUCglPcmRlclR5cGUSGgoWT1JERVJfVFlQRV9VTlNQRUNJRklFRBAAEhQKEE9SREVSX1RZUEVfTElNSVQQARIVChFPUkRFUl9UWVBFX01BUktFVBACKnEKC1RpbWVJbkZvcmNlEh0KGVRJTUVfSU5fRk9SQ0VfVU5TUEVDSUZJRUQQABIVChFUSU1FX0lOX0ZPUkNFX0dUQxABEhUKEVRJTUVfSU5fRk9SQ0VfSU9DEAISFQoRVElNRV9JTl9GT1JDRV9GT0sQAyqzAQoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFAoQT1JERVJfU1RBVFVTX05FVxABEiEKHU9SREVSX1NUQVRVU19QQVJUSUFMTFlfRklMTEVEEAISFwoTT1JERVJfU1RBVFVTX0ZJTExFRBADEhkKFU9SREVSX1NUQVRVU19DQU5DRUxFRBAEEhkKFU9SREVSX1NUQVRVU19SRUpFQ1RFRBAFMt0DCgxPcmRlclNlcnZpY2USSwoKUGxhY2VPcmRlchIdLnRyYWRpbmcudjEuUGxhY2VPcmRlclJlcXVlc3QaHi50cmFkaW5nLnYxLlBsYWNlT3JkZXJSZXNwb25zZRJOCgtDYW5jZWxPcmRlchIeLnRyYWRpbmcudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0Gh8udHJhZGluZy52MS5DYW5jZWxPcmRlclJlc3BvbnNlEksKCkFtZW5kT3JkZXISHS50cmFkaW5nLnYxLkFtZW5kT3JkZXJSZXF1ZXN0Gh4udHJhZGluZy52MS5BbWVuZE9yZGVyUmVzcG9uc2USRQoIR2V0T3JkZXISGy50cmFkaW5nLnYxLkdldE9yZGVyUmVxdWVzdBocLnRyYWRpbmcudjEuR2V0T3JkZXJSZXNwb25zZRJLCgpMaXN0T3JkZXJzEh0udHJhZGluZy52MS5MaXN0T3JkZXJzUmVxdWVzdBoeLnRyYWRpbmcudjEuTGlzdE9yZGVyc1Jlc3BvbnNlEk8KCk9yZGVyRW50cnkSHS50cmFkaW5nLnYxLk9yZGVyRW50cnlSZXF1ZXN0Gh4udHJhZGluZy52MS5PcmRlckVudHJ5UmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_timestamp, file_trading_v1_common]);
 
 /**
  * @generated from message trading.v1.Order
@@ -393,6 +393,129 @@ export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PUR
   messageDesc(file_trading_v1_orders, 11);
 
 /**
+ * @generated from message trading.v1.OrderEntryRequest
+ */
+export type OrderEntryRequest = Message<"trading.v1.OrderEntryRequest"> & {
+  /**
+   * Chosen by the client to match the response to its request; echoed unchanged.
+   *
+   * @generated from field: uint64 request_id = 1;
+   */
+  requestId: bigint;
+
+  /**
+   * @generated from oneof trading.v1.OrderEntryRequest.command
+   */
+  command: {
+    /**
+     * @generated from field: trading.v1.PlaceOrderRequest place = 2;
+     */
+    value: PlaceOrderRequest;
+    case: "place";
+  } | {
+    /**
+     * @generated from field: trading.v1.CancelOrderRequest cancel = 3;
+     */
+    value: CancelOrderRequest;
+    case: "cancel";
+  } | {
+    /**
+     * @generated from field: trading.v1.AmendOrderRequest amend = 4;
+     */
+    value: AmendOrderRequest;
+    case: "amend";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message trading.v1.OrderEntryRequest.
+ * Use `create(OrderEntryRequestSchema)` to create a new message.
+ */
+export const OrderEntryRequestSchema: GenMessage<OrderEntryRequest> = /*@__PURE__*/
+  messageDesc(file_trading_v1_orders, 12);
+
+/**
+ * @generated from message trading.v1.OrderEntryResponse
+ */
+export type OrderEntryResponse = Message<"trading.v1.OrderEntryResponse"> & {
+  /**
+   * @generated from field: uint64 request_id = 1;
+   */
+  requestId: bigint;
+
+  /**
+   * @generated from oneof trading.v1.OrderEntryResponse.result
+   */
+  result: {
+    /**
+     * @generated from field: trading.v1.PlaceOrderResponse placed = 2;
+     */
+    value: PlaceOrderResponse;
+    case: "placed";
+  } | {
+    /**
+     * @generated from field: trading.v1.CancelOrderResponse canceled = 3;
+     */
+    value: CancelOrderResponse;
+    case: "canceled";
+  } | {
+    /**
+     * @generated from field: trading.v1.AmendOrderResponse amended = 4;
+     */
+    value: AmendOrderResponse;
+    case: "amended";
+  } | {
+    /**
+     * The command was refused or failed: what the unary call would have ended with.
+     *
+     * @generated from field: trading.v1.OrderEntryError error = 5;
+     */
+    value: OrderEntryError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message trading.v1.OrderEntryResponse.
+ * Use `create(OrderEntryResponseSchema)` to create a new message.
+ */
+export const OrderEntryResponseSchema: GenMessage<OrderEntryResponse> = /*@__PURE__*/
+  messageDesc(file_trading_v1_orders, 13);
+
+/**
+ * @generated from message trading.v1.OrderEntryError
+ */
+export type OrderEntryError = Message<"trading.v1.OrderEntryError"> & {
+  /**
+   * A gRPC status code (google.rpc.Code), e.g. 3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION.
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * Readable by a person.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * With RESOURCE_EXHAUSTED or UNAVAILABLE: how long to wait before retrying, in ms.
+   *
+   * @generated from field: uint32 retry_after_ms = 3;
+   */
+  retryAfterMs: number;
+};
+
+/**
+ * Describes the message trading.v1.OrderEntryError.
+ * Use `create(OrderEntryErrorSchema)` to create a new message.
+ */
+export const OrderEntryErrorSchema: GenMessage<OrderEntryError> = /*@__PURE__*/
+  messageDesc(file_trading_v1_orders, 14);
+
+/**
  * @generated from enum trading.v1.OrderType
  */
 export enum OrderType {
@@ -545,6 +668,22 @@ export const OrderService: GenService<{
     methodKind: "unary";
     input: typeof ListOrdersRequestSchema;
     output: typeof ListOrdersResponseSchema;
+  },
+  /**
+   * OrderEntry is a session for high-rate order entry (market makers, bots): one authenticated
+   * stream carries many place, cancel and amend commands, without a call's setup per order.
+   * Each request gets exactly one response carrying its request_id, as soon as that command is
+   * done and durable, so responses may come in another order than their requests. A command
+   * that fails gets an error response and the session stays open; a message that cannot be
+   * decoded ends the session with INVALID_ARGUMENT. Commands are rate-limited per user like
+   * the unary calls they stand for.
+   *
+   * @generated from rpc trading.v1.OrderService.OrderEntry
+   */
+  orderEntry: {
+    methodKind: "bidi_streaming";
+    input: typeof OrderEntryRequestSchema;
+    output: typeof OrderEntryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_trading_v1_orders, 0);

@@ -17,6 +17,7 @@ import type { Logger } from '../../../../src/telemetry/index.js';
 import {
   registration,
   startGrpcServer,
+  type GrpcServerOptions,
   type GrpcServer,
 } from '../../../../src/transport/grpc/server.js';
 import {
@@ -125,7 +126,7 @@ export class OrdersHarness {
   }
 
   /** Serves the module's handlers over real gRPC with bearer-token auth; resolves to the address. */
-  async serveGrpc(): Promise<string> {
+  async serveGrpc(options: Pick<GrpcServerOptions, 'limitCall'> = {}): Promise<string> {
     this.#grpc = await startGrpcServer(
       {
         host: '127.0.0.1',
@@ -135,6 +136,7 @@ export class OrdersHarness {
         readiness: new Readiness(),
         tls: undefined,
         authenticate: (token) => this.#tokens.verify(token),
+        ...options,
       },
       [
         registration(OrderService, this.orders.orderRpc),
