@@ -286,3 +286,44 @@ describe('OrderService.OrderEntry over gRPC', () => {
     assert.equal(timed, placedOk + invalid + 1, 'every place answer timed (one was rate-limited)');
   });
 });
+
+describe('OrderService.OrderEntry when the server shuts down', () => {
+  const harness = new OrdersHarness();
+
+  before(() => harness.start());
+  after(() => harness.stop());
+
+  test('every command read is answered, then the stream ends UNAVAILABLE and the drain completes', async () => {
+    const address = await harness.serveGrpc();
+    const client = grpcClient(address, OrderService);
+    const frank = await harness.user({ USD: 10_000_000_000n, BTC: 10_000_000_000n });
+    const s = session(client, await harness.bearer(frank));
+    const count = 200;
+    for (let i = 1; i <= count; i += 1) {
+      s.send(place(BigInt(i), `drain-${i}`, { side: i % 2 === 0 ? Side.BUY : Side.SELL }));
+    }
+    await s.answered(1); // commands are running
+
+    await harness.drainGrpc(); // resolves only once the stream has ended
+    const ended = await s.ended;
+    client.close();
+
+    assert.equal(ended.code, status.UNAVAILABLE);
+    assert.match(ended.details, /shutting down; reconnect/);
+    const ids = s.answers.map((answer) => answer.requestId);
+    assert.equal(new Set(ids).size, ids.length, 'no command answered twice');
+    assert.deepEqual(
+      s.answers.filter((answer) => answer.result.case !== 'placed'),
+      [],
+    );
+    // Every answered order is durable.
+    const placed = s.answers.map((answer) =>
+      answer.result.case === 'placed' ? answer.result.value.order?.orderId : undefined,
+    );
+    const { rows } = await harness.postgres.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM orders WHERE id = ANY($1::bigint[])',
+      [placed],
+    );
+    assert.equal(Number(rows[0]?.n), placed.length);
+  });
+});

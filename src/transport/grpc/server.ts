@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { DescService } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
@@ -69,6 +70,8 @@ export async function startGrpcServer(
     'grpc.keepalive_permit_without_calls': 1,
   });
   const shutdown = new AbortController();
+  // Each open streaming call listens for shutdown; hundreds at once are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   // Every service goes through here, so every method gets its zero-valued series.
   const target = {
     addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation) {

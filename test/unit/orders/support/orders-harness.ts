@@ -160,8 +160,15 @@ export class OrdersHarness {
     };
   }
 
+  /** Shuts the gRPC server down gracefully, as a pod being replaced does. */
+  async drainGrpc(): Promise<void> {
+    const server = this.#grpc;
+    this.#grpc = undefined;
+    await server?.drain();
+  }
+
   async stop(): Promise<void> {
-    await this.#grpc?.drain();
+    await this.drainGrpc();
     for (const orders of [...this.#previous, this.orders]) {
       for (const step of orders.closeSteps) await step.run();
     }
