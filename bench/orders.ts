@@ -24,6 +24,8 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createPostgres, runMigrations } from '../src/adapters/postgres/index.js';
+import { createRedisConnection } from '../src/adapters/redis/client.js';
+import { RedisStreamLog } from '../src/adapters/stream-log/stream-log.redis.js';
 import { AccessTokens } from '../src/domain/auth/access-tokens.js';
 import { systemClock } from '../src/domain/clock.js';
 import { Side } from '../src/gen/trading/v1/common_pb.js';
@@ -64,6 +66,10 @@ const { values } = parseArgs({
       type: 'string',
       default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     },
+    // Where the outbox relay publishes: Redis Streams (as deployed) or the in-process twin of
+    // the laptop default, which keeps every stream's last 10,000 events on this process's heap.
+    'stream-log': { type: 'string', default: 'redis' },
+    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -74,6 +80,7 @@ const WORKERS = Number(values.workers);
 const ONLY = values.only;
 const CLIENT: ClientKind = values.client === 'grpc-js' ? 'grpc-js' : 'h2';
 const DATABASE_URL = values.database;
+const REDIS_URL = values['stream-log'] === 'memory' ? undefined : values.redis;
 const logger = pino({ level: 'warn' });
 
 interface RunResult {
@@ -96,18 +103,22 @@ interface CpuPerOrder {
   readonly helpers: number;
   /** Every PostgreSQL process. */
   readonly postgres: number;
+  /** Redis (the stream log the relay publishes to), 0 with `--stream-log memory`. */
+  readonly redis: number;
 }
 
 interface CpuTotals {
   readonly main: number;
   readonly process: number;
   readonly postgres: number;
+  readonly redis: number;
 }
 
 const cpuTotals = (): CpuTotals => ({
   main: cpuSeconds(process.pid, process.pid),
   process: cpuSeconds(process.pid),
   postgres: commandCpuSeconds('postgres'),
+  redis: REDIS_URL === undefined ? 0 : commandCpuSeconds('redis-server'),
 });
 
 /** CPU used from the end of the warm-up to the end of the measured window. */
@@ -120,6 +131,7 @@ async function measuredCpu(): Promise<CpuTotals> {
     main: after.main - before.main,
     process: after.process - before.process,
     postgres: after.postgres - before.postgres,
+    redis: after.redis - before.redis,
   };
 }
 
@@ -189,6 +201,11 @@ async function run(
      SELECT u, a, 1000000000000000 FROM unnest($1::bigint[]) u, unnest(ARRAY['USD', 'BTC']) a`,
     [userIds],
   );
+  const redis =
+    REDIS_URL === undefined
+      ? undefined
+      : createRedisConnection({ logger, registry, url: REDIS_URL, keyPrefix: `${schema}:` });
+  await redis?.waitUntilReady(5_000);
   const orders = createOrders(
     { ...DEFAULT_ORDERS_SETTINGS, batching },
     {
@@ -196,12 +213,24 @@ async function run(
       logger,
       registry,
       clock: systemClock,
+      ...(redis === undefined
+        ? {}
+        : { streamLog: new RedisStreamLog({ redis: redis.client, policy: redis.policy }) }),
     },
   );
   await orders.start();
   const teardown = async () => {
     for (const step of orders.closeSteps) await step.run();
     await postgres.close();
+    if (redis !== undefined) {
+      // The run's streams, then the connection (keys carry the run's prefix).
+      const keys = await redis.client.keys(`${schema}:*`);
+      for (let i = 0; i < keys.length; i += 500) {
+        // The client adds the prefix itself: strip it from what KEYS returned.
+        await redis.client.unlink(...keys.slice(i, i + 500).map((k) => k.slice(schema.length + 1)));
+      }
+      await redis.close();
+    }
     const admin = new pg.Client({ connectionString: DATABASE_URL });
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -311,6 +340,7 @@ function summarize(
       clients: perOrder(measured.cpuSeconds),
       helpers: perOrder(cpu.process - cpu.main - measured.cpuSeconds),
       postgres: perOrder(cpu.postgres),
+      redis: perOrder(cpu.redis),
     },
   };
   console.log(label, result);
