@@ -11,15 +11,11 @@ import {
 } from '@grpc/grpc-js';
 import { DomainError } from '../../src/domain/errors.js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
-import {
-  OrderService,
-  OrderType,
-  TimeInForce,
-  type OrderEntryResponse,
-} from '../../src/gen/trading/v1/orders_pb.js';
+import { OrderService, type OrderEntryResponse } from '../../src/gen/trading/v1/orders_pb.js';
 import { ORDER_ENTRY_IN_FLIGHT } from '../../src/transport/rpc/order-entry.rpc.js';
 import { grpcServiceDefinition } from '../../src/transport/grpc/service-adapter.js';
 import { grpcClient } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
 import { metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
@@ -58,25 +54,14 @@ function session(client: Client, metadata: Metadata) {
   };
 }
 
+/** An order-entry request placing `placeRequest(clientOrderId, overrides)`. */
 const place = (
   requestId: bigint,
   clientOrderId: string,
   overrides: Record<string, unknown> = {},
 ) => ({
   requestId,
-  command: {
-    case: 'place',
-    value: {
-      clientOrderId,
-      symbol: 'BTC-USD',
-      side: Side.BUY,
-      type: OrderType.LIMIT,
-      timeInForce: TimeInForce.GTC,
-      price: 60_000n,
-      quantity: 1n,
-      ...overrides,
-    },
-  },
+  command: { case: 'place', value: placeRequest(clientOrderId, overrides) },
 });
 
 describe('OrderService.OrderEntry over gRPC', () => {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status, type Client } from '@grpc/grpc-js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
-import { OrderStatus, OrderType, TimeInForce } from '../../src/gen/trading/v1/orders_pb.js';
+import { OrderStatus } from '../../src/gen/trading/v1/orders_pb.js';
 import { unary } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 interface PbOrder {
@@ -30,17 +31,6 @@ describe('OrderService and AccountService over gRPC', () => {
     orders.close();
     accounts.close();
     await harness.stop();
-  });
-
-  const placeRequest = (clientOrderId: string, overrides: Record<string, unknown> = {}) => ({
-    clientOrderId,
-    symbol: 'BTC-USD',
-    side: Side.BUY,
-    type: OrderType.LIMIT,
-    timeInForce: TimeInForce.GTC,
-    price: 60_000n,
-    quantity: 1n,
-    ...overrides,
   });
 
   test('every call needs an access token', async () => {
