@@ -279,7 +279,7 @@ export function trading(): Dashboard {
       timeseries(
         entryIds,
         'Order-entry commands/s by code',
-        `Commands answered on OrderEntry streams (one stream, many place/cancel/amend commands) per second, by command and status code. OK and the caller's errors (${CALLER_ERRORS}) are normal; every other code (red: Unavailable, Internal, ...) is a failed command, which also counts in orders_total{result="failed"} when it was a place. A bug ends the whole session with INTERNAL.`,
+        `Commands answered on OrderEntry streams (one stream, many place/cancel/amend commands) per second, by command and status code. OK and the caller's errors (${CALLER_ERRORS}) are normal; every other code (red: Unavailable, Internal, ...) is a failed command, which also counts in orders_total{result="failed"} when it was a place. A bug ends the whole session with INTERNAL. Alert TradingPlatformOrderEntryCommandsFailing at 5 % for 5 minutes.`,
         'reqps',
         [
           query(
