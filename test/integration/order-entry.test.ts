@@ -16,7 +16,7 @@ import { ORDER_ENTRY_IN_FLIGHT } from '../../src/transport/rpc/order-entry.rpc.j
 import { grpcServiceDefinition } from '../../src/transport/grpc/service-adapter.js';
 import { grpcClient } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
-import { metricValue } from '../unit/adapters/support/observability.js';
+import { captureLogger, metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 /** Every this-many-th PlaceOrder charge of a user is refused, as a spent rate limit would be. */
@@ -273,7 +273,8 @@ describe('OrderService.OrderEntry over gRPC', () => {
 });
 
 describe('OrderService.OrderEntry when the server shuts down', () => {
-  const harness = new OrdersHarness();
+  const { logger, lines } = captureLogger();
+  const harness = new OrdersHarness({}, { logger });
 
   before(() => harness.start());
   after(() => harness.stop());
@@ -310,5 +311,13 @@ describe('OrderService.OrderEntry when the server shuts down', () => {
       [placed],
     );
     assert.equal(Number(rows[0]?.n), placed.length);
+    // Expected in a rollout: logged as an ordinary call, not as an error.
+    const finished = lines.find(
+      (line) => line.msg === 'grpc call finished' && line.grpc_method === 'OrderEntry',
+    );
+    assert.equal(finished?.grpc_code, 'Unavailable');
+    assert.equal(finished.level, 30);
+    const closed = lines.find((line) => line.msg === 'order entry session closed');
+    assert.equal(closed?.commands, s.answers.length);
   });
 });

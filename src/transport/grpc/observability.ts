@@ -23,7 +23,7 @@ import {
   type Logger,
   type Registry,
 } from '../../telemetry/index.js';
-import { GRPC_CODE_NAMES, grpcCodeName } from './status.js';
+import { DEPENDENCY_KEY, GRPC_CODE_NAMES, grpcCodeName, SHUTDOWN_DEPENDENCY } from './status.js';
 
 /**
  * One interceptor for every service on the server (ours, Health, reflection): the
@@ -170,7 +170,8 @@ export function observabilityInterceptor(
     let state: CallState | undefined;
     let spanContext: Context = ROOT_CONTEXT;
     let finished = false;
-    const finish = (code: number, details: string | undefined) => {
+    /** `planned`: the server ended the call because it is shutting down (SHUTDOWN_DEPENDENCY). */
+    const finish = (code: number, details: string | undefined, planned = false) => {
       if (finished) return;
       finished = true;
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
@@ -179,11 +180,12 @@ export function observabilityInterceptor(
       metrics.handling.observe(labels, seconds);
       if (span !== undefined) {
         span.setAttribute('rpc.grpc.status_code', code);
-        if (isServerFault(code))
+        if (isServerFault(code) && !planned)
           span.setStatus({ code: SpanStatusCode.ERROR, message: details ?? codeName });
         span.end();
       }
-      const level = isServerFault(code) ? 'error' : QUIET_SERVICES.has(service) ? 'debug' : 'info';
+      const level =
+        isServerFault(code) && !planned ? 'error' : QUIET_SERVICES.has(service) ? 'debug' : 'info';
       context.with(spanContext, () => {
         logger[level](
           {
@@ -246,7 +248,12 @@ export function observabilityInterceptor(
         next(message);
       },
       sendStatus(statusObject, next) {
-        finish(statusObject.code, statusObject.details);
+        const [dependency] = statusObject.metadata?.get(DEPENDENCY_KEY) ?? [];
+        finish(
+          statusObject.code,
+          statusObject.details,
+          statusObject.code === status.UNAVAILABLE && dependency === SHUTDOWN_DEPENDENCY,
+        );
         next(statusObject);
       },
     });

@@ -31,7 +31,7 @@ import {
 import { GrpcHandlerContext } from './handler-context.js';
 import { annotateCall, callContextFor } from './observability.js';
 import { context as otelContext } from '@opentelemetry/api';
-import { toGrpcStatus } from './status.js';
+import { SHUTDOWN_DEPENDENCY, toGrpcStatus } from './status.js';
 
 /**
  * Serves a Connect-style service implementation (`ServiceImpl`) over @grpc/grpc-js, so the
@@ -261,7 +261,7 @@ async function pump(
 const SHUTTING_DOWN = new DomainError(
   'unavailable',
   'the server is shutting down; reconnect to continue',
-  { retryAfterMs: 0 },
+  { retryAfterMs: 0, dependency: SHUTDOWN_DEPENDENCY },
 );
 
 function waitForDrain(call: StreamingCall, signal: AbortSignal) {
