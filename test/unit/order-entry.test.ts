@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { Code, createContextValues, type HandlerContext } from '@connectrpc/connect';
+import { createContextValues, type HandlerContext } from '@connectrpc/connect';
 import { Registry } from 'prom-client';
 import {
   OrderEntryRequestSchema,
@@ -146,7 +146,7 @@ test('a request that cannot be read ends the session, after the commands already
   assert.equal(answers[0]?.result.case, 'placed');
 });
 
-test('a bug answers its command INTERNAL, stops reading, answers the others, then ends the session', async () => {
+test('a bug stops the reading, answers the commands already running, then ends the session', async () => {
   const slow = deferred<undefined>();
   const { requests, push } = feed();
   const answers: OrderEntryResponse[] = [];
@@ -164,10 +164,6 @@ test('a bug answers its command INTERNAL, stops reading, answers the others, the
   push(placing(3, 'after the bug'));
   slow.resolve(undefined);
 
-  await outcome; // the client never half-closed: the bug alone ended the session
-  assert.deepEqual(ids(answers).sort(), [1, 2]);
-  const bug = answers.find((a) => a.requestId === 2n)?.result;
-  assert.equal(bug?.case, 'error');
-  assert.equal(bug.value.code, Code.Internal);
-  assert.equal(bug.value.message, 'internal error');
+  await outcome; // the client never half-closed: the bug alone ended the session (INTERNAL)
+  assert.deepEqual(ids(answers), [1]);
 });

@@ -1,6 +1,5 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, type HandlerContext } from '@connectrpc/connect';
-import { pMapIterable } from 'p-map';
 import { SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import {
@@ -18,6 +17,7 @@ import {
   type Registry,
 } from '../../telemetry/index.js';
 import { chargeCommandKey, requirePrincipal } from './call-context.js';
+import { mapSettled } from './map-settled.js';
 import type { OrderCommands } from './orders.rpc.js';
 import { STATUS_CODES } from './status-codes.js';
 
@@ -28,10 +28,7 @@ import { STATUS_CODES } from './status-codes.js';
  * answered with an error and the session goes on; a bug ends the session (INTERNAL).
  */
 
-/**
- * Commands of one session read and not yet answered; further requests stay unread (HTTP/2 flow
- * control then holds the client back) until one is answered.
- */
+/** Commands of one session running at once; further requests stay unread until one is done. */
 export const ORDER_ENTRY_IN_FLIGHT = 128;
 
 const COMMANDS = ['place', 'cancel', 'amend', 'none'] as const;
@@ -75,16 +72,12 @@ export function orderEntry(commands: OrderCommands, observability: OrderEntryObs
   const metrics = orderEntryMetrics(observability.registry);
   const log = observability.logger.child({ component: 'order-entry' });
 
-  /**
-   * One command's answer, never a rejection: a domain error becomes an error answer; anything
-   * else (a bug) becomes an INTERNAL answer and is handed to `onBug`, which ends the session.
-   */
+  /** One command's answer; a domain error becomes an error answer, anything else is thrown. */
   async function answer(
     userId: number,
     request: OrderEntryRequest,
     charge: (method: (typeof CHARGED_AS)[keyof typeof CHARGED_AS]) => Promise<void>,
     links: Link[],
-    onBug: (error: unknown) => void,
   ): Promise<OrderEntryResponse> {
     const { command: action, requestId } = request;
     const command: Command = action.case ?? 'none';
@@ -130,11 +123,7 @@ export function orderEntry(commands: OrderCommands, observability: OrderEntryObs
             code = 'Internal';
             span.recordException(error instanceof Error ? error : String(error));
             span.setStatus({ code: SpanStatusCode.ERROR });
-            onBug(error);
-            return create(OrderEntryResponseSchema, {
-              requestId,
-              result: { case: 'error', value: { code: Code.Internal, message: 'internal error' } },
-            });
+            throw error;
           }
           const status = STATUS_CODES[error.code];
           code = Code[status];
@@ -170,48 +159,13 @@ export function orderEntry(commands: OrderCommands, observability: OrderEntryObs
     const links: Link[] = session === undefined ? [] : [{ context: session }];
     const opened = performance.now();
     let count = 0;
-    // What ends the session: a request that could not be read (a malformed message) or a bug.
-    // It is thrown once every command already read has been answered.
-    let failure: { error: unknown } | undefined;
-    let failed: () => void = () => undefined;
-    const stopReading = new Promise<IteratorResult<never>>((resolve) => {
-      failed = () => {
-        resolve({ done: true, value: undefined });
-      };
-    });
-    const fail = (error: unknown) => {
-      failure ??= { error };
-      failed();
-    };
-    /** The requests until the first failure, which ends the reading at once. */
-    async function* untilFailure(): AsyncGenerator<OrderEntryRequest, void, undefined> {
-      const reading = requests[Symbol.asyncIterator]();
-      try {
-        for (;;) {
-          const next = await Promise.race([reading.next(), stopReading]);
-          if (next.done === true) return;
-          yield next.value;
-        }
-      } catch (error) {
-        fail(error);
-      } finally {
-        void reading.return?.()?.catch(() => undefined); // not awaited: a read may be pending
-      }
-    }
     metrics.sessions.inc();
     log.info({ user_id: principal.userId }, 'order entry session opened');
     try {
-      // Answers as each command is done (`preserveOrder: false`): a slow command holds up no
-      // other. At most ORDER_ENTRY_IN_FLIGHT read and unanswered: past that, reading stops.
-      yield* pMapIterable(
-        untilFailure(),
-        (request) => {
-          count += 1;
-          return answer(userId, request, charge, links, fail);
-        },
-        { concurrency: ORDER_ENTRY_IN_FLIGHT, preserveOrder: false },
-      );
-      if (failure !== undefined) throw failure.error;
+      yield* mapSettled(requests, ORDER_ENTRY_IN_FLIGHT, (request) => {
+        count += 1;
+        return answer(userId, request, charge, links);
+      });
     } finally {
       metrics.sessions.dec();
       log.info(
