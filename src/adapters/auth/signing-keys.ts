@@ -1,5 +1,11 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+} from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SigningKeys } from '../../domain/auth/access-tokens.js';
 import type { Logger } from '../../telemetry/index.js';
@@ -39,19 +45,43 @@ export async function loadSigningKeys(
   return { privateKey, publicKey, kid: keyId(spki) };
 }
 
-/** Reads the development key, generating and persisting one on first start. */
+/**
+ * Reads the development key, generating and persisting one on first start. Processes that
+ * start together on a fresh data directory (two pods, a test starting two servers) must end
+ * up with one key, or each rejects the other's tokens: the key is written in full to a file of
+ * its own and then linked into place, which fails if another process got there first; the
+ * loser reads the winner's key.
+ */
 async function developmentKey(path: string, logger: Logger): Promise<string> {
+  const existing = await readKey(path);
+  if (existing !== undefined) return existing;
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await mkdir(dirname(path), { recursive: true });
+  const draft = `${path}.${String(process.pid)}.${randomUUID()}`;
+  await writeFile(draft, pem, { mode: 0o600, flag: 'wx' });
+  try {
+    await link(draft, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const winner = await readKey(path);
+    if (winner === undefined) throw error;
+    return winner;
+  } finally {
+    await unlink(draft);
+  }
+  logger.warn(
+    { path },
+    'generated a development JWT signing key; set AUTH_JWT_PRIVATE_KEY_FILE in production',
+  );
+  return pem;
+}
+
+async function readKey(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
-  } catch {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, pem, { mode: 0o600 });
-    logger.warn(
-      { path },
-      'generated a development JWT signing key; set AUTH_JWT_PRIVATE_KEY_FILE in production',
-    );
-    return pem;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
