@@ -8,7 +8,7 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { Metadata, type Client } from '@grpc/grpc-js';
+import { Metadata, type Client, type ClientDuplexStream } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
@@ -86,6 +86,57 @@ test('an authenticated call records the user on its span', async () => {
     .filter((s) => s.name === 'trading.v1.OrderService/GetOrder')
     .at(-1);
   assert.equal(span?.attributes['enduser.id'], response?.userId);
+});
+
+test('each order-entry command has a trace of its own, linked to its stream', async () => {
+  const credentials = { username: 'entry', password: 'long enough password' };
+  await unary(auth, 'register', credentials);
+  const { response } = await unary<{ tokens: { accessToken: string } }>(auth, 'login', credentials);
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${response?.tokens.accessToken ?? ''}`);
+  const { OrderService } = await import('../../src/gen/trading/v1/orders_pb.js');
+  const orders = grpcClient(app.grpcAddress, OrderService);
+  const open = (
+    orders as unknown as Record<string, (m: Metadata) => ClientDuplexStream<unknown, unknown>>
+  ).orderEntry;
+  assert.ok(open);
+  const call = open.call(orders, metadata);
+  const ended = new Promise((resolve) => call.on('status', resolve));
+  call.on('data', () => undefined);
+  for (const requestId of [1n, 2n]) {
+    call.write({
+      requestId,
+      command: {
+        case: 'place',
+        value: {
+          clientOrderId: `traced-${String(requestId)}`,
+          symbol: 'BTC-USD',
+          side: 1,
+          type: 1,
+          timeInForce: 1,
+          price: 60_000n,
+          quantity: 1n,
+        },
+      },
+    });
+  }
+  call.end();
+  await ended;
+  orders.close();
+
+  const spans = exporter.getFinishedSpans();
+  const stream = spans.filter((s) => s.name === 'trading.v1.OrderService/OrderEntry').at(-1);
+  const commands = spans.filter((s) => s.name === 'trading.v1.OrderService/OrderEntry place');
+  assert.ok(stream);
+  assert.equal(commands.length, 2);
+  for (const command of commands) {
+    assert.equal(command.parentSpanContext, undefined, 'a root span');
+    assert.notEqual(command.spanContext().traceId, stream.spanContext().traceId);
+    assert.deepEqual(
+      command.links.map((link) => link.context.spanId),
+      [stream.spanContext().spanId],
+    );
+  }
 });
 
 test('HTTP business routes are traced; probes and scrapes are not', async () => {
