@@ -534,6 +534,22 @@ export function trading(): Dashboard {
       )
         .lineInterpolation(LineInterpolation.StepAfter)
         .decimals(0),
+    )
+    .withPanel(
+      timeseries(
+        entryIds,
+        'Repeated places held for the next batch',
+        'engine_repeats_deferred_total by shard: places that repeated a client order id while its first attempt was still committing (a client or the api retrying quickly after a timeout). Each waits one batch and gets the stored order back. Harmless by itself; a steady rate means callers time out and retry faster than the engine commits: look at Place p99 and the api → engine timeout.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (shard) (${rate(`engine_repeats_deferred_total{${target}}`)})`,
+            '{{shard}}',
+          ),
+        ],
+        8,
+      ),
     );
 
   builder

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DomainError } from '../../src/domain/errors.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
+import { metricValue } from '../unit/adapters/support/observability.js';
 import { DEMO, OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 const limit = (overrides: Partial<PlaceOrderRequest> = {}): PlaceOrderRequest => ({
@@ -95,6 +96,59 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     });
     assert.equal(page.orders.length, 1);
     assert.equal((await harness.balances(alice)).USD?.reserved, 2_000n);
+  });
+
+  test('a place repeated while its first attempt is still committing gets the same order, and no batch fails', async () => {
+    // A retry after a timeout can reach the shard while the first attempt's batch commits; the
+    // next batch cannot see that order yet, and inserting it again would fail the whole batch.
+    const users = await Promise.all(Array.from({ length: 8 }, () => harness.user()));
+    const failedBefore =
+      (await metricValue(harness.registry, 'engine_batches_total', { result: 'failed' })) ?? 0;
+    let busy = true;
+    const failures: string[] = [];
+    // Other users keep the pipeline full, so batches overlap.
+    const load = Promise.all(
+      users.slice(1).map(async (user) => {
+        while (busy) {
+          await harness.orders.orders
+            .place(user, limit({ price: 1_000n, quantity: 1n }))
+            .catch((error: unknown) => failures.push(String(error)));
+        }
+      }),
+    );
+    const alice = users[0] ?? 0;
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < 40; i += 1) {
+      const request = limit({ price: 1_000n, quantity: 1n });
+      const first = harness.orders.orders.place(alice, request);
+      await new Promise((resolve) => setTimeout(resolve, i % 4));
+      const second = harness.orders.orders.place(alice, request);
+      const [a, b] = await Promise.allSettled([first, second]);
+      if (a.status === 'fulfilled' && b.status === 'fulfilled') {
+        pairs.push([a.value.order.id, b.value.order.id]);
+      } else {
+        for (const outcome of [a, b]) {
+          if (outcome.status === 'rejected') failures.push(String(outcome.reason));
+        }
+      }
+    }
+    busy = false;
+    await load;
+
+    assert.deepEqual(failures, []);
+    assert.deepEqual(
+      pairs.filter(([a, b]) => a !== b),
+      [],
+    );
+    assert.equal(
+      (await metricValue(harness.registry, 'engine_batches_total', { result: 'failed' })) ?? 0,
+      failedBefore,
+      'no batch failed',
+    );
+    assert.ok(
+      ((await metricValue(harness.registry, 'engine_repeats_deferred_total')) ?? 0) > 0,
+      'some repeats reached the shard while their first attempt was committing',
+    );
   });
 
   test('bad input is INVALID_ARGUMENT naming the field, and writes nothing', async () => {

@@ -30,6 +30,11 @@ export function engineMetrics(registry: Registry) {
       help: 'Engine batch transactions by shard and result (committed, failed, fenced).',
       labelNames: ['shard', 'result'] as const,
     }),
+    deferred: counter(registry, {
+      name: 'engine_repeats_deferred_total',
+      help: 'Places that repeated a client order id whose first attempt was still committing, held for the next batch (a client retrying quickly).',
+      labelNames: ['shard'] as const,
+    }),
     epoch: gauge(registry, {
       name: 'engine_epoch',
       help: 'Fencing epoch of the shard this process leads (0 when it leads none).',

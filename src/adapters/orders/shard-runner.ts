@@ -115,6 +115,8 @@ export class ShardRunner {
   #state: State = 'idle';
   #needsRecovery = false;
   #queue: Pending[] = [];
+  /** `clientKey`s of the places in batches that have not finished committing. */
+  readonly #committing = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
   /** Connections of its own, used in turn, so one batch commits while the next begins. */
@@ -135,6 +137,7 @@ export class ShardRunner {
     this.#clients = Array.from({ length: Math.max(1, options.connections ?? 2) }, () => undefined);
     this.#ended = this.#clients.map(() => Promise.resolve());
     this.#metrics = engineMetrics(options.registry);
+    this.#metrics.deferred.inc({ shard: this.shard }, 0); // a series from the start, for rate()
     this.#log = options.logger.child({ component: 'engine', shard: options.shard });
   }
 
@@ -214,8 +217,21 @@ export class ShardRunner {
             if (this.#queued() === 0) break;
             continue;
           }
-          const batch = this.#queue.splice(0, this.options.maxBatchSize);
+          const batch = this.#takeBatch();
+          if (batch.length === 0) {
+            // All that is queued repeats places still committing: the next batch finds them.
+            await previous;
+            previous = COMMITTED;
+            continue;
+          }
+          const places = batch.flatMap(({ command }) =>
+            command.kind === 'place' ? [clientKey(command.userId, command.clientOrderId)] : [],
+          );
+          for (const key of places) this.#committing.add(key);
           const run = this.#runBatch(batch, previous);
+          void run.committed.then(() => {
+            for (const key of places) this.#committing.delete(key);
+          });
           await run.written;
           previous = run.committed;
         }
@@ -224,6 +240,31 @@ export class ShardRunner {
       }
     })();
     return this.#draining;
+  }
+
+  /**
+   * The next batch: queued commands in order, except places that repeat a client order id
+   * of a batch that has not committed yet (a client retrying quickly). This batch could not
+   * see that order, would insert it again and fail on the unique key, failing every command
+   * with it; held for a later batch, the repeat finds the order stored and gets it back.
+   */
+  #takeBatch(): Pending[] {
+    const max = this.options.maxBatchSize;
+    if (this.#committing.size === 0) return this.#queue.splice(0, max);
+    const batch: Pending[] = [];
+    const held: Pending[] = [];
+    for (const item of this.#queue) {
+      const { command } = item;
+      const repeat =
+        command.kind === 'place' &&
+        this.#committing.has(clientKey(command.userId, command.clientOrderId));
+      if (repeat) this.#metrics.deferred.inc({ shard: this.shard });
+      if (batch.length < max && !repeat) batch.push(item);
+      else held.push(item);
+    }
+    if (held.length > 0) this.#log.debug({ held: held.length }, 'commands held for the next batch');
+    this.#queue = held;
+    return batch;
   }
 
   /** A method, not a read of `#queue.length`, which the compiler would think unchanged. */
