@@ -7,7 +7,7 @@ import { Metadata, type Client } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import { OrderService, OrderType, TimeInForce } from '../../src/gen/trading/v1/orders_pb.js';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
+import { dropRedisKeys, dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js';
 
@@ -96,6 +96,7 @@ test('api → engine over gRPC, leader election with takeover on SIGKILL, one tr
     for (const app of apps) app.child.kill('SIGKILL');
     await Promise.all(apps.map((app) => app.exited));
     await dropSchema(TEST_DATABASE_URL, schema);
+    await dropRedisKeys(`${schema}:`);
     await rm(dataDir, { recursive: true, force: true });
   });
 

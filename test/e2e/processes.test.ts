@@ -6,7 +6,13 @@ import { test } from 'node:test';
 import { Metadata, status } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
-import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/app.js';
+import {
+  dropRedisKeys,
+  dropSchema,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { spawnApp, type AppProcess } from '../support/process.js';
 
@@ -103,5 +109,6 @@ test('two server processes share one per-user rate limit through Redis', async (
     for (const app of apps) app.child.kill('SIGTERM');
     await Promise.all(apps.map((app) => app.exited));
     await dropSchema(TEST_DATABASE_URL, schema);
+    await dropRedisKeys(`${schema}:`);
   }
 });

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { exposedMetrics, queriedMetrics } from '../../dashboards/queried-metrics.js';
 import { renderDashboards } from '../../dashboards/render.js';
 import {
+  dropRedisKeys,
   dropSchema,
   sample,
   startTestApp,
@@ -74,6 +75,7 @@ after(async () => {
   for (const child of [api, engine]) child?.child.kill('SIGKILL');
   await Promise.all([api?.exited, engine?.exited]);
   await dropSchema(TEST_DATABASE_URL, schema);
+  await dropRedisKeys(`${schema}:`);
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
 

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { startApp, type App } from '../../src/app.js';
@@ -107,6 +108,18 @@ export function sample(
     if (matches) return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
+}
+
+/** Deletes a test's Redis keys (`prefix*`, e.g. the `${schema}:` of `deploymentEnv`). */
+export async function dropRedisKeys(prefix: string, redisUrl = TEST_REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${prefix}*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
