@@ -1,15 +1,19 @@
 /**
  * Durable order placement: N concurrent gRPC clients place orders (gRPC → engine shard →
- * PostgreSQL commit → reply) on the real PostgreSQL, in the same run:
- * - `batched`: the platform as configured (batched, pipelined transactions);
- * - `baseline`: one transaction per order;
+ * PostgreSQL commit → reply) on the real PostgreSQL (and Redis for the streams), in one run:
+ * - `batched`: unary PlaceOrder calls, the platform as configured (batched, pipelined
+ *   transactions);
+ * - `baseline`: the same calls, one transaction per order;
+ * - `stream`: the same orders on OrderEntry streams, one per client (always the lean HTTP/2
+ *   client, whatever `--client` says);
  * - `transport`: the same clients and gRPC server with an engine that commits nothing (what
  *   gRPC, auth and protobuf alone allow on this machine: the ceiling of the first two);
  * - `in-process`: the durable path without gRPC (OrderService.place from N concurrent callers
  *   in the server's process): what the engine and PostgreSQL alone sustain.
  * Each run warms up before it measures. Last line: one JSON object.
  *
- *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3] [--only batched]
+ *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
+ *     [--only batched|stream|transport|in-process] [--stream-log redis|memory]
  *
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
  * does not share the server's event loop (it does share the machine's cores).

@@ -253,16 +253,20 @@ export class ShardRunner {
     if (this.#committing.size === 0) return this.#queue.splice(0, max);
     const batch: Pending[] = [];
     const held: Pending[] = [];
+    let repeats = 0;
     for (const item of this.#queue) {
       const { command } = item;
       const repeat =
         command.kind === 'place' &&
         this.#committing.has(clientKey(command.userId, command.clientOrderId));
-      if (repeat) this.#metrics.deferred.inc({ shard: this.shard });
+      if (repeat) repeats += 1;
       if (batch.length < max && !repeat) batch.push(item);
       else held.push(item);
     }
-    if (held.length > 0) this.#log.debug({ held: held.length }, 'commands held for the next batch');
+    if (repeats > 0) {
+      this.#metrics.deferred.inc({ shard: this.shard }, repeats);
+      this.#log.debug({ repeats }, 'repeated places held for the next batch');
+    }
     this.#queue = held;
     return batch;
   }

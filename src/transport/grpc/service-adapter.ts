@@ -215,7 +215,7 @@ async function* requestsOf(
       yield next.value as Message;
     }
   } finally {
-    void reading.return?.();
+    reading.return?.().catch(() => undefined); // not awaited: a read may be pending
   }
 }
 

@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { Code, type HandlerContext } from '@connectrpc/connect';
 import { SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import { DomainError, isDomainError } from '../../domain/errors.js';
@@ -48,6 +48,8 @@ export interface OrderEntryObservability {
 
 const tracer = trace.getTracer('trading-platform/order-entry');
 
+type Result = MessageInitShape<typeof OrderEntryResponseSchema>['result'];
+
 function orderEntryMetrics(registry: Registry) {
   const sessions = gauge(registry, {
     name: 'order_entry_sessions',
@@ -72,6 +74,21 @@ export function orderEntry(commands: OrderCommands, observability: OrderEntryObs
   const metrics = orderEntryMetrics(observability.registry);
   const log = observability.logger.child({ component: 'order-entry' });
 
+  /** Runs a command for its user; what it answers, as the response's `result`. */
+  async function run(
+    userId: number,
+    action: Exclude<OrderEntryRequest['command'], { case: undefined }>,
+  ): Promise<Result> {
+    switch (action.case) {
+      case 'place':
+        return { case: 'placed', value: await commands.place(userId, action.value) };
+      case 'cancel':
+        return { case: 'canceled', value: await commands.cancel(userId, action.value) };
+      case 'amend':
+        return { case: 'amended', value: await commands.amend(userId, action.value) };
+    }
+  }
+
   /** One command's answer; a domain error becomes an error answer, anything else is thrown. */
   async function answer(
     userId: number,
@@ -93,31 +110,14 @@ export function orderEntry(commands: OrderCommands, observability: OrderEntryObs
       async (span) => {
         let code = 'OK';
         try {
-          switch (action.case) {
-            case 'place':
-              await charge(CHARGED_AS.place);
-              return create(OrderEntryResponseSchema, {
-                requestId,
-                result: { case: 'placed', value: await commands.place(userId, action.value) },
-              });
-            case 'cancel':
-              await charge(CHARGED_AS.cancel);
-              return create(OrderEntryResponseSchema, {
-                requestId,
-                result: { case: 'canceled', value: await commands.cancel(userId, action.value) },
-              });
-            case 'amend':
-              await charge(CHARGED_AS.amend);
-              return create(OrderEntryResponseSchema, {
-                requestId,
-                result: { case: 'amended', value: await commands.amend(userId, action.value) },
-              });
-            case undefined:
-              throw new DomainError(
-                'invalid_argument',
-                'an order entry request needs a command: place, cancel or amend',
-              );
+          if (action.case === undefined) {
+            throw new DomainError(
+              'invalid_argument',
+              'an order entry request needs a command: place, cancel or amend',
+            );
           }
+          await charge(CHARGED_AS[action.case]);
+          return create(OrderEntryResponseSchema, { requestId, result: await run(userId, action) });
         } catch (error) {
           if (!isDomainError(error)) {
             code = 'Internal';

@@ -83,7 +83,7 @@ export function orderCommands(orders: Orders) {
 
 export type OrderCommands = ReturnType<typeof orderCommands>;
 
-export const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
+const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
   Number(requirePrincipal(context).userId);
 
 /** `trading.v1.OrderService`: every method acts on the authenticated caller's orders only. */
