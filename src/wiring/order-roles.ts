@@ -45,12 +45,15 @@ interface Deps {
   readonly readiness: Readiness;
 }
 
-/** Embedded PGlite runs one transaction at a time: shards do not pipeline batches there. */
+/**
+ * Embedded PGlite runs one transaction at a time: shards neither overlap batches there nor
+ * pipeline their statements.
+ */
 export const ordersSettings = (embedded: boolean): OrdersSettings =>
   embedded
     ? {
         ...DEFAULT_ORDERS_SETTINGS,
-        batching: { ...DEFAULT_ORDERS_SETTINGS.batching, connections: 1 },
+        batching: { ...DEFAULT_ORDERS_SETTINGS.batching, connections: 1, pipeline: false },
       }
     : DEFAULT_ORDERS_SETTINGS;
 

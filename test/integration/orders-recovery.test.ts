@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { DomainError } from '../../src/domain/errors.js';
 import type { OrderResult } from '../../src/domain/orders/order.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
+import type { BatchLimits } from '../../src/adapters/orders/shard-runner.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 let next = 0;
@@ -172,56 +173,147 @@ describe('engine shard recovery', () => {
   });
 });
 
-describe('engine shard transactions on one connection', () => {
-  const harness = new OrdersHarness({
-    batching: { maxBatchSize: 16, maxBatchDelayMs: 1, connections: 1 },
+/**
+ * Records what the shards' own connections are sent, in order, with how many statements were
+ * still unanswered on the same connection at the time (session setup left out). Wrapping the
+ * driver's overloaded query() is untyped by nature: the shape is checked here.
+ */
+function recordStatements(
+  harness: OrdersHarness,
+  log: string[],
+  onSend?: (text: string) => void,
+): void {
+  const postgres = harness.postgres;
+  const connectDedicated = postgres.connectDedicated.bind(postgres);
+  (postgres as { connectDedicated: typeof connectDedicated }).connectDedicated = async (
+    options,
+  ) => {
+    const client = await connectDedicated(options);
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    let unanswered = 0;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+      const [config] = args;
+      const text =
+        typeof config === 'string' ? config : ((config as { name?: string }).name ?? '?');
+      if (!text.startsWith('SET ')) log.push(`${text}/${unanswered}`);
+      unanswered += 1;
+      onSend?.(text);
+      const answered = query(...args);
+      answered.then(
+        () => (unanswered -= 1),
+        () => (unanswered -= 1),
+      );
+      return answered;
+    };
+    return client;
+  };
+}
+
+/** A harness whose shards' connections are recorded (`log`) from its first batch on. */
+function recordedHarness(batching: BatchLimits, onSend?: (text: string) => void) {
+  const harness = new OrdersHarness({ batching });
+  const log: string[] = [];
+  before(async () => {
+    await harness.start();
+    recordStatements(harness, log, onSend);
+    await harness.restart();
   });
-  before(() => harness.start());
   after(() => harness.stop());
+  return { harness, log };
+}
 
-  test('a batch begins only after the one before it on its connection has committed', async () => {
-    // Record what each connection is sent, in the order it is sent.
-    const statements = new Map<object, string[]>();
-    let onWrite: (() => void) | undefined;
-    const pool = harness.postgres.pool;
-    const connect = pool.connect.bind(pool);
-    // Wrapping the driver's overloaded query() is untyped by nature: the shape is checked here.
-    pool.connect = (async () => {
-      const client = await connect();
-      if (statements.has(client)) return client; // a pooled client, wrapped already
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      const sent: string[] = [];
-      statements.set(client, sent);
-      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-        const [config] = args;
-        const text =
-          typeof config === 'string' ? config : ((config as { name?: string }).name ?? '?');
-        sent.push(text);
-        if (text.startsWith('engine-write-batch')) onWrite?.();
-        return query(...args);
-      };
-      return client;
-    }) as typeof pool.connect;
-
-    const maker = await harness.user();
-    const taker = await harness.user();
-    let second: Promise<OrderResult> | undefined;
-    onWrite = () => {
-      onWrite = undefined;
+describe('engine shard transactions on one connection', () => {
+  let taker = 0;
+  let second: Promise<OrderResult> | undefined;
+  const { harness, log } = recordedHarness(
+    { maxBatchSize: 16, maxBatchDelayMs: 1, connections: 1 },
+    (text) => {
+      if (!text.startsWith('engine-write-batch') || second !== undefined || taker === 0) return;
       // Arrives while the first batch is writing: it becomes the next batch, started as soon
       // as the first has written, on the same connection.
       second = harness.orders.orders.place(taker, order('buy', 59_000, 1));
-    };
+    },
+  );
+
+  test('a batch begins only after the one before it on its connection has committed', async () => {
+    const maker = await harness.user();
+    taker = await harness.user();
     await harness.orders.orders.place(maker, order('sell', 62_000, 1));
     await second;
 
-    const batchConnection = [...statements.values()].find((sent) =>
-      sent.some((text) => text.startsWith('engine-write-batch')),
-    );
-    assert.ok(batchConnection !== undefined);
-    const transactions = batchConnection.filter((text) =>
-      ['BEGIN', 'COMMIT', 'ROLLBACK'].includes(text),
-    );
+    const transactions = log
+      .map((entry) => entry.split('/')[0])
+      .filter((text) => ['BEGIN', 'COMMIT', 'ROLLBACK'].includes(text ?? ''));
     assert.deepEqual(transactions, ['BEGIN', 'COMMIT', 'BEGIN', 'COMMIT']);
+  });
+});
+
+describe('engine shard statements, pipelined', () => {
+  const { harness, log } = recordedHarness({ maxBatchSize: 16, maxBatchDelayMs: 1 });
+
+  test('BEGIN travels with the first statement, COMMIT with the write: two round trips', async () => {
+    const alice = await harness.user();
+    const from = log.length;
+    await harness.orders.orders.place(alice, order('buy', 100, 1));
+
+    assert.deepEqual(log.slice(from), [
+      'BEGIN/0',
+      'engine-open-batch-v3/1',
+      'engine-write-batch-v4/0',
+      'COMMIT/1',
+    ]);
+  });
+
+  test('a COMMIT sent behind a write that fails commits nothing, and the shard goes on', async () => {
+    const maker = await harness.user();
+    const taker = await harness.user();
+    await harness.orders.orders.place(maker, order('sell', 60_000, 1));
+    const request = order('buy', 60_000, 1);
+    const from = log.length;
+    await harness.postgres.query('ALTER TABLE fills RENAME TO fills_gone');
+    try {
+      await assert.rejects(harness.orders.orders.place(taker, request), (error: unknown) => {
+        assert.ok(error instanceof DomainError);
+        assert.equal(error.code, 'unavailable');
+        return true;
+      });
+    } finally {
+      await harness.postgres.query('ALTER TABLE fills_gone RENAME TO fills');
+    }
+
+    assert.deepEqual(log.slice(from), [
+      'BEGIN/0',
+      'engine-open-batch-v3/1',
+      'engine-write-batch-v4/0',
+      'COMMIT/1',
+      'ROLLBACK/0',
+    ]);
+    const { rows } = await harness.postgres.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM orders WHERE user_id = $1',
+      [taker],
+    );
+    assert.equal(rows[0]?.n, '0');
+    const retried = await harness.orders.orders.place(taker, request);
+    assert.equal(retried.order.status, 'filled');
+  });
+});
+
+describe('engine shard statements, not pipelined (embedded PGlite)', () => {
+  const { harness, log } = recordedHarness({
+    maxBatchSize: 16,
+    maxBatchDelayMs: 1,
+    connections: 1,
+    pipeline: false,
+  });
+
+  test('each statement waits for the answer to the one before it', async () => {
+    await harness.orders.orders.place(await harness.user(), order('buy', 100, 1));
+
+    assert.deepEqual(log, [
+      'BEGIN/0',
+      'engine-open-batch-v3/0',
+      'engine-write-batch-v4/0',
+      'COMMIT/0',
+    ]);
   });
 });

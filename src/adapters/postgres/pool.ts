@@ -62,8 +62,23 @@ export interface TransactionOptions extends ExecuteOptions {
   readonly isolation?: IsolationLevel;
 }
 
+export interface DedicatedConnectionOptions {
+  /**
+   * Send each query as soon as it is issued, without waiting for the answers to the ones
+   * before it (the driver's pipeline mode): a caller that has several statements to send
+   * saves a round trip per statement after the first.
+   */
+  readonly pipeline?: boolean;
+}
+
 export interface Postgres {
   readonly pool: Pool;
+  /**
+   * A connection of its own, outside the pool, for one long-lived user that keeps session
+   * state (prepared statements) and must not queue behind the pool's callers: an engine
+   * shard's batch connections. Not counted in `db_pool_connections`. End it with `end()`.
+   */
+  connectDedicated(options?: DedicatedConnectionOptions): Promise<pg.Client>;
   readonly policy: DependencyPolicy;
   /** One statement under the postgres policy; retried only when `{ idempotent: true }`. */
   query<R extends QueryResultRow = QueryResultRow>(
@@ -90,10 +105,8 @@ export const DEFAULT_POSTGRES_RESILIENCE: PostgresResilienceOptions = {
 export function createPostgres(options: PostgresOptions): Postgres {
   const { logger, registry } = options;
   const log = logger.child({ dependency: 'postgres' });
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.connectionString,
-    max: options.max ?? 10,
-    idleTimeoutMillis: options.idleTimeoutMillis ?? 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
     ...(options.statementTimeoutMs === undefined
       ? {}
@@ -105,6 +118,11 @@ export function createPostgres(options: PostgresOptions): Postgres {
     ...(options.schema === undefined
       ? {}
       : { options: `-c search_path=${assertIdentifier(options.schema)}` }),
+  };
+  const pool = new pg.Pool({
+    ...connection,
+    max: options.max ?? 10,
+    idleTimeoutMillis: options.idleTimeoutMillis ?? 30_000,
   });
 
   // An idle connection that dies (server restart, pg_terminate_backend) is reported here and
@@ -187,6 +205,17 @@ export function createPostgres(options: PostgresOptions): Postgres {
 
   return {
     pool,
+    async connectDedicated(dedicated = {}) {
+      const client = new pg.Client({ ...connection, pipeline: dedicated.pipeline ?? false });
+      client.on('error', onClientError);
+      try {
+        await client.connect();
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw error;
+      }
+      return client;
+    },
     policy,
     query: (text, values, executeOptions) =>
       policy.execute(
