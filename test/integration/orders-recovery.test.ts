@@ -175,7 +175,8 @@ describe('engine shard recovery', () => {
 
 /**
  * Records what the shards' own connections are sent, in order, with how many statements were
- * still unanswered on the same connection at the time (session setup left out). Wrapping the
+ * still unanswered on the same connection at the time (session setup left out, the settings
+ * of the write shortened to `SET LOCAL`). Wrapping the
  * driver's overloaded query() is untyped by nature: the shape is checked here.
  */
 function recordStatements(
@@ -193,9 +194,9 @@ function recordStatements(
     let unanswered = 0;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
       const [config] = args;
-      const text =
-        typeof config === 'string' ? config : ((config as { name?: string }).name ?? '?');
-      if (!text.startsWith('SET ')) log.push(`${text}/${unanswered}`);
+      const sql = typeof config === 'string' ? config : ((config as { name?: string }).name ?? '?');
+      const text = sql.startsWith('SET LOCAL') ? 'SET LOCAL' : sql;
+      if (text === 'SET LOCAL' || !text.startsWith('SET ')) log.push(`${text}/${unanswered}`);
       unanswered += 1;
       onSend?.(text);
       const answered = query(...args);
@@ -251,7 +252,7 @@ describe('engine shard transactions on one connection', () => {
 describe('engine shard statements, pipelined', () => {
   const { harness, log } = recordedHarness({ maxBatchSize: 16, maxBatchDelayMs: 1 });
 
-  test('BEGIN travels with the first statement, COMMIT with the write: two round trips', async () => {
+  test('BEGIN travels with the read, COMMIT with the write: two round trips', async () => {
     const alice = await harness.user();
     const from = log.length;
     await harness.orders.orders.place(alice, order('buy', 100, 1));
@@ -259,8 +260,9 @@ describe('engine shard statements, pipelined', () => {
     assert.deepEqual(log.slice(from), [
       'BEGIN/0',
       'engine-open-batch-v3/1',
-      'engine-write-batch-v4/0',
-      'COMMIT/1',
+      'SET LOCAL/0',
+      'engine-write-batch-v4/1',
+      'COMMIT/2',
     ]);
   });
 
@@ -284,8 +286,9 @@ describe('engine shard statements, pipelined', () => {
     assert.deepEqual(log.slice(from), [
       'BEGIN/0',
       'engine-open-batch-v3/1',
-      'engine-write-batch-v4/0',
-      'COMMIT/1',
+      'SET LOCAL/0',
+      'engine-write-batch-v4/1',
+      'COMMIT/2',
       'ROLLBACK/0',
     ]);
     const { rows } = await harness.postgres.query<{ n: string }>(
@@ -312,6 +315,7 @@ describe('engine shard statements, not pipelined (embedded PGlite)', () => {
     assert.deepEqual(log, [
       'BEGIN/0',
       'engine-open-batch-v3/0',
+      'SET LOCAL/0',
       'engine-write-batch-v4/0',
       'COMMIT/0',
     ]);
