@@ -184,3 +184,36 @@ test('an outbox row is one event or one batch of events, never a mix or an empty
     /outbox_event_or_batch/,
   );
 });
+
+test("a batch row's payloads are stored out of line uncompressed, and publish intact", async () => {
+  // Migration 0005: compressing them cost the engine's write more than the space was worth.
+  const payload = `{"event":"order","padding":"${'x'.repeat(200)}"}`;
+  await postgres.query(
+    `INSERT INTO outbox (streams, seqs, payloads)
+     SELECT array_agg('user:9'::text), array_agg(g), array_agg($1::text)
+     FROM generate_series(1, 120) g`,
+    [payload],
+  );
+  // As stored (RETURNING would show the row before TOAST compresses it).
+  const { rows } = await postgres.query<{ stored: string; compression: string | null }>(
+    `SELECT pg_column_size(payloads)::text AS stored, pg_column_compression(payloads) AS compression
+     FROM outbox WHERE streams[1] = 'user:9'`,
+  );
+  const [row] = rows;
+  assert.ok(row !== undefined && rows.length === 1);
+  assert.equal(row.compression, null);
+  assert.ok(Number(row.stored) > 120 * payload.length, 'payloads stored compressed');
+  const streamLog = new MemoryStreamLog();
+  const relay = new OutboxRelay({
+    postgres,
+    streamLog,
+    logger: silentLogger(),
+    registry: new Registry(),
+  });
+
+  assert.equal(await relay.publishOnce(), 120);
+
+  const published = await streamLog.read('user:9', 0, 200);
+  assert.equal(published.length, 120);
+  assert.ok(published.every((entry) => entry.payload === payload));
+});
