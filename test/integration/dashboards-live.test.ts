@@ -26,7 +26,7 @@ import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js'
  * - ROLE=engine (a real process): EngineService, the shards and engine_leader;
  * - ROLE=api (a real process) calling that engine: grpc_client_* and the `engine` policy.
  * The engine and api processes share a schema, Redis prefix and data directory, as a
- * deployment's pods do.
+ * deployment's pods do. The same three pages hold docs/metrics.md to what they expose.
  */
 
 interface Role {
@@ -125,3 +125,31 @@ for (const { name, json } of dashboards) {
     assert.deepEqual(missing, [], 'queried, but on no /metrics page of ROLE=all, engine or api');
   });
 }
+
+/** Metric families by name and type, from the TYPE lines of a /metrics page. */
+const families = (metricsText: string): Map<string, string> =>
+  new Map(
+    [...metricsText.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name = '', type = '']) => [
+      name,
+      type,
+    ]),
+  );
+
+test('docs/metrics.md catalogs exactly the metrics the roles expose, with their types', async () => {
+  const exposed = new Map<string, string>();
+  for (const role of roles()) {
+    for (const [name, type] of families(await scrape(role))) {
+      // prom-client's defaults, described there as a group.
+      if (!/^(process|nodejs)_/.test(name)) exposed.set(name, type);
+    }
+  }
+  const catalog = new Map(
+    [...readFileSync('docs/metrics.md', 'utf8').matchAll(/^\| `(\w+)` +\| (\w+) /gm)].map(
+      ([, name = '', type = '']) => [name, type],
+    ),
+  );
+
+  const byName = (entries: Map<string, string>) =>
+    [...entries].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, type]) => `${name} ${type}`);
+  assert.deepEqual(byName(catalog), byName(exposed));
+});
