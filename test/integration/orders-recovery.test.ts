@@ -249,6 +249,18 @@ describe('engine shard transactions on one connection', () => {
   });
 });
 
+/**
+ * A pipelined batch's statements, each with how many were unanswered when it left: BEGIN goes
+ * with the read, the write's settings with the write, and COMMIT right behind them.
+ */
+const PIPELINED_BATCH = [
+  'BEGIN/0',
+  'engine-open-batch-v3/1',
+  'SET LOCAL/0',
+  'engine-write-batch-v4/1',
+  'COMMIT/2',
+];
+
 describe('engine shard statements, pipelined', () => {
   const { harness, log } = recordedHarness({ maxBatchSize: 16, maxBatchDelayMs: 1 });
 
@@ -257,13 +269,7 @@ describe('engine shard statements, pipelined', () => {
     const from = log.length;
     await harness.orders.orders.place(alice, order('buy', 100, 1));
 
-    assert.deepEqual(log.slice(from), [
-      'BEGIN/0',
-      'engine-open-batch-v3/1',
-      'SET LOCAL/0',
-      'engine-write-batch-v4/1',
-      'COMMIT/2',
-    ]);
+    assert.deepEqual(log.slice(from), PIPELINED_BATCH);
   });
 
   test('a COMMIT sent behind a write that fails commits nothing, and the shard goes on', async () => {
@@ -283,14 +289,7 @@ describe('engine shard statements, pipelined', () => {
       await harness.postgres.query('ALTER TABLE fills_gone RENAME TO fills');
     }
 
-    assert.deepEqual(log.slice(from), [
-      'BEGIN/0',
-      'engine-open-batch-v3/1',
-      'SET LOCAL/0',
-      'engine-write-batch-v4/1',
-      'COMMIT/2',
-      'ROLLBACK/0',
-    ]);
+    assert.deepEqual(log.slice(from), [...PIPELINED_BATCH, 'ROLLBACK/0']);
     const { rows } = await harness.postgres.query<{ n: string }>(
       'SELECT count(*)::text AS n FROM orders WHERE user_id = $1',
       [taker],

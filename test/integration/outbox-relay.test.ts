@@ -23,6 +23,10 @@ before(async () => {
 });
 after(() => database.cleanup());
 
+/** A relay of the test schema's outbox to `streamLog`, with metrics nobody reads. */
+const relayTo = (streamLog: MemoryStreamLog) =>
+  new OutboxRelay({ postgres, streamLog, logger: silentLogger(), registry: new Registry() });
+
 /** A stream log that is down until `up` is set (Redis failing over, say). */
 class FlakyStreamLog extends MemoryStreamLog {
   up = false;
@@ -117,12 +121,7 @@ test('rows are published in id order, also where the ids gain a digit', async ()
             (1000000, 'user:42', 3, '{}'), (1000001, 'user:42', 4, '{}')`,
   );
   const streamLog = new MemoryStreamLog();
-  const relay = new OutboxRelay({
-    postgres,
-    streamLog,
-    logger: silentLogger(),
-    registry: new Registry(),
-  });
+  const relay = relayTo(streamLog);
 
   assert.equal(await relay.publishOnce(), 4);
 
@@ -204,12 +203,7 @@ test("a batch row's payloads are stored out of line uncompressed, and publish in
   assert.equal(row.compression, null);
   assert.ok(Number(row.stored) > 120 * payload.length, 'payloads stored compressed');
   const streamLog = new MemoryStreamLog();
-  const relay = new OutboxRelay({
-    postgres,
-    streamLog,
-    logger: silentLogger(),
-    registry: new Registry(),
-  });
+  const relay = relayTo(streamLog);
 
   assert.equal(await relay.publishOnce(), 120);
 
