@@ -119,11 +119,10 @@ interface Written<T> {
   readonly write: Promise<void>;
 }
 
-const nothingAhead = (): Outcome => {
-  const outcome = new Outcome(Promise.resolve(true));
-  outcome.committed = true;
-  return outcome;
-};
+/** Where no batch is ahead: as if one had just committed. */
+const NOTHING_AHEAD: Outcome = Object.assign(new Outcome(Promise.resolve(true)), {
+  committed: true,
+});
 
 /**
  * The single writer of one shard of symbols. Commands queue up; each batch runs through the
@@ -214,7 +213,7 @@ export class ShardRunner {
     if (this.#queue.length > 0) void this.#drain();
     await this.#draining;
     this.#state = 'stopped';
-    this.#releaseClients();
+    await this.#releaseClients();
     this.#metrics.epoch.set({ shard: this.shard }, 0);
   }
 
@@ -237,12 +236,12 @@ export class ShardRunner {
     }
     this.#draining ??= (async () => {
       try {
-        let previous = nothingAhead();
+        let previous = NOTHING_AHEAD;
         for (;;) {
           if (this.#needsRecovery) {
             // The books are rebuilt (by the next batch) with nothing in flight.
             await previous.settled;
-            previous = nothingAhead();
+            previous = NOTHING_AHEAD;
           }
           if (this.#queue.length === 0) {
             // Until the batch ahead is over, a command that arrives starts the next batch.
@@ -258,7 +257,7 @@ export class ShardRunner {
           if (batch.length === 0) {
             // All that is queued repeats places still committing: the next batch finds them.
             await previous.settled;
-            previous = nothingAhead();
+            previous = NOTHING_AHEAD;
             continue;
           }
           const places = batch.flatMap(({ command }) =>
@@ -383,7 +382,7 @@ export class ShardRunner {
     });
     if (error instanceof LostLeadership) {
       this.#state = 'stopped';
-      this.#releaseClients();
+      void this.#releaseClients();
       this.#metrics.epoch.set({ shard: this.shard }, 0);
       this.#log.error({ epoch: this.#epoch }, 'engine shard lost leadership; stopping');
       for (const item of this.#queue.splice(0)) batch.push(item);
@@ -571,11 +570,11 @@ export class ShardRunner {
     }
   }
 
-  #releaseClients(): void {
-    this.#clients.forEach((client, i) => {
-      void client?.end().catch(() => undefined);
-      this.#clients[i] = undefined;
-    });
+  /** Ends the shard's connections; resolves once they are closed (never rejects). */
+  async #releaseClients(): Promise<void> {
+    const clients = this.#clients.flatMap((client) => (client === undefined ? [] : [client]));
+    this.#clients.fill(undefined);
+    await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
   }
 
   /** The asset whose `available` a command may spend: quote for a buy, base for a sell. */
