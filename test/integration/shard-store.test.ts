@@ -46,6 +46,21 @@ const order = (id: number, userId: number, now: Date): MutableOrder => ({
   updatedAt: now,
 });
 
+const NO_BOOKS = new Map([['BTC-USD', { nextTradeId: 1, nextPriority: 1, lastTradePrice: 0 }]]);
+
+/** A batch that only publishes `messages`. */
+const messagesOnly = (messages: BatchPlan['messages']): BatchPlan => ({
+  outcomes: [],
+  inserted: new Map(),
+  updated: new Map(),
+  fills: [],
+  deltas: new Map(),
+  messages,
+  touchedSymbols: new Set(),
+  closedOwners: [],
+  trades: 0,
+});
+
 /** One batch that places, updates an order and moves balances: every statement of a batch. */
 async function runBatch(client: PoolClient, userId: number, existingOrderId?: number) {
   const now = new Date();
@@ -71,11 +86,7 @@ async function runBatch(client: PoolClient, userId: number, existingOrderId?: nu
     closedOwners: [],
     trades: 0,
   };
-  await writePlan(
-    client,
-    plan,
-    new Map([['BTC-USD', { nextTradeId: 1, nextPriority: 1, lastTradePrice: 0 }]]),
-  );
+  await writePlan(client, plan, NO_BOOKS);
 }
 
 /**
@@ -136,6 +147,41 @@ test('a batch reads orders and balances by key, also with statements prepared on
       (table) => (after.get(table) ?? 0) > (before.get(table) ?? 0),
     );
     assert.deepEqual(scanned, [], 'a batch read whole tables');
+  } finally {
+    client.release();
+  }
+});
+
+test('a batch numbers each stream on from its head, in batch order, with payloads as written', async () => {
+  const client = await postgres.pool.connect();
+  const tricky = JSON.stringify({ text: 'quote " backslash \\ brace {,} ünïcødé \n', n: -1 });
+  try {
+    await writePlan(client, messagesOnly([{ stream: 'seq.b', payload: '{"b":1}' }]), NO_BOOKS);
+    await writePlan(
+      client,
+      messagesOnly([
+        { stream: 'seq.a', payload: '{"a":1}' },
+        { stream: 'seq.b', payload: '{"b":2}' },
+        { stream: 'seq.a', payload: tricky },
+        { stream: 'seq.c', payload: '[1, 2]' },
+        { stream: 'seq.a', payload: '{"a":3}' },
+      ]),
+      NO_BOOKS,
+    );
+    await writePlan(client, messagesOnly([]), NO_BOOKS);
+
+    const { rows } = await client.query<{ streams: string[]; seqs: string[]; payloads: string[] }>(
+      `SELECT streams, seqs::text[] AS seqs, payloads FROM outbox
+       WHERE streams[1] LIKE 'seq.%' ORDER BY id`,
+    );
+    assert.deepEqual(rows, [
+      { streams: ['seq.b'], seqs: ['1'], payloads: ['{"b":1}'] },
+      {
+        streams: ['seq.a', 'seq.b', 'seq.a', 'seq.c', 'seq.a'],
+        seqs: ['1', '2', '2', '1', '3'],
+        payloads: ['{"a":1}', '{"b":2}', tricky, '[1, 2]', '{"a":3}'],
+      },
+    ]);
   } finally {
     client.release();
   }

@@ -44,6 +44,7 @@ export interface FillRow {
 
 export interface StreamMessage {
   readonly stream: string;
+  /** A JSON document: the write passes a batch's payloads to PostgreSQL as one JSON array. */
   readonly payload: string;
 }
 
