@@ -51,6 +51,22 @@ export function streamLogContract(name: string, harness: StreamLogHarness): void
       assert.deepEqual(await log.read('none', 0, 10), []);
     });
 
+    test('appends a large batch of interleaved streams in order', async () => {
+      const log = await harness.subject({ retention: 1_000 });
+      const batch = entries('x', 1, 300).flatMap((entry, i) => [
+        entry,
+        { ...entry, stream: 'y', payload: `{"y":${String(i)}}` },
+      ]);
+
+      assert.equal(await log.append(batch), 600);
+
+      assert.deepEqual(await log.read('x', 0, 1_000), entries('x', 1, 300));
+      assert.deepEqual(
+        await log.read('y', 0, 1_000),
+        batch.filter((entry) => entry.stream === 'y'),
+      );
+    });
+
     test('reads at most the limit', async () => {
       const log = await harness.subject({ retention: 100 });
       await log.append(entries('s', 1, 10));
