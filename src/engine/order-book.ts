@@ -250,6 +250,35 @@ export class OrderBook {
     return this.orders.size;
   }
 
+  /**
+   * Adds to `into` the owners of the resting orders that incoming orders on one side, at
+   * `limit` or better (undefined: market orders, no limit), could trade with: the opposite
+   * side best first, until the open quantity of orders not owned by `excluded` reaches
+   * `quantity`. Orders of `excluded` owners are listed but not counted, since self-trade
+   * prevention may cancel them instead of filling them. With `quantity` the total of every
+   * incoming order on that side, and `excluded` their owners, this is a superset of the makers
+   * those orders trade with in any order: liquidity that one takes only sends the next deeper.
+   */
+  counterparties(
+    isBuy: boolean,
+    limit: number | undefined,
+    quantity: number,
+    excluded: ReadonlySet<number>,
+    into: Set<number>,
+  ): void {
+    const book = isBuy ? this.asks : this.bids;
+    let needed = quantity;
+    for (let index = 0; needed > 0; index++) {
+      const level = book.fromBest(index);
+      if (level === undefined) return;
+      if (limit !== undefined && (isBuy ? level.price > limit : level.price < limit)) return;
+      for (let maker = level.head; maker !== null && needed > 0; maker = maker.next) {
+        into.add(maker.ownerId);
+        if (!excluded.has(maker.ownerId)) needed -= maker.remaining;
+      }
+    }
+  }
+
   /** The top `depth` levels of each side, best first. */
   snapshot(depth = CHECKSUM_DEPTH): BookSnapshot {
     return { bids: this.topLevels(this.bids, depth), asks: this.topLevels(this.asks, depth) };

@@ -194,6 +194,8 @@ export function createOrderEngine(settings: OrdersSettings, deps: OrdersDeps): O
       shard,
       markets: shardMarkets,
       selfTradePrevention: settings.selfTradePrevention,
+      // Several shards can trade for one user: their batches must lock balances in one pass.
+      lockTouchedBalances: byShard.size > 1,
       ...settings.batching,
       postgres,
       clock,

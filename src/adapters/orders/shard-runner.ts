@@ -10,13 +10,8 @@ import {
 } from '../../domain/orders/order-engine.port.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import type { Postgres } from '../postgres/index.js';
-import {
-  balanceKey,
-  clientKey,
-  planBatch,
-  type CommandOutcome,
-  type MutableOrder,
-} from './batch-plan.js';
+import { clientKey, planBatch, type CommandOutcome, type MutableOrder } from './batch-plan.js';
+import { balanceLocks } from './balance-locks.js';
 import { engineMetrics } from './engine.metrics.js';
 import type pg from 'pg';
 import {
@@ -51,6 +46,12 @@ export interface ShardRunnerOptions extends BatchLimits {
   readonly shard: string;
   readonly markets: readonly Market[];
   readonly selfTradePrevention: SelfTradePrevention;
+  /**
+   * Lock, when a batch begins, every balance it can change (default false: only the balances
+   * it spends from). Needed when several shards can trade for one user, else their batches can
+   * deadlock; costs a larger read (`balanceLocks` says why and what).
+   */
+  readonly lockTouchedBalances?: boolean;
   readonly postgres: Postgres;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -423,18 +424,18 @@ export class ShardRunner {
     const { clock } = this.options;
     return this.#transaction(previous, markWritten, async (tx) => {
       const places = batch.flatMap((item) => (item.command.kind === 'place' ? [item.command] : []));
-      const lockKeys = new Map<string, { userId: number; asset: string }>();
-      for (const { command } of batch) {
-        const asset = this.#assetHeldBy(command);
-        if (asset !== undefined)
-          lockKeys.set(balanceKey(command.userId, asset), { userId: command.userId, asset });
-      }
       const opening = await openBatch(
         tx,
         this.shard,
         this.#epoch,
         places,
-        [...lockKeys.values()].sort((a, b) => a.userId - b.userId || (a.asset < b.asset ? -1 : 1)),
+        balanceLocks({
+          engine: this.#engine,
+          open: this.#open,
+          markets: this.#markets,
+          commands: batch.map((item) => item.command),
+          scope: this.options.lockTouchedBalances === true ? 'touched' : 'held',
+        }),
       );
       if (!opening.fenced) throw new LostLeadership();
       const { orderIds: ids, existing } = opening;
@@ -575,15 +576,6 @@ export class ShardRunner {
     const clients = this.#clients.flatMap((client) => (client === undefined ? [] : [client]));
     this.#clients.fill(undefined);
     await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
-  }
-
-  /** The asset whose `available` a command may spend: quote for a buy, base for a sell. */
-  #assetHeldBy(command: OrderCommand): string | undefined {
-    const market = this.#markets.get(command.symbol);
-    if (market === undefined) return undefined;
-    const side = command.kind === 'place' ? command.side : this.#open.get(command.orderId)?.side;
-    if (command.kind === 'cancel' || side === undefined) return undefined;
-    return side === 'buy' ? market.quoteAsset : market.baseAsset;
   }
 
   /** A copy of the order as committed by this batch (later batches mutate the live record). */
