@@ -13,7 +13,7 @@
  * Each run warms up before it measures. Last line: one JSON object.
  *
  *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
- *     [--only batched|stream|transport|in-process] [--stream-log redis|memory]
+ *     [--only batched|stream|transport|in-process] [--stream-log redis|memory] [--symbols 1]
  *
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
  * does not share the server's event loop (it does share the machine's cores).
@@ -49,6 +49,7 @@ import {
   createOrderApi,
   createOrders,
   DEFAULT_ORDERS_SETTINGS,
+  type MarketSettings,
   type OrdersSettings,
 } from '../src/wiring/orders.js';
 import { grpcClient, unary } from '../test/support/grpc.js';
@@ -62,6 +63,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     users: { type: 'string', default: '200' },
     workers: { type: 'string', default: '2' },
+    // Symbols traded, each on an engine shard of its own (at most 5). Every caller rotates
+    // over all of them, so every user trades on every shard.
+    symbols: { type: 'string', default: '1' },
     // The load generator's client: h2 (lean, default) or grpc-js (a full client).
     client: { type: 'string', default: 'h2' },
     // One run only (batched, transport or in-process), without the JSON line.
@@ -81,6 +85,9 @@ const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const USERS = Number(values.users);
 const WORKERS = Number(values.workers);
+const MARKETS = benchMarkets(Number(values.symbols));
+const SYMBOLS = MARKETS.map((market) => market.spec.symbol);
+const SETTINGS: OrdersSettings = { ...DEFAULT_ORDERS_SETTINGS, markets: MARKETS };
 const ONLY = values.only;
 const CLIENT: ClientKind = values.client === 'grpc-js' ? 'grpc-js' : 'h2';
 const DATABASE_URL = values.database;
@@ -202,8 +209,8 @@ async function run(
   const userIds = rows.map((r) => r.id);
   await postgres.query(
     `INSERT INTO balances (user_id, asset, available)
-     SELECT u, a, 1000000000000000 FROM unnest($1::bigint[]) u, unnest(ARRAY['USD', 'BTC']) a`,
-    [userIds],
+     SELECT u, a, 1000000000000000 FROM unnest($1::bigint[]) u, unnest($2::text[]) a`,
+    [userIds, ['USD', ...MARKETS.map((market) => market.baseAsset)]],
   );
   const redis =
     REDIS_URL === undefined
@@ -211,7 +218,7 @@ async function run(
       : createRedisConnection({ logger, registry, url: REDIS_URL, keyPrefix: `${schema}:` });
   await redis?.waitUntilReady(5_000);
   const orders = createOrders(
-    { ...DEFAULT_ORDERS_SETTINGS, batching },
+    { ...SETTINGS, batching },
     {
       postgres,
       logger,
@@ -258,7 +265,7 @@ async function run(
   }
   const api =
     mode === 'transport'
-      ? createOrderApi(DEFAULT_ORDERS_SETTINGS, {
+      ? createOrderApi(SETTINGS, {
           postgres,
           logger,
           registry,
@@ -300,6 +307,7 @@ async function run(
             clients: Math.ceil(CLIENTS / WORKERS),
             first: w * Math.ceil(CLIENTS / WORKERS),
             stream: mode === 'stream',
+            symbols: SYMBOLS,
             seconds: SECONDS,
             warmup: WARMUP,
             label: `${label}-${w}`,
@@ -359,14 +367,32 @@ function summarize(
  * mix. (Numbered by a shared counter, in-process callers answered in batch order kept their
  * parity and placed only sells: nothing traded.)
  */
-function orderFor(k: number, c: number) {
+function orderFor(k: number, c: number, symbols: readonly string[]) {
   const buy = c % 2 === 0;
   const n = k * 64 + c;
   return {
+    symbol: symbols[(k + c) % symbols.length] ?? 'BTC-USD',
     buy,
     price: 60_000 + (buy ? 1 : -1) * (((n * 7919) % 40) - 12),
     quantity: 1 + (n % 3),
   };
+}
+
+/** BTC-USD (the default market), then up to four more like it, each on a shard of its own. */
+function benchMarkets(count: number): MarketSettings[] {
+  const [btc] = DEFAULT_ORDERS_SETTINGS.markets;
+  if (btc === undefined) throw new Error('no default market');
+  const bases = ['BTC', 'ETH', 'SOL', 'ADA', 'DOT'].slice(0, Math.max(1, count));
+  return bases.map((base, i) =>
+    i === 0
+      ? btc
+      : {
+          ...btc,
+          shard: `shard-${String(i)}`,
+          spec: { ...btc.spec, symbol: `${base}-USD` },
+          baseAsset: base,
+        },
+  );
 }
 
 /** N concurrent callers of OrderService.place in this process: no gRPC, no auth. */
@@ -380,12 +406,12 @@ async function inProcess(orders: Orders, userIds: number[], label: string): Prom
     Array.from({ length: CLIENTS }, async (_, c) => {
       for (let k = 0; performance.now() < deadline; k += 1) {
         const n = ++seq;
-        const { buy, price, quantity } = orderFor(k, c);
+        const { symbol, buy, price, quantity } = orderFor(k, c, SYMBOLS);
         const t0 = performance.now();
         try {
           await orders.place(userIds[c % userIds.length] ?? 0, {
             clientOrderId: `${label}-${c}-${n}`,
-            symbol: 'BTC-USD',
+            symbol,
             side: buy ? 'buy' : 'sell',
             type: 'limit',
             timeInForce: 'GTC',
@@ -422,6 +448,7 @@ interface WorkerJob {
   readonly first: number;
   /** Orders go on OrderEntry streams instead of unary calls. */
   readonly stream: boolean;
+  readonly symbols: readonly string[];
   readonly seconds: number;
   readonly label: string;
 }
@@ -564,13 +591,13 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
     Array.from({ length: job.clients }, async (_, c) => {
       for (let k = 0; performance.now() < deadline; k += 1) {
         const n = ++seq;
-        const { buy, price, quantity } = orderFor(k, job.first + c);
+        const { symbol, buy, price, quantity } = orderFor(k, job.first + c, job.symbols);
         const t0 = performance.now();
         const ok = await place(
           c,
           create(PlaceOrderRequestSchema, {
             clientOrderId: `${job.label}-${c}-${n}`,
-            symbol: 'BTC-USD',
+            symbol,
             side: buy ? Side.BUY : Side.SELL,
             type: OrderType.LIMIT,
             timeInForce: TimeInForce.GTC,
