@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_ORDERS_SETTINGS } from '../../src/wiring/orders.js';
+import { captureLogger } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 const [btc] = DEFAULT_ORDERS_SETTINGS.markets;
@@ -16,17 +17,21 @@ const causeCode = (error: unknown): string => {
 
 describe('two engine shards trading for the same users', () => {
   // BTC-USD and ETH-USD on shards of their own; every user trades on both.
-  const harness = new OrdersHarness({
-    markets: [
-      { ...btc, shard: 'shard-btc' },
-      {
-        ...btc,
-        shard: 'shard-eth',
-        spec: { ...btc.spec, symbol: 'ETH-USD' },
-        baseAsset: 'ETH',
-      },
-    ],
-  });
+  const { logger, lines } = captureLogger();
+  const harness = new OrdersHarness(
+    {
+      markets: [
+        { ...btc, shard: 'shard-btc' },
+        {
+          ...btc,
+          shard: 'shard-eth',
+          spec: { ...btc.spec, symbol: 'ETH-USD' },
+          baseAsset: 'ETH',
+        },
+      ],
+    },
+    { logger },
+  );
   before(() => harness.start());
   after(() => harness.stop());
 
@@ -36,6 +41,17 @@ describe('two engine shards trading for the same users', () => {
       .filter((v) => v.labels.result === result)
       .reduce((sum, v) => sum + v.value, 0);
   };
+
+  test('say at start that they lock every balance a batch touches', () => {
+    const started = lines.filter((line) => line.msg === 'engine shard started');
+    assert.deepEqual(
+      started.map((line) => [line.shard, line.balance_locks]),
+      [
+        ['shard-btc', 'touched'],
+        ['shard-eth', 'touched'],
+      ],
+    );
+  });
 
   test('never deadlock: each batch locks every balance it changes when it begins', async () => {
     const users = await Promise.all(Array.from({ length: USERS }, () => harness.user(HOLDINGS)));

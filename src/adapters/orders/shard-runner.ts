@@ -193,7 +193,12 @@ export class ShardRunner {
     this.#state = 'running';
     this.#metrics.epoch.set({ shard: this.shard }, this.#epoch);
     this.#log.info(
-      { epoch: this.#epoch, symbols: [...this.#markets.keys()], open_orders: this.#open.size },
+      {
+        epoch: this.#epoch,
+        symbols: [...this.#markets.keys()],
+        open_orders: this.#open.size,
+        balance_locks: this.options.lockTouchedBalances === true ? 'touched' : 'held',
+      },
       'engine shard started',
     );
   }
