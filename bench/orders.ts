@@ -8,12 +8,14 @@
  *   client, whatever `--client` says);
  * - `transport`: the same clients and gRPC server with an engine that commits nothing (what
  *   gRPC, auth and protobuf alone allow on this machine: the ceiling of the first two);
+ * - `stream-transport`: the same for the OrderEntry streams (the ceiling of `stream`);
  * - `in-process`: the durable path without gRPC (OrderService.place from N concurrent callers
  *   in the server's process): what the engine and PostgreSQL alone sustain.
  * Each run warms up before it measures. Last line: one JSON object.
  *
  *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
- *     [--only batched|stream|transport|in-process] [--stream-log redis|memory] [--symbols 1]
+ *     [--only batched|stream|transport|stream-transport|in-process] [--stream-log redis|memory]
+ *     [--symbols 1]
  *
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
  * does not share the server's event loop (it does share the machine's cores).
@@ -151,10 +153,14 @@ const percentile = (sorted: number[], p: number) =>
 
 /**
  * grpc: a unary PlaceOrder call per order; stream: the same orders on OrderEntry streams (one
- * per client, one order in flight on each); transport: unary calls to an engine that commits
- * nothing; in-process: OrderService.place without gRPC.
+ * per client, one order in flight on each); transport and stream-transport: the same unary
+ * calls or streams to an engine that commits nothing; in-process: OrderService.place without
+ * gRPC.
  */
-type Mode = 'grpc' | 'stream' | 'transport' | 'in-process';
+type Mode = 'grpc' | 'stream' | 'transport' | 'stream-transport' | 'in-process';
+
+const MODES: readonly string[] = ['grpc', 'stream', 'transport', 'stream-transport', 'in-process'];
+const isTransport = (mode: Mode) => mode === 'transport' || mode === 'stream-transport';
 
 /** Answers every place at once with a resting order, writing nothing. */
 function noopEngine(): OrderEngine {
@@ -263,15 +269,14 @@ async function run(
     await teardown();
     return result;
   }
-  const api =
-    mode === 'transport'
-      ? createOrderApi(SETTINGS, {
-          postgres,
-          logger,
-          registry,
-          engine: noopEngine(),
-        })
-      : orders;
+  const api = isTransport(mode)
+    ? createOrderApi(SETTINGS, {
+        postgres,
+        logger,
+        registry,
+        engine: noopEngine(),
+      })
+    : orders;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const tokens = new AccessTokens(
     { privateKey, publicKey, kid: 'bench' },
@@ -306,7 +311,7 @@ async function run(
             tokens: tokenList,
             clients: Math.ceil(CLIENTS / WORKERS),
             first: w * Math.ceil(CLIENTS / WORKERS),
-            stream: mode === 'stream',
+            stream: mode === 'stream' || mode === 'stream-transport',
             symbols: SYMBOLS,
             seconds: SECONDS,
             warmup: WARMUP,
@@ -329,7 +334,7 @@ async function run(
   const mean = await batchMean();
   await server.drain();
   await teardown();
-  return summarize(label, measured, mode === 'transport' ? 0 : mean, await cpu);
+  return summarize(label, measured, isTransport(mode) ? 0 : mean, await cpu);
 }
 
 function summarize(
@@ -627,8 +632,7 @@ if (isMainThread) {
 async function main(): Promise<void> {
   if (ONLY !== undefined) {
     // Exploration: one run, printed above, no JSON line.
-    const mode: Mode =
-      ONLY === 'transport' || ONLY === 'in-process' || ONLY === 'stream' ? ONLY : 'grpc';
+    const mode = (MODES.includes(ONLY) ? ONLY : 'grpc') as Mode;
     await run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode);
     return;
   }
@@ -636,6 +640,11 @@ async function main(): Promise<void> {
   const baseline = await run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 });
   const stream = await run('stream', DEFAULT_ORDERS_SETTINGS.batching, 'stream');
   const transport = await run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport');
+  const streamTransport = await run(
+    'stream-transport',
+    DEFAULT_ORDERS_SETTINGS.batching,
+    'stream-transport',
+  );
   const local = await run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process');
   console.log(
     JSON.stringify({
@@ -659,6 +668,10 @@ async function main(): Promise<void> {
       order_entry_failed: stream.failed,
       order_entry_batch_size_mean: stream.batchMean,
       order_entry_cpu_us_per_order: stream.cpu,
+      // The same streams to an engine that commits nothing: their ceiling on this machine.
+      order_entry_transport_ceiling_orders_per_s: streamTransport.perSecond,
+      order_entry_transport_p99_ms: streamTransport.p99Ms,
+      order_entry_transport_cpu_us_per_order: streamTransport.cpu,
       transport_ceiling_orders_per_s: transport.perSecond,
       transport_p99_ms: transport.p99Ms,
       in_process_orders_per_s: local.perSecond,
