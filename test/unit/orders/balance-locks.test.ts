@@ -2,15 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { balanceLocks } from '../../../src/adapters/orders/balance-locks.js';
-import {
-  balanceKey,
-  planBatch,
-  type MutableOrder,
-  type PlannedCommand,
-} from '../../../src/adapters/orders/batch-plan.js';
+import { balanceKey, type MutableOrder } from '../../../src/adapters/orders/batch-plan.js';
 import type { Market } from '../../../src/domain/orders/market.js';
 import type { OrderCommand } from '../../../src/domain/orders/order-engine.port.js';
 import { MatchingEngine, type SelfTradePrevention } from '../../../src/engine/index.js';
+import { planner } from './support/planner.js';
 
 const markets = new Map<string, Market>(
   ['BTC-USD', 'ETH-USD'].map((symbol) => [
@@ -38,19 +34,7 @@ function shard(selfTradePrevention: SelfTradePrevention) {
   for (let user = 1; user <= USERS; user++) {
     for (const asset of ['USD', 'BTC', 'ETH']) available.set(balanceKey(user, asset), 10n ** 12n);
   }
-  let nextId = 1;
-  const plan = (commands: readonly OrderCommand[]) =>
-    planBatch({
-      engine,
-      open,
-      markets,
-      available,
-      existing: new Map(),
-      commands: commands.map((command): PlannedCommand =>
-        command.kind === 'place' ? { command, newOrderId: nextId++ } : { command },
-      ),
-      now,
-    });
+  const plan = planner({ engine, open, markets, available, now });
   return { engine, open, plan };
 }
 

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MatchingEngine } from '../../../src/engine/index.js';
-import {
-  balanceKey,
-  planBatch,
-  type MutableOrder,
-  type PlannedCommand,
-} from '../../../src/adapters/orders/batch-plan.js';
+import { balanceKey, type MutableOrder } from '../../../src/adapters/orders/batch-plan.js';
 import type { Market } from '../../../src/domain/orders/market.js';
 import type { OrderCommand } from '../../../src/domain/orders/order-engine.port.js';
+import { planner } from './support/planner.js';
 
 const market: Market = {
   spec: { symbol: 'BTC-USD', tickSize: 1, lotSize: 1, minQuantity: 1, maxQuantity: 100 },
@@ -53,19 +49,8 @@ function shard() {
     [balanceKey(2, 'USD'), 1_000n],
     [balanceKey(2, 'BTC'), 100n],
   ]);
-  let nextId = 1;
-  const run = (...commands: OrderCommand[]) =>
-    planBatch({
-      engine,
-      open,
-      markets,
-      available,
-      existing: new Map(),
-      commands: commands.map((command): PlannedCommand =>
-        command.kind === 'place' ? { command, newOrderId: nextId++ } : { command },
-      ),
-      now,
-    });
+  const plan = planner({ engine, open, markets, available, now });
+  const run = (...commands: OrderCommand[]) => plan(commands);
   return { engine, open, available, run };
 }
 
