@@ -70,7 +70,8 @@ const { values } = parseArgs({
     symbols: { type: 'string', default: '1' },
     // The load generator's client: h2 (lean, default) or grpc-js (a full client).
     client: { type: 'string', default: 'h2' },
-    // One run only (batched, transport or in-process), without the JSON line.
+    // One run only (batched, stream, transport, stream-transport or in-process), without the
+    // JSON line.
     only: { type: 'string' },
     database: {
       type: 'string',
@@ -157,9 +158,10 @@ const percentile = (sorted: number[], p: number) =>
  * calls or streams to an engine that commits nothing; in-process: OrderService.place without
  * gRPC.
  */
-type Mode = 'grpc' | 'stream' | 'transport' | 'stream-transport' | 'in-process';
+const MODES = ['grpc', 'stream', 'transport', 'stream-transport', 'in-process'] as const;
+type Mode = (typeof MODES)[number];
 
-const MODES: readonly string[] = ['grpc', 'stream', 'transport', 'stream-transport', 'in-process'];
+const isMode = (name: string): name is Mode => (MODES as readonly string[]).includes(name);
 const isTransport = (mode: Mode) => mode === 'transport' || mode === 'stream-transport';
 
 /** Answers every place at once with a resting order, writing nothing. */
@@ -632,7 +634,7 @@ if (isMainThread) {
 async function main(): Promise<void> {
   if (ONLY !== undefined) {
     // Exploration: one run, printed above, no JSON line.
-    const mode = (MODES.includes(ONLY) ? ONLY : 'grpc') as Mode;
+    const mode: Mode = isMode(ONLY) ? ONLY : 'grpc'; // `batched` is the unary run
     await run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode);
     return;
   }

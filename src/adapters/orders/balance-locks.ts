@@ -1,7 +1,7 @@
 import type { MatchingEngine } from '../../engine/index.js';
 import type { Market } from '../../domain/orders/market.js';
 import type { OrderCommand } from '../../domain/orders/order-engine.port.js';
-import type { MutableOrder } from './batch-plan.js';
+import { balanceKey, type MutableOrder } from './batch-plan.js';
 
 export interface BalanceKey {
   readonly userId: number;
@@ -35,7 +35,7 @@ export function balanceLocks(input: {
 }): BalanceKey[] {
   const keys = new Map<string, BalanceKey>();
   const lock = (userId: number, asset: string) => {
-    keys.set(`${String(userId)}:${asset}`, { userId, asset });
+    keys.set(balanceKey(userId, asset), { userId, asset });
   };
   if (input.scope === 'held') {
     for (const command of input.commands) {

@@ -165,13 +165,13 @@ function streamSequencing(messages: readonly StreamMessage[]): {
   later: number[];
 } {
   const counts = new Map<string, number>();
-  for (const { stream } of messages) counts.set(stream, (counts.get(stream) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  const later = messages.map(({ stream }) => {
-    const k = (seen.get(stream) ?? 0) + 1;
-    seen.set(stream, k);
-    return (counts.get(stream) ?? 0) - k;
-  });
+  const later: number[] = [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const stream = messages[i]?.stream ?? '';
+    const after = counts.get(stream) ?? 0;
+    later[i] = after;
+    counts.set(stream, after + 1);
+  }
   return { counts, later };
 }
 
