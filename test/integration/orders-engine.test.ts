@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DomainError } from '../../src/domain/errors.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
+import type { Duplex } from 'node:stream';
+import { DEFAULT_ORDERS_SETTINGS } from '../../src/wiring/orders.js';
 import { metricValue } from '../unit/adapters/support/observability.js';
 import { DEMO, OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
@@ -399,5 +401,49 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     const last = JSON.parse(entries[1]?.payload ?? '{}') as { order: { status: string } };
     assert.equal(last.order.status, 'new');
     assert.equal((await harness.orders.relay.measure()).pending, 0);
+  });
+});
+
+describe('a batch on the wire', () => {
+  const harness = new OrdersHarness({
+    batching: { ...DEFAULT_ORDERS_SETTINGS.batching, connections: 1 },
+  });
+  /** Socket writes (system calls) of the shard's connection. */
+  let writes = 0;
+  before(async () => {
+    await harness.start();
+    const connect = harness.postgres.connectDedicated.bind(harness.postgres);
+    harness.postgres.connectDedicated = async (options) => {
+      const client = await connect(options);
+      countWrites(client.connection.stream);
+      return client;
+    };
+  });
+  after(() => harness.stop());
+
+  function countWrites(socket: Duplex): void {
+    const write = socket._write.bind(socket);
+    const writev = socket._writev?.bind(socket);
+    socket._write = (...args) => {
+      writes += 1;
+      write(...args);
+    };
+    if (writev !== undefined) {
+      socket._writev = (...args) => {
+        writes += 1;
+        writev(...args);
+      };
+    }
+  }
+
+  test('costs two socket writes: BEGIN with the read, then the write with COMMIT', async () => {
+    const alice = await harness.user();
+    await harness.orders.orders.place(alice, limit()); // opens the connection
+    writes = 0;
+
+    await harness.orders.orders.place(alice, limit());
+    await harness.orders.orders.place(alice, limit({ side: 'sell', price: 65_000n }));
+
+    assert.equal(writes, 4);
   });
 });

@@ -112,6 +112,56 @@ test('a relay busy in another schema of the database does not hold this one up',
   }
 });
 
+test('while one relay publishes, a second one of the schema takes nothing, at once', async () => {
+  let release: () => void = () => undefined;
+  const stuck = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const published = new MemoryStreamLog();
+  /** Appends only once released: its relay holds its rows (in a transaction) until then. */
+  class StuckStreamLog extends MemoryStreamLog {
+    override async append(entries: readonly StreamEntry[]): Promise<number> {
+      await stuck;
+      return published.append(entries);
+    }
+  }
+  try {
+    await postgres.query(
+      `INSERT INTO outbox (stream, seq, payload)
+       SELECT 'user:4', g, '{}' FROM generate_series(1, 2) g`,
+    );
+    const first = new OutboxRelay({
+      postgres,
+      streamLog: new StuckStreamLog(),
+      logger: silentLogger(),
+      registry: new Registry(),
+    }).publishOnce();
+    await eventually(
+      async () => {
+        // Free, it is taken and let go at once (the statement is its own transaction).
+        const { rows } = await postgres.query<{ free: boolean }>(
+          "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), hashtext('outbox-relay')) AS free",
+        );
+        return rows[0]?.free === false;
+      },
+      { what: 'the first relay to hold the relay lock' },
+    );
+    await postgres.query(`INSERT INTO outbox (stream, seq, payload) VALUES ('user:4', 3, '{}')`);
+
+    // Not even the row the first relay has not taken: it would overtake seqs 1 and 2.
+    assert.equal(await relayTo(published).publishOnce(), 0);
+    release();
+    assert.equal(await first, 2);
+    assert.equal(await relayTo(published).publishOnce(), 1);
+    assert.deepEqual(
+      (await published.read('user:4', 0, 10)).map((e) => e.seq),
+      [1, 2, 3],
+    );
+  } finally {
+    release();
+  }
+});
+
 test('rows are published in id order, also where the ids gain a digit', async () => {
   // Ordered as text, 1000000 would come before 999998: seq 3 before seq 1 of the same stream,
   // and the stream log would drop 1 and 2 as already superseded.

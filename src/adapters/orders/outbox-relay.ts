@@ -21,22 +21,29 @@ export interface OutboxRelayDeps {
 }
 
 /**
- * One relay at a time across every pod publishes, so per-stream order holds. The lock is keyed
- * by schema too: schemas sharing a database (tenants, test runs) each have their own relay.
+ * The oldest outbox rows, taken (deleted, until the transaction ends) and expanded to their
+ * events in publish order, one result row per event: a row is one event (what releases before
+ * migration 0004 write) or one batch's events as arrays, which PostgreSQL expands here
+ * (cheaper than parsing arrays in JS). It walks the primary key in id order (bigints arrive as
+ * text, without a cast: ordering by an id::text column sorted text, 1000000 before 999999),
+ * and deletes by key (`= ANY` of an array: an `IN` subquery was planned as a hash join over a
+ * sequential scan of the table and the dead rows it keeps between vacuums).
+ *
+ * One relay at a time across every pod publishes, so per-stream order holds: the rows are
+ * taken only under a transaction-scoped advisory lock, keyed by schema too, so schemas sharing
+ * a database (tenants, test runs) each have their own relay. Another relay's pass finds the
+ * lock taken and takes nothing. Lock, read and delete are one statement: one round trip.
  */
-const RELAY_LOCK_SQL =
-  "SELECT pg_try_advisory_xact_lock(hashtext(coalesce(current_schema(), '')), hashtext('outbox-relay')) AS ok";
-
-/**
- * The events of the oldest outbox rows in publish order, one result row per event: a row is
- * one event (what releases before migration 0004 write) or one batch's events as arrays, which
- * PostgreSQL expands here (cheaper than parsing arrays in JS). It walks the primary key in id
- * order (bigints arrive as text, without a cast: ordering by an id::text column sorted text,
- * 1000000 before 999999, with a scan and a sort).
- */
-const NEXT_EVENTS_SQL = `SELECT o.id, e.stream, e.seq, e.payload
-  FROM (SELECT * FROM outbox ORDER BY id LIMIT $1) o
-  CROSS JOIN LATERAL (
+const TAKE_EVENTS_SQL = `WITH relay AS (
+    SELECT pg_try_advisory_xact_lock(
+      hashtext(coalesce(current_schema(), '')), hashtext('outbox-relay')) AS locked
+  ), o AS (
+    DELETE FROM outbox WHERE id = ANY (ARRAY(
+      SELECT id FROM outbox WHERE (SELECT locked FROM relay) ORDER BY id LIMIT $1))
+    RETURNING *
+  )
+  SELECT o.id, e.stream, e.seq, e.payload
+  FROM o CROSS JOIN LATERAL (
     SELECT o.stream, o.seq, o.payload, 1::bigint WHERE o.streams IS NULL
     UNION ALL
     SELECT * FROM unnest(o.streams, o.seqs, o.payloads) WITH ORDINALITY
@@ -44,10 +51,10 @@ const NEXT_EVENTS_SQL = `SELECT o.id, e.stream, e.seq, e.payload
   ORDER BY o.id, e.n`;
 
 /**
- * Publishes committed outbox rows to the stream log, oldest first, then deletes them. Entries
- * carry their seq as id, so a pass that dies after publishing and before deleting publishes
- * the same rows again harmlessly. A transaction-scoped advisory lock keeps a second relay (on
- * another pod) from publishing a later seq of a stream before an earlier one.
+ * Publishes committed outbox rows to the stream log, oldest first, deleting them in the same
+ * transaction: a pass that fails to publish rolls the delete back. Entries carry their seq as
+ * id, so a pass that dies after publishing and before committing publishes the same rows
+ * again harmlessly.
  */
 export class OutboxRelay {
   readonly #batchSize: number;
@@ -124,22 +131,18 @@ export class OutboxRelay {
   /** Publishes up to a batch of rows; a full batch (`rows` = batch size) means more may wait. */
   #pass(): Promise<{ rows: number; events: number }> {
     return this.deps.postgres.withTransaction(async (tx) => {
-      const lock = await tx.query<{ ok: boolean }>(RELAY_LOCK_SQL);
-      if (lock.rows[0]?.ok !== true) return { rows: 0, events: 0 };
       const { rows: events } = await tx.query<{
         id: string;
         stream: string;
         seq: string;
         payload: string;
-      }>(NEXT_EVENTS_SQL, [this.#batchSize]);
+      }>(TAKE_EVENTS_SQL, [this.#batchSize]);
       if (events.length === 0) return { rows: 0, events: 0 };
       await this.deps.streamLog.append(
         events.map((e) => ({ stream: e.stream, seq: Number(e.seq), payload: e.payload })),
       );
-      const ids = [...new Set(events.map((e) => e.id))];
-      await tx.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
       this.#published.inc(events.length);
-      return { rows: ids.length, events: events.length };
+      return { rows: new Set(events.map((e) => e.id)).size, events: events.length };
     });
   }
 
