@@ -4,7 +4,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_ORDERS_SETTINGS } from '../../src/wiring/orders.js';
-import { metricValue } from '../unit/adapters/support/observability.js';
+import { eventually, metricValue } from '../unit/adapters/support/observability.js';
 import { DEMO, OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 const limit = (overrides: Partial<PlaceOrderRequest> = {}): PlaceOrderRequest => ({
@@ -445,5 +445,48 @@ describe('a batch on the wire', () => {
     await harness.orders.orders.place(alice, limit({ side: 'sell', price: 65_000n }));
 
     assert.equal(writes, 4);
+  });
+});
+
+describe('a balance row created by another writer at the same moment', () => {
+  // A book of its own: resting orders of other tests would trade with this one's.
+  const fresh = new OrdersHarness();
+  before(() => fresh.start());
+  after(() => fresh.stop());
+
+  test('the batch waits for it and adds its credit to it, instead of failing', async () => {
+    // A seller with no USD row yet: the trade creates it. Another shard can create it in the
+    // same moment (the seller's first sale on two markets that share USD): stood in for by a
+    // transaction of the test's that inserts the row and commits once the batch waits on it.
+    const seller = await fresh.user({ BTC: DEMO.BTC });
+    const buyer = await fresh.user();
+    await fresh.orders.orders.place(seller, limit({ side: 'sell', price: 900n, quantity: 1n }));
+    const other = await fresh.postgres.pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        "INSERT INTO balances (user_id, asset, available) VALUES ($1, 'USD', 500)",
+        [seller],
+      );
+      const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = rows[0]?.pid;
+
+      const buy = fresh.orders.orders.place(buyer, limit({ price: 900n, quantity: 1n }));
+      await eventually(async () => {
+        const waiting = await fresh.postgres.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))',
+          [pid],
+        );
+        return waiting.rows[0]?.n === 1;
+      });
+      await other.query('COMMIT');
+
+      assert.equal((await buy).order.status, 'filled');
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release();
+    }
+    // 500 inserted by the other writer, plus 1 lot × 900 ticks × 1 cent from the sale.
+    assert.deepEqual((await fresh.balances(seller)).USD, { available: 1_400n, reserved: 0n });
   });
 });

@@ -257,7 +257,7 @@ const PIPELINED_BATCH = [
   'BEGIN/0',
   'engine-open-batch-v3/1',
   'SET LOCAL/0',
-  'engine-write-batch-v6/1',
+  'engine-write-batch-v7/1',
   'COMMIT/2',
 ];
 
@@ -315,7 +315,7 @@ describe('engine shard statements, not pipelined (embedded PGlite)', () => {
       'BEGIN/0',
       'engine-open-batch-v3/0',
       'SET LOCAL/0',
-      'engine-write-batch-v6/0',
+      'engine-write-batch-v7/0',
       'COMMIT/0',
     ]);
   });

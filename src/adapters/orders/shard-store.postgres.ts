@@ -182,6 +182,10 @@ function streamSequencing(messages: readonly StreamMessage[]): {
  *
  * Balances: rows that exist get the deltas added (the CHECKs are the last guard against an
  * overdraft); a counterparty without a row for the asset (its first BTC) gets one inserted.
+ * Another shard may insert that same row in the same moment (the user's first sale on two
+ * markets that share the asset): a row that does not exist cannot be locked in advance, so the
+ * insert waits for that writer and then adds the deltas to its row (credits only: a user can
+ * have spent or reserved nothing from a row that was not there).
  * Stream heads: bumping a stream's head row locks it until commit, so batches of different
  * shards writing one user's stream commit in sequence order, and a reader never sees seq 6
  * before seq 5. A data-modifying CTE runs to completion whether or not anything reads it, so
@@ -202,7 +206,7 @@ export async function writePlan(
   const generic = tx.query(WRITE_ON_GENERIC_PLAN);
   if (!tx.pipeline) await generic;
   const write = tx.query({
-    name: 'engine-write-batch-v6',
+    name: 'engine-write-batch-v7',
     text: `WITH ins AS (
        INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
          reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
@@ -236,6 +240,8 @@ export async function writePlan(
        INSERT INTO balances (user_id, asset, available, reserved)
        SELECT d.user_id, d.asset, d.available, d.reserved FROM d
        WHERE NOT EXISTS (SELECT 1 FROM bal WHERE bal.user_id = d.user_id AND bal.asset = d.asset)
+       ON CONFLICT (user_id, asset) DO UPDATE SET available = balances.available + EXCLUDED.available,
+         reserved = balances.reserved + EXCLUDED.reserved, updated_at = now()
      ), bk AS (
        INSERT INTO books (symbol, next_trade_id, next_priority, last_trade_price)
        SELECT * FROM unnest($38::text[], $39::bigint[], $40::bigint[], $41::bigint[])
