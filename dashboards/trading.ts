@@ -550,6 +550,22 @@ export function trading(): Dashboard {
         ],
         8,
       ),
+    )
+    .withPanel(
+      timeseries(
+        entryIds,
+        'Commands run again after a rolled-back batch',
+        'engine_commands_retried_total by shard: commands whose batch rolled back through no fault of their own (the batch ahead failed, or another shard stored the same client order id or the same new balance row first) and that ran once more in the next batch instead of failing. Each waited one more batch. Bursts follow failed batches (engine_batches_total{result="failed"}); a steady rate without failures points at a client sending one client order id to two symbols at once.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (shard) (${rate(`engine_commands_retried_total{${target}}`)})`,
+            '{{shard}}',
+          ),
+        ],
+        8,
+      ),
     );
 
   builder

@@ -448,13 +448,13 @@ describe('a batch on the wire', () => {
   });
 });
 
-describe('a balance row created by another writer at the same moment', () => {
+describe('rows another shard writes at the same moment', () => {
   // A book of its own: resting orders of other tests would trade with this one's.
   const fresh = new OrdersHarness();
   before(() => fresh.start());
   after(() => fresh.stop());
 
-  test('the batch waits for it and adds its credit to it, instead of failing', async () => {
+  test('a balance row it creates: the batch waits, then adds its credit to it', async () => {
     // A seller with no USD row yet: the trade creates it. Another shard can create it in the
     // same moment (the seller's first sale on two markets that share USD): stood in for by a
     // transaction of the test's that inserts the row and commits once the batch waits on it.
@@ -488,5 +488,45 @@ describe('a balance row created by another writer at the same moment', () => {
     }
     // 500 inserted by the other writer, plus 1 lot × 900 ticks × 1 cent from the sale.
     assert.deepEqual((await fresh.balances(seller)).USD, { available: 1_400n, reserved: 0n });
+  });
+
+  test('an order with the same client order id: the batch runs again and replays that order', async () => {
+    const alice = await fresh.user();
+    const bob = await fresh.user();
+    const other = await fresh.postgres.pool.connect();
+    try {
+      // Alice's order of that id, as another shard stores it (canceled: it holds nothing).
+      await other.query('BEGIN');
+      const { rows } = await other.query<{ id: string; pid: number }>(
+        `INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force,
+           price, reserve_price, quantity, filled, status, post_only, created_at, updated_at)
+         VALUES (nextval('order_ids'), $1, 'twice', 'BTC-USD', 'buy', 'limit', 'GTC', 100, 100,
+           1, 0, 'canceled', false, now(), now())
+         RETURNING id::text, pg_backend_pid() AS pid`,
+        [alice],
+      );
+      const stored = rows[0];
+      assert.ok(stored !== undefined);
+
+      // One batch: Alice's repeat and Bob's order.
+      const repeat = fresh.orders.orders.place(alice, limit({ clientOrderId: 'twice' }));
+      const bystander = fresh.orders.orders.place(bob, limit({ price: 64_000n }));
+      await eventually(async () => {
+        const waiting = await fresh.postgres.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))',
+          [stored.pid],
+        );
+        return waiting.rows[0]?.n === 1;
+      });
+      await other.query('COMMIT');
+
+      assert.equal((await bystander).order.status, 'new');
+      const replayed = await repeat;
+      assert.equal(String(replayed.order.id), stored.id);
+      assert.equal(replayed.order.status, 'canceled');
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release();
+    }
   });
 });

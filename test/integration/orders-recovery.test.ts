@@ -4,6 +4,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import type { OrderResult } from '../../src/domain/orders/order.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
 import type { BatchLimits } from '../../src/adapters/orders/shard-runner.js';
+import { metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 let next = 0;
@@ -122,11 +123,13 @@ describe('engine shard recovery', () => {
     assert.equal(rows[0]?.n, '1');
   });
 
-  test('a batch pipelined behind one that fails at COMMIT rolls back too; nothing of either lands', async () => {
+  test('a batch pipelined behind one that fails at COMMIT rolls back too, then runs again', async () => {
     const maker = await harness.user();
     const poisoner = await harness.user();
     const follower = await harness.user();
     await harness.orders.orders.place(maker, order('sell', 61_000, 5));
+    const retriedBefore =
+      (await metricValue(harness.registry, 'engine_commands_retried_total')) ?? 0;
     // A check that runs at COMMIT (deferred) and fails slowly: the batch holding the poisoned
     // order has written everything, so the next batch starts behind it while it commits.
     await harness.postgres.query(`
@@ -140,6 +143,7 @@ describe('engine shard recovery', () => {
       END $$;
       CREATE CONSTRAINT TRIGGER poison_at_commit AFTER INSERT ON orders
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION poison_at_commit();`);
+    let behind: Promise<OrderResult>;
     try {
       const poisoned = harness.orders.orders.place(poisoner, {
         ...order('buy', 61_000, 2),
@@ -147,29 +151,39 @@ describe('engine shard recovery', () => {
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
       // Planned on top of the poisoned batch: it trades with what is left of the maker's ask.
-      const behind = harness.orders.orders.place(follower, order('buy', 61_000, 3));
-      for (const placed of [poisoned, behind]) {
-        await assert.rejects(placed, (error: unknown) => {
-          assert.ok(error instanceof DomainError);
-          assert.equal(error.code, 'unavailable');
-          return true;
-        });
-      }
+      behind = harness.orders.orders.place(follower, order('buy', 61_000, 3));
+      await assert.rejects(poisoned, (error: unknown) => {
+        assert.ok(error instanceof DomainError);
+        assert.equal(error.code, 'unavailable');
+        return true;
+      });
     } finally {
       await harness.postgres.query(
         'DROP TRIGGER poison_at_commit ON orders; DROP FUNCTION poison_at_commit()',
       );
     }
 
+    // Rolled back with the poisoned batch, through no fault of its own: run again on the
+    // rebuilt book (the whole ask), instead of failing its caller.
+    const { order: followed } = await behind;
+    assert.equal(followed.status, 'filled');
+    assert.equal(followed.filled, 3);
+    assert.equal(
+      (await metricValue(harness.registry, 'engine_commands_retried_total')) ?? 0,
+      retriedBefore + 1,
+    );
     const { rows } = await harness.postgres.query<{ n: string }>(
-      'SELECT count(*)::text AS n FROM orders WHERE user_id = ANY($1::bigint[])',
-      [[poisoner, follower]],
+      'SELECT count(*)::text AS n FROM orders WHERE user_id = $1',
+      [poisoner],
     );
     assert.equal(rows[0]?.n, '0');
-    // The rebuilt book still holds the whole ask: a retry fills 5 lots at once.
-    const retried = await harness.orders.orders.place(follower, order('buy', 61_000, 5));
+    // Nothing of the poisoned batch landed: 2 lots of the ask are left, and its retry takes them.
+    const retried = await harness.orders.orders.place(poisoner, {
+      ...order('buy', 61_000, 2),
+      clientOrderId: 'poison-1',
+    });
+    assert.equal(retried.order.filled, 2);
     assert.equal(retried.order.status, 'filled');
-    assert.equal(retried.order.filled, 5);
   });
 });
 

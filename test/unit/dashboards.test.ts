@@ -207,6 +207,8 @@ test('every dashboard queries only catalog metrics', () => {
     'order_entry_sessions',
     // A place repeated while its first attempt was committing.
     'engine_repeats_deferred_total',
+    // Commands of a rolled-back batch run again.
+    'engine_commands_retried_total',
   ]);
   for (const { path, content } of renderDashboards()) {
     const unknown = queriedMetrics(JSON.parse(content)).filter((name) => !catalog.has(name));
@@ -357,6 +359,7 @@ test('the trading dashboard covers the order path from PlaceOrder to the streams
     'order_entry_command_seconds_bucket',
     'order_entry_sessions',
     'engine_repeats_deferred_total',
+    'engine_commands_retried_total',
   ]) {
     assert.ok(metrics.includes(name), `${name} is not on the trading dashboard`);
   }

@@ -35,6 +35,11 @@ export function engineMetrics(registry: Registry) {
       help: 'Places that repeated a client order id whose first attempt was still committing, held for the next batch (a client retrying quickly).',
       labelNames: ['shard'] as const,
     }),
+    retried: counter(registry, {
+      name: 'engine_commands_retried_total',
+      help: 'Commands run again in a later batch because theirs was rolled back by a race with another writer (another shard, or the batch ahead failing), instead of failing.',
+      labelNames: ['shard'] as const,
+    }),
     epoch: gauge(registry, {
       name: 'engine_epoch',
       help: 'Fencing epoch of the shard this process leads (0 when it leads none).',

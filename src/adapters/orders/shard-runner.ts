@@ -9,7 +9,7 @@ import {
   type Submitted,
 } from '../../domain/orders/order-engine.port.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
-import type { Postgres } from '../postgres/index.js';
+import { sqlStateOf, type Postgres } from '../postgres/index.js';
 import { clientKey, planBatch, type CommandOutcome, type MutableOrder } from './batch-plan.js';
 import { balanceLocks } from './balance-locks.js';
 import { engineMetrics } from './engine.metrics.js';
@@ -68,9 +68,20 @@ export interface ShardRunnerOptions extends BatchLimits {
 interface Pending {
   readonly command: OrderCommand;
   readonly startedAt: bigint;
+  /** Submission order: a command put back into the queue takes its place in it again. */
+  readonly seq: number;
+  /** Whether it already ran once in a batch that was rolled back (see `#fail`). */
+  retried: boolean;
   readonly resolve: (submitted: Submitted) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/**
+ * SQLSTATEs of a write that lost a race with another writer, rolled back, and that running
+ * the batch again resolves: another shard committed the same (user, client order id) first
+ * (unique violation; the new batch finds that order and replays it), or a deadlock.
+ */
+const LOST_RACE = new Set(['23505', '40P01']);
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -155,6 +166,7 @@ export class ShardRunner {
   #state: State = 'idle';
   #needsRecovery = false;
   #queue: Pending[] = [];
+  #submitted = 0;
   /** `clientKey`s of the places in batches that have not finished committing. */
   readonly #committing = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -211,7 +223,9 @@ export class ShardRunner {
       return Promise.reject(notLeader(this.shard));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ command, startedAt: process.hrtime.bigint(), resolve, reject });
+      const seq = this.#submitted++;
+      const startedAt = process.hrtime.bigint();
+      this.#queue.push({ command, startedAt, seq, retried: false, resolve, reject });
       this.#schedule();
     });
   }
@@ -385,11 +399,16 @@ export class ShardRunner {
 
   #fail(batch: Pending[], error: unknown): void {
     this.#needsRecovery = true;
-    this.#metrics.batches.inc({
-      shard: this.shard,
-      result: error instanceof LostLeadership ? 'fenced' : 'failed',
-    });
-    if (error instanceof LostLeadership) {
+    const fenced = error instanceof LostLeadership;
+    this.#metrics.batches.inc({ shard: this.shard, result: fenced ? 'fenced' : 'failed' });
+    // A batch that certainly rolled back through no fault of its own runs once more, after the
+    // books are rebuilt, instead of failing its callers. Only once: a cause that persists (a
+    // bug that trips a constraint every time) is not retried forever.
+    const retry =
+      error instanceof PreviousBatchFailed || LOST_RACE.has(sqlStateOf(error) ?? '')
+        ? batch.filter((item) => !item.retried)
+        : [];
+    if (fenced) {
       this.#state = 'stopped';
       void this.#releaseClients();
       this.#metrics.epoch.set({ shard: this.shard }, 0);
@@ -397,15 +416,16 @@ export class ShardRunner {
       for (const item of this.#queue.splice(0)) batch.push(item);
     } else if (error instanceof PreviousBatchFailed) {
       this.#log.warn(
-        { batch_size: batch.length },
+        { batch_size: batch.length, retried: retry.length },
         'engine batch rolled back: the batch before it failed',
       );
     } else {
       this.#log.warn(
-        { err: error, batch_size: batch.length },
+        { err: error, batch_size: batch.length, retried: retry.length },
         'engine batch failed; rebuilding books',
       );
     }
+    if (retry.length > 0) this.#requeue(retry);
     const failure =
       isDomainError(error) && error.code === 'unavailable'
         ? error
@@ -413,10 +433,19 @@ export class ShardRunner {
             'the order could not be committed; retry with the same client_order_id',
             error,
           );
+    const again = new Set(retry);
     for (const item of batch) {
+      if (again.has(item)) continue;
       this.#observe(item);
       item.reject(failure);
     }
+  }
+
+  /** Puts commands back into the queue, each at its place in submission order. */
+  #requeue(items: Pending[]): void {
+    for (const item of items) item.retried = true;
+    this.#queue = [...items, ...this.#queue].sort((a, b) => a.seq - b.seq);
+    this.#metrics.retried.inc({ shard: this.shard }, items.length);
   }
 
   async #commit(
