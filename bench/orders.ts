@@ -15,7 +15,10 @@
  *
  *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
  *     [--only batched|stream|transport|stream-transport|in-process] [--stream-log redis|memory]
- *     [--symbols 1]
+ *     [--symbols 1] [--repeat 1]
+ *
+ * `--repeat N` (odd) runs the whole sequence N times and reports each figure's median: this
+ * host's speed drifts by a third within minutes, so one run of each can mislead.
  *
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
  * does not share the server's event loop (it does share the machine's cores).
@@ -73,6 +76,9 @@ const { values } = parseArgs({
     // One run only (batched, stream, transport, stream-transport or in-process), without the
     // JSON line.
     only: { type: 'string' },
+    // Every run this many times, in turn (batched, baseline, …, then again), and the median of
+    // each figure (use an odd count): this host's speed drifts by a third within minutes.
+    repeat: { type: 'string', default: '1' },
     database: {
       type: 'string',
       default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -92,6 +98,7 @@ const MARKETS = benchMarkets(Number(values.symbols));
 const SYMBOLS = MARKETS.map((market) => market.spec.symbol);
 const SETTINGS: OrdersSettings = { ...DEFAULT_ORDERS_SETTINGS, markets: MARKETS };
 const ONLY = values.only;
+const REPEAT = Math.max(1, Number(values.repeat));
 const CLIENT: ClientKind = values.client === 'grpc-js' ? 'grpc-js' : 'h2';
 const DATABASE_URL = values.database;
 const REDIS_URL = values['stream-log'] === 'memory' ? undefined : values.redis;
@@ -632,22 +639,39 @@ if (isMainThread) {
 }
 
 async function main(): Promise<void> {
+  type Run = () => Promise<RunResult>;
   if (ONLY !== undefined) {
-    // Exploration: one run, printed above, no JSON line.
+    // Exploration: one run (or its median over --repeat), no JSON line.
     const mode: Mode = isMode(ONLY) ? ONLY : 'grpc'; // `batched` is the unary run
-    await run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode);
+    const [only] = await repeated([() => run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode)]);
+    if (REPEAT > 1 && only !== undefined) console.log(`${ONLY} median of ${REPEAT}`, only);
     return;
   }
-  const batched = await run('batched', DEFAULT_ORDERS_SETTINGS.batching);
-  const baseline = await run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 });
-  const stream = await run('stream', DEFAULT_ORDERS_SETTINGS.batching, 'stream');
-  const transport = await run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport');
-  const streamTransport = await run(
-    'stream-transport',
-    DEFAULT_ORDERS_SETTINGS.batching,
-    'stream-transport',
-  );
-  const local = await run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process');
+  const runs: Run[] = [
+    () => run('batched', DEFAULT_ORDERS_SETTINGS.batching),
+    () => run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 }),
+    () => run('stream', DEFAULT_ORDERS_SETTINGS.batching, 'stream'),
+    () => run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport'),
+    () => run('stream-transport', DEFAULT_ORDERS_SETTINGS.batching, 'stream-transport'),
+    () => run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process'),
+  ];
+  const [batched, baseline, stream, transport, streamTransport, local] = await repeated(runs);
+  if (
+    batched === undefined ||
+    baseline === undefined ||
+    stream === undefined ||
+    transport === undefined ||
+    streamTransport === undefined ||
+    local === undefined
+  ) {
+    throw new Error('a run is missing');
+  }
+  if (REPEAT > 1) {
+    const medians = { batched, baseline, stream, transport, streamTransport, local };
+    for (const [name, result] of Object.entries(medians)) {
+      console.log(`${name} median of ${REPEAT}`, result);
+    }
+  }
   console.log(
     JSON.stringify({
       bench: 'orders',
@@ -663,6 +687,8 @@ async function main(): Promise<void> {
       baseline_p50_ms: baseline.p50Ms,
       baseline_p99_ms: baseline.p99Ms,
       speedup: Math.round((batched.perSecond / Math.max(1, baseline.perSecond)) * 10) / 10,
+      // With --repeat N: every figure is the median of N runs.
+      repeat: REPEAT,
       // The same orders on OrderEntry streams (one per client) instead of unary calls.
       order_entry_orders_per_s: stream.perSecond,
       order_entry_p50_ms: stream.p50Ms,
@@ -686,4 +712,36 @@ async function main(): Promise<void> {
       node: process.version,
     }),
   );
+}
+
+/**
+ * Every run REPEAT times, in turn, so a drift of the host's speed touches all of them alike;
+ * per run, the median of each figure (of the failures, the most).
+ */
+async function repeated(runs: readonly (() => Promise<RunResult>)[]): Promise<RunResult[]> {
+  const results: RunResult[][] = runs.map(() => []);
+  for (let round = 0; round < REPEAT; round++) {
+    for (const [i, next] of runs.entries()) results[i]?.push(await next());
+  }
+  return results.map((all) => {
+    const median = (pick: (r: RunResult) => number) => {
+      const sorted = all.map(pick).sort((a, b) => a - b);
+      return sorted[Math.floor(sorted.length / 2)] ?? 0;
+    };
+    return {
+      orders: median((r) => r.orders),
+      failed: Math.max(...all.map((r) => r.failed)),
+      perSecond: median((r) => r.perSecond),
+      p50Ms: median((r) => r.p50Ms),
+      p99Ms: median((r) => r.p99Ms),
+      batchMean: median((r) => r.batchMean),
+      cpu: {
+        server: median((r) => r.cpu.server),
+        clients: median((r) => r.cpu.clients),
+        helpers: median((r) => r.cpu.helpers),
+        postgres: median((r) => r.cpu.postgres),
+        redis: median((r) => r.cpu.redis),
+      },
+    };
+  });
 }
