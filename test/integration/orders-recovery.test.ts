@@ -265,14 +265,16 @@ describe('engine shard transactions on one connection', () => {
 
 /**
  * A pipelined batch's statements, each with how many were unanswered when it left: BEGIN goes
- * with the read, the write's settings with the write, and COMMIT right behind them.
+ * with the read (the idempotency lookup, the generic-plan settings, the rest of the read), and
+ * COMMIT right behind the write.
  */
 const PIPELINED_BATCH = [
   'BEGIN/0',
-  'engine-open-batch-v3/1',
-  'SET LOCAL/0',
-  'engine-write-batch-v7/1',
-  'COMMIT/2',
+  'engine-find-existing-v1/1',
+  'SET LOCAL/2',
+  'engine-open-batch-v4/3',
+  'engine-write-batch-v7/0',
+  'COMMIT/1',
 ];
 
 describe('engine shard statements, pipelined', () => {
@@ -327,8 +329,9 @@ describe('engine shard statements, not pipelined (embedded PGlite)', () => {
 
     assert.deepEqual(log, [
       'BEGIN/0',
-      'engine-open-batch-v3/0',
+      'engine-find-existing-v1/0',
       'SET LOCAL/0',
+      'engine-open-batch-v4/0',
       'engine-write-batch-v7/0',
       'COMMIT/0',
     ]);

@@ -26,8 +26,8 @@ export type BatchClient = Pick<PoolClient, 'query' | 'pipeline'>;
  * plan and keep it, and a generic plan made while the tables were small scans all of `orders`
  * on every batch as the table grows (3.7 ms a batch at 10,000 orders in bench:orders) until an
  * ANALYZE replaces it. Custom plans cost a planning pass per batch but follow the tables' real
- * size, so a batch reads orders and balances by key. The write is the exception (see
- * `writePlan`). (Embedded PGlite has one session for all its connections: the setting then
+ * size, so a batch reads orders and balances by key. A batch's statements but its
+ * idempotency lookup are the exception (see `GENERIC_PLANS`). (Embedded PGlite has one session for all its connections: the setting then
  * applies to all of them, which is harmless.)
  */
 export async function prepareBatchSession(client: BatchClient): Promise<void> {
@@ -56,10 +56,12 @@ export interface BatchOpening {
 }
 
 /**
- * The first statement of a batch, in one round trip: checks the fencing epoch, allocates the
- * order ids, finds client order ids already used, and locks the balance rows of the users that
- * place or amend in this batch, in key order (so two shards locking overlapping users cannot
- * deadlock on them), returning their `available`.
+ * The first round trip of a batch: checks the fencing epoch, allocates the order ids, finds
+ * client order ids already used, and locks the balance rows of the users that place or amend
+ * in this batch, in key order (so two shards locking overlapping users cannot deadlock on
+ * them), returning their `available`. Three statements, sent together: the idempotency lookup
+ * on a custom plan (the session's), then `GENERIC_PLANS` for the rest of the transaction, then
+ * everything else on a generic plan.
  */
 export async function openBatch(
   tx: BatchClient,
@@ -68,42 +70,49 @@ export async function openBatch(
   places: readonly { userId: number; clientOrderId: string }[],
   balanceKeys: readonly { userId: number; asset: string }[],
 ): Promise<BatchOpening> {
-  const { rows } = await tx.query<{
+  const lookup =
+    places.length === 0
+      ? undefined
+      : tx.query<{ existing: OrderJson[] | null }>({
+          name: 'engine-find-existing-v1',
+          text: `SELECT json_agg(x) AS existing FROM (
+               SELECT ${ORDER_COLUMNS} FROM unnest($1::bigint[], $2::text[]) AS k(k_user, k_client)
+               JOIN orders ON orders.user_id = k.k_user AND orders.client_order_id = k.k_client
+             ) x`,
+          values: [places.map((k) => k.userId), places.map((k) => k.clientOrderId)],
+        });
+  if (!tx.pipeline) await lookup;
+  const generic = tx.query(GENERIC_PLANS);
+  if (!tx.pipeline) await generic;
+  const open = tx.query<{
     fenced: number;
     ids: string[];
-    existing: OrderJson[] | null;
     balances: [string, string, string][] | null;
   }>({
-    name: 'engine-open-batch-v3',
+    name: 'engine-open-batch-v4',
     text: `WITH f AS (
        UPDATE engine_shards SET updated_at = now() WHERE shard = $1 AND epoch = $2 RETURNING 1
      ), b AS (
        SELECT b.user_id, b.asset, b.available
-       FROM unnest($6::bigint[], $7::text[]) AS k(k_user, k_asset)
+       FROM unnest($4::bigint[], $5::text[]) AS k(k_user, k_asset)
        JOIN balances b ON b.user_id = k.k_user AND b.asset = k.k_asset
        ORDER BY b.user_id, b.asset FOR UPDATE OF b
      )
      SELECT (SELECT count(*)::int FROM f) AS fenced,
        ARRAY(SELECT nextval('order_ids') FROM generate_series(1, $3))::text[] AS ids,
-       (SELECT json_agg(x) FROM (
-          SELECT ${ORDER_COLUMNS} FROM unnest($4::bigint[], $5::text[]) AS k(k_user, k_client)
-          JOIN orders ON orders.user_id = k.k_user AND orders.client_order_id = k.k_client
-        ) x) AS existing,
        (SELECT json_agg(json_build_array(user_id::text, asset, available::text)) FROM b)
          AS balances`,
     values: [
       shard,
       epoch,
       places.length,
-      places.map((k) => k.userId),
-      places.map((k) => k.clientOrderId),
       balanceKeys.map((k) => k.userId),
       balanceKeys.map((k) => k.asset),
     ],
   });
-  const row = rows[0];
+  const [found, , opened] = await Promise.all([lookup, generic, open]);
   const existing = new Map<string, OrderResult>();
-  for (const json of row?.existing ?? []) {
+  for (const json of found?.rows[0]?.existing ?? []) {
     const order = toOrder({
       ...json,
       created_at: new Date(json.created_at),
@@ -115,6 +124,7 @@ export async function openBatch(
       await withFills({ query: (text, values) => tx.query(text, values) }, order),
     );
   }
+  const row = opened.rows[0];
   const available = new Map<string, bigint>();
   for (const [userId, asset, amount] of row?.balances ?? []) {
     available.set(balanceKey(Number(userId), asset), BigInt(amount));
@@ -136,14 +146,16 @@ const column = <T>(orders: readonly MutableOrder[], pick: (o: MutableOrder) => T
   orders.map(pick);
 
 /**
- * The write statement runs on a generic plan, made once per connection: planning its ten CTEs
- * cost 0.7 ms a batch. Every row it looks up is found by primary key, the one index that can
- * serve each lookup, so with sequential scans ruled out while the plan is made, the generic
- * plan is the index plan however small the tables were at the time. (The read keeps custom
- * plans: its idempotency lookup has two candidate indexes, and a generic plan made on a small
- * table took the one that reads all of a user's orders.) Transaction-local: reset at COMMIT.
+ * A batch's statements after its idempotency lookup run on generic plans, made once per
+ * connection: planning cost a pass per batch (0.35 ms for the read, 0.7 ms for the write's ten
+ * CTEs), on the batch's critical path. Every row they look up is found by primary key, the one
+ * index that can serve each lookup, so with sequential scans ruled out while the plans are
+ * made, a generic plan is the index plan however small the tables were at the time. The
+ * idempotency lookup is the exception and keeps custom plans: it has two candidate indexes,
+ * and a generic plan made on an empty table took the one that reads all of a user's orders
+ * (the read went from 0.8 to 5 ms a batch in bench:orders). Transaction-local: reset at COMMIT.
  */
-const WRITE_ON_GENERIC_PLAN =
+const GENERIC_PLANS =
   'SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off';
 
 /**
@@ -189,7 +201,8 @@ function streamSequencing(messages: readonly StreamMessage[]): {
  * Stream heads: bumping a stream's head row locks it until commit, so batches of different
  * shards writing one user's stream commit in sequence order, and a reader never sees seq 6
  * before seq 5. A data-modifying CTE runs to completion whether or not anything reads it, so
- * the statement returns nothing of its own.
+ * the statement returns nothing of its own. It runs on the generic plan `openBatch` set for
+ * the transaction.
  */
 export async function writePlan(
   tx: BatchClient,
@@ -203,9 +216,7 @@ export async function writePlan(
   const states = [...books.entries()];
   const m = plan.messages;
   const sequencing = streamSequencing(m);
-  const generic = tx.query(WRITE_ON_GENERIC_PLAN);
-  if (!tx.pipeline) await generic;
-  const write = tx.query({
+  await tx.query({
     name: 'engine-write-batch-v7',
     text: `WITH ins AS (
        INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
@@ -312,7 +323,6 @@ export async function writePlan(
       payloadsJson(m),
     ],
   });
-  await Promise.all([generic, write]);
 }
 
 export interface StoredBook {
