@@ -35,6 +35,24 @@ class FlakyStreamLog extends MemoryStreamLog {
   }
 }
 
+/**
+ * A stream log whose appends wait until `release()`: its relay holds its lock and rows (in a
+ * transaction) until then. Appended entries land in `target`.
+ */
+function stuckStreamLog(target = new MemoryStreamLog()) {
+  let release: () => void = () => undefined;
+  const stuck = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  class StuckStreamLog extends MemoryStreamLog {
+    override async append(entries: readonly StreamEntry[]): Promise<number> {
+      await stuck;
+      return target.append(entries);
+    }
+  }
+  return { streamLog: new StuckStreamLog(), release };
+}
+
 test('while publishing fails the backlog stays visible in outbox_pending, then drains', async () => {
   await postgres.query(
     `INSERT INTO outbox (stream, seq, payload)
@@ -74,22 +92,12 @@ test('while publishing fails the backlog stays visible in outbox_pending, then d
 test('a relay busy in another schema of the database does not hold this one up', async () => {
   const other = new PostgresTestSchema();
   const elsewhere = await migrated(other, 2);
-  let release: () => void = () => undefined;
-  const stuck = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  /** Appends only once released: its relay holds its lock (in a transaction) until then. */
-  class StuckStreamLog extends MemoryStreamLog {
-    override async append(entries: readonly StreamEntry[]): Promise<number> {
-      await stuck;
-      return super.append(entries);
-    }
-  }
+  const { streamLog: stuckLog, release } = stuckStreamLog();
   try {
     await elsewhere.query(`INSERT INTO outbox (stream, seq, payload) VALUES ('user:9', 1, '{}')`);
     const busy = new OutboxRelay({
       postgres: elsewhere,
-      streamLog: new StuckStreamLog(),
+      streamLog: stuckLog,
       logger: silentLogger(),
       registry: new Registry(),
     }).publishOnce();
@@ -113,18 +121,8 @@ test('a relay busy in another schema of the database does not hold this one up',
 });
 
 test('while one relay publishes, a second one of the schema takes nothing, at once', async () => {
-  let release: () => void = () => undefined;
-  const stuck = new Promise<void>((resolve) => {
-    release = resolve;
-  });
   const published = new MemoryStreamLog();
-  /** Appends only once released: its relay holds its rows (in a transaction) until then. */
-  class StuckStreamLog extends MemoryStreamLog {
-    override async append(entries: readonly StreamEntry[]): Promise<number> {
-      await stuck;
-      return published.append(entries);
-    }
-  }
+  const { streamLog: stuckLog, release } = stuckStreamLog(published);
   try {
     await postgres.query(
       `INSERT INTO outbox (stream, seq, payload)
@@ -132,7 +130,7 @@ test('while one relay publishes, a second one of the schema takes nothing, at on
     );
     const first = new OutboxRelay({
       postgres,
-      streamLog: new StuckStreamLog(),
+      streamLog: stuckLog,
       logger: silentLogger(),
       registry: new Registry(),
     }).publishOnce();

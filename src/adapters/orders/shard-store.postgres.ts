@@ -2,6 +2,7 @@ import type { BookState, OpenOrder } from '../../engine/index.js';
 import type { OrderResult } from '../../domain/orders/order.js';
 import type { PoolClient } from 'pg';
 import type { Queryable } from '../postgres/index.js';
+import { instantArray, scalarArray, textArray } from '../postgres/array-literal.js';
 import type { BatchPlan, MutableOrder, StreamMessage } from './batch-plan.js';
 import { balanceKey, clientKey } from './batch-plan.js';
 import { withFills } from './order-reader.postgres.js';
@@ -79,7 +80,10 @@ export async function openBatch(
                SELECT ${ORDER_COLUMNS} FROM unnest($1::bigint[], $2::text[]) AS k(k_user, k_client)
                JOIN orders ON orders.user_id = k.k_user AND orders.client_order_id = k.k_client
              ) x`,
-          values: [places.map((k) => k.userId), places.map((k) => k.clientOrderId)],
+          values: [
+            scalarArray(places.map((k) => k.userId)),
+            textArray(places.map((k) => k.clientOrderId)),
+          ],
         });
   if (!tx.pipeline) await lookup;
   const generic = tx.query(GENERIC_PLANS);
@@ -106,8 +110,8 @@ export async function openBatch(
       shard,
       epoch,
       places.length,
-      balanceKeys.map((k) => k.userId),
-      balanceKeys.map((k) => k.asset),
+      scalarArray(balanceKeys.map((k) => k.userId)),
+      textArray(balanceKeys.map((k) => k.asset)),
     ],
   });
   const [found, , opened] = await Promise.all([lookup, generic, open]);
@@ -141,9 +145,6 @@ type OrderJson = Omit<OrderRow, 'created_at' | 'updated_at'> & {
   created_at: string;
   updated_at: string;
 };
-
-const column = <T>(orders: readonly MutableOrder[], pick: (o: MutableOrder) => T): T[] =>
-  orders.map(pick);
 
 /**
  * A batch's statements after its idempotency lookup run on generic plans, made once per
@@ -275,51 +276,51 @@ export async function writePlan(
      )
      SELECT 1`,
     values: [
-      column(inserted, (o) => o.id),
-      column(inserted, (o) => o.userId),
-      column(inserted, (o) => o.clientOrderId),
-      column(inserted, (o) => o.symbol),
-      column(inserted, (o) => o.side),
-      column(inserted, (o) => o.type),
-      column(inserted, (o) => o.timeInForce),
-      column(inserted, (o) => o.price),
-      column(inserted, (o) => o.reservePrice),
-      column(inserted, (o) => o.quantity),
-      column(inserted, (o) => o.filled),
-      column(inserted, (o) => o.status),
-      column(inserted, (o) => o.postOnly),
-      column(inserted, (o) => o.reason),
-      column(inserted, (o) => o.priority),
-      column(inserted, (o) => o.createdAt),
-      column(inserted, (o) => o.updatedAt),
-      column(updated, (o) => o.id),
-      column(updated, (o) => o.price),
-      column(updated, (o) => o.reservePrice),
-      column(updated, (o) => o.quantity),
-      column(updated, (o) => o.filled),
-      column(updated, (o) => o.status),
-      column(updated, (o) => o.reason),
-      column(updated, (o) => o.priority),
-      column(updated, (o) => o.updatedAt),
-      f.map((x) => x.symbol),
-      f.map((x) => x.tradeId),
-      f.map((x) => x.price),
-      f.map((x) => x.quantity),
-      f.map((x) => x.takerSide),
-      f.map((x) => x.makerOrderId),
-      f.map((x) => x.takerOrderId),
-      deltas.map((x) => x.userId),
-      deltas.map((x) => x.asset),
-      deltas.map((x) => x.available.toString()),
-      deltas.map((x) => x.reserved.toString()),
-      states.map(([symbol]) => symbol),
-      states.map(([, state]) => state.nextTradeId),
-      states.map(([, state]) => state.nextPriority),
-      states.map(([, state]) => state.lastTradePrice),
-      m.map((x) => x.stream),
-      sequencing.later,
-      [...sequencing.counts.keys()],
-      [...sequencing.counts.values()],
+      scalarArray(inserted.map((o) => o.id)),
+      scalarArray(inserted.map((o) => o.userId)),
+      textArray(inserted.map((o) => o.clientOrderId)),
+      textArray(inserted.map((o) => o.symbol)),
+      textArray(inserted.map((o) => o.side)),
+      textArray(inserted.map((o) => o.type)),
+      textArray(inserted.map((o) => o.timeInForce)),
+      scalarArray(inserted.map((o) => o.price)),
+      scalarArray(inserted.map((o) => o.reservePrice)),
+      scalarArray(inserted.map((o) => o.quantity)),
+      scalarArray(inserted.map((o) => o.filled)),
+      textArray(inserted.map((o) => o.status)),
+      scalarArray(inserted.map((o) => o.postOnly)),
+      textArray(inserted.map((o) => o.reason)),
+      scalarArray(inserted.map((o) => o.priority)),
+      instantArray(inserted.map((o) => o.createdAt)),
+      instantArray(inserted.map((o) => o.updatedAt)),
+      scalarArray(updated.map((o) => o.id)),
+      scalarArray(updated.map((o) => o.price)),
+      scalarArray(updated.map((o) => o.reservePrice)),
+      scalarArray(updated.map((o) => o.quantity)),
+      scalarArray(updated.map((o) => o.filled)),
+      textArray(updated.map((o) => o.status)),
+      textArray(updated.map((o) => o.reason)),
+      scalarArray(updated.map((o) => o.priority)),
+      instantArray(updated.map((o) => o.updatedAt)),
+      textArray(f.map((x) => x.symbol)),
+      scalarArray(f.map((x) => x.tradeId)),
+      scalarArray(f.map((x) => x.price)),
+      scalarArray(f.map((x) => x.quantity)),
+      textArray(f.map((x) => x.takerSide)),
+      scalarArray(f.map((x) => x.makerOrderId)),
+      scalarArray(f.map((x) => x.takerOrderId)),
+      scalarArray(deltas.map((x) => x.userId)),
+      textArray(deltas.map((x) => x.asset)),
+      scalarArray(deltas.map((x) => x.available)),
+      scalarArray(deltas.map((x) => x.reserved)),
+      textArray(states.map(([symbol]) => symbol)),
+      scalarArray(states.map(([, state]) => state.nextTradeId)),
+      scalarArray(states.map(([, state]) => state.nextPriority)),
+      scalarArray(states.map(([, state]) => state.lastTradePrice)),
+      textArray(m.map((x) => x.stream)),
+      scalarArray(sequencing.later),
+      textArray([...sequencing.counts.keys()]),
+      scalarArray([...sequencing.counts.values()]),
       payloadsJson(m),
     ],
   });
