@@ -593,9 +593,9 @@ export class ShardRunner {
   /**
    * Sends the statements `issue` makes (synchronously, as an async function does up to its
    * first `await`) in one socket write. node-postgres writes each statement on its own, and a
-   * batch's six (BEGIN with the read's three, then the write and COMMIT) cost six writes,
-   * each of which runs the receiving side's TCP work too on loopback: an eighth of the server
-   * thread's time in bench:orders. Only pipelined connections send before an answer.
+   * batch's six (BEGIN with the read's three, then the write and COMMIT) cost six system
+   * calls, each of which also wakes the backend. Only pipelined connections send before an
+   * answer.
    */
   #together<T>(client: pg.Client, issue: () => T): T {
     if (!this.#pipeline) return issue();

@@ -28,8 +28,9 @@ export type BatchClient = Pick<PoolClient, 'query' | 'pipeline'>;
  * on every batch as the table grows (3.7 ms a batch at 10,000 orders in bench:orders) until an
  * ANALYZE replaces it. Custom plans cost a planning pass per batch but follow the tables' real
  * size, so a batch reads orders and balances by key. A batch's statements but its
- * idempotency lookup are the exception (see `GENERIC_PLANS`). (Embedded PGlite has one session for all its connections: the setting then
- * applies to all of them, which is harmless.)
+ * idempotency lookup are the exception (see `GENERIC_PLANS`). (Embedded PGlite has one
+ * session for all its connections: the setting then applies to all of them, which is
+ * harmless.)
  */
 export async function prepareBatchSession(client: BatchClient): Promise<void> {
   await client.query('SET plan_cache_mode = force_custom_plan');
@@ -77,7 +78,8 @@ export async function openBatch(
       : tx.query<{ existing: OrderJson[] | null }>({
           name: 'engine-find-existing-v1',
           text: `SELECT json_agg(x) AS existing FROM (
-               SELECT ${ORDER_COLUMNS} FROM unnest($1::bigint[], $2::text[]) AS k(k_user, k_client)
+               SELECT ${ORDER_COLUMNS}
+               FROM unnest($1::bigint[], $2::text[]) AS k(k_user, k_client)
                JOIN orders ON orders.user_id = k.k_user AND orders.client_order_id = k.k_client
              ) x`,
           values: [
@@ -252,7 +254,8 @@ export async function writePlan(
        INSERT INTO balances (user_id, asset, available, reserved)
        SELECT d.user_id, d.asset, d.available, d.reserved FROM d
        WHERE NOT EXISTS (SELECT 1 FROM bal WHERE bal.user_id = d.user_id AND bal.asset = d.asset)
-       ON CONFLICT (user_id, asset) DO UPDATE SET available = balances.available + EXCLUDED.available,
+       ON CONFLICT (user_id, asset) DO UPDATE SET
+         available = balances.available + EXCLUDED.available,
          reserved = balances.reserved + EXCLUDED.reserved, updated_at = now()
      ), bk AS (
        INSERT INTO books (symbol, next_trade_id, next_priority, last_trade_price)
