@@ -493,6 +493,8 @@ describe('rows another shard writes at the same moment', () => {
   test('an order with the same client order id: the batch runs again and replays that order', async () => {
     const alice = await fresh.user();
     const bob = await fresh.user();
+    // A series from the start (rate() needs one to see the first increase).
+    assert.equal(await metricValue(fresh.registry, 'engine_commands_retried_total'), 0);
     const other = await fresh.postgres.pool.connect();
     try {
       // Alice's order of that id, as another shard stores it (canceled: it holds nothing).
@@ -524,6 +526,7 @@ describe('rows another shard writes at the same moment', () => {
       const replayed = await repeat;
       assert.equal(String(replayed.order.id), stored.id);
       assert.equal(replayed.order.status, 'canceled');
+      assert.equal(await metricValue(fresh.registry, 'engine_commands_retried_total'), 2);
     } finally {
       await other.query('ROLLBACK').catch(() => undefined);
       other.release();

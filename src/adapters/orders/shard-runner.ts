@@ -189,7 +189,9 @@ export class ShardRunner {
     this.#clients = Array.from({ length: Math.max(1, options.connections ?? 2) }, () => undefined);
     this.#ended = this.#clients.map(() => Promise.resolve());
     this.#metrics = engineMetrics(options.registry);
-    this.#metrics.deferred.inc({ shard: this.shard }, 0); // a series from the start, for rate()
+    // Series from the start, so rate() sees the first increase.
+    this.#metrics.deferred.inc({ shard: this.shard }, 0);
+    this.#metrics.retried.inc({ shard: this.shard }, 0);
     this.#log = options.logger.child({ component: 'engine', shard: options.shard });
   }
 
