@@ -532,4 +532,42 @@ describe('rows another shard writes at the same moment', () => {
       other.release();
     }
   });
+
+  test('a deadlock with another writer: the batch runs again instead of failing', async () => {
+    const first = await fresh.user();
+    const second = await fresh.user(); // a larger id: its rows are locked after the first's
+    const other = await fresh.postgres.pool.connect();
+    try {
+      // Another writer holds the second user's USD row, so the batch stops there, holding
+      // the first user's rows; then it asks for one of those: a cycle PostgreSQL breaks by
+      // aborting the batch, which waited first (after deadlock_timeout, 1 s by default).
+      await other.query('BEGIN');
+      await other.query("SELECT 1 FROM balances WHERE user_id = $1 AND asset = 'USD' FOR UPDATE", [
+        second,
+      ]);
+      const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = rows[0]?.pid;
+      const places = [first, second].map((user) =>
+        fresh.orders.orders.place(user, limit({ price: 63_000n })),
+      );
+      await eventually(async () => {
+        const waiting = await fresh.postgres.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))',
+          [pid],
+        );
+        return waiting.rows[0]?.n === 1;
+      });
+      const before = (await metricValue(fresh.registry, 'engine_commands_retried_total')) ?? 0;
+      await other.query("SELECT 1 FROM balances WHERE user_id = $1 AND asset = 'USD' FOR UPDATE", [
+        first,
+      ]);
+      await other.query('COMMIT');
+
+      for (const placed of await Promise.all(places)) assert.equal(placed.order.status, 'new');
+      assert.equal(await metricValue(fresh.registry, 'engine_commands_retried_total'), before + 2);
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release();
+    }
+  });
 });
