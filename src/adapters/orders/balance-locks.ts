@@ -73,6 +73,7 @@ function usersAffected(input: {
   readonly commands: readonly OrderCommand[];
 }): Map<string, Set<number>> {
   const bySymbol = new Map<string, { users: Set<number>; buy: Takers; sell: Takers }>();
+  const places = placesByUser(input.commands);
   for (const command of input.commands) {
     let entry = bySymbol.get(command.symbol);
     if (entry === undefined) {
@@ -84,15 +85,15 @@ function usersAffected(input: {
       bySymbol.set(command.symbol, entry);
     }
     entry.users.add(command.userId);
-    const taker = takerOf(command, input.open);
-    if (taker === undefined) continue;
-    const side = taker.isBuy ? entry.buy : entry.sell;
-    side.quantity += taker.quantity;
-    if (taker.limit === undefined || side.limit === undefined) side.limit = undefined;
-    else
-      side.limit = taker.isBuy
-        ? Math.max(side.limit, taker.limit)
-        : Math.min(side.limit, taker.limit);
+    for (const taker of takersOf(command, input.open, places)) {
+      const side = taker.isBuy ? entry.buy : entry.sell;
+      side.quantity += taker.quantity;
+      if (taker.limit === undefined || side.limit === undefined) side.limit = undefined;
+      else
+        side.limit = taker.isBuy
+          ? Math.max(side.limit, taker.limit)
+          : Math.min(side.limit, taker.limit);
+    }
   }
   const affected = new Map<string, Set<number>>();
   for (const [symbol, { users, buy, sell }] of bySymbol) {
@@ -107,24 +108,57 @@ function usersAffected(input: {
   return affected;
 }
 
-/** A command that can trade: a place, or an amend to a new price (it trades like a place). */
-function takerOf(
+type Place = Extract<OrderCommand, { kind: 'place' }>;
+
+/** The batch's places, by user and symbol (`user:symbol`). */
+function placesByUser(commands: readonly OrderCommand[]): Map<string, Place[]> {
+  const places = new Map<string, Place[]>();
+  for (const command of commands) {
+    if (command.kind !== 'place') continue;
+    const key = `${String(command.userId)}:${command.symbol}`;
+    const list = places.get(key);
+    if (list === undefined) places.set(key, [command]);
+    else list.push(command);
+  }
+  return places;
+}
+
+interface Taker {
+  readonly isBuy: boolean;
+  readonly limit: number | undefined;
+  readonly quantity: number;
+}
+
+/**
+ * How a command can trade: a place, or an amend to a new price (it trades like a place). An
+ * amend of an order that is not resting yet can only be of an order its user places in this
+ * same batch (a client that guessed the id this batch gives it): it may trade like any of
+ * those places, at the amend's price.
+ */
+function takersOf(
   command: OrderCommand,
   open: ReadonlyMap<number, MutableOrder>,
-): { isBuy: boolean; limit: number | undefined; quantity: number } | undefined {
+  places: ReadonlyMap<string, readonly Place[]>,
+): Taker[] {
   if (command.kind === 'place') {
-    return {
-      isBuy: command.side === 'buy',
-      limit: command.type === 'market' ? undefined : command.price,
-      quantity: command.quantity,
-    };
+    return [
+      {
+        isBuy: command.side === 'buy',
+        limit: command.type === 'market' ? undefined : command.price,
+        quantity: command.quantity,
+      },
+    ];
   }
-  if (command.kind === 'cancel' || command.price === undefined) return undefined;
+  if (command.kind === 'cancel' || command.price === undefined) return [];
+  const { price } = command;
   const order = open.get(command.orderId);
-  if (order === undefined) return undefined;
-  return {
-    isBuy: order.side === 'buy',
-    limit: command.price,
-    quantity: command.quantity ?? order.quantity,
-  };
+  const targets =
+    order === undefined
+      ? (places.get(`${String(command.userId)}:${command.symbol}`) ?? [])
+      : [order];
+  return targets.map((target) => ({
+    isBuy: target.side === 'buy',
+    limit: price,
+    quantity: command.quantity ?? target.quantity,
+  }));
 }

@@ -232,4 +232,47 @@ describe('balanceLocks', () => {
       ['1:BTC', '1:USD', '2:BTC', '2:USD', '4:BTC', '4:USD'],
     );
   });
+
+  test("'touched' counts an amend of an order placed in the same batch as a taker", () => {
+    // Found by the property above (seed 1543945284): a client that guesses the id its place
+    // will get can amend that order in the same batch, to a price that trades.
+    const { engine, open, plan } = shard('cancel-incoming');
+    plan([
+      {
+        kind: 'place',
+        userId: 2,
+        clientOrderId: 'ask',
+        symbol: 'ETH-USD',
+        side: 'sell',
+        type: 'limit',
+        timeInForce: 'GTC',
+        price: 101,
+        quantity: 1,
+        postOnly: false,
+      },
+    ]);
+    const commands: OrderCommand[] = [
+      {
+        kind: 'place',
+        userId: 9,
+        clientOrderId: 'low',
+        symbol: 'ETH-USD',
+        side: 'buy',
+        type: 'limit',
+        timeInForce: 'GTC',
+        price: 95,
+        quantity: 1,
+        postOnly: false,
+      },
+      { kind: 'amend', userId: 9, symbol: 'ETH-USD', orderId: 2, price: 101 },
+    ];
+
+    const keys = balanceLocks({ engine, open, markets, scope: 'touched', commands });
+
+    assert.ok(plan(commands).fills.length === 1, 'the amended order trades with the ask');
+    assert.deepEqual(
+      keys.map((k) => `${String(k.userId)}:${k.asset}`),
+      ['2:ETH', '2:USD', '9:ETH', '9:USD'],
+    );
+  });
 });
