@@ -73,7 +73,6 @@ function usersAffected(input: {
   readonly commands: readonly OrderCommand[];
 }): Map<string, Set<number>> {
   const bySymbol = new Map<string, { users: Set<number>; buy: Takers; sell: Takers }>();
-  const places = placesByUser(input.commands);
   for (const command of input.commands) {
     let entry = bySymbol.get(command.symbol);
     if (entry === undefined) {
@@ -85,7 +84,7 @@ function usersAffected(input: {
       bySymbol.set(command.symbol, entry);
     }
     entry.users.add(command.userId);
-    for (const taker of takersOf(command, input.open, places)) {
+    for (const taker of takersOf(command, input.open, input.commands)) {
       const side = taker.isBuy ? entry.buy : entry.sell;
       side.quantity += taker.quantity;
       if (taker.limit === undefined || side.limit === undefined) side.limit = undefined;
@@ -108,21 +107,6 @@ function usersAffected(input: {
   return affected;
 }
 
-type Place = Extract<OrderCommand, { kind: 'place' }>;
-
-/** The batch's places, by user and symbol (`user:symbol`). */
-function placesByUser(commands: readonly OrderCommand[]): Map<string, Place[]> {
-  const places = new Map<string, Place[]>();
-  for (const command of commands) {
-    if (command.kind !== 'place') continue;
-    const key = `${String(command.userId)}:${command.symbol}`;
-    const list = places.get(key);
-    if (list === undefined) places.set(key, [command]);
-    else list.push(command);
-  }
-  return places;
-}
-
 interface Taker {
   readonly isBuy: boolean;
   readonly limit: number | undefined;
@@ -138,7 +122,7 @@ interface Taker {
 function takersOf(
   command: OrderCommand,
   open: ReadonlyMap<number, MutableOrder>,
-  places: ReadonlyMap<string, readonly Place[]>,
+  batch: readonly OrderCommand[],
 ): Taker[] {
   if (command.kind === 'place') {
     return [
@@ -150,11 +134,13 @@ function takersOf(
     ];
   }
   if (command.kind === 'cancel' || command.price === undefined) return [];
-  const { price } = command;
+  const { price, userId, symbol } = command;
   const order = open.get(command.orderId);
-  const targets =
+  const targets: readonly { side: 'buy' | 'sell'; quantity: number }[] =
     order === undefined
-      ? (places.get(`${String(command.userId)}:${command.symbol}`) ?? [])
+      ? batch.flatMap((c) =>
+          c.kind === 'place' && c.userId === userId && c.symbol === symbol ? [c] : [],
+        )
       : [order];
   return targets.map((target) => ({
     isBuy: target.side === 'buy',
