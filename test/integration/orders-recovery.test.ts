@@ -1,11 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { trace } from '@opentelemetry/api';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { DomainError } from '../../src/domain/errors.js';
 import type { OrderResult } from '../../src/domain/orders/order.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
 import type { BatchLimits } from '../../src/adapters/orders/shard-runner.js';
 import { metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
+
+/** The engine's spans, kept in memory (what the process exports over OTLP). */
+const spans = new InMemorySpanExporter();
+trace.setGlobalTracerProvider(
+  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
+);
 
 let next = 0;
 const order = (side: 'buy' | 'sell', price: number, quantity: number): PlaceOrderRequest => ({
@@ -171,6 +183,12 @@ describe('engine shard recovery', () => {
     assert.equal(
       (await metricValue(harness.registry, 'engine_commands_retried_total')) ?? 0,
       retriedBefore + 1,
+    );
+    // The rolled-back batch's span says so.
+    assert.ok(
+      spans
+        .getFinishedSpans()
+        .some((s) => s.name === 'engine.batch' && s.attributes['engine.retried_commands'] === 1),
     );
     const { rows } = await harness.postgres.query<{ n: string }>(
       'SELECT count(*)::text AS n FROM orders WHERE user_id = $1',

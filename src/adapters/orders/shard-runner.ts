@@ -385,7 +385,7 @@ export class ShardRunner {
         await previous.settled;
         span.recordException(error instanceof Error ? error : String(error));
         span.setStatus({ code: SpanStatusCode.ERROR });
-        this.#fail(batch, error);
+        span.setAttribute('engine.retried_commands', this.#fail(batch, error));
         return false;
       } finally {
         span.end();
@@ -399,7 +399,8 @@ export class ShardRunner {
     this.#metrics.commandSeconds.observe({ kind: item.command.kind }, seconds);
   }
 
-  #fail(batch: Pending[], error: unknown): void {
+  /** Fails a batch's commands, or puts back those that may run again; returns how many. */
+  #fail(batch: Pending[], error: unknown): number {
     this.#needsRecovery = true;
     const fenced = error instanceof LostLeadership;
     this.#metrics.batches.inc({ shard: this.shard, result: fenced ? 'fenced' : 'failed' });
@@ -441,6 +442,7 @@ export class ShardRunner {
       this.#observe(item);
       item.reject(failure);
     }
+    return retry.length;
   }
 
   /** Puts commands back into the queue, each at its place in submission order. */
