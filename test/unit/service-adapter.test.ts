@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { getEventListeners } from 'node:events';
+import { EventEmitter, getEventListeners } from 'node:events';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { create } from '@bufbuild/protobuf';
 import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
+import { OrderEntryRequestSchema, OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { grpcServiceImplementation } from '../../src/transport/grpc/service-adapter.js';
 import { LogCapture } from '../support/app.js';
 
@@ -42,4 +46,60 @@ test('finished calls leave no listener on the shutdown signal and no deadline ti
     .getActiveResourcesInfo()
     .filter((resource) => resource === 'Timeout').length;
   assert.ok(timers < 50, `${timers} timers still pending after 50 finished calls`);
+});
+
+/** Runs a full garbage collection (the flag is set at run time, so tests need no node option). */
+function collectGarbage(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+test('a long bidirectional stream keeps no request it has answered', async () => {
+  // A trading client keeps one OrderEntry stream open for hours: every request it has been
+  // answered for must be collectable, or the server's memory grows with each message.
+  const gc = collectGarbage();
+  const handlers = grpcServiceImplementation(
+    OrderService,
+    {
+      async *orderEntry(requests) {
+        for await (const request of requests) yield { requestId: request.requestId };
+      },
+    },
+    { logger: new LogCapture().logger(), shutdownSignal: new AbortController().signal },
+  );
+  const sent: WeakRef<object>[] = [];
+  let answered = 0;
+  let release: () => void = () => undefined;
+  const open = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  async function* requests() {
+    for (let i = 1; i <= 200; i += 1) {
+      const request = create(OrderEntryRequestSchema, { requestId: BigInt(i) });
+      sent.push(new WeakRef(request));
+      yield request;
+    }
+    await open; // the client keeps the stream open
+  }
+  const call = Object.assign(new EventEmitter(), {
+    metadata: new Metadata(),
+    getPeer: () => 'ipv4:127.0.0.1:5000',
+    getDeadline: () => Infinity,
+    iterator: () => requests(),
+    write: () => {
+      answered += 1;
+      return true;
+    },
+    end: () => undefined,
+  });
+  (handlers.orderEntry as (call: unknown) => void)(call);
+  while (answered < 200) await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+
+  const kept = sent.filter((ref) => ref.deref() !== undefined).length;
+  // The request being read may be held; all the others are answered and gone.
+  assert.ok(kept <= 1, `${kept} of 200 answered requests are still reachable`);
+  release();
 });

@@ -192,6 +192,11 @@ function adapt(
  * `iterator({ destroyOnReturn: false })` (marked experimental in Node 20, unchanged since 16.3;
  * order-entry.test.ts half-closes before reading its answers). Cancellation, the deadline or
  * server shutdown (`signal`) end the reading.
+ *
+ * Each read waits for the next message or the signal, whichever comes first, without
+ * `Promise.race` against one promise for the signal: every race leaves a reaction on that
+ * promise, which lives as long as the call and so kept every message read (a stream open for
+ * hours held all it had ever received).
  */
 async function* requestsOf(
   call: ServerDuplexStream<Message, Message>,
@@ -200,21 +205,26 @@ async function* requestsOf(
   const reading = call.iterator({ destroyOnReturn: false }) as AsyncIterator<
     Message | MalformedRequest
   >;
-  const aborted = new Promise<IteratorResult<never>>((resolve) => {
-    const end = () => {
-      resolve({ done: true, value: undefined });
-    };
-    if (signal.aborted) end();
-    else signal.addEventListener('abort', end, { once: true });
-  });
+  const ended: IteratorResult<never> = { done: true, value: undefined };
+  /** Settles the read in progress, if any, when the signal aborts. */
+  let interrupt: ((result: IteratorResult<never>) => void) | undefined;
+  const abort = () => interrupt?.(ended);
+  signal.addEventListener('abort', abort, { once: true });
   try {
-    for (;;) {
-      const next = await Promise.race([reading.next(), aborted]);
+    while (!signal.aborted) {
+      const next = await new Promise<IteratorResult<Message | MalformedRequest>>(
+        (resolve, reject) => {
+          interrupt = resolve;
+          reading.next().then(resolve, reject);
+        },
+      );
+      interrupt = undefined;
       if (next.done === true) return;
       assertWellFormed(next.value);
       yield next.value as Message;
     }
   } finally {
+    signal.removeEventListener('abort', abort);
     reading.return?.().catch(() => undefined); // not awaited: a read may be pending
   }
 }
