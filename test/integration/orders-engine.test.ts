@@ -448,6 +448,47 @@ describe('a batch on the wire', () => {
   });
 });
 
+describe('a batch behind one that is still committing', () => {
+  const fresh = new OrdersHarness();
+  before(async () => {
+    await fresh.start();
+    // Holds the COMMIT of a batch that places a "slow-commit" order for 300 ms.
+    await fresh.postgres.query(`
+      CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.client_order_id LIKE 'slow-commit%' THEN PERFORM pg_sleep(0.3); END IF;
+        RETURN NULL;
+      END $$`);
+    await fresh.postgres.query(`
+      CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON orders
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`);
+  });
+  after(() => fresh.stop());
+
+  test('stores its trade with an order the batch ahead placed', async () => {
+    const seller = await fresh.user();
+    const buyer = await fresh.user();
+    const ask = fresh.orders.orders.place(
+      seller,
+      limit({ clientOrderId: 'slow-commit-1', side: 'sell', price: 65_000n, quantity: 2n }),
+    );
+    // The ask's batch has written and waits on its COMMIT: the bid goes in the next batch,
+    // which trades with the ask in memory and must update the ask's row once it is visible.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const bid = await fresh.orders.orders.place(buyer, limit({ price: 65_000n, quantity: 2n }));
+    const placed = await ask;
+
+    assert.equal(bid.order.status, 'filled');
+    const stored = await fresh.orders.orders.get(seller, { orderId: String(placed.order.id) });
+    assert.equal(stored.order.status, 'filled');
+    assert.equal(stored.order.filled, 2);
+    assert.deepEqual((await fresh.balances(seller)).BTC, {
+      available: DEMO.BTC - 2_000_000n,
+      reserved: 0n,
+    });
+  });
+});
+
 describe('rows another shard writes at the same moment', () => {
   // A book of its own: resting orders of other tests would trade with this one's.
   const fresh = new OrdersHarness();

@@ -290,7 +290,7 @@ const PIPELINED_BATCH = [
   'BEGIN/0',
   'engine-find-existing-v1/1',
   'SET LOCAL/2',
-  'engine-open-batch-v4/3',
+  'engine-open-batch-v5/3',
   'engine-write-batch-v7/0',
   'COMMIT/1',
 ];
@@ -349,7 +349,7 @@ describe('engine shard statements, not pipelined (embedded PGlite)', () => {
       'BEGIN/0',
       'engine-find-existing-v1/0',
       'SET LOCAL/0',
-      'engine-open-batch-v4/0',
+      'engine-open-batch-v5/0',
       'engine-write-batch-v7/0',
       'COMMIT/0',
     ]);

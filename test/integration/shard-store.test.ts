@@ -186,3 +186,41 @@ test('a batch numbers each stream on from its head, in batch order, with payload
     client.release();
   }
 });
+
+test('a batch begins while the one ahead has yet to commit; a new leader still fences both out', async () => {
+  const shard = 'shard-fence';
+  const held = await bumpEpoch(postgres, shard);
+  const [ahead, behind, taker] = await Promise.all([
+    postgres.pool.connect(),
+    postgres.pool.connect(),
+    postgres.pool.connect(),
+  ]);
+  const open = (client: PoolClient, at: number) =>
+    openBatch(client, shard, at, [{ userId: 1, clientOrderId: 'x' }], []);
+  try {
+    await ahead.query('BEGIN');
+    assert.equal((await open(ahead, held)).fenced, true);
+    // Batch N+1 reads while N is still open (committing): it must not queue behind N's COMMIT.
+    await behind.query('BEGIN');
+    await behind.query(`SET LOCAL lock_timeout = '500ms'`);
+    assert.equal((await open(behind, held)).fenced, true);
+
+    // A new leader's epoch bump waits for both batches, then fences the old epoch out.
+    let bumped = false;
+    const bump = bumpEpoch(taker, shard).then((epoch) => {
+      bumped = true;
+      return epoch;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(bumped, false, 'the epoch bump went past batches still running');
+    await ahead.query('COMMIT');
+    await behind.query('COMMIT');
+    assert.equal(await bump, held + 1);
+    await ahead.query('BEGIN');
+    assert.equal((await open(ahead, held)).fenced, false);
+    await ahead.query('ROLLBACK');
+  } finally {
+    // Closed, not returned to the pool: a failed step may have left a transaction open.
+    for (const client of [ahead, behind, taker]) client.release(true);
+  }
+});

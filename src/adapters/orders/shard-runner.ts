@@ -36,7 +36,7 @@ export interface BatchLimits {
   readonly connections?: number;
   /**
    * Send a batch's statements without waiting for each answer (default true): BEGIN travels
-   * with the first statement, and COMMIT with the write when the batch ahead has committed.
+   * with the first statement, and COMMIT with the write.
    * Use false on embedded PGlite, which runs one transaction at a time anyway.
    */
   readonly pipeline?: boolean;
@@ -103,25 +103,15 @@ class LostLeadership extends Error {}
 class PreviousBatchFailed extends Error {}
 
 /**
- * How a batch ended, as the batch behind it sees it: a promise to wait on, and once it has
- * settled, its value read without waiting (to decide whether COMMIT may travel with a write).
+ * How a batch ended, as the batch behind it sees it: true once it committed, false once it
+ * failed. Never rejects.
  */
-class Outcome {
-  /** True once the batch committed, false once it failed; undefined while it runs. */
-  committed: boolean | undefined;
-
-  constructor(readonly settled: Promise<boolean>) {
-    void settled.then((committed) => {
-      this.committed = committed;
-    });
-  }
-}
+type Outcome = Promise<boolean>;
 
 /** What the drain loop waits for of a batch. */
 interface BatchRun {
   /** Settles once the batch's writes are done (or it failed): the next batch may start. */
   readonly written: Promise<void>;
-  /** The batch's end: true when it committed. Never rejects. */
   readonly outcome: Outcome;
 }
 
@@ -135,9 +125,7 @@ interface Written<T> {
 }
 
 /** Where no batch is ahead: as if one had just committed. */
-const NOTHING_AHEAD: Outcome = Object.assign(new Outcome(Promise.resolve(true)), {
-  committed: true,
-});
+const NOTHING_AHEAD: Outcome = Promise.resolve(true);
 
 /**
  * The single writer of one shard of symbols. Commands queue up; each batch runs through the
@@ -147,16 +135,16 @@ const NOTHING_AHEAD: Outcome = Object.assign(new Outcome(Promise.resolve(true)),
  * UNAVAILABLE (safe to retry: client order ids are idempotent).
  *
  * Batches are pipelined on two connections: once batch N has written (only its COMMIT and the
- * WAL flush are left), batch N+1 begins, reads, plans on top of N's in-memory state and
- * writes; it commits only after N committed, and rolls back if N did not. Rows N changed stay
- * locked until N commits, so N+1 reads them after N; N+1 starts only after N's last write, so
- * N never waits for N+1 and the two cannot deadlock.
+ * WAL flush are left), batch N+1 begins, reads and plans on top of N's in-memory state while N
+ * commits; it writes only after N committed (see `#transaction`), and rolls back if N did not.
+ * The balance rows N+1 locks in its read that N changed are read once N has committed; N+1
+ * starts only after N's last write, so N never waits for N+1 and the two cannot deadlock.
  *
  * The connections run in the driver's pipeline mode, so a batch costs two round trips, not
- * four: BEGIN is sent with the batch's first statement, and COMMIT with its write when the
- * batch ahead has already committed (if the write fails, PostgreSQL turns that COMMIT into a
- * rollback). Each round trip saved is also a wait saved for this process's busy event loop,
- * and the rows a batch locks are released as soon as its write is done.
+ * four: BEGIN is sent with the batch's first statement, and COMMIT with its write (if the
+ * write fails, PostgreSQL turns that COMMIT into a rollback). Each round trip saved is also a
+ * wait saved for this process's busy event loop, and the rows a batch locks are released as
+ * soon as its write is done.
  */
 export class ShardRunner {
   readonly shard: string;
@@ -265,7 +253,7 @@ export class ShardRunner {
         for (;;) {
           if (this.#needsRecovery) {
             // The books are rebuilt (by the next batch) with nothing in flight.
-            await previous.settled;
+            await previous;
             previous = NOTHING_AHEAD;
           }
           if (this.#queue.length === 0) {
@@ -273,7 +261,7 @@ export class ShardRunner {
             const arrived = new Promise<void>((resolve) => {
               this.#arrived = resolve;
             });
-            await Promise.race([previous.settled, arrived]);
+            await Promise.race([previous, arrived]);
             this.#arrived = undefined;
             if (this.#queued() === 0) break;
             continue;
@@ -281,7 +269,7 @@ export class ShardRunner {
           const batch = this.#takeBatch();
           if (batch.length === 0) {
             // All that is queued repeats places still committing: the next batch finds them.
-            await previous.settled;
+            await previous;
             previous = NOTHING_AHEAD;
             continue;
           }
@@ -290,7 +278,7 @@ export class ShardRunner {
           );
           for (const key of places) this.#committing.add(key);
           const run = this.#runBatch(batch, previous);
-          void run.outcome.settled.then(() => {
+          void run.outcome.then(() => {
             for (const key of places) this.#committing.delete(key);
           });
           await run.written;
@@ -382,7 +370,7 @@ export class ShardRunner {
       } catch (error) {
         markWritten();
         // The batch behind this one must not see it settle before the one ahead of it has.
-        await previous.settled;
+        await previous;
         span.recordException(error instanceof Error ? error : String(error));
         span.setStatus({ code: SpanStatusCode.ERROR });
         span.setAttribute('engine.retried_commands', this.#fail(batch, error));
@@ -391,7 +379,7 @@ export class ShardRunner {
         span.end();
       }
     });
-    return { written, outcome: new Outcome(committed) };
+    return { written, outcome: committed };
   }
 
   #observe(item: Pending): void {
@@ -545,25 +533,25 @@ export class ShardRunner {
     }
     try {
       const { result, write: send } = await this.#begin(client, fn);
-      // The batch ahead has committed: COMMIT goes out behind the write at once.
+      // The read went ahead while the batch ahead was committing; the write must not. A
+      // statement sees what was committed when it began: it would update nothing in an order
+      // that batch inserted (placed there, filled here), and a debit to a row that batch
+      // changed is checked against the row as it was before (PostgreSQL checks a new row's
+      // constraints before it waits for the row), which fails the batch.
+      if (!(await previous)) throw new PreviousBatchFailed();
       const [write, commitBehind] = this.#together(client, () => [
         send(client),
-        this.#pipeline && previous.committed === true ? client.query('COMMIT') : undefined,
+        this.#pipeline ? client.query('COMMIT') : undefined,
       ]);
-      let commit = commitBehind;
       try {
         await write;
       } catch (error) {
         // The failed write turned that COMMIT into a rollback: let it settle before ROLLBACK.
-        await commit?.catch(() => undefined);
+        await commitBehind?.catch(() => undefined);
         throw error;
       }
       markWritten();
-      if (commit === undefined) {
-        if (!(await previous.settled)) throw new PreviousBatchFailed();
-        commit = client.query('COMMIT');
-      }
-      await commit;
+      await (commitBehind ?? client.query('COMMIT'));
       return result;
     } catch (error) {
       try {
