@@ -23,6 +23,8 @@
  * The clients run in worker threads, as separate callers would: their gRPC and protobuf work
  * does not share the server's event loop (it does share the machine's cores).
  */
+// First, as in main.ts: the server runs with these V8 settings.
+import '../src/lifecycle/v8-tuning.js';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';

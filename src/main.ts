@@ -1,3 +1,5 @@
+// First: V8 settings apply to what is allocated after them.
+import './lifecycle/v8-tuning.js';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { startApp } from './app.js';
 import { trackUnhandledRejections } from './lifecycle/shutdown.js';
