@@ -1,20 +1,22 @@
 /**
  * Durable order placement: N concurrent gRPC clients place orders (gRPC → engine shard →
  * PostgreSQL commit → reply) on the real PostgreSQL (and Redis for the streams), in one run:
- * - `batched`: unary PlaceOrder calls, the platform as configured (batched, pipelined
- *   transactions);
- * - `baseline`: the same calls, one transaction per order;
- * - `stream`: the same orders on OrderEntry streams, one per client (always the lean HTTP/2
- *   client, whatever `--client` says);
- * - `transport`: the same clients and gRPC server with an engine that commits nothing (what
- *   gRPC, auth and protobuf alone allow on this machine: the ceiling of the first two);
+ * - `stream`: orders on OrderEntry streams, one per client, one order in flight on each (the
+ *   order-entry API for a sustained flow; always the lean HTTP/2 client, whatever `--client`
+ *   says), the platform as configured (batched, pipelined transactions): the headline;
+ * - `stream-baseline`: the same streams, one transaction per order;
+ * - `batched`: the same orders as unary PlaceOrder calls, as configured;
+ * - `baseline`: the same unary calls, one transaction per order;
+ * - `transport`: the unary clients and gRPC server with an engine that commits nothing (what
+ *   gRPC, auth and protobuf alone allow on this machine: the ceiling of the unary runs);
  * - `stream-transport`: the same for the OrderEntry streams (the ceiling of `stream`);
  * - `in-process`: the durable path without gRPC (OrderService.place from N concurrent callers
  *   in the server's process): what the engine and PostgreSQL alone sustain.
  * Each run warms up before it measures. Last line: one JSON object.
  *
  *   node --import tsx bench/orders.ts [--clients 64] [--seconds 10] [--warmup 3]
- *     [--only batched|stream|transport|stream-transport|in-process] [--stream-log redis|memory]
+ *     [--only batched|baseline|stream|stream-baseline|transport|stream-transport|in-process]
+ *     [--stream-log redis|memory]
  *     [--symbols 1] [--repeat 1]
  *
  * `--repeat N` (odd) runs the whole sequence N times and reports each figure's median: this
@@ -167,10 +169,8 @@ const percentile = (sorted: number[], p: number) =>
  * calls or streams to an engine that commits nothing; in-process: OrderService.place without
  * gRPC.
  */
-const MODES = ['grpc', 'stream', 'transport', 'stream-transport', 'in-process'] as const;
-type Mode = (typeof MODES)[number];
+type Mode = 'grpc' | 'stream' | 'transport' | 'stream-transport' | 'in-process';
 
-const isMode = (name: string): name is Mode => (MODES as readonly string[]).includes(name);
 const isTransport = (mode: Mode) => mode === 'transport' || mode === 'stream-transport';
 
 /** Answers every place at once with a resting order, writing nothing. */
@@ -634,34 +634,49 @@ async function clientWorker(job: WorkerJob): Promise<WorkerResult> {
   return { latencies, failed, seconds: job.seconds, cpuSeconds };
 }
 
-if (isMainThread) {
-  await main();
-} else {
-  parentPort?.postMessage(await clientWorker(workerData as WorkerJob));
-}
+/** The batching of the baselines: one transaction per order, one at a time. */
+const ONE_PER_ORDER: OrdersSettings['batching'] = {
+  maxBatchSize: 1,
+  maxBatchDelayMs: 0,
+  connections: 1,
+};
+
+/** Every run of the benchmark, in the order they run. */
+const RUNS = {
+  stream: () => run('stream', DEFAULT_ORDERS_SETTINGS.batching, 'stream'),
+  'stream-baseline': () => run('stream-baseline', ONE_PER_ORDER, 'stream'),
+  batched: () => run('batched', DEFAULT_ORDERS_SETTINGS.batching),
+  baseline: () => run('baseline', ONE_PER_ORDER),
+  transport: () => run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport'),
+  'stream-transport': () =>
+    run('stream-transport', DEFAULT_ORDERS_SETTINGS.batching, 'stream-transport'),
+  'in-process': () => run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process'),
+} satisfies Record<string, () => Promise<RunResult>>;
+
+const isRun = (name: string): name is keyof typeof RUNS => Object.hasOwn(RUNS, name);
 
 async function main(): Promise<void> {
-  type Run = () => Promise<RunResult>;
   if (ONLY !== undefined) {
     // Exploration: one run (or its median over --repeat), no JSON line.
-    const mode: Mode = isMode(ONLY) ? ONLY : 'grpc'; // `batched` is the unary run
-    const [only] = await repeated([() => run(ONLY, DEFAULT_ORDERS_SETTINGS.batching, mode)]);
+    if (!isRun(ONLY)) throw new Error(`--only: one of ${Object.keys(RUNS).join(', ')}`);
+    const [only] = await repeated([RUNS[ONLY]]);
     if (REPEAT > 1 && only !== undefined) console.log(`${ONLY} median of ${REPEAT}`, only);
     return;
   }
-  const runs: Run[] = [
-    () => run('batched', DEFAULT_ORDERS_SETTINGS.batching),
-    () => run('baseline', { maxBatchSize: 1, maxBatchDelayMs: 0, connections: 1 }),
-    () => run('stream', DEFAULT_ORDERS_SETTINGS.batching, 'stream'),
-    () => run('transport', DEFAULT_ORDERS_SETTINGS.batching, 'transport'),
-    () => run('stream-transport', DEFAULT_ORDERS_SETTINGS.batching, 'stream-transport'),
-    () => run('in-process', DEFAULT_ORDERS_SETTINGS.batching, 'in-process'),
-  ];
-  const [batched, baseline, stream, transport, streamTransport, local] = await repeated(runs);
+  const names = Object.keys(RUNS) as (keyof typeof RUNS)[];
+  const results = await repeated(names.map((name) => RUNS[name]));
+  const r = Object.fromEntries(names.map((name, i) => [name, results[i]])) as Partial<
+    Record<keyof typeof RUNS, RunResult>
+  >;
+  const { stream, batched, baseline, transport, ...rest } = r;
+  const streamBaseline = rest['stream-baseline'];
+  const streamTransport = rest['stream-transport'];
+  const local = rest['in-process'];
   if (
+    stream === undefined ||
+    streamBaseline === undefined ||
     batched === undefined ||
     baseline === undefined ||
-    stream === undefined ||
     transport === undefined ||
     streamTransport === undefined ||
     local === undefined
@@ -669,48 +684,56 @@ async function main(): Promise<void> {
     throw new Error('a run is missing');
   }
   if (REPEAT > 1) {
-    const medians = { batched, baseline, stream, transport, streamTransport, local };
-    for (const [name, result] of Object.entries(medians)) {
+    for (const [name, result] of Object.entries(r)) {
       console.log(`${name} median of ${REPEAT}`, result);
     }
   }
+  const speedup = (a: RunResult, b: RunResult) =>
+    Math.round((a.perSecond / Math.max(1, b.perSecond)) * 10) / 10;
   console.log(
     JSON.stringify({
       bench: 'orders',
       clients: CLIENTS,
       seconds: SECONDS,
       warmup_s: WARMUP,
-      orders_per_s: batched.perSecond,
-      p50_ms: batched.p50Ms,
-      p99_ms: batched.p99Ms,
-      failed: batched.failed,
-      batch_size_mean: batched.batchMean,
-      baseline_orders_per_s: baseline.perSecond,
-      baseline_p50_ms: baseline.p50Ms,
-      baseline_p99_ms: baseline.p99Ms,
-      speedup: Math.round((batched.perSecond / Math.max(1, baseline.perSecond)) * 10) / 10,
+      // The headline: OrderEntry streams (one per client, one order in flight on each), the
+      // API for a sustained flow of orders, batched as configured, against the same streams
+      // with one transaction per order.
+      orders_per_s: stream.perSecond,
+      p50_ms: stream.p50Ms,
+      p99_ms: stream.p99Ms,
+      failed: stream.failed,
+      batch_size_mean: stream.batchMean,
+      baseline_orders_per_s: streamBaseline.perSecond,
+      baseline_p50_ms: streamBaseline.p50Ms,
+      baseline_p99_ms: streamBaseline.p99Ms,
+      speedup: speedup(stream, streamBaseline),
       // With --repeat N: every figure is the median of N runs.
       repeat: REPEAT,
-      // The same orders on OrderEntry streams (one per client) instead of unary calls.
-      order_entry_orders_per_s: stream.perSecond,
-      order_entry_p50_ms: stream.p50Ms,
-      order_entry_p99_ms: stream.p99Ms,
-      order_entry_failed: stream.failed,
-      order_entry_batch_size_mean: stream.batchMean,
-      order_entry_cpu_us_per_order: stream.cpu,
-      // The same streams to an engine that commits nothing: their ceiling on this machine.
-      order_entry_transport_ceiling_orders_per_s: streamTransport.perSecond,
-      order_entry_transport_p99_ms: streamTransport.p99Ms,
-      order_entry_transport_cpu_us_per_order: streamTransport.cpu,
-      transport_ceiling_orders_per_s: transport.perSecond,
-      transport_p99_ms: transport.p99Ms,
+      // CPU µs per order (server main thread / client threads / other threads / PostgreSQL /
+      // Redis).
+      cpu_us_per_order: stream.cpu,
+      // The same orders as unary PlaceOrder calls (a call set up per order).
+      unary_orders_per_s: batched.perSecond,
+      unary_p50_ms: batched.p50Ms,
+      unary_p99_ms: batched.p99Ms,
+      unary_failed: batched.failed,
+      unary_batch_size_mean: batched.batchMean,
+      unary_baseline_orders_per_s: baseline.perSecond,
+      unary_baseline_p99_ms: baseline.p99Ms,
+      unary_speedup: speedup(batched, baseline),
+      unary_cpu_us_per_order: batched.cpu,
+      // The same calls to an engine that commits nothing: gRPC's ceiling on this machine.
+      stream_transport_ceiling_orders_per_s: streamTransport.perSecond,
+      stream_transport_p99_ms: streamTransport.p99Ms,
+      stream_transport_cpu_us_per_order: streamTransport.cpu,
+      unary_transport_ceiling_orders_per_s: transport.perSecond,
+      unary_transport_p99_ms: transport.p99Ms,
+      unary_transport_cpu_us_per_order: transport.cpu,
       in_process_orders_per_s: local.perSecond,
       in_process_p50_ms: local.p50Ms,
       in_process_p99_ms: local.p99Ms,
       in_process_batch_size_mean: local.batchMean,
-      // CPU µs per order (server main thread / client threads / PostgreSQL), batched run.
-      cpu_us_per_order: batched.cpu,
-      transport_cpu_us_per_order: transport.cpu,
       node: process.version,
     }),
   );
@@ -746,4 +769,10 @@ async function repeated(runs: readonly (() => Promise<RunResult>)[]): Promise<Ru
       },
     };
   });
+}
+
+if (isMainThread) {
+  await main();
+} else {
+  parentPort?.postMessage(await clientWorker(workerData as WorkerJob));
 }
