@@ -566,6 +566,27 @@ export function trading(): Dashboard {
         ],
         8,
       ),
+    )
+    .withPanel(
+      timeseries(
+        entryIds,
+        'Batch cycle by step: mean / p99',
+        "engine_batch_step_seconds by step, committed batches: read (BEGIN, idempotency lookup, fencing, order ids, balance locks: one round trip), plan (JS, on the shard's event loop), wait (for the batch ahead's COMMIT), write (one statement), commit. The next batch starts when a write is done, so read + plan + wait + write is the cycle that bounds a shard's throughput; commit overlaps the next read. A growing read or write with a flat plan: PostgreSQL is slow or contended (Dependencies dashboard); a growing plan: the event loop is busy; a growing wait or commit: WAL flushes are slow (disk).",
+        's',
+        [
+          query(
+            'A',
+            `sum by (step) (${rate(`engine_batch_step_seconds_sum{${target}}`)}) / sum by (step) (${rate(`engine_batch_step_seconds_count{${target}}`)})`,
+            '{{step}} mean',
+          ),
+          query(
+            'B',
+            `histogram_quantile(0.99, sum by (step, le) (${rate(`engine_batch_step_seconds_bucket{${target}}`)}))`,
+            '{{step}} p99',
+          ),
+        ],
+        8,
+      ),
     );
 
   builder

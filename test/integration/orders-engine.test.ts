@@ -468,6 +468,14 @@ describe('a batch behind one that is still committing', () => {
   test('stores its trade with an order the batch ahead placed', async () => {
     const seller = await fresh.user();
     const buyer = await fresh.user();
+    const stepSum = async (step: string) =>
+      (await metricValue(
+        fresh.registry,
+        'engine_batch_step_seconds',
+        { step },
+        'engine_batch_step_seconds_sum',
+      )) ?? 0;
+    const before = { wait: await stepSum('wait'), commit: await stepSum('commit') };
     const ask = fresh.orders.orders.place(
       seller,
       limit({ clientOrderId: 'slow-commit-1', side: 'sell', price: 65_000n, quantity: 2n }),
@@ -486,6 +494,10 @@ describe('a batch behind one that is still committing', () => {
       available: DEMO.BTC - 2_000_000n,
       reserved: 0n,
     });
+    // The held COMMIT shows where it went: in the ask's commit step, and in the bid's wait
+    // for it (the bid came 100 ms into the ask's 300 ms COMMIT).
+    assert.ok((await stepSum('commit')) - before.commit >= 0.25, 'commit step');
+    assert.ok((await stepSum('wait')) - before.wait >= 0.1, 'wait step');
   });
 });
 

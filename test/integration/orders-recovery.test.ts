@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { trace } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -9,7 +9,7 @@ import {
 import { DomainError } from '../../src/domain/errors.js';
 import type { OrderResult } from '../../src/domain/orders/order.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
-import type { BatchLimits } from '../../src/adapters/orders/shard-runner.js';
+import { BATCH_STEPS, type BatchLimits } from '../../src/adapters/orders/shard-runner.js';
 import { metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
@@ -184,12 +184,21 @@ describe('engine shard recovery', () => {
       (await metricValue(harness.registry, 'engine_commands_retried_total')) ?? 0,
       retriedBefore + 1,
     );
-    // The rolled-back batch's span says so.
+    // The rolled-back batch's span says so; the retry's span says where its time went.
     assert.ok(
       spans
         .getFinishedSpans()
         .some((s) => s.name === 'engine.batch' && s.attributes['engine.retried_commands'] === 1),
     );
+    const committed = spans
+      .getFinishedSpans()
+      .filter((s) => s.name === 'engine.batch' && s.status.code !== SpanStatusCode.ERROR);
+    assert.ok(committed.length > 0);
+    for (const span of committed) {
+      for (const step of BATCH_STEPS) {
+        assert.equal(typeof span.attributes[`engine.${step}_ms`], 'number', step);
+      }
+    }
     const { rows } = await harness.postgres.query<{ n: string }>(
       'SELECT count(*)::text AS n FROM orders WHERE user_id = $1',
       [poisoner],

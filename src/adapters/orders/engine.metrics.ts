@@ -15,6 +15,12 @@ export function engineMetrics(registry: Registry) {
       labelNames: ['kind'] as const,
       buckets: LATENCY_BUCKETS,
     }),
+    batchStepSeconds: histogram(registry, {
+      name: 'engine_batch_step_seconds',
+      help: "Time a committed batch spent in each step of its cycle: read (BEGIN, idempotency lookup, fencing, order ids, balance locks), plan (in JS), wait (for the batch ahead's commit), write, commit.",
+      labelNames: ['shard', 'step'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.25, 1],
+    }),
     batchSize: histogram(registry, {
       name: 'engine_batch_size',
       help: 'Commands committed per engine batch transaction.',

@@ -128,6 +128,31 @@ interface Written<T> {
 const NOTHING_AHEAD: Outcome = Promise.resolve(true);
 
 /**
+ * The steps of a batch's cycle, in order: its read (BEGIN, the idempotency lookup, fencing,
+ * order ids, balance locks), planning in JS, waiting for the batch ahead to commit, its write,
+ * its COMMIT. The next batch starts when the write is done.
+ */
+export const BATCH_STEPS = ['read', 'plan', 'wait', 'write', 'commit'] as const;
+type BatchStep = (typeof BATCH_STEPS)[number];
+
+/** How long each step of one batch took, in seconds, as it goes. */
+class BatchSteps {
+  readonly seconds = new Map<BatchStep, number>();
+  #last = performance.now();
+
+  /** The batch has its connection: the read starts now. */
+  start(): void {
+    this.#last = performance.now();
+  }
+
+  done(step: BatchStep): void {
+    const now = performance.now();
+    this.seconds.set(step, (now - this.#last) / 1000);
+    this.#last = now;
+  }
+}
+
+/**
  * The single writer of one shard of symbols. Commands queue up; each batch runs through the
  * in-memory engine and commits in ONE PostgreSQL transaction (orders, fills, balances, outbox),
  * and only then are its callers answered. If a transaction fails, the in-memory books are ahead
@@ -338,13 +363,19 @@ export class ShardRunner {
         }
         if (this.#needsRecovery) await this.#recover();
         const startedAt = performance.now();
+        const steps = new BatchSteps();
         const { outcomes, trades, messages, closedOwners } = await this.#commit(
           batch,
           previous,
           markWritten,
+          steps,
         );
         const tradeCount = [...trades.values()].reduce((sum, n) => sum + n, 0);
         span.setAttributes({ 'engine.trades': tradeCount, 'engine.epoch': this.#epoch });
+        for (const [step, seconds] of steps.seconds) {
+          this.#metrics.batchStepSeconds.observe({ shard: this.shard, step }, seconds);
+          span.setAttribute(`engine.${step}_ms`, Math.round(seconds * 1e5) / 100);
+        }
         this.#log.debug(
           {
             batch_size: batch.length,
@@ -444,6 +475,7 @@ export class ShardRunner {
     batch: Pending[],
     previous: Outcome,
     markWritten: () => void,
+    steps: BatchSteps,
   ): Promise<{
     outcomes: ({ ok: true; result: Submitted } | { ok: false; error: DomainError })[];
     trades: Map<string, number>;
@@ -451,7 +483,7 @@ export class ShardRunner {
     closedOwners: number[];
   }> {
     const { clock } = this.options;
-    return this.#transaction(previous, markWritten, async (tx) => {
+    return this.#transaction(previous, markWritten, steps, async (tx) => {
       const places = batch.flatMap((item) => (item.command.kind === 'place' ? [item.command] : []));
       const opening = await openBatch(
         tx,
@@ -466,6 +498,7 @@ export class ShardRunner {
           scope: this.options.lockTouchedBalances === true ? 'touched' : 'held',
         }),
       );
+      steps.done('read');
       if (!opening.fenced) throw new LostLeadership();
       const { orderIds: ids, existing } = opening;
       let next = 0;
@@ -498,6 +531,7 @@ export class ShardRunner {
         messages: plan.messages.length,
         closedOwners: plan.closedOwners,
       };
+      steps.done('plan');
       return { result, write: (client) => writePlan(client, plan, books) };
     });
   }
@@ -512,6 +546,7 @@ export class ShardRunner {
   async #transaction<T>(
     previous: Outcome,
     markWritten: () => void,
+    steps: BatchSteps,
     fn: (tx: BatchClient) => Promise<Written<T>>,
   ): Promise<T> {
     const turn = this.#turn;
@@ -532,6 +567,7 @@ export class ShardRunner {
       throw error;
     }
     try {
+      steps.start();
       const { result, write: send } = await this.#begin(client, fn);
       // The read went ahead while the batch ahead was committing; the write must not. A
       // statement sees what was committed when it began: it would update nothing in an order
@@ -539,6 +575,7 @@ export class ShardRunner {
       // changed is checked against the row as it was before (PostgreSQL checks a new row's
       // constraints before it waits for the row), which fails the batch.
       if (!(await previous)) throw new PreviousBatchFailed();
+      steps.done('wait');
       const [write, commitBehind] = this.#together(client, () => [
         send(client),
         this.#pipeline ? client.query('COMMIT') : undefined,
@@ -550,8 +587,10 @@ export class ShardRunner {
         await commitBehind?.catch(() => undefined);
         throw error;
       }
+      steps.done('write');
       markWritten();
       await (commitBehind ?? client.query('COMMIT'));
+      steps.done('commit');
       return result;
     } catch (error) {
       try {
