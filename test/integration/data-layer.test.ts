@@ -257,6 +257,27 @@ describe('redis connection against a real server', () => {
     }
   });
 
+  test('a close of its own is logged as closed, not as a disconnection that reconnects', async () => {
+    const { logger, lines } = captureLogger();
+    const connection = createRedisConnection({
+      url: REDIS_URL,
+      keyPrefix: redis.prefix,
+      logger,
+      registry: new Registry(),
+    });
+    await connection.waitUntilReady(5000);
+
+    await connection.close();
+
+    assert.deepEqual(
+      lines.filter((l) => l.msg.startsWith('redis ')).map((l) => [l.level, l.msg]),
+      [
+        [30, 'redis connected'],
+        [30, 'redis connection closed'],
+      ],
+    );
+  });
+
   test('logs a connection error once per outage, not once per reconnect attempt', async () => {
     const { logger, lines } = captureLogger();
     const connection = createRedisConnection({

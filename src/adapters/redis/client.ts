@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -58,7 +59,8 @@ export interface RedisConnection {
   isUp(): boolean;
   /** Resolves once the client is ready; rejects after `timeoutMs`. */
   waitUntilReady(timeoutMs: number): Promise<void>;
-  /** QUIT when connected, otherwise drop the socket; stops reconnecting. Idempotent. */
+  /** QUIT when connected (resolves once the socket has closed), otherwise drop the socket; stops
+   * reconnecting. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export function createRedisConnection(options: RedisClientOptions): RedisConnect
   let up = false;
   let everReady = false;
   let errorLogged = false;
+  let closedByUs = false;
   client.on('ready', () => {
     log.info({ reconnected: everReady }, 'redis connected');
     up = true;
@@ -121,7 +124,7 @@ export function createRedisConnection(options: RedisClientOptions): RedisConnect
     log.error({ err: error }, 'redis connection error');
   });
   client.on('close', () => {
-    if (up) log.warn('redis disconnected; reconnecting');
+    if (up && !closedByUs) log.warn('redis disconnected; reconnecting');
     up = false;
     setUp(false);
   });
@@ -149,13 +152,21 @@ export function createRedisConnection(options: RedisClientOptions): RedisConnect
     waitUntilReady: (timeoutMs) => waitUntilReady(client, timeoutMs),
     close() {
       closing ??= (async () => {
+        closedByUs = true;
         if (client.status === 'ready') {
+          // QUIT resolves on the server's OK; the socket closes after it. Wait for that, so a
+          // caller that exits next leaves nothing half closed (a second at most).
+          const ended = once(client, 'end', { signal: AbortSignal.timeout(1_000) });
           await client.quit().catch(() => {
+            client.disconnect();
+          });
+          await ended.catch(() => {
             client.disconnect();
           });
         } else if (client.status !== 'end') {
           client.disconnect();
         }
+        log.info('redis connection closed');
         connectionUp.dispose();
         dependencyUp.dispose();
         policy.dispose();
