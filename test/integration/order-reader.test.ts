@@ -58,7 +58,7 @@ test("an order's fills come in trade order", async () => {
   const result = await reader.getByClientOrderId(userId, 'c8');
 
   assert.deepEqual(
-    result?.fills.map((fill) => fill.tradeId),
+    result?.result.fills.map((fill) => fill.tradeId),
     [9, 10],
   );
 });

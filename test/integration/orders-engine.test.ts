@@ -100,6 +100,69 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     assert.equal((await harness.balances(alice)).USD?.reserved, 2_000n);
   });
 
+  test('a client order id reused for a different order is ALREADY_EXISTS naming the order, and writes nothing', async () => {
+    const alice = await harness.user();
+    const request = limit({ price: 1_000n });
+    const first = await harness.orders.orders.place(alice, request);
+    const balances = await harness.balances(alice);
+    const rejected = () =>
+      metricValue(harness.registry, 'orders_total', {
+        side: 'buy',
+        type: 'limit',
+        result: 'rejected',
+      }).then((value) => value ?? 0);
+    const rejectedBefore = await rejected();
+
+    for (const [change, differs] of [
+      [{ price: 1_100n }, 'price: 1000, not 1100'],
+      [{ quantity: 3n }, 'quantity: 2, not 3'],
+      [{ side: 'sell' }, 'side: buy, not sell'],
+      [{ timeInForce: 'IOC' }, 'time_in_force: GTC, not IOC'],
+      [{ postOnly: true }, 'post_only: false, not true'],
+    ] as const) {
+      await rejectsWith(
+        harness.orders.orders.place(alice, { ...request, ...change }),
+        'already_exists',
+        new RegExp(
+          `client order id ${request.clientOrderId} is already order ${first.order.id}, ` +
+            `a different order \\(${differs}\\); use a new client order id`,
+        ),
+      );
+    }
+
+    const page = await harness.orders.orders.list(alice, {
+      symbol: '',
+      statuses: [],
+      pageSize: 10,
+      pageToken: '',
+    });
+    assert.deepEqual(
+      page.orders.map((order) => order.id),
+      [first.order.id],
+    );
+    assert.deepEqual(await harness.balances(alice), balances);
+    // The sell is counted under side="sell".
+    assert.equal((await rejected()) - rejectedBefore, 4, 'counted as rejected');
+  });
+
+  test('a retry after the order was amended still gets the order: it is compared with what was placed', async () => {
+    const alice = await harness.user();
+    const request = limit({ price: 1_000n, quantity: 2n });
+    const placed = await harness.orders.orders.place(alice, request);
+    const orderId = String(placed.order.id);
+    await harness.orders.orders.amend(alice, { orderId, price: 900n, quantity: 3n });
+
+    const retried = await harness.orders.orders.place(alice, request);
+
+    assert.equal(retried.order.id, placed.order.id);
+    assert.deepEqual([retried.order.price, retried.order.quantity], [900, 3]);
+    await rejectsWith(
+      harness.orders.orders.place(alice, { ...request, price: 900n, quantity: 3n }),
+      'already_exists',
+      /\(price: 1000, not 900\)/,
+    );
+  });
+
   test('a place repeated while its first attempt is still committing gets the same order, and no batch fails', async () => {
     // A retry after a timeout can reach the shard while the first attempt's batch commits; the
     // next batch cannot see that order yet, and inserting it again would fail the whole batch.
@@ -550,13 +613,14 @@ describe('rows another shard writes at the same moment', () => {
     assert.equal(await metricValue(fresh.registry, 'engine_commands_retried_total'), 0);
     const other = await fresh.postgres.pool.connect();
     try {
-      // Alice's order of that id, as another shard stores it (canceled: it holds nothing).
+      // Alice's order of that id, the one she repeats, as another shard stores it (canceled:
+      // it holds nothing).
       await other.query('BEGIN');
       const { rows } = await other.query<{ id: string; pid: number }>(
         `INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force,
            price, reserve_price, quantity, filled, status, post_only, created_at, updated_at)
-         VALUES (nextval('order_ids'), $1, 'twice', 'BTC-USD', 'buy', 'limit', 'GTC', 100, 100,
-           1, 0, 'canceled', false, now(), now())
+         VALUES (nextval('order_ids'), $1, 'twice', 'BTC-USD', 'buy', 'limit', 'GTC', 65000,
+           65000, 2, 0, 'canceled', false, now(), now())
          RETURNING id::text, pg_backend_pid() AS pid`,
         [alice],
       );

@@ -80,7 +80,7 @@ describe('OrderService and AccountService over gRPC', () => {
     );
   });
 
-  test('maps bad input to INVALID_ARGUMENT, balance to FAILED_PRECONDITION, strangers to NOT_FOUND', async () => {
+  test('maps bad input to INVALID_ARGUMENT, balance to FAILED_PRECONDITION, strangers to NOT_FOUND, a reused id to ALREADY_EXISTS', async () => {
     const alice = await harness.user({ USD: 10n });
     const bob = await harness.user();
     const auth = await harness.bearer(alice);
@@ -109,6 +109,7 @@ describe('OrderService and AccountService over gRPC', () => {
       auth,
     );
     const cancelUnknown = await unary(orders, 'cancelOrder', { orderId: '123456789' }, auth);
+    const reused = await unary(orders, 'placeOrder', placeRequest('b1', { quantity: 2n }), bobAuth);
 
     assert.equal(offLot.error?.code, status.INVALID_ARGUMENT);
     assert.match(offLot.error.details, /quantity/);
@@ -120,6 +121,8 @@ describe('OrderService and AccountService over gRPC', () => {
     assert.equal(stranger.error?.code, status.NOT_FOUND);
     assert.equal(cancelStranger.error?.code, status.NOT_FOUND);
     assert.equal(cancelUnknown.error?.code, status.NOT_FOUND);
+    assert.equal(reused.error?.code, status.ALREADY_EXISTS);
+    assert.match(reused.error.details, /client order id b1 is already order \d+/);
   });
 
   test('cancels and amends, and lists by status with pagination', async () => {

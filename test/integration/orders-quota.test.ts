@@ -37,6 +37,26 @@ describe('open-order quota', () => {
     });
   });
 
+  test('at the limit, a client order id reused for a different order is ALREADY_EXISTS', async () => {
+    const alice = await harness.user();
+    const first = await harness.orders.orders.place(alice, order());
+    await harness.orders.orders.place(alice, order());
+
+    await assert.rejects(
+      harness.orders.orders.place(alice, {
+        ...order({ price: 101n }),
+        clientOrderId: first.order.clientOrderId,
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof DomainError);
+        assert.equal(error.code, 'already_exists', error.message);
+        assert.match(error.message, /already order \d+, a different order \(price: 100, not 101\)/);
+        return true;
+      },
+    );
+    assert.equal(await quotas.current(`open_orders:${alice}`), 2);
+  });
+
   test('orders that do not rest, replays and cancels give their unit back', async () => {
     const alice = await harness.user();
     const first = await harness.orders.orders.place(alice, order());

@@ -297,10 +297,10 @@ describe('engine shard transactions on one connection', () => {
  */
 const PIPELINED_BATCH = [
   'BEGIN/0',
-  'engine-find-existing-v1/1',
+  'engine-find-existing-v2/1',
   'SET LOCAL/2',
   'engine-open-batch-v5/3',
-  'engine-write-batch-v7/0',
+  'engine-write-batch-v8/0',
   'COMMIT/1',
 ];
 
@@ -356,10 +356,10 @@ describe('engine shard statements, not pipelined (embedded PGlite)', () => {
 
     assert.deepEqual(log, [
       'BEGIN/0',
-      'engine-find-existing-v1/0',
+      'engine-find-existing-v2/0',
       'SET LOCAL/0',
       'engine-open-batch-v5/0',
-      'engine-write-batch-v7/0',
+      'engine-write-batch-v8/0',
       'COMMIT/0',
     ]);
   });

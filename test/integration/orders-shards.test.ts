@@ -94,4 +94,34 @@ describe('two engine shards trading for the same users', () => {
     );
     assert.ok(Number(rows[0]?.n) > USERS * ROUNDS * 0.5, `only ${rows[0]?.n ?? 0} trades`);
   });
+
+  test('a client order id taken on one shard is ALREADY_EXISTS on the other, which writes nothing', async () => {
+    const alice = await harness.user(HOLDINGS);
+    const request = {
+      clientOrderId: 'same-id',
+      side: 'buy' as const,
+      type: 'limit' as const,
+      timeInForce: 'GTC' as const,
+      price: 100n,
+      quantity: 1n,
+      postOnly: false,
+    };
+    const first = await harness.orders.orders.place(alice, { ...request, symbol: 'BTC-USD' });
+
+    await assert.rejects(
+      harness.orders.orders.place(alice, { ...request, symbol: 'ETH-USD' }),
+      new RegExp(
+        `client order id same-id is already order ${first.order.id}, a different order ` +
+          '\\(symbol: BTC-USD, not ETH-USD\\)',
+      ),
+    );
+    const { rows } = await harness.postgres.query<{ symbol: string }>(
+      'SELECT symbol FROM orders WHERE user_id = $1',
+      [alice],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.symbol),
+      ['BTC-USD'],
+    );
+  });
 });

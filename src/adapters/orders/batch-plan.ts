@@ -8,6 +8,11 @@ import {
   type Market,
 } from '../../domain/orders/market.js';
 import type { OrderCommand } from '../../domain/orders/order-engine.port.js';
+import {
+  replayMismatch,
+  type PlacedWith,
+  type StoredPlace,
+} from '../../domain/orders/order-replay.js';
 import { openStatus, type Fill, type Order, type OrderResult } from '../../domain/orders/order.js';
 
 /**
@@ -74,7 +79,7 @@ export interface PlanInput {
   /** `available` of the locked balances, by `balanceKey`. Missing means 0. */
   readonly available: Map<string, bigint>;
   /** Orders already stored under a (user, client order id) of this batch, by `clientKey`. */
-  readonly existing: ReadonlyMap<string, OrderResult>;
+  readonly existing: ReadonlyMap<string, StoredPlace>;
   readonly commands: readonly PlannedCommand[];
   readonly now: Date;
 }
@@ -120,7 +125,8 @@ export function planBatch(input: PlanInput): BatchPlan {
     closedOwners: [],
     trades: 0,
   };
-  const placedInBatch = new Map<string, number>();
+  /** Orders placed in this batch by client key, with the price and quantity they asked for. */
+  const placedInBatch = new Map<string, { order: MutableOrder; placedWith: PlacedWith }>();
   const events: EngineEvent[] = [];
 
   const shift = (userId: number, asset: string, available: bigint, reserved: bigint) => {
@@ -281,14 +287,24 @@ export function planBatch(input: PlanInput): BatchPlan {
     if (book === undefined) throw new RangeError(`symbol ${command.symbol} has no book`);
     if (command.kind === 'place') {
       const key = clientKey(command.userId, command.clientOrderId);
-      const replay = input.existing.get(key);
-      const earlier = placedInBatch.get(key);
-      if (replay !== undefined) {
-        plan.outcomes.push({ ok: true, replay });
+      const stored = input.existing.get(key);
+      if (stored !== undefined) {
+        const mismatch = replayMismatch(command, stored.result.order, stored.placedWith);
+        plan.outcomes.push(
+          mismatch === undefined
+            ? { ok: true, replay: stored.result }
+            : { ok: false, error: mismatch },
+        );
         continue;
       }
+      const earlier = placedInBatch.get(key);
       if (earlier !== undefined) {
-        plan.outcomes.push({ ok: true, orderId: earlier, fills: [] });
+        const mismatch = replayMismatch(command, earlier.order, earlier.placedWith);
+        plan.outcomes.push(
+          mismatch === undefined
+            ? { ok: true, orderId: earlier.order.id, fills: [] }
+            : { ok: false, error: mismatch },
+        );
         continue;
       }
       if (newOrderId === undefined) throw new RangeError('a place needs an allocated order id');
@@ -344,7 +360,10 @@ export function planBatch(input: PlanInput): BatchPlan {
         updatedAt: input.now,
       };
       plan.inserted.set(order.id, order);
-      placedInBatch.set(key, order.id);
+      placedInBatch.set(key, {
+        order,
+        placedWith: { price: command.price, quantity: command.quantity },
+      });
       shift(command.userId, need.asset, -need.amount, need.amount);
       const fills: Fill[] = [];
       apply(order, market, fills);

@@ -1,13 +1,17 @@
 import type { Postgres, Queryable } from '../postgres/index.js';
 import type { Order, OrderResult } from '../../domain/orders/order.js';
 import type { OrderFilter, OrderReader } from '../../domain/orders/order-reader.port.js';
+import type { StoredPlace } from '../../domain/orders/order-replay.js';
 import {
   FILL_COLUMNS,
   ORDER_COLUMNS,
+  PLACED_COLUMNS,
   toFill,
   toOrder,
+  toPlacedWith,
   type FillRowOut,
   type OrderRow,
+  type PlacedRow,
 } from './order-rows.js';
 
 /** Reads an order with its fills; used by the reader and for idempotent replays in a batch. */
@@ -36,14 +40,16 @@ export class PostgresOrderReader implements OrderReader {
   async getByClientOrderId(
     userId: number,
     clientOrderId: string,
-  ): Promise<OrderResult | undefined> {
-    const { rows } = await this.postgres.query<OrderRow>(
-      `SELECT ${ORDER_COLUMNS} FROM orders WHERE user_id = $1 AND client_order_id = $2`,
+  ): Promise<StoredPlace | undefined> {
+    const { rows } = await this.postgres.query<OrderRow & PlacedRow>(
+      `SELECT ${ORDER_COLUMNS}, ${PLACED_COLUMNS} FROM orders
+       WHERE user_id = $1 AND client_order_id = $2`,
       [userId, clientOrderId],
       { idempotent: true },
     );
     const row = rows[0];
-    return row === undefined ? undefined : withFills(this.postgres, toOrder(row));
+    if (row === undefined) return undefined;
+    return { result: await withFills(this.postgres, toOrder(row)), placedWith: toPlacedWith(row) };
   }
 
   async list(

@@ -1,5 +1,6 @@
 import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
 import type { Fill, Order, OrderStatus } from '../../domain/orders/order.js';
+import type { PlacedWith } from '../../domain/orders/order-replay.js';
 
 /**
  * Column list and row mapping of `orders`, shared by the readers and the shard store.
@@ -52,6 +53,20 @@ export const toOrder = (row: OrderRow): Order => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
+
+/** What an order was placed with (migration 0006): what a repeated place is compared with. */
+export const PLACED_COLUMNS = 'placed_price::text, placed_quantity::text';
+
+export interface PlacedRow {
+  placed_price: string | null;
+  placed_quantity: string | null;
+}
+
+/** Undefined for an order stored before migration 0006 (NULL columns). */
+export const toPlacedWith = (row: PlacedRow): PlacedWith | undefined =>
+  row.placed_price === null || row.placed_quantity === null
+    ? undefined
+    : { price: Number(row.placed_price), quantity: Number(row.placed_quantity) };
 
 /** bigint columns, which pg returns as text. */
 export const FILL_COLUMNS = 'trade_id, price, quantity, maker_order_id, taker_order_id';

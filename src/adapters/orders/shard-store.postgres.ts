@@ -1,12 +1,19 @@
 import type { BookState, OpenOrder } from '../../engine/index.js';
-import type { OrderResult } from '../../domain/orders/order.js';
+import type { StoredPlace } from '../../domain/orders/order-replay.js';
 import type { PoolClient } from 'pg';
 import type { Queryable } from '../postgres/index.js';
 import { instantArray, scalarArray, textArray } from '../postgres/array-literal.js';
 import type { BatchPlan, MutableOrder, StreamMessage } from './batch-plan.js';
 import { balanceKey, clientKey } from './batch-plan.js';
 import { withFills } from './order-reader.postgres.js';
-import { ORDER_COLUMNS, toOrder, type OrderRow } from './order-rows.js';
+import {
+  ORDER_COLUMNS,
+  PLACED_COLUMNS,
+  toOrder,
+  toPlacedWith,
+  type OrderRow,
+  type PlacedRow,
+} from './order-rows.js';
 
 /**
  * The SQL of an engine shard. Every statement of a batch is set-based (`unnest` of arrays), so
@@ -52,7 +59,7 @@ export interface BatchOpening {
   readonly fenced: boolean;
   readonly orderIds: number[];
   /** Orders already stored under a (user, client order id) of the batch, by `clientKey`. */
-  readonly existing: Map<string, OrderResult>;
+  readonly existing: Map<string, StoredPlace>;
   /** `available` of the locked balance rows, by `balanceKey`. */
   readonly available: Map<string, bigint>;
 }
@@ -83,9 +90,9 @@ export async function openBatch(
     places.length === 0
       ? undefined
       : tx.query<{ existing: OrderJson[] | null }>({
-          name: 'engine-find-existing-v1',
+          name: 'engine-find-existing-v2',
           text: `SELECT json_agg(x) AS existing FROM (
-               SELECT ${ORDER_COLUMNS}
+               SELECT ${ORDER_COLUMNS}, ${PLACED_COLUMNS}
                FROM unnest($1::bigint[], $2::text[]) AS k(k_user, k_client)
                JOIN orders ON orders.user_id = k.k_user AND orders.client_order_id = k.k_client
              ) x`,
@@ -124,7 +131,7 @@ export async function openBatch(
     ],
   });
   const [found, , opened] = await Promise.all([lookup, generic, open]);
-  const existing = new Map<string, OrderResult>();
+  const existing = new Map<string, StoredPlace>();
   for (const json of found?.rows[0]?.existing ?? []) {
     const order = toOrder({
       ...json,
@@ -132,10 +139,10 @@ export async function openBatch(
       updated_at: new Date(json.updated_at),
     });
     // Rare (a retried call), so its fills are read with an extra query.
-    existing.set(
-      clientKey(order.userId, order.clientOrderId),
-      await withFills({ query: (text, values) => tx.query(text, values) }, order),
-    );
+    existing.set(clientKey(order.userId, order.clientOrderId), {
+      result: await withFills({ query: (text, values) => tx.query(text, values) }, order),
+      placedWith: toPlacedWith(json),
+    });
   }
   const row = opened.rows[0];
   const available = new Map<string, bigint>();
@@ -150,10 +157,11 @@ export async function openBatch(
   };
 }
 
-type OrderJson = Omit<OrderRow, 'created_at' | 'updated_at'> & {
-  created_at: string;
-  updated_at: string;
-};
+type OrderJson = Omit<OrderRow, 'created_at' | 'updated_at'> &
+  PlacedRow & {
+    created_at: string;
+    updated_at: string;
+  };
 
 /**
  * A batch's statements after its idempotency lookup run on generic plans, made once per
@@ -227,15 +235,17 @@ export async function writePlan(
   const m = plan.messages;
   const sequencing = streamSequencing(m);
   await tx.query({
-    name: 'engine-write-batch-v7',
+    name: 'engine-write-batch-v8',
     text: `WITH ins AS (
        INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
          reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
-         updated_at)
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-         $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
-         $12::text[], $13::boolean[], $14::text[], $15::bigint[], $16::timestamptz[],
-         $17::timestamptz[])
+         updated_at, placed_price, placed_quantity)
+       SELECT u.*, u.price, u.quantity FROM unnest($1::bigint[], $2::bigint[], $3::text[],
+         $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
+         $10::bigint[], $11::bigint[], $12::text[], $13::boolean[], $14::text[], $15::bigint[],
+         $16::timestamptz[], $17::timestamptz[]) AS u(id, user_id, client_order_id, symbol, side,
+         type, time_in_force, price, reserve_price, quantity, filled, status, post_only, reason,
+         priority, created_at, updated_at)
      ), upd AS (
        UPDATE orders o SET price = u.price, reserve_price = u.reserve_price,
          quantity = u.quantity, filled = u.filled, status = u.status, reason = u.reason,

@@ -1,4 +1,5 @@
 import type { Order, OrderResult, OrderStatus } from './order.js';
+import type { StoredPlace } from './order-replay.js';
 
 export interface OrderFilter {
   /** Empty: every symbol. */
@@ -10,7 +11,7 @@ export interface OrderFilter {
 /** Reads of committed orders; every method is scoped to one user. */
 export interface OrderReader {
   get(userId: number, orderId: number): Promise<OrderResult | undefined>;
-  getByClientOrderId(userId: number, clientOrderId: string): Promise<OrderResult | undefined>;
+  getByClientOrderId(userId: number, clientOrderId: string): Promise<StoredPlace | undefined>;
   /** Newest first, ids below `beforeId` when given, at most `limit`. */
   list(userId: number, filter: OrderFilter, limit: number, beforeId?: number): Promise<Order[]>;
 }

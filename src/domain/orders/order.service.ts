@@ -6,6 +6,7 @@ import type { OpenOrderQuota } from './open-order-quota.js';
 import { isOpen, type Order, type OrderResult } from './order.js';
 import type { OrderEngine } from './order-engine.port.js';
 import type { OrderReader } from './order-reader.port.js';
+import { replayMismatch } from './order-replay.js';
 import {
   amendOrderSchema,
   checkPrice,
@@ -15,6 +16,7 @@ import {
   parsePlaceOrder,
   type AmendOrderRequest,
   type ListOrdersRequest,
+  type PlaceOrderInput,
   type PlaceOrderRequest,
 } from './order-requests.js';
 import { orderMetrics, type PlaceResult } from './orders.metrics.js';
@@ -41,11 +43,14 @@ const DEFAULT_PAGE_SIZE = 50;
 const notFound = (orderId: number) =>
   new DomainError('not_found', `order ${orderId} not found`, { field: 'order_id' });
 
+const REJECTED: ReadonlySet<string> = new Set([
+  'invalid_argument',
+  'failed_precondition',
+  'already_exists',
+]);
+
 const placeResult = (error: unknown): PlaceResult =>
-  isDomainError(error) &&
-  (error.code === 'invalid_argument' || error.code === 'failed_precondition')
-    ? 'rejected'
-    : 'failed';
+  isDomainError(error) && REJECTED.has(error.code) ? 'rejected' : 'failed';
 
 /** Place, cancel, amend and read the caller's orders. Transport-free. */
 export class OrderService {
@@ -64,7 +69,7 @@ export class OrderService {
       const quota =
         input.type === 'limit' && input.timeInForce === 'GTC' ? this.deps.quota : undefined;
       if (quota !== undefined) {
-        const replay = await this.#takeOrReplay(quota, userId, input.clientOrderId);
+        const replay = await this.#takeOrReplay(quota, userId, input);
         if (replay !== undefined) {
           this.#metrics.placed(side, type, 'replayed');
           return replay;
@@ -73,7 +78,8 @@ export class OrderService {
       let submitted;
       try {
         // No read before submitting: the shard looks the client order id up inside its batch
-        // transaction (one query per batch, not per order), which also makes it race-free.
+        // transaction (one query per batch, not per order), which also makes it race-free, and
+        // refuses a different order under a used id (see replayMismatch).
         submitted = await this.deps.engine.submit({ kind: 'place', userId, ...input });
       } catch (error) {
         await this.#giveBack(quota, userId);
@@ -167,15 +173,17 @@ export class OrderService {
   async #takeOrReplay(
     quota: OpenOrderQuota,
     userId: number,
-    clientOrderId: string,
+    input: PlaceOrderInput,
   ): Promise<OrderResult | undefined> {
     try {
       await quota.take(userId);
       return undefined;
     } catch (error) {
-      const existing = await this.deps.reader.getByClientOrderId(userId, clientOrderId);
-      if (existing !== undefined) return existing;
-      throw error;
+      const existing = await this.deps.reader.getByClientOrderId(userId, input.clientOrderId);
+      if (existing === undefined) throw error;
+      const mismatch = replayMismatch(input, existing.result.order, existing.placedWith);
+      if (mismatch !== undefined) throw mismatch;
+      return existing.result;
     }
   }
 

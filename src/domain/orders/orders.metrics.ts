@@ -2,8 +2,8 @@ import { counter, type Registry } from '../../telemetry/index.js';
 
 /**
  * `orders_total{side,type,result}`: every PlaceOrder outcome. `result` is bounded: `accepted`,
- * `replayed` (a repeated client order id), `rejected` (bad input, balance, book rules) or
- * `failed` (the engine could not commit).
+ * `replayed` (a repeated client order id), `rejected` (bad input, balance, book rules, a client
+ * order id reused for a different order) or `failed` (the engine could not commit).
  */
 export const PLACE_RESULTS = ['accepted', 'replayed', 'rejected', 'failed'] as const;
 export type PlaceResult = (typeof PLACE_RESULTS)[number];

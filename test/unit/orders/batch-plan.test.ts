@@ -161,6 +161,22 @@ describe('planBatch', () => {
     assert.equal(plan.inserted.size, 1);
   });
 
+  test('a client order id reused in one batch for a different order is refused, and nothing of it is planned', () => {
+    const { run } = shard();
+
+    const plan = run(
+      place(1, 'buy', 100, 1, { clientOrderId: 'same' }),
+      place(1, 'buy', 100, 2, { clientOrderId: 'same' }),
+    );
+
+    const [, second] = plan.outcomes;
+    assert.ok(second !== undefined && !second.ok);
+    assert.equal(second.error.code, 'already_exists');
+    assert.match(second.error.message, /already order 1, a different order \(quantity: 1, not 2\)/);
+    assert.equal(plan.inserted.size, 1);
+    assert.equal(plan.deltas.get(balanceKey(1, 'USD'))?.reserved, 100n);
+  });
+
   test('emits an execution report per order changed, the trade and the book levels', () => {
     const { run } = shard();
     run(place(2, 'sell', 90, 1));

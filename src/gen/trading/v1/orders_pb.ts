@@ -626,7 +626,8 @@ export const OrderStatusSchema: GenEnum<OrderStatus> = /*@__PURE__*/
  */
 export const OrderService: GenService<{
   /**
-   * PlaceOrder is idempotent per (user, client_order_id).
+   * PlaceOrder is idempotent per (user, client_order_id): repeating a request returns the
+   * order it placed, and the id with a different order is ALREADY_EXISTS, naming that order.
    *
    * @generated from rpc trading.v1.OrderService.PlaceOrder
    */
