@@ -146,19 +146,22 @@ describe('api → engine over internal gRPC', () => {
   });
 
   test("the engine's answers come back as the same domain errors and never trip the breaker", async () => {
-    engine.answer = () =>
-      Promise.reject(
-        new DomainError('failed_precondition', 'insufficient USD: 10 available, 20 needed', {
-          field: 'quantity',
-        }),
-      );
-    for (let i = 0; i < 5; i += 1) {
+    const answers = [
+      'invalid_argument',
+      'failed_precondition',
+      'not_found',
+      'resource_exhausted',
+      'already_exists',
+    ] as const;
+    for (const code of answers) {
+      engine.answer = () =>
+        Promise.reject(new DomainError(code, `an answer: ${code}`, { field: 'quantity' }));
       await assert.rejects(
         client.submit({ kind: 'cancel', userId: 1, symbol: 'BTC-USD', orderId: 1 }),
         (error: unknown) => {
           assert.ok(error instanceof DomainError);
-          assert.equal(error.code, 'failed_precondition');
-          assert.equal(error.message, 'insufficient USD: 10 available, 20 needed');
+          assert.equal(error.code, code);
+          assert.equal(error.message, `an answer: ${code}`);
           assert.equal(error.field, 'quantity');
           return true;
         },
@@ -166,7 +169,15 @@ describe('api → engine over internal gRPC', () => {
     }
     assert.equal(client.policy.state(), 'closed');
     const handled = await registry.getSingleMetricAsString('grpc_client_handled_total');
-    assert.match(handled, /grpc_method="Submit".*grpc_code="FailedPrecondition"\} 5/);
+    for (const code of [
+      'InvalidArgument',
+      'FailedPrecondition',
+      'NotFound',
+      'ResourceExhausted',
+      'AlreadyExists',
+    ]) {
+      assert.match(handled, new RegExp(`grpc_method="Submit".*grpc_code="${code}"\\} 1`));
+    }
   });
 });
 

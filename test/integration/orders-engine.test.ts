@@ -372,43 +372,6 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     );
   });
 
-  test('an amend that breaks a rule is refused with its status and changes nothing', async () => {
-    const alice = await harness.user({ USD: 10_000n, BTC: 0n });
-    const bob = await harness.user();
-    const { order } = await harness.orders.orders.place(
-      alice,
-      limit({ price: 2_000n, quantity: 3n }),
-    );
-    // Bob sells one lot into it: filled 1 of 3.
-    await harness.orders.orders.place(bob, limit({ side: 'sell', price: 2_000n, quantity: 1n }));
-    const orderId = String(order.id);
-    const before = [
-      await harness.orders.orders.get(alice, { orderId }),
-      await harness.balances(alice),
-    ];
-
-    await rejectsWith(
-      harness.orders.orders.amend(alice, { orderId, quantity: 10n }),
-      'failed_precondition',
-      /insufficient USD/,
-    );
-    await rejectsWith(
-      harness.orders.orders.amend(alice, { orderId, quantity: 1n }),
-      'failed_precondition',
-      /filled/,
-    );
-    await rejectsWith(
-      harness.orders.orders.amend(alice, { orderId, quantity: 0n }),
-      'invalid_argument',
-      /quantity/,
-    );
-
-    assert.deepEqual(
-      [await harness.orders.orders.get(alice, { orderId }), await harness.balances(alice)],
-      before,
-    );
-  });
-
   test('a market buy spends no more than the asks it takes', async () => {
     const seller = await harness.user();
     const buyer = await harness.user();
@@ -501,6 +464,47 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     const last = JSON.parse(entries[1]?.payload ?? '{}') as { order: { status: string } };
     assert.equal(last.order.status, 'new');
     assert.equal((await harness.orders.relay.measure()).pending, 0);
+  });
+});
+
+describe('an amend on a book of its own', () => {
+  const fresh = new OrdersHarness();
+  before(() => fresh.start());
+  after(() => fresh.stop());
+
+  test('an amend that breaks a rule is refused with its status and changes nothing', async () => {
+    const alice = await fresh.user({ USD: 10_000n, BTC: 0n });
+    const bob = await fresh.user();
+    const { order } = await fresh.orders.orders.place(
+      alice,
+      limit({ price: 2_000n, quantity: 3n }),
+    );
+    // Bob sells one lot into it (the only bid of this book): filled 1 of 3.
+    await fresh.orders.orders.place(bob, limit({ side: 'sell', price: 2_000n, quantity: 1n }));
+    const orderId = String(order.id);
+    assert.equal((await fresh.orders.orders.get(alice, { orderId })).order.filled, 1);
+    const before = [await fresh.orders.orders.get(alice, { orderId }), await fresh.balances(alice)];
+
+    await rejectsWith(
+      fresh.orders.orders.amend(alice, { orderId, quantity: 10n }),
+      'failed_precondition',
+      /insufficient USD/,
+    );
+    await rejectsWith(
+      fresh.orders.orders.amend(alice, { orderId, quantity: 1n }),
+      'failed_precondition',
+      /filled/,
+    );
+    await rejectsWith(
+      fresh.orders.orders.amend(alice, { orderId, quantity: 0n }),
+      'invalid_argument',
+      /quantity/,
+    );
+
+    assert.deepEqual(
+      [await fresh.orders.orders.get(alice, { orderId }), await fresh.balances(alice)],
+      before,
+    );
   });
 });
 

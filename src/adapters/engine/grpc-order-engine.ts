@@ -49,13 +49,13 @@ export interface GrpcOrderEngineOptions {
   readonly registry: Registry;
 }
 
-/** The engine's own answers (not failures of the call): they pass through as domain errors. */
 /** Tries per call while processes answer that they do not lead the shard (standbys). */
 const LEADER_SEARCH_ATTEMPTS = 4;
 
 /** A standby's answer: nothing was done, so the call goes on to another process at once. */
 class NotLeader extends Error {}
 
+/** The engine's own answers (not failures of the call): they pass through as domain errors. */
 const ANSWERS = new Map<number, DomainErrorCode>([
   [status.INVALID_ARGUMENT, 'invalid_argument'],
   [status.FAILED_PRECONDITION, 'failed_precondition'],
