@@ -221,6 +221,9 @@ function streamSequencing(messages: readonly StreamMessage[]): {
  * before seq 5. A data-modifying CTE runs to completion whether or not anything reads it, so
  * the statement returns nothing of its own. It runs on the generic plan `openBatch` set for
  * the transaction.
+ * A new order's `placed_price`/`placed_quantity` (what a repeated place is compared with) are
+ * its price and quantity as inserted; only an amend in the batch that placed it could make
+ * them differ, and the use cases amend committed orders only.
  */
 export async function writePlan(
   tx: BatchClient,

@@ -59,8 +59,10 @@ export interface RedisConnection {
   isUp(): boolean;
   /** Resolves once the client is ready; rejects after `timeoutMs`. */
   waitUntilReady(timeoutMs: number): Promise<void>;
-  /** QUIT when connected (resolves once the socket has closed), otherwise drop the socket; stops
-   * reconnecting. Idempotent. */
+  /**
+   * QUIT when connected (resolves once the socket has closed), otherwise drop the socket; stops
+   * reconnecting. Idempotent.
+   */
   close(): Promise<void>;
 }
 
