@@ -63,6 +63,7 @@ import { Readiness } from '../src/lifecycle/readiness.js';
 import { registration, startGrpcServer } from '../src/transport/grpc/server.js';
 import type { OrderEngine } from '../src/domain/orders/order-engine.port.js';
 import type { OrderService as Orders } from '../src/domain/orders/order.service.js';
+import { BATCH_STEPS } from '../src/adapters/orders/shard-runner.js';
 import {
   createOrderApi,
   createOrders,
@@ -126,8 +127,23 @@ interface RunResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly batchMean: number;
+  /** Mean ms a committed batch spent in each step of its cycle (engine_batch_step_seconds). */
+  readonly batchStepsMs: BatchStepsMs;
   readonly cpu: CpuPerOrder;
 }
+
+type BatchStepsMs = Record<(typeof BATCH_STEPS)[number], number>;
+
+/** What the engine's metrics say of a run's batches (0 where nothing was committed). */
+interface BatchFigures {
+  readonly mean: number;
+  readonly stepsMs: BatchStepsMs;
+}
+
+const NO_BATCHES: BatchFigures = {
+  mean: 0,
+  stepsMs: Object.fromEntries(BATCH_STEPS.map((step) => [step, 0])) as BatchStepsMs,
+};
 
 /** CPU µs per measured order: where the machine's two cores went. */
 interface CpuPerOrder {
@@ -275,19 +291,31 @@ async function run(
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
   };
-  const batchMean = async () => {
+  const batches = async (): Promise<BatchFigures> => {
     const [sum = 0, count = 0] = (await registry.getSingleMetricAsString('engine_batch_size'))
       .split('\n')
       .filter((l) => /^engine_batch_size_(sum|count) /.test(l))
       .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
-    return Math.round((sum / Math.max(1, count)) * 10) / 10;
+    const steps = await registry.getSingleMetricAsString('engine_batch_step_seconds');
+    const total = (series: 'sum' | 'count', step: string) =>
+      steps
+        .split('\n')
+        .filter((l) => l.startsWith(`engine_batch_step_seconds_${series}{`))
+        .filter((l) => l.includes(`step="${step}"`))
+        .reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const stepMs = (step: string) =>
+      Math.round((total('sum', step) / Math.max(1, total('count', step))) * 1e5) / 100;
+    return {
+      mean: Math.round((sum / Math.max(1, count)) * 10) / 10,
+      stepsMs: Object.fromEntries(BATCH_STEPS.map((step) => [step, stepMs(step)])) as BatchStepsMs,
+    };
   };
   if (mode === 'in-process') {
     const [measured, cpu] = await Promise.all([
       inProcess(orders.orders, userIds.map(Number), label),
       measuredCpu(),
     ]);
-    const result = summarize(label, measured, await batchMean(), cpu);
+    const result = summarize(label, measured, await batches(), cpu);
     await teardown();
     return result;
   }
@@ -355,16 +383,16 @@ async function run(
     cpuSeconds: results.reduce((sum, r) => sum + r.cpuSeconds, 0),
     seconds: Math.max(...results.map((r) => r.seconds)),
   };
-  const mean = await batchMean();
+  const batch = isTransport(mode) ? NO_BATCHES : await batches();
   await server.drain();
   await teardown();
-  return summarize(label, measured, isTransport(mode) ? 0 : mean, await cpu);
+  return summarize(label, measured, batch, await cpu);
 }
 
 function summarize(
   label: string,
   measured: WorkerResult,
-  batchMean: number,
+  batch: BatchFigures,
   cpu: CpuTotals,
 ): RunResult {
   const latencies = [...measured.latencies].sort((a, b) => a - b);
@@ -375,7 +403,8 @@ function summarize(
     perSecond: Math.round(latencies.length / measured.seconds),
     p50Ms: Math.round(percentile(latencies, 50) * 100) / 100,
     p99Ms: Math.round(percentile(latencies, 99) * 100) / 100,
-    batchMean,
+    batchMean: batch.mean,
+    batchStepsMs: batch.stepsMs,
     cpu: {
       server: perOrder(cpu.main),
       clients: perOrder(measured.cpuSeconds),
@@ -772,6 +801,8 @@ async function main(): Promise<void> {
       p99_ms: stream.p99Ms,
       failed: stream.failed,
       batch_size_mean: stream.batchMean,
+      // Where a committed batch's time went, mean ms per step (read, plan, wait, write, commit).
+      batch_steps_ms: stream.batchStepsMs,
       baseline_orders_per_s: streamBaseline.perSecond,
       baseline_p50_ms: streamBaseline.p50Ms,
       baseline_p99_ms: streamBaseline.p99Ms,
@@ -809,6 +840,7 @@ async function main(): Promise<void> {
       traced_p99_ms: traced.p99Ms,
       traced_failed: traced.failed,
       traced_cpu_us_per_order: traced.cpu,
+      traced_batch_steps_ms: traced.batchStepsMs,
       traced_ratio: Math.round((traced.perSecond / Math.max(1, stream.perSecond)) * 100) / 100,
       node: process.version,
     }),
@@ -836,6 +868,9 @@ async function repeated(runs: readonly (() => Promise<RunResult>)[]): Promise<Ru
       p50Ms: median((r) => r.p50Ms),
       p99Ms: median((r) => r.p99Ms),
       batchMean: median((r) => r.batchMean),
+      batchStepsMs: Object.fromEntries(
+        BATCH_STEPS.map((step) => [step, median((r) => r.batchStepsMs[step])]),
+      ) as BatchStepsMs,
       cpu: {
         server: median((r) => r.cpu.server),
         clients: median((r) => r.cpu.clients),
