@@ -12,6 +12,22 @@ export type Role = (typeof ROLES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The standard `OTEL_TRACES_SAMPLER` values (the OpenTelemetry SDK environment spec). */
+export const SAMPLER_NAMES = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+export interface SamplerSettings {
+  readonly name: (typeof SAMPLER_NAMES)[number];
+  /** The share of new traces sampled by the ratio samplers, 0 to 1 (`OTEL_TRACES_SAMPLER_ARG`). */
+  readonly ratio: number;
+}
+
 const port = (fallback: number) =>
   z.coerce
     .number({ error: 'expected a whole number from 0 to 65535' })
@@ -108,6 +124,14 @@ const envSchema = z.object({
   TELEMETRY_ENABLED: bool(true),
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(['http:', 'https:'])),
   OTEL_SERVICE_NAME: z.string().trim().min(1).default('trading-platform'),
+  OTEL_TRACES_SAMPLER: z
+    .enum(SAMPLER_NAMES, { error: `expected one of ${SAMPLER_NAMES.join(', ')}` })
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number({ error: 'expected a ratio from 0 to 1' })
+    .min(0, { error: 'expected a ratio from 0 to 1' })
+    .max(1, { error: 'expected a ratio from 0 to 1' })
+    .default(1),
   TLS_CERT_FILE: optional(filePath),
   TLS_KEY_FILE: optional(filePath),
   TLS_CA_FILE: optional(filePath),
@@ -162,7 +186,11 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
   readonly dataDir: string;
-  readonly telemetry: { readonly enabled: boolean; readonly otlpEndpoint: string | undefined };
+  readonly telemetry: {
+    readonly enabled: boolean;
+    readonly otlpEndpoint: string | undefined;
+    readonly sampler: SamplerSettings;
+  };
   readonly tls:
     | { readonly certFile: string; readonly keyFile: string; readonly caFile: string | undefined }
     | undefined;
@@ -289,7 +317,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     dataDir: e.DATA_DIR,
-    telemetry: { enabled: e.TELEMETRY_ENABLED, otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
+    telemetry: {
+      enabled: e.TELEMETRY_ENABLED,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
+    },
     tls:
       e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
         ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, caFile: e.TLS_CA_FILE }

@@ -28,6 +28,7 @@ if (config?.telemetry.enabled === true) {
     role: config.role,
     podName: config.podName,
     otlpEndpoint: config.telemetry.otlpEndpoint,
+    sampler: config.telemetry.sampler,
   });
   await waitForAllMessagesAcknowledged();
 }

@@ -6,6 +6,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { SamplerSettings } from '../config/index.js';
+import { createSampler } from './sampler.js';
 
 export interface TracingSettings {
   readonly serviceName: string;
@@ -14,6 +16,7 @@ export interface TracingSettings {
   readonly podName: string;
   /** OTLP/gRPC endpoint; when unset spans are still created (for log correlation) but not exported. */
   readonly otlpEndpoint: string | undefined;
+  readonly sampler: SamplerSettings;
 }
 
 let active: NodeTracerProvider | undefined;
@@ -42,6 +45,7 @@ export function startTracing(settings: TracingSettings): void {
       'app.role': settings.role,
     }),
     spanProcessors,
+    sampler: createSampler(settings.sampler),
   });
   active.register();
   registerInstrumentations({

@@ -131,3 +131,19 @@ test('ROLE=api needs the engine address it calls, and reads the engine settings'
     leaderPollMs: 250,
   });
 });
+
+test('traces every call by default; OTEL_TRACES_SAMPLER and its ratio are the standard ones', () => {
+  assert.deepEqual(loadConfig({}).telemetry.sampler, { name: 'parentbased_always_on', ratio: 1 });
+  assert.deepEqual(
+    loadConfig({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' })
+      .telemetry.sampler,
+    { name: 'parentbased_traceidratio', ratio: 0.1 },
+  );
+  assert.deepEqual(problemsOf({ OTEL_TRACES_SAMPLER: 'sometimes' }), [
+    'OTEL_TRACES_SAMPLER="sometimes": expected one of always_on, always_off, traceidratio, ' +
+      'parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
+  ]);
+  assert.deepEqual(problemsOf({ OTEL_TRACES_SAMPLER_ARG: '1.5' }), [
+    'OTEL_TRACES_SAMPLER_ARG="1.5": expected a ratio from 0 to 1',
+  ]);
+});
