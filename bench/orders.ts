@@ -102,7 +102,7 @@ const { values } = parseArgs({
     // the laptop default, which keeps every stream's last 10,000 events on this process's heap.
     'stream-log': { type: 'string', default: 'redis' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    // Set by the traced run on its child: stop unless spans are being recorded.
+    // Set by the traced run on its child: stop unless a tracer provider is registered.
     'expect-tracing': { type: 'boolean', default: false },
   },
 });
@@ -297,13 +297,14 @@ async function run(
       .split('\n')
       .filter((l) => /^engine_batch_size_(sum|count) /.test(l))
       .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
-    const steps = await registry.getSingleMetricAsString('engine_batch_step_seconds');
+    const steps = (await registry.getSingleMetric('engine_batch_step_seconds')?.get())?.values;
+    // Summed over the shards.
     const total = (series: 'sum' | 'count', step: string) =>
-      steps
-        .split('\n')
-        .filter((l) => l.startsWith(`engine_batch_step_seconds_${series}{`))
-        .filter((l) => l.includes(`step="${step}"`))
-        .reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      (steps ?? [])
+        // prom-client names each histogram value's series (`…_sum`, `…_count`, `…_bucket`).
+        .filter((v) => 'metricName' in v && v.metricName === `engine_batch_step_seconds_${series}`)
+        .filter((v) => v.labels.step === step)
+        .reduce((acc, v) => acc + v.value, 0);
     const stepMs = (step: string) =>
       Math.round((total('sum', step) / Math.max(1, total('count', step))) * 1e5) / 100;
     return {

@@ -147,6 +147,16 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   readiness.watch(config.readinessIntervalMs);
   await readiness.evaluate();
-  logger.info({ http_port: httpPort, grpc_port: grpc.port }, 'app started');
+  const { telemetry } = config;
+  logger.info(
+    {
+      http_port: httpPort,
+      grpc_port: grpc.port,
+      // Which spans are kept: the first thing to check when traces seem to be missing.
+      traces_sampler: telemetry.enabled ? telemetry.sampler.name : 'off',
+      traces_sampler_ratio: telemetry.sampler.ratio,
+    },
+    'app started',
+  );
   return { httpPort, grpcPort: grpc.port, readiness, shutdown };
 }

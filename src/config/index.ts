@@ -1,2 +1,2 @@
-export { ConfigError, loadConfig, ROLES, SAMPLER_NAMES } from './config.js';
+export { ConfigError, loadConfig, ROLES } from './config.js';
 export type { Config, Role, SamplerSettings } from './config.js';

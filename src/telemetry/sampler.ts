@@ -17,19 +17,18 @@ import type { SamplerSettings } from '../config/index.js';
  * still has a trace id, so log lines keep their `trace_id`.
  */
 export function createSampler(settings: SamplerSettings): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(settings.ratio);
   switch (settings.name) {
     case 'always_on':
       return new AlwaysOnSampler();
     case 'always_off':
       return new AlwaysOffSampler();
     case 'traceidratio':
-      return ratio;
+      return new TraceIdRatioBasedSampler(settings.ratio);
     case 'parentbased_always_on':
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
     case 'parentbased_always_off':
       return new ParentBasedSampler({ root: new AlwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.ratio) });
   }
 }

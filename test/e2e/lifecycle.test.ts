@@ -6,9 +6,17 @@ import { healthClient, unary } from '../support/grpc.js';
 import { spawnApp } from '../support/process.js';
 
 test('a started process is live, ready, SERVING and exports its metrics', async () => {
-  const app = await spawnApp({ SHUTDOWN_DRAIN_DELAY_MS: '0' });
+  const app = await spawnApp({
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: '0.25',
+  });
   try {
-    await app.waitForLog('app started');
+    const started = await app.waitForLog('app started');
+    assert.deepEqual(
+      [started.traces_sampler, started.traces_sampler_ratio],
+      ['parentbased_traceidratio', 0.25],
+    );
     assert.equal((await fetch(`${app.httpUrl}/healthz`)).status, 200);
     assert.equal((await fetch(`${app.httpUrl}/readyz`)).status, 200);
 

@@ -30,7 +30,10 @@ export interface StoredPlace {
  */
 export function replayMismatch(
   asked: PlaceTerms,
-  stored: Pick<Order, 'id' | 'clientOrderId' | keyof PlaceTerms>,
+  stored: Pick<
+    Order,
+    'id' | 'clientOrderId' | 'symbol' | 'side' | 'type' | 'timeInForce' | 'postOnly'
+  >,
   placedWith: PlacedWith | undefined,
 ): DomainError | undefined {
   const terms: (readonly [string, string | number | boolean, string | number | boolean])[] = [

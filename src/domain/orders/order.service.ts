@@ -1,5 +1,5 @@
 import type { Logger, Registry } from '../../telemetry/index.js';
-import { DomainError, isDomainError } from '../errors.js';
+import { DomainError, isDomainError, type DomainErrorCode } from '../errors.js';
 import { parseRequest } from '../validation.js';
 import type { Market } from './market.js';
 import type { OpenOrderQuota } from './open-order-quota.js';
@@ -43,7 +43,8 @@ const DEFAULT_PAGE_SIZE = 50;
 const notFound = (orderId: number) =>
   new DomainError('not_found', `order ${orderId} not found`, { field: 'order_id' });
 
-const REJECTED: ReadonlySet<string> = new Set([
+/** Client errors: the caller's request, not the platform, was at fault. */
+const REJECTED: ReadonlySet<DomainErrorCode> = new Set<DomainErrorCode>([
   'invalid_argument',
   'failed_precondition',
   'already_exists',
