@@ -15,7 +15,7 @@ import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
-import { grpcClient, healthClient, unary } from '../support/grpc.js';
+import { grpcClient, healthClient, rawGrpcCall, unary } from '../support/grpc.js';
 
 let app: TestApp;
 let health: Client;
@@ -183,4 +183,56 @@ test('bytes that are not a valid request message get INVALID_ARGUMENT, not INTER
   raw.close();
   assert.equal(error?.code, status.INVALID_ARGUMENT);
   assert.match(error.details, /^request is not a valid trading\.v1\.RegisterRequest message/);
+});
+
+/** Error-level log lines written while `fn` runs. */
+async function errorLinesDuring(fn: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+  const from = app.logs.lines.length;
+  await fn();
+  return app.logs.lines.slice(from).filter((line) => line.level === 'error');
+}
+
+for (const { path, type } of [
+  { path: '/trading.v1.AuthService/Register', type: 'unary' },
+  { path: '/trading.v1.MarketDataService/Subscribe', type: 'server_stream' },
+]) {
+  test(`a ${type} call with no request message gets INVALID_ARGUMENT, logged as a client error`, async () => {
+    const [, service = '', method = ''] = path.split('/');
+    const labels = { grpc_service: service, grpc_method: method, grpc_type: type };
+    const counted = () =>
+      metrics().then(
+        (text) =>
+          sample(text, 'grpc_server_handled_total', { ...labels, grpc_code: 'InvalidArgument' }) ??
+          0,
+      );
+    const before = await counted();
+    let answer: Awaited<ReturnType<typeof rawGrpcCall>> | undefined;
+
+    const errors = await errorLinesDuring(async () => {
+      answer = await rawGrpcCall(app.grpcAddress, path);
+    });
+
+    assert.equal(answer?.status, status.INVALID_ARGUMENT);
+    assert.match(answer.message, /carried no request message/);
+    assert.deepEqual(errors, []);
+    assert.equal(await counted(), before + 1);
+    const line = app.logs.find('grpc call finished', {
+      grpc_method: method,
+      grpc_code: 'InvalidArgument',
+    });
+    assert.equal(line?.level, 'info');
+  });
+}
+
+test('a unary call with two request messages gets INVALID_ARGUMENT, logged as a client error', async () => {
+  let answer: Awaited<ReturnType<typeof rawGrpcCall>> | undefined;
+  const errors = await errorLinesDuring(async () => {
+    answer = await rawGrpcCall(app.grpcAddress, '/trading.v1.AuthService/Register', [
+      new Uint8Array(),
+      new Uint8Array(),
+    ]);
+  });
+  assert.equal(answer?.status, status.INVALID_ARGUMENT);
+  assert.match(answer.message, /more than one request message/);
+  assert.deepEqual(errors, []);
 });

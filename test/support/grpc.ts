@@ -1,3 +1,4 @@
+import { connect, type IncomingHttpHeaders } from 'node:http2';
 import type { DescService } from '@bufbuild/protobuf';
 import {
   credentials,
@@ -45,4 +46,63 @@ export function unary<T = Record<string, unknown>>(
       resolve({ error, response: response as T | undefined });
     });
   });
+}
+
+export interface RawCallResult {
+  /** `grpc-status`, from the trailers or a trailers-only answer. */
+  readonly status: number;
+  readonly message: string;
+}
+
+/**
+ * A gRPC call made frame by frame with node:http2, for what a well-behaved client library
+ * never sends: `messages` are written as length-prefixed gRPC messages (none at all, or
+ * several on a unary method), then the stream ends.
+ */
+export function rawGrpcCall(
+  address: string,
+  path: string,
+  messages: readonly Uint8Array[] = [],
+): Promise<RawCallResult> {
+  const session = connect(`http://${address}`);
+  return new Promise<RawCallResult>((resolve, reject) => {
+    session.on('error', reject);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    let status: IncomingHttpHeaders = {};
+    const keep = (headers: IncomingHttpHeaders) => {
+      if (headers['grpc-status'] !== undefined) status = headers;
+    };
+    stream.on('response', keep);
+    stream.on('trailers', keep);
+    stream.on('data', () => undefined);
+    stream.on('error', reject);
+    stream.on('close', () => {
+      const code = status['grpc-status'];
+      if (typeof code !== 'string') {
+        reject(new Error(`no grpc-status from ${path}`));
+        return;
+      }
+      const message = status['grpc-message'];
+      resolve({
+        status: Number(code),
+        message: decodeURIComponent(typeof message === 'string' ? message : ''),
+      });
+    });
+    for (const message of messages) stream.write(grpcFrame(message));
+    stream.end();
+  }).finally(() => {
+    session.close();
+  });
+}
+
+/** One gRPC length-prefixed message: an uncompressed flag, a 4-byte length, the bytes. */
+function grpcFrame(message: Uint8Array): Buffer {
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(message.byteLength, 1);
+  return Buffer.concat([header, message]);
 }

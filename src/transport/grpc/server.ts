@@ -13,6 +13,7 @@ import type { Logger, Registry } from '../../telemetry/index.js';
 import { healthService } from './health.js';
 import { GrpcServerMetrics, observabilityInterceptor } from './observability.js';
 import { reflectionService } from './reflection.js';
+import { singleRequestInterceptor } from './single-request.js';
 import {
   grpcServiceDefinition,
   grpcServiceImplementation,
@@ -65,7 +66,8 @@ export async function startGrpcServer(
 ): Promise<GrpcServer> {
   const metrics = new GrpcServerMetrics(options.registry);
   const server = new Server({
-    interceptors: [observabilityInterceptor(metrics, options.logger)],
+    // The last one listed is the outermost: observability sees every answer, its own included.
+    interceptors: [observabilityInterceptor(metrics, options.logger), singleRequestInterceptor],
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
   });
