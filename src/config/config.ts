@@ -114,6 +114,12 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
   GRPC_PORT: port(50051),
+  GRPC_KEEPALIVE_TIME_MS: millis(60_000, 86_400_000),
+  GRPC_KEEPALIVE_TIMEOUT_MS: positiveInt(20_000, 600_000),
+  GRPC_MAX_CONNECTION_IDLE_MS: millis(300_000, 86_400_000),
+  GRPC_MAX_CONNECTION_AGE_MS: millis(0, 86_400_000 * 30),
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS: millis(30_000, 86_400_000),
+  GRPC_TLS_HANDSHAKE_TIMEOUT_MS: positiveInt(10_000, 600_000),
   POD_NAME: z.string().trim().min(1).max(253).default(hostname()),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })
@@ -181,7 +187,11 @@ export interface Config {
   readonly podName: string;
   readonly serviceName: string;
   readonly http: { readonly host: string; readonly port: number };
-  readonly grpc: { readonly host: string; readonly port: number };
+  readonly grpc: {
+    readonly host: string;
+    readonly port: number;
+    readonly connections: GrpcConnectionLimits;
+  };
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
@@ -240,6 +250,20 @@ export interface Config {
     /** Same seed, same sequence of decisions. */
     readonly seed: number;
   };
+}
+
+/** How long the gRPC port holds a connection; `undefined` means no limit. */
+export interface GrpcConnectionLimits {
+  /** The server pings each connection this often; no answer within the timeout closes it. */
+  readonly keepaliveTimeMs: number | undefined;
+  readonly keepaliveTimeoutMs: number;
+  /** A connection with no call in progress for this long gets GOAWAY. */
+  readonly maxIdleMs: number | undefined;
+  /** Any connection gets GOAWAY at this age, then its calls have the grace period to finish. */
+  readonly maxAgeMs: number | undefined;
+  readonly maxAgeGraceMs: number;
+  /** A TLS connection must complete its handshake within this. */
+  readonly tlsHandshakeTimeoutMs: number;
 }
 
 export interface RateLimitSetting {
@@ -312,7 +336,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     podName: e.POD_NAME,
     serviceName: e.OTEL_SERVICE_NAME,
     http: { host: e.HOST, port: e.HTTP_PORT },
-    grpc: { host: e.HOST, port: e.GRPC_PORT },
+    grpc: {
+      host: e.HOST,
+      port: e.GRPC_PORT,
+      connections: {
+        keepaliveTimeMs: unlessZero(e.GRPC_KEEPALIVE_TIME_MS),
+        keepaliveTimeoutMs: e.GRPC_KEEPALIVE_TIMEOUT_MS,
+        maxIdleMs: unlessZero(e.GRPC_MAX_CONNECTION_IDLE_MS),
+        maxAgeMs: unlessZero(e.GRPC_MAX_CONNECTION_AGE_MS),
+        maxAgeGraceMs: e.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
+        tlsHandshakeTimeoutMs: e.GRPC_TLS_HANDSHAKE_TIMEOUT_MS,
+      },
+    },
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
@@ -369,6 +404,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   return deepFreeze(config);
 }
+
+/** 0 turns a limit off. */
+const unlessZero = (value: number): number | undefined => (value === 0 ? undefined : value);
 
 function deepFreeze<T extends object>(value: T): T {
   for (const child of Object.values(value)) {

@@ -147,3 +147,31 @@ test('traces every call by default; OTEL_TRACES_SAMPLER and its ratio are the st
     'OTEL_TRACES_SAMPLER_ARG="1.5": expected a ratio from 0 to 1',
   ]);
 });
+
+test('the gRPC port bounds its connections by default; 0 turns a limit off', () => {
+  assert.deepEqual(loadConfig({}).grpc.connections, {
+    keepaliveTimeMs: 60_000,
+    keepaliveTimeoutMs: 20_000,
+    maxIdleMs: 300_000,
+    maxAgeMs: undefined,
+    maxAgeGraceMs: 30_000,
+    tlsHandshakeTimeoutMs: 10_000,
+  });
+  const off = loadConfig({
+    GRPC_KEEPALIVE_TIME_MS: '0',
+    GRPC_MAX_CONNECTION_IDLE_MS: '0',
+    GRPC_MAX_CONNECTION_AGE_MS: '1800000',
+  }).grpc.connections;
+  assert.equal(off.keepaliveTimeMs, undefined);
+  assert.equal(off.maxIdleMs, undefined);
+  assert.equal(off.maxAgeMs, 1_800_000);
+});
+
+test('names what is allowed for a bad gRPC connection limit', () => {
+  assert.deepEqual(problemsOf({ GRPC_KEEPALIVE_TIMEOUT_MS: '0' }), [
+    'GRPC_KEEPALIVE_TIMEOUT_MS="0": expected a whole number from 1 to 600000',
+  ]);
+  assert.deepEqual(problemsOf({ GRPC_MAX_CONNECTION_IDLE_MS: 'soon' }), [
+    'GRPC_MAX_CONNECTION_IDLE_MS="soon": expected milliseconds, a whole number from 0 to 86400000',
+  ]);
+});

@@ -5,6 +5,7 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import {
   Server,
   ServerCredentials,
+  type ChannelOptions,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -27,6 +28,24 @@ export interface TlsFiles {
   readonly caFile: string | undefined;
 }
 
+/**
+ * How long a connection is held, so silent or forgotten ones do not pile up; `undefined`
+ * means no limit. A plaintext connection that never sends the HTTP/2 preface already has a
+ * session, so the idle limit and the keepalive pings close it.
+ */
+export interface ConnectionLimits {
+  /** The server pings each connection this often; no answer within the timeout closes it. */
+  readonly keepaliveTimeMs: number | undefined;
+  readonly keepaliveTimeoutMs: number;
+  /** A connection with no call in progress for this long gets GOAWAY. */
+  readonly maxIdleMs: number | undefined;
+  /** Any connection gets GOAWAY at this age, then its calls have the grace period to finish. */
+  readonly maxAgeMs: number | undefined;
+  readonly maxAgeGraceMs: number;
+  /** A TLS connection must complete its handshake within this. */
+  readonly tlsHandshakeTimeoutMs: number;
+}
+
 export interface GrpcServerOptions {
   readonly host: string;
   readonly port: number;
@@ -39,6 +58,8 @@ export interface GrpcServerOptions {
   readonly limitCall?: AdapterOptions['limitCall'];
   /** Largest request accepted; larger ones fail with RESOURCE_EXHAUSTED before any handler runs. */
   readonly maxReceiveMessageBytes?: number;
+  /** Unset: grpc-js's defaults, which hold any connection for ever. */
+  readonly connections?: ConnectionLimits;
 }
 
 // A service registered with its Connect-style implementation; the types differ per service.
@@ -69,7 +90,7 @@ export async function startGrpcServer(
     // The last one listed is the outermost: observability sees every answer, its own included.
     interceptors: [observabilityInterceptor(metrics, options.logger), singleRequestInterceptor],
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
-    'grpc.keepalive_permit_without_calls': 1,
+    ...connectionOptions(options.connections),
   });
   const shutdown = new AbortController();
   // Each open streaming call listens for shutdown; hundreds at once are normal, not a leak.
@@ -103,7 +124,7 @@ export async function startGrpcServer(
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       `${options.host}:${options.port}`,
-      credentials(options.tls),
+      credentials(options.tls, options.connections?.tlsHandshakeTimeoutMs),
       (error, bound) => {
         if (error === null) resolve(bound);
         else reject(error);
@@ -131,11 +152,48 @@ export async function startGrpcServer(
   };
 }
 
-function credentials(tls: TlsFiles | undefined): ServerCredentials {
+/** The grpc-js server options (grpc-js 1.14's names) that bound a connection's life. */
+function connectionOptions(limits: ConnectionLimits | undefined): ChannelOptions {
+  if (limits === undefined) return {};
+  const options: ChannelOptions = { 'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs };
+  if (limits.keepaliveTimeMs !== undefined) {
+    options['grpc.keepalive_time_ms'] = limits.keepaliveTimeMs;
+  }
+  if (limits.maxIdleMs !== undefined) options['grpc.max_connection_idle_ms'] = limits.maxIdleMs;
+  if (limits.maxAgeMs !== undefined) {
+    options['grpc.max_connection_age_ms'] = limits.maxAgeMs;
+    options['grpc.max_connection_age_grace_ms'] = limits.maxAgeGraceMs;
+  }
+  return options;
+}
+
+function credentials(
+  tls: TlsFiles | undefined,
+  handshakeTimeoutMs: number | undefined,
+): ServerCredentials {
   if (tls === undefined) return ServerCredentials.createInsecure();
-  return ServerCredentials.createSsl(
+  const ssl = ServerCredentials.createSsl(
     tls.caFile === undefined ? null : readFileSync(tls.caFile),
     [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
     tls.caFile !== undefined,
   );
+  return handshakeTimeoutMs === undefined ? ssl : new HandshakeLimited(ssl, handshakeTimeoutMs);
+}
+
+/**
+ * TLS credentials whose listener drops a connection that has not finished its handshake in
+ * time. grpc-js has no option for it; its TLS server takes Node's `handshakeTimeout` from the
+ * credentials' server options, whose default holds a silent connection for two minutes.
+ */
+class HandshakeLimited extends ServerCredentials {
+  constructor(ssl: ServerCredentials, handshakeTimeoutMs: number) {
+    super(
+      { ...ssl._getConstructorOptions(), handshakeTimeout: handshakeTimeoutMs },
+      ssl._getSecureContextOptions() ?? undefined,
+    );
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
 }
