@@ -47,6 +47,7 @@ export async function createAuth(
         systemClock,
       ),
       loginUserThrottle: throttle('login_user'),
+      loginUserIpThrottle: throttle('login_user_ip'),
       loginIpThrottle: throttle('login_ip'),
       clock: systemClock,
       logger,
@@ -56,6 +57,7 @@ export async function createAuth(
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
       demoBalances: config.auth.demoBalances,
       loginPerUser: config.limits.loginPerUser,
+      loginPerUserIp: config.limits.loginPerUserIp,
       loginPerIp: config.limits.loginPerIp,
     },
   );

@@ -53,7 +53,7 @@ describe('AuthService over gRPC', () => {
   let accounts: Client;
 
   before(async () => {
-    app = await startTestApp({ LOGIN_USER_BURST: '3', LOGIN_USER_PER_MIN: '1' });
+    app = await startTestApp({ LOGIN_USER_IP_BURST: '3', LOGIN_USER_IP_PER_MIN: '1' });
     auth = grpcClient(app.grpcAddress, AuthService);
     orders = grpcClient(app.grpcAddress, OrderService);
     accounts = grpcClient(app.grpcAddress, AccountService);
@@ -129,7 +129,7 @@ describe('AuthService over gRPC', () => {
     assert.ok((sample(text, 'auth_logins_total', { result: 'invalid_credentials' }) ?? 0) >= 2);
   });
 
-  test('login attempts on one username are throttled with a retry delay', async () => {
+  test('login attempts on one username from one address are throttled with a retry delay', async () => {
     await register('erin');
     for (let i = 0; i < 3; i += 1) await login('erin', 'wrong password guess');
     const { error } = await login('erin');
@@ -138,7 +138,7 @@ describe('AuthService over gRPC', () => {
     assert.ok(retryAfter > 0 && retryAfter <= 60_000, `retry-after-ms ${retryAfter}`);
     assert.match(error.details, /retry in \d+ ms/);
     const text = await app.registry.metrics();
-    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user' }), 1);
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user_ip' }), 1);
     assert.equal(sample(text, 'auth_logins_total', { result: 'throttled' }), 1);
   });
 

@@ -147,3 +147,15 @@ test('traces every call by default; OTEL_TRACES_SAMPLER and its ratio are the st
     'OTEL_TRACES_SAMPLER_ARG="1.5": expected a ratio from 0 to 1',
   ]);
 });
+
+test('login limits: per (username, address) tighter than per username across addresses', () => {
+  const { limits } = loadConfig({});
+  assert.deepEqual(limits.loginPerUserIp, { ratePerSec: 5 / 60, burst: 10 });
+  assert.deepEqual(limits.loginPerUser, { ratePerSec: 50 / 60, burst: 100 });
+  assert.deepEqual(problemsOf({ LOGIN_USER_BURST: '10' }), [
+    'LOGIN_USER_BURST="10": must exceed LOGIN_USER_IP_BURST (10), or one address could lock a user out',
+  ]);
+  assert.deepEqual(problemsOf({ LOGIN_USER_IP_PER_MIN: '60' }), [
+    'LOGIN_USER_PER_MIN="50": must be at least LOGIN_USER_IP_PER_MIN (60), or one address could lock a user out',
+  ]);
+});
