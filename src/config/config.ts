@@ -164,6 +164,9 @@ const envSchema = z.object({
   LOGIN_IP_BURST: positiveInt(30, 100_000),
   LOGIN_IP_PER_MIN: positiveInt(30, 600_000),
   LOGIN_LIMIT_FAILURE_MODE: failureMode('closed'),
+  REGISTER_IP_BURST: positiveInt(10, 100_000),
+  REGISTER_IP_PER_MIN: positiveInt(2, 600_000),
+  REGISTER_LIMIT_FAILURE_MODE: failureMode('closed'),
   USER_RATE_PER_S: positiveInt(50, 1_000_000),
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
@@ -223,6 +226,9 @@ export interface Config {
     readonly loginPerUser: RateLimitSetting;
     readonly loginPerIp: RateLimitSetting;
     readonly loginFailureMode: 'open' | 'closed';
+    /** Registrations per client address: enough for people, a wall for a script. */
+    readonly registerPerIp: RateLimitSetting;
+    readonly registerFailureMode: 'open' | 'closed';
     readonly perUser: RateLimitSetting;
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
@@ -356,6 +362,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginPerUser: { ratePerSec: e.LOGIN_USER_PER_MIN / 60, burst: e.LOGIN_USER_BURST },
       loginPerIp: { ratePerSec: e.LOGIN_IP_PER_MIN / 60, burst: e.LOGIN_IP_BURST },
       loginFailureMode: e.LOGIN_LIMIT_FAILURE_MODE,
+      registerPerIp: { ratePerSec: e.REGISTER_IP_PER_MIN / 60, burst: e.REGISTER_IP_BURST },
+      registerFailureMode: e.REGISTER_LIMIT_FAILURE_MODE,
       perUser: { ratePerSec: e.USER_RATE_PER_S, burst: e.USER_RATE_BURST },
       methodCosts: Object.fromEntries(
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),

@@ -65,7 +65,7 @@ describe('login throttling with the default limits', () => {
   after(() => env.close());
 
   test("an attacker's failures on a name do not lock its owner out from another address", async () => {
-    await env.auth.register({ username: 'owner', password: PASSWORD });
+    await env.auth.register({ username: 'owner', password: PASSWORD }, B);
     for (let i = 0; i < 10; i += 1) {
       await assert.rejects(
         env.auth.login({ username: 'owner', password: `guess number ${i}` }, A),
@@ -103,7 +103,7 @@ describe('login throttling per username across addresses', () => {
   after(() => env.close());
 
   test('many addresses guessing one name are stopped by the looser per-username limit', async () => {
-    await env.auth.register({ username: 'target', password: PASSWORD });
+    await env.auth.register({ username: 'target', password: PASSWORD }, B);
     const guess = (ip: string) =>
       env.auth.login({ username: 'target', password: 'wrong guess here' }, { ip });
     const outcomes = [];
@@ -117,5 +117,43 @@ describe('login throttling per username across addresses', () => {
     const text = await env.registry.metrics();
     assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user' }), 3);
     assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user_ip' }), 0);
+  });
+});
+
+describe('registration limit per client address, default settings', () => {
+  let env: Awaited<ReturnType<typeof openAuth>>;
+  before(async () => {
+    env = await openAuth();
+  });
+  after(() => env.close());
+
+  test('a script registering from one address is refused after a small burst; others are not', async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        env.auth
+          .register({ username: `script${i}`, password: PASSWORD }, A)
+          .catch((error: unknown) => error),
+      ),
+    );
+    const refused = outcomes.filter(isCode('resource_exhausted'));
+    assert.equal(40 - refused.length, 10, 'the burst');
+    for (const error of refused) {
+      assert.ok(isDomainError(error) && (error.retryAfterMs ?? 0) > 0, String(error));
+      assert.match(String(error), /register_ip limit/);
+    }
+    const other = await env.auth.register({ username: 'someone-else', password: PASSWORD }, B);
+    assert.match(other.userId, /^\d+$/);
+    const text = await env.registry.metrics();
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'register_ip' }), 30);
+  });
+
+  test('invalid requests are refused before they count', async () => {
+    for (let i = 0; i < 20; i += 1) {
+      await assert.rejects(
+        env.auth.register({ username: 'x', password: PASSWORD }, { ip: '192.0.2.99' }),
+        isCode('invalid_argument'),
+      );
+    }
+    await env.auth.register({ username: 'typo-fixed', password: PASSWORD }, { ip: '192.0.2.99' });
   });
 });

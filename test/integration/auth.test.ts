@@ -294,6 +294,39 @@ describe('AuthService over gRPC', () => {
   });
 });
 
+describe('registration over gRPC', () => {
+  let app: TestApp;
+  let auth: Client;
+
+  before(async () => {
+    app = await startTestApp({ REGISTER_IP_BURST: '3', REGISTER_IP_PER_MIN: '1' });
+    auth = grpcClient(app.grpcAddress, AuthService);
+  });
+
+  after(async () => {
+    auth.close();
+    await app.stop();
+  });
+
+  test('parallel registrations from one address are limited, with a retry delay', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        unary(auth, 'register', { username: `burst${i}`, password: PASSWORD }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.error === null).length, 3);
+    const refused = results.flatMap((r) => (r.error === null ? [] : [r.error]));
+    for (const error of refused) {
+      assert.equal(error.code, status.RESOURCE_EXHAUSTED, error.details);
+      assert.match(error.details, /register_ip limit.*retry in \d+ ms/);
+      assert.ok(Number(error.metadata.get('retry-after-ms')[0]) > 0);
+    }
+    const text = await app.registry.metrics();
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'register_ip' }), 7);
+    assert.ok(app.logs.find('registration throttled', { scope: 'register_ip' }));
+  });
+});
+
 describe('per-user rate limit shared by every server through Redis', () => {
   const schema = uniqueName('shared');
   const env = {

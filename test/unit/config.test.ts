@@ -159,3 +159,20 @@ test('login limits: per (username, address) tighter than per username across add
     'LOGIN_USER_PER_MIN="50": must be at least LOGIN_USER_IP_PER_MIN (60), or one address could lock a user out',
   ]);
 });
+
+test('registrations per client address: a small burst, a few a minute, failing closed', () => {
+  const { limits } = loadConfig({});
+  assert.deepEqual(limits.registerPerIp, { ratePerSec: 2 / 60, burst: 10 });
+  assert.equal(limits.registerFailureMode, 'closed');
+  const custom = loadConfig({
+    REGISTER_IP_BURST: '3',
+    REGISTER_IP_PER_MIN: '6',
+    REGISTER_LIMIT_FAILURE_MODE: 'open',
+  });
+  assert.deepEqual(custom.limits.registerPerIp, { ratePerSec: 0.1, burst: 3 });
+  assert.equal(custom.limits.registerFailureMode, 'open');
+  assert.deepEqual(problemsOf({ REGISTER_IP_BURST: '0', REGISTER_LIMIT_FAILURE_MODE: 'maybe' }), [
+    'REGISTER_IP_BURST="0": expected a whole number from 1 to 100000',
+    'REGISTER_LIMIT_FAILURE_MODE="maybe": expected open or closed',
+  ]);
+});

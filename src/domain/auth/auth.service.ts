@@ -37,6 +37,8 @@ export interface AuthSettings {
   readonly loginPerUser: ConsumeOptions;
   /** Login attempts per client address: slows credential stuffing across accounts. */
   readonly loginPerIp: ConsumeOptions;
+  /** Registrations per client address: stops scripts creating accounts (and demo balances). */
+  readonly registerPerIp: ConsumeOptions;
 }
 
 export interface AuthDeps {
@@ -47,6 +49,7 @@ export interface AuthDeps {
   readonly loginUserThrottle: Throttle;
   readonly loginUserIpThrottle: Throttle;
   readonly loginIpThrottle: Throttle;
+  readonly registerIpThrottle: Throttle;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -74,8 +77,13 @@ export class AuthService {
     );
   }
 
-  async register(input: unknown): Promise<{ userId: string }> {
+  async register(input: unknown, client: { ip: string }): Promise<{ userId: string }> {
     const { username, password } = parseRequest(registerSchema, input);
+    // After validation, so fixing a typo costs nothing; before hashing, the expensive part.
+    const { registerIpThrottle } = this.deps;
+    await this.#throttle(registerIpThrottle, client.ip, this.settings.registerPerIp, (scope) => {
+      this.deps.logger.warn({ client_ip: client.ip, scope }, 'registration throttled');
+    });
     const passwordHash = await this.deps.hasher.hash(password);
     const user = await this.deps.users.create({
       username,
@@ -130,16 +138,25 @@ export class AuthService {
       [loginUserThrottle, username, this.settings.loginPerUser],
     ];
     for (const [throttle, key, limit] of checks) {
-      try {
-        await throttle.enforce(key, limit);
-      } catch (error) {
-        if (isDomainError(error) && error.code === 'resource_exhausted') {
-          this.#metrics.login('throttled');
-          const fields = { client_ip: ip, username, scope: throttle.scope };
-          this.deps.logger.warn(fields, 'login throttled');
-        }
-        throw error;
-      }
+      await this.#throttle(throttle, key, limit, (scope) => {
+        this.#metrics.login('throttled');
+        this.deps.logger.warn({ client_ip: ip, username, scope }, 'login throttled');
+      });
+    }
+  }
+
+  /** Enforces one limit; `refused` (to count and log) runs before a refusal is thrown. */
+  async #throttle(
+    throttle: Throttle,
+    key: string,
+    limit: ConsumeOptions,
+    refused: (scope: string) => void,
+  ): Promise<void> {
+    try {
+      await throttle.enforce(key, limit);
+    } catch (error) {
+      if (isDomainError(error) && error.code === 'resource_exhausted') refused(throttle.scope);
+      throw error;
     }
   }
 
