@@ -349,7 +349,7 @@ async function run(
   );
   const address = `127.0.0.1:${server.port}`;
   const tokenList = await Promise.all(
-    userIds.map(async (userId) => (await tokens.issue({ userId, sessionId: 'bench' })).token),
+    userIds.map(async (userId) => (await tokens.issue({ userId, sessionId: randomUUID() })).token),
   );
   const cpu = measuredCpu();
   const results = await Promise.all(

@@ -298,7 +298,7 @@ export function dependencies(): Dashboard {
       timeseries(
         ids,
         'Rate-limit rejections/s by scope',
-        'Requests refused by a rate limit: user (per-user API budget), login_user and login_ip (login throttling).',
+        'Requests refused by a rate limit: user (per-user API budget), login_ip, login_user_ip and login_user (login throttling), register_ip (registrations per address).',
         'reqps',
         [
           query(

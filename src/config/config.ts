@@ -163,11 +163,16 @@ const envSchema = z.object({
   AUTH_ARGON2_MEMORY_KIB: positiveInt(19_456, 4_194_304),
   AUTH_ARGON2_TIME_COST: positiveInt(2, 100),
   AUTH_DEMO_BALANCES: integerMap('USD=100000000,BTC=100000000', 'demo balances in minor units'),
-  LOGIN_USER_BURST: positiveInt(10, 10_000),
-  LOGIN_USER_PER_MIN: positiveInt(5, 60_000),
+  LOGIN_USER_IP_BURST: positiveInt(10, 10_000),
+  LOGIN_USER_IP_PER_MIN: positiveInt(5, 60_000),
+  LOGIN_USER_BURST: positiveInt(100, 100_000),
+  LOGIN_USER_PER_MIN: positiveInt(50, 600_000),
   LOGIN_IP_BURST: positiveInt(30, 100_000),
   LOGIN_IP_PER_MIN: positiveInt(30, 600_000),
   LOGIN_LIMIT_FAILURE_MODE: failureMode('closed'),
+  REGISTER_IP_BURST: positiveInt(10, 100_000),
+  REGISTER_IP_PER_MIN: positiveInt(2, 600_000),
+  REGISTER_LIMIT_FAILURE_MODE: failureMode('closed'),
   USER_RATE_PER_S: positiveInt(50, 1_000_000),
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
@@ -225,9 +230,15 @@ export interface Config {
     readonly demoBalances: Readonly<Record<string, bigint>>;
   };
   readonly limits: {
+    /** Per (username, client address): the owner's attempts from elsewhere are not counted. */
+    readonly loginPerUserIp: RateLimitSetting;
+    /** Per username from every address, looser than per (username, address). */
     readonly loginPerUser: RateLimitSetting;
     readonly loginPerIp: RateLimitSetting;
     readonly loginFailureMode: 'open' | 'closed';
+    /** Registrations per client address: enough for people, a wall for a script. */
+    readonly registerPerIp: RateLimitSetting;
+    readonly registerFailureMode: 'open' | 'closed';
     readonly perUser: RateLimitSetting;
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
@@ -315,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       );
     }
   }
+  problems.push(...loginLimitProblems(e));
   if (e.HTTP_PORT !== 0 && e.HTTP_PORT === e.GRPC_PORT) {
     problems.push(`HTTP_PORT and GRPC_PORT are both ${e.HTTP_PORT}: they must differ`);
   }
@@ -381,9 +393,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       demoBalances: e.AUTH_DEMO_BALANCES,
     },
     limits: {
+      loginPerUserIp: { ratePerSec: e.LOGIN_USER_IP_PER_MIN / 60, burst: e.LOGIN_USER_IP_BURST },
       loginPerUser: { ratePerSec: e.LOGIN_USER_PER_MIN / 60, burst: e.LOGIN_USER_BURST },
       loginPerIp: { ratePerSec: e.LOGIN_IP_PER_MIN / 60, burst: e.LOGIN_IP_BURST },
       loginFailureMode: e.LOGIN_LIMIT_FAILURE_MODE,
+      registerPerIp: { ratePerSec: e.REGISTER_IP_PER_MIN / 60, burst: e.REGISTER_IP_BURST },
+      registerFailureMode: e.REGISTER_LIMIT_FAILURE_MODE,
       perUser: { ratePerSec: e.USER_RATE_PER_S, burst: e.USER_RATE_BURST },
       methodCosts: Object.fromEntries(
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),
@@ -407,6 +422,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** 0 turns a limit off. */
 const unlessZero = (value: number): number | undefined => (value === 0 ? undefined : value);
+
+/**
+ * One address must never exhaust a username's limit across all addresses, or it could lock the
+ * owner out again: that needs a larger burst and a rate at least as high as per address.
+ */
+function loginLimitProblems(e: z.output<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (e.LOGIN_USER_BURST <= e.LOGIN_USER_IP_BURST) {
+    problems.push(
+      `LOGIN_USER_BURST="${e.LOGIN_USER_BURST}": must exceed LOGIN_USER_IP_BURST (${e.LOGIN_USER_IP_BURST}), or one address could lock a user out`,
+    );
+  }
+  if (e.LOGIN_USER_PER_MIN < e.LOGIN_USER_IP_PER_MIN) {
+    problems.push(
+      `LOGIN_USER_PER_MIN="${e.LOGIN_USER_PER_MIN}": must be at least LOGIN_USER_IP_PER_MIN (${e.LOGIN_USER_IP_PER_MIN}), or one address could lock a user out`,
+    );
+  }
+  return problems;
+}
 
 function deepFreeze<T extends object>(value: T): T {
   for (const child of Object.values(value)) {

@@ -24,14 +24,8 @@ export async function createAuth(
     },
     logger,
   );
-  const throttle = (scope: string) =>
-    new GuardedRateLimiter({
-      limiter: data.rateLimiter,
-      scope,
-      failureMode: config.limits.loginFailureMode,
-      logger,
-      registry,
-    });
+  const throttle = (scope: string, failureMode = config.limits.loginFailureMode) =>
+    new GuardedRateLimiter({ limiter: data.rateLimiter, scope, failureMode, logger, registry });
   return new AuthService(
     {
       users: new PostgresUserRepository(data.postgres),
@@ -47,7 +41,9 @@ export async function createAuth(
         systemClock,
       ),
       loginUserThrottle: throttle('login_user'),
+      loginUserIpThrottle: throttle('login_user_ip'),
       loginIpThrottle: throttle('login_ip'),
+      registerIpThrottle: throttle('register_ip', config.limits.registerFailureMode),
       clock: systemClock,
       logger,
       registry,
@@ -56,7 +52,9 @@ export async function createAuth(
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
       demoBalances: config.auth.demoBalances,
       loginPerUser: config.limits.loginPerUser,
+      loginPerUserIp: config.limits.loginPerUserIp,
       loginPerIp: config.limits.loginPerIp,
+      registerPerIp: config.limits.registerPerIp,
     },
   );
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Metadata, status, type Client } from '@grpc/grpc-js';
+import { SignJWT } from 'jose';
 import pg from 'pg';
 import { loadSigningKeys } from '../../src/adapters/auth/signing-keys.js';
 import { AccessTokens } from '../../src/domain/auth/access-tokens.js';
+import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import {
@@ -16,6 +18,7 @@ import {
   type TestApp,
 } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
 
 interface TokenPair {
   accessToken: string;
@@ -47,16 +50,19 @@ describe('AuthService over gRPC', () => {
   let app: TestApp;
   let auth: Client;
   let orders: Client;
+  let accounts: Client;
 
   before(async () => {
-    app = await startTestApp({ LOGIN_USER_BURST: '3', LOGIN_USER_PER_MIN: '1' });
+    app = await startTestApp({ LOGIN_USER_IP_BURST: '3', LOGIN_USER_IP_PER_MIN: '1' });
     auth = grpcClient(app.grpcAddress, AuthService);
     orders = grpcClient(app.grpcAddress, OrderService);
+    accounts = grpcClient(app.grpcAddress, AccountService);
   });
 
   after(async () => {
     auth.close();
     orders.close();
+    accounts.close();
     await app.stop();
   });
 
@@ -123,7 +129,7 @@ describe('AuthService over gRPC', () => {
     assert.ok((sample(text, 'auth_logins_total', { result: 'invalid_credentials' }) ?? 0) >= 2);
   });
 
-  test('login attempts on one username are throttled with a retry delay', async () => {
+  test('login attempts on one username from one address are throttled with a retry delay', async () => {
     await register('erin');
     for (let i = 0; i < 3; i += 1) await login('erin', 'wrong password guess');
     const { error } = await login('erin');
@@ -132,7 +138,7 @@ describe('AuthService over gRPC', () => {
     assert.ok(retryAfter > 0 && retryAfter <= 60_000, `retry-after-ms ${retryAfter}`);
     assert.match(error.details, /retry in \d+ ms/);
     const text = await app.registry.metrics();
-    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user' }), 1);
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user_ip' }), 1);
     assert.equal(sample(text, 'auth_logins_total', { result: 'throttled' }), 1);
   });
 
@@ -227,26 +233,54 @@ describe('AuthService over gRPC', () => {
         { issuer: 'trading-platform', audience: 'trading-platform', ttlSeconds: 900 },
         { now: () => new Date() },
       );
-      const forged = await forger.issue({ userId, sessionId: 'x' });
+      const forged = await forger.issue({ userId, sessionId: randomUUID() });
       const { error } = await place(bearer(forged.token));
       assert.equal(error?.code, status.UNAUTHENTICATED);
       assert.equal(error.details, 'access token signature is not valid');
     });
 
-    test('an expired token is UNAUTHENTICATED as expired', async () => {
-      const keys = await loadSigningKeys(
+    const appKeys = () =>
+      loadSigningKeys(
         { privateKeyFile: undefined, publicKeyFile: undefined, dataDir: app.config.dataDir },
         app.logs.logger(),
       );
+
+    test('an expired token is UNAUTHENTICATED as expired', async () => {
+      const keys = await appKeys();
       const past = new AccessTokens(
         keys,
         { issuer: 'trading-platform', audience: 'trading-platform', ttlSeconds: 60 },
         { now: () => new Date(Date.now() - 3_600_000) },
       );
-      const expired = await past.issue({ userId, sessionId: 'x' });
+      const expired = await past.issue({ userId, sessionId: randomUUID() });
       const { error } = await place(bearer(expired.token));
       assert.equal(error?.code, status.UNAUTHENTICATED);
       assert.match(error.details, /expired/);
+    });
+
+    test('a validly signed token whose subject is not a user id is UNAUTHENTICATED, alone', async () => {
+      const keys = await appKeys();
+      const now = Math.floor(Date.now() / 1000);
+      const odd = await new SignJWT({ sid: randomUUID(), jti: randomUUID() })
+        .setProtectedHeader({ alg: 'EdDSA', kid: keys.kid, typ: 'JWT' })
+        .setSubject('abc')
+        .setIssuer('trading-platform')
+        .setAudience('trading-platform')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(keys.privateKey);
+
+      // In the same moment as a good order, so both would share one engine batch.
+      const [balances, placed, good] = await Promise.all([
+        unary(accounts, 'getBalances', {}, bearer(odd)),
+        unary(orders, 'placeOrder', placeRequest('odd-sub'), bearer(odd)),
+        unary(orders, 'placeOrder', placeRequest('good-neighbour'), bearer(token)),
+      ]);
+      for (const { error } of [balances, placed]) {
+        assert.equal(error?.code, status.UNAUTHENTICATED, error?.details);
+        assert.match(error.details, /^access token claim "sub" is not valid/);
+      }
+      assert.equal(good.error, null, good.error?.details);
     });
 
     test('a valid token passes, and the call is logged with the user id', async () => {
@@ -257,6 +291,39 @@ describe('AuthService over gRPC', () => {
         JSON.stringify(app.logs.lines.filter((l) => l.grpc_method === 'PlaceOrder')),
       );
     });
+  });
+});
+
+describe('registration over gRPC', () => {
+  let app: TestApp;
+  let auth: Client;
+
+  before(async () => {
+    app = await startTestApp({ REGISTER_IP_BURST: '3', REGISTER_IP_PER_MIN: '1' });
+    auth = grpcClient(app.grpcAddress, AuthService);
+  });
+
+  after(async () => {
+    auth.close();
+    await app.stop();
+  });
+
+  test('parallel registrations from one address are limited, with a retry delay', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        unary(auth, 'register', { username: `burst${i}`, password: PASSWORD }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.error === null).length, 3);
+    const refused = results.flatMap((r) => (r.error === null ? [] : [r.error]));
+    for (const error of refused) {
+      assert.equal(error.code, status.RESOURCE_EXHAUSTED, error.details);
+      assert.match(error.details, /register_ip limit.*retry in \d+ ms/);
+      assert.ok(Number(error.metadata.get('retry-after-ms')[0]) > 0);
+    }
+    const text = await app.registry.metrics();
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'register_ip' }), 7);
+    assert.ok(app.logs.find('registration throttled', { scope: 'register_ip' }));
   });
 });
 

@@ -72,7 +72,7 @@ test('when PostgreSQL goes away the breaker opens, calls fail fast with UNAVAILA
   );
 });
 
-test('when Redis goes away, calls fail open and logins fail closed, visibly', async () => {
+test('when Redis goes away, calls fail open, logins and registrations fail closed, visibly', async () => {
   const redisProxy = new TcpProxy('127.0.0.1', 6379);
   await redisProxy.start();
   const redisApp = await startTestApp({
@@ -99,6 +99,9 @@ test('when Redis goes away, calls fail open and logins fail closed, visibly', as
     const login = await unary(client, 'login', credentials);
     assert.equal(login.error?.code, status.UNAVAILABLE, 'refused: the login limit fails closed');
     assert.match(login.error.details, /^rate limiting is unavailable/);
+    const register = await unary(client, 'register', { ...credentials, username: 'new-user' });
+    assert.equal(register.error?.code, status.UNAVAILABLE, 'registration fails closed too');
+    assert.match(register.error.details, /^rate limiting is unavailable/);
 
     const text = await redisApp.registry.metrics();
     assert.ok((sample(text, 'rate_limit_fail_open_total', { scope: 'user' }) ?? 0) >= 1);

@@ -46,6 +46,15 @@ export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * Tests register many users, all from 127.0.0.1: the production limit per address would refuse
+ * them. A test of that limit sets its own values.
+ */
+export const GENEROUS_REGISTRATION = {
+  REGISTER_IP_BURST: '100000',
+  REGISTER_IP_PER_MIN: '600000',
+} as const;
+
 /** A schema name no other test run uses. */
 export const uniqueName = (prefix: string) =>
   `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
@@ -74,6 +83,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     TELEMETRY_ENABLED: 'false',
     // Bots placing orders would disturb tests that count orders and trades; opt in.
     SIMULATOR_ENABLED: 'false',
+    ...GENEROUS_REGISTRATION,
     ...env,
   });
   const logs = new LogCapture();

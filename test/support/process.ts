@@ -2,7 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './app.js';
+import {
+  dropSchema,
+  GENEROUS_REGISTRATION,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from './app.js';
 
 /** A free loopback port: bind to 0, read the port, release it. */
 export async function freePort(): Promise<number> {
@@ -76,6 +82,7 @@ export async function spawnApp(env: Record<string, string> = {}): Promise<AppPro
         LOG_LEVEL: 'debug',
         // Bots placing orders would disturb tests that count orders and trades; opt in.
         SIMULATOR_ENABLED: 'false',
+        ...GENEROUS_REGISTRATION,
         ...storeEnv,
         ...env,
         HTTP_PORT: httpPort,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { SignJWT, type JWTPayload } from 'jose';
 import { AccessTokens, type SigningKeys } from '../../src/domain/auth/access-tokens.js';
+import { isDomainError } from '../../src/domain/errors.js';
 import type { Clock } from '../../src/domain/clock.js';
 
 const SETTINGS = { issuer: 'test', audience: 'test', ttlSeconds: 60 };
@@ -19,7 +21,12 @@ function manualClock(start = new Date('2026-11-25T00:00:00Z')) {
   return { clock, advanceSeconds: (s: number) => (now += s * 1000) };
 }
 
-const principal = (userId: string) => ({ userId, sessionId: `s-${userId}` });
+/** A fixed session id per user, so a verified principal can be compared with the issued one. */
+const SESSIONS = new Map<string, string>();
+const principal = (userId: string) => {
+  if (!SESSIONS.has(userId)) SESSIONS.set(userId, randomUUID());
+  return { userId, sessionId: SESSIONS.get(userId) ?? '' };
+};
 
 describe('AccessTokens verification cache', () => {
   it('answers a token it verified before without verifying its signature again', async () => {
@@ -73,5 +80,56 @@ describe('AccessTokens verification cache', () => {
     await assert.rejects(tokens.verify(first ?? ''), /signature is not valid/);
     assert.deepEqual(await tokens.verify(second ?? ''), principal('2'));
     assert.deepEqual(await tokens.verify(third ?? ''), principal('3'));
+  });
+});
+
+describe('AccessTokens claim shapes', () => {
+  const keys = swappableKeys();
+  const { clock } = manualClock();
+  const tokens = new AccessTokens(keys, SETTINGS, clock);
+  const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+  const session = randomUUID();
+
+  /** Signs with the verifier's own key: only the claims can be wrong. */
+  const signed = (claims: JWTPayload) =>
+    new SignJWT({ sid: randomUUID(), jti: randomUUID(), sub: '7', ...claims })
+      .setProtectedHeader({ alg: 'EdDSA', kid: keys.kid, typ: 'JWT' })
+      .setIssuer(SETTINGS.issuer)
+      .setAudience(SETTINGS.audience)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + 60)
+      .sign(keys.privateKey);
+
+  const unauthenticated = (claim: string) => (error: unknown) =>
+    isDomainError(error) &&
+    error.code === 'unauthenticated' &&
+    error.message.startsWith(`access token claim "${claim}" is not valid`);
+
+  it('accepts the claims it issues', async () => {
+    assert.deepEqual(await tokens.verify(await signed({ sub: '42', sid: session })), {
+      userId: '42',
+      sessionId: session,
+    });
+  });
+
+  it('refuses a validly signed token whose subject is not a user id', async () => {
+    for (const sub of ['abc', '', '0', '-1', '1.5', '1e3', ' 7', '07', '9007199254740993']) {
+      await assert.rejects(tokens.verify(await signed({ sub })), unauthenticated('sub'), sub);
+    }
+  });
+
+  it('refuses a session id that is not a UUID, and a missing one', async () => {
+    await assert.rejects(tokens.verify(await signed({ sid: 'x' })), unauthenticated('sid'));
+    await assert.rejects(tokens.verify(await signed({ sid: 7 })), unauthenticated('sid'));
+    await assert.rejects(tokens.verify(await signed({ sid: undefined })), unauthenticated('sid'));
+  });
+
+  it('refuses a token id that is not a UUID', async () => {
+    await assert.rejects(tokens.verify(await signed({ jti: 'x' })), unauthenticated('jti'));
+  });
+
+  it('never issues a token it would refuse', async () => {
+    await assert.rejects(tokens.issue({ userId: 'abc', sessionId: randomUUID() }), /user id/);
+    await assert.rejects(tokens.issue({ userId: '7', sessionId: 'x' }), /UUID/);
   });
 });

@@ -175,3 +175,32 @@ test('names what is allowed for a bad gRPC connection limit', () => {
     'GRPC_MAX_CONNECTION_IDLE_MS="soon": expected milliseconds, a whole number from 0 to 86400000',
   ]);
 });
+
+test('login limits: per (username, address) tighter than per username across addresses', () => {
+  const { limits } = loadConfig({});
+  assert.deepEqual(limits.loginPerUserIp, { ratePerSec: 5 / 60, burst: 10 });
+  assert.deepEqual(limits.loginPerUser, { ratePerSec: 50 / 60, burst: 100 });
+  assert.deepEqual(problemsOf({ LOGIN_USER_BURST: '10' }), [
+    'LOGIN_USER_BURST="10": must exceed LOGIN_USER_IP_BURST (10), or one address could lock a user out',
+  ]);
+  assert.deepEqual(problemsOf({ LOGIN_USER_IP_PER_MIN: '60' }), [
+    'LOGIN_USER_PER_MIN="50": must be at least LOGIN_USER_IP_PER_MIN (60), or one address could lock a user out',
+  ]);
+});
+
+test('registrations per client address: a small burst, a few a minute, failing closed', () => {
+  const { limits } = loadConfig({});
+  assert.deepEqual(limits.registerPerIp, { ratePerSec: 2 / 60, burst: 10 });
+  assert.equal(limits.registerFailureMode, 'closed');
+  const custom = loadConfig({
+    REGISTER_IP_BURST: '3',
+    REGISTER_IP_PER_MIN: '6',
+    REGISTER_LIMIT_FAILURE_MODE: 'open',
+  });
+  assert.deepEqual(custom.limits.registerPerIp, { ratePerSec: 0.1, burst: 3 });
+  assert.equal(custom.limits.registerFailureMode, 'open');
+  assert.deepEqual(problemsOf({ REGISTER_IP_BURST: '0', REGISTER_LIMIT_FAILURE_MODE: 'maybe' }), [
+    'REGISTER_IP_BURST="0": expected a whole number from 1 to 100000',
+    'REGISTER_LIMIT_FAILURE_MODE="maybe": expected open or closed',
+  ]);
+});

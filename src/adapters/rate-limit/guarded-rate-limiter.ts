@@ -20,7 +20,7 @@ export type RateLimitFailureMode = 'open' | 'closed';
 export interface GuardedRateLimiterOptions {
   readonly limiter: RateLimiter;
   /**
-   * What is being limited: 'user', 'login_ip', 'login_user', … A bounded metric label, and the
+   * What is being limited: 'user', 'login_ip', 'login_user_ip', … A bounded metric label, and the
    * key namespace, so scopes sharing one limiter never share a key.
    */
   readonly scope: string;

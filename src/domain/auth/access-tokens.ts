@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type CryptoKey, type KeyObject } from 'jose';
+import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { DomainError } from '../errors.js';
 
 /** Who made a call, as proven by a verified access token. */
 export interface Principal {
+  /** A user id as the users table issues them: decimal, from 1, exact as a JS number. */
   readonly userId: string;
   /** The refresh-token family the access token was issued under. */
   readonly sessionId: string;
@@ -37,6 +39,30 @@ interface Verified {
 
 const ALGORITHM = 'EdDSA';
 
+const USER_ID_RULE = 'expected a user id: decimal digits from 1, no leading zero';
+
+/** Callers turn it into a number (the orders code's user id), so it must be exact as one. */
+const userIdSchema = z
+  .string({ error: USER_ID_RULE })
+  .regex(/^[1-9][0-9]{0,15}$/, { error: USER_ID_RULE })
+  .refine((id) => Number.isSafeInteger(Number(id)), { error: USER_ID_RULE });
+
+const uuidSchema = z.uuid({ error: 'expected a UUID' });
+
+const principalSchema = z.object({ userId: userIdSchema, sessionId: uuidSchema });
+
+/**
+ * The shape of every claim this service issues. A validly signed token with a claim of any
+ * other shape (an old format, a signing bug, a leaked key used carelessly) must be refused
+ * here, not fail deep inside a use case or a shared engine batch.
+ */
+const claimsSchema = z.object({
+  sub: userIdSchema,
+  sid: uuidSchema,
+  jti: uuidSchema,
+  exp: z.number({ error: 'expected seconds since the epoch' }).int(),
+});
+
 /** Short-lived signed JWTs (Ed25519): any pod can verify one with the public key alone. */
 export class AccessTokens {
   /** Verified tokens in insertion order, so the oldest is the first to go. */
@@ -52,6 +78,7 @@ export class AccessTokens {
   }
 
   async issue(principal: Principal): Promise<{ token: string; expiresAt: Date }> {
+    assertIssuable(principal);
     const nowSeconds = Math.floor(this.clock.now().getTime() / 1000);
     const expiresAtSeconds = nowSeconds + this.settings.ttlSeconds;
     const token = await new SignJWT({ sid: principal.sessionId })
@@ -91,18 +118,38 @@ export class AccessTokens {
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         currentDate: this.clock.now(),
-        requiredClaims: ['sub', 'exp', 'sid'],
+        requiredClaims: ['exp'],
       });
-      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
-        throw new DomainError('unauthenticated', 'access token is missing its subject or session');
-      }
-      // `exp` is required above, so it is a number here.
-      const expiresAtMs = (payload.exp ?? 0) * 1000;
-      return { principal: { userId: payload.sub, sessionId: payload.sid }, expiresAtMs };
+      const claims = parseClaims(payload);
+      return {
+        principal: { userId: claims.sub, sessionId: claims.sid },
+        expiresAtMs: claims.exp * 1000,
+      };
     } catch (error) {
       throw toUnauthenticated(error);
     }
   }
+}
+
+function parseClaims(payload: unknown): z.output<typeof claimsSchema> {
+  const result = claimsSchema.safeParse(payload);
+  if (result.success) return result.data;
+  const [issue] = result.error.issues;
+  const claim = String(issue?.path[0] ?? '');
+  throw new DomainError(
+    'unauthenticated',
+    `access token claim "${claim}" is not valid: ${issue?.message ?? 'wrong shape'}`,
+  );
+}
+
+/** Issuing a token that verify() would refuse is a bug in the caller: say so at once. */
+function assertIssuable(principal: Principal): void {
+  const result = principalSchema.safeParse(principal);
+  if (result.success) return;
+  const [issue] = result.error.issues;
+  throw new TypeError(
+    `cannot issue an access token: ${String(issue?.path[0])} ${issue?.message ?? 'is not valid'}`,
+  );
 }
 
 function toUnauthenticated(error: unknown): DomainError {

@@ -17,16 +17,28 @@ import { hashRefreshToken, newRefreshToken } from './refresh-tokens.js';
 
 /** Refuses with `resource_exhausted` once a key is over its limit (GuardedRateLimiter). */
 export interface Throttle {
+  /** What it limits, e.g. `login_ip`: named in logs. */
+  readonly scope: string;
   enforce(key: string, limit: ConsumeOptions): Promise<unknown>;
 }
 
 export interface AuthSettings {
   readonly refreshTokenTtlSeconds: number;
   readonly demoBalances: Readonly<Record<string, bigint>>;
-  /** Login attempts per username, whatever the source: slows password guessing on one account. */
+  /**
+   * Login attempts per (username, client address): slows guessing one account's password
+   * without letting a guesser's failures refuse the owner, who logs in from elsewhere.
+   */
+  readonly loginPerUserIp: ConsumeOptions;
+  /**
+   * Login attempts per username from every address: caps guessing spread over many addresses.
+   * Looser than loginPerUserIp (config holds that), so no single address can exhaust it.
+   */
   readonly loginPerUser: ConsumeOptions;
   /** Login attempts per client address: slows credential stuffing across accounts. */
   readonly loginPerIp: ConsumeOptions;
+  /** Registrations per client address: stops scripts creating accounts (and demo balances). */
+  readonly registerPerIp: ConsumeOptions;
 }
 
 export interface AuthDeps {
@@ -35,7 +47,9 @@ export interface AuthDeps {
   readonly hasher: PasswordHasher;
   readonly accessTokens: AccessTokens;
   readonly loginUserThrottle: Throttle;
+  readonly loginUserIpThrottle: Throttle;
   readonly loginIpThrottle: Throttle;
+  readonly registerIpThrottle: Throttle;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -63,8 +77,13 @@ export class AuthService {
     );
   }
 
-  async register(input: unknown): Promise<{ userId: string }> {
+  async register(input: unknown, client: { ip: string }): Promise<{ userId: string }> {
     const { username, password } = parseRequest(registerSchema, input);
+    // After validation, so fixing a typo costs nothing; before hashing, the expensive part.
+    const { registerIpThrottle } = this.deps;
+    await this.#throttle(registerIpThrottle, client.ip, this.settings.registerPerIp, (scope) => {
+      this.deps.logger.warn({ client_ip: client.ip, scope }, 'registration throttled');
+    });
     const passwordHash = await this.deps.hasher.hash(password);
     const user = await this.deps.users.create({
       username,
@@ -86,19 +105,7 @@ export class AuthService {
       this.#metrics.login('invalid_argument');
       throw error;
     }
-    try {
-      await this.deps.loginIpThrottle.enforce(client.ip, this.settings.loginPerIp);
-      await this.deps.loginUserThrottle.enforce(
-        request.username.toLowerCase(),
-        this.settings.loginPerUser,
-      );
-    } catch (error) {
-      if (isDomainError(error) && error.code === 'resource_exhausted') {
-        this.#metrics.login('throttled');
-        this.deps.logger.warn({ client_ip: client.ip }, 'login throttled');
-      }
-      throw error;
-    }
+    await this.#throttleLogin(request.username.toLowerCase(), client.ip);
 
     const user = await this.deps.users.findByUsername(request.username);
     const valid =
@@ -116,6 +123,41 @@ export class AuthService {
     this.#metrics.login('success');
     this.deps.logger.info({ user_id: user.id }, 'user logged in');
     return { userId: user.id, tokens };
+  }
+
+  /**
+   * Narrowest first: an attempt refused for its address or (name, address) does not count
+   * against the name's limit across addresses, so one address can never exhaust that one.
+   */
+  async #throttleLogin(username: string, ip: string): Promise<void> {
+    const { loginIpThrottle, loginUserIpThrottle, loginUserThrottle } = this.deps;
+    const checks: [Throttle, string, ConsumeOptions][] = [
+      [loginIpThrottle, ip, this.settings.loginPerIp],
+      // An address never contains "/", so the key cannot be read two ways.
+      [loginUserIpThrottle, `${ip}/${username}`, this.settings.loginPerUserIp],
+      [loginUserThrottle, username, this.settings.loginPerUser],
+    ];
+    for (const [throttle, key, limit] of checks) {
+      await this.#throttle(throttle, key, limit, (scope) => {
+        this.#metrics.login('throttled');
+        this.deps.logger.warn({ client_ip: ip, username, scope }, 'login throttled');
+      });
+    }
+  }
+
+  /** Enforces one limit; `refused` (to count and log) runs before a refusal is thrown. */
+  async #throttle(
+    throttle: Throttle,
+    key: string,
+    limit: ConsumeOptions,
+    refused: (scope: string) => void,
+  ): Promise<void> {
+    try {
+      await throttle.enforce(key, limit);
+    } catch (error) {
+      if (isDomainError(error) && error.code === 'resource_exhausted') refused(throttle.scope);
+      throw error;
+    }
   }
 
   async refresh(input: unknown): Promise<IssuedTokens> {

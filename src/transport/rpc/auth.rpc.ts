@@ -14,8 +14,11 @@ const tokenPair = (tokens: IssuedTokens) => ({
 /** `trading.v1.AuthService` on the auth use cases; served by every transport. */
 export function authRpc(auth: Auth): ServiceImpl<typeof AuthService> {
   return {
-    register: (request) =>
-      auth.register({ username: request.username, password: request.password }),
+    register: (request, context) =>
+      auth.register(
+        { username: request.username, password: request.password },
+        { ip: context.values.get(clientIpKey) },
+      ),
     async login(request, context) {
       const { userId, tokens } = await auth.login(
         { username: request.username, password: request.password },

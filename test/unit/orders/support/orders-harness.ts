@@ -147,7 +147,7 @@ export class OrdersHarness {
   }
 
   async bearer(userId: number): Promise<Metadata> {
-    const { token } = await this.#tokens.issue({ userId: String(userId), sessionId: 's' });
+    const { token } = await this.#tokens.issue({ userId: String(userId), sessionId: randomUUID() });
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     return metadata;
