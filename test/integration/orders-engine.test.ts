@@ -838,3 +838,45 @@ describe('a command the database refuses, in a batch with others', () => {
     assert.equal(order.status, 'new');
   });
 });
+
+describe('identical places in one batch', () => {
+  const fresh = new OrdersHarness();
+  before(() => fresh.start());
+  after(() => fresh.stop());
+
+  test('one is accepted; the others are replays carrying the original order and its fills', async () => {
+    const seller = await fresh.user();
+    const buyer = await fresh.user();
+    await fresh.orders.orders.place(seller, limit({ side: 'sell', price: 1_000n, quantity: 1n }));
+    const shard = fresh.orders.shards.get('shard-0');
+    assert.ok(shard !== undefined);
+    const command: OrderCommand = {
+      kind: 'place',
+      userId: buyer,
+      clientOrderId: 'ten-at-once',
+      symbol: 'BTC-USD',
+      side: 'buy',
+      type: 'limit',
+      timeInForce: 'GTC',
+      price: 1_000,
+      quantity: 2,
+      postOnly: false,
+    };
+
+    // Submitted together: one batch.
+    const answers = await Promise.all(Array.from({ length: 10 }, () => shard.submit(command)));
+
+    const accepted = answers.filter((answer) => !answer.replayed);
+    assert.equal(accepted.length, 1);
+    const original = accepted[0]?.result;
+    assert.equal(original?.order.status, 'partially_filled');
+    assert.equal(original.fills.length, 1);
+    for (const answer of answers.filter((a) => a.replayed)) {
+      assert.equal(answer.result.order.id, original.order.id);
+      assert.equal(answer.result.order.status, 'partially_filled');
+      assert.deepEqual(answer.result.fills, original.fills);
+    }
+    const stored = await fresh.orders.orders.get(buyer, { orderId: String(original.order.id) });
+    assert.deepEqual(stored.fills, original.fills);
+  });
+});
