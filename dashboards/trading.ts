@@ -570,6 +570,27 @@ export function trading(): Dashboard {
     .withPanel(
       timeseries(
         entryIds,
+        'Commands the database refused, and their neighbours isolated',
+        "engine_commands_refused_total by SQLSTATE: commands PostgreSQL refused for their own data once run alone (22xxx: a value it cannot store, such as a NUL; 23514 on an orders column: input the api's validation should have refused, both answered INVALID_ARGUMENT; other 23xxx: a constraint the engine should have kept, answered INTERNAL: a bug). engine_commands_isolated_total by shard: the commands of their batches, run again in halves so that only the refused one failed. Any refusal means a validation gap or a bug: the 'engine command refused by the database' log line names the SQLSTATE, the user and the field.",
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (sqlstate) (${rate(`engine_commands_refused_total{${target}}`)})`,
+            'refused {{sqlstate}}',
+          ),
+          query(
+            'B',
+            `sum by (shard) (${rate(`engine_commands_isolated_total{${target}}`)})`,
+            'isolated {{shard}}',
+          ),
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        entryIds,
         'Batch cycle by step: mean / p99',
         "engine_batch_step_seconds by step, committed batches: read (BEGIN, idempotency lookup, fencing, order ids, balance locks: one round trip), plan (JS, on the shard's event loop), wait (for the batch ahead's COMMIT), write (one statement), commit. The next batch starts when a write is done, so read + plan + wait + write is the cycle that bounds a shard's throughput; commit overlaps the next read. A growing read or write with a flat plan: PostgreSQL is slow or contended (Dependencies dashboard); a growing plan: the event loop is busy; a growing wait or commit: WAL flushes are slow (disk).",
         's',

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { DomainError } from '../../src/domain/errors.js';
+import type { OrderCommand } from '../../src/domain/orders/order-engine.port.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_ORDERS_SETTINGS } from '../../src/wiring/orders.js';
-import { eventually, metricValue } from '../unit/adapters/support/observability.js';
+import { captureLogger, eventually, metricValue } from '../unit/adapters/support/observability.js';
 import { DEMO, OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 const limit = (overrides: Partial<PlaceOrderRequest> = {}): PlaceOrderRequest => ({
@@ -727,5 +729,154 @@ describe('rows another shard writes at the same moment', () => {
       await other.query('ROLLBACK').catch(() => undefined);
       other.release();
     }
+  });
+});
+
+describe('a command the database refuses, in a batch with others', () => {
+  // A book of its own, and a shard reached directly: below the use cases' validation, as a
+  // command with data PostgreSQL cannot store would arrive if that validation missed a case.
+  const capture = captureLogger();
+  const fresh = new OrdersHarness({}, { logger: capture.logger });
+  before(() => fresh.start());
+  after(() => fresh.stop());
+
+  const place = (userId: number, clientOrderId: string, price: number): OrderCommand => ({
+    kind: 'place',
+    userId,
+    clientOrderId,
+    symbol: 'BTC-USD',
+    side: 'buy',
+    type: 'limit',
+    timeInForce: 'GTC',
+    price,
+    quantity: 1,
+    postOnly: false,
+  });
+
+  test('fails alone: the other commands of its batch are committed and acknowledged', async () => {
+    const users = await Promise.all(Array.from({ length: 7 }, () => fresh.user()));
+    const shard = fresh.orders.shards.get('shard-0');
+    assert.ok(shard !== undefined);
+    const good = users.map((userId, i) => place(userId, `good-${i}`, 1_000 + i));
+    // Refused in the batch's read (the idempotency lookup): PostgreSQL text cannot hold NUL.
+    const nul = place(users[0] ?? 0, 'nul\u0000x', 500);
+    // Refused in the batch's write: longer than the column's CHECK allows.
+    const huge = place(users[1] ?? 0, randomBytes(8_000).toString('hex'), 500);
+    const failedBefore =
+      (await metricValue(fresh.registry, 'engine_batches_total', { result: 'failed' })) ?? 0;
+
+    // Submitted together: one batch.
+    const settled = await Promise.allSettled(
+      [...good.slice(0, 3), nul, ...good.slice(3, 5), huge, ...good.slice(5)].map((command) =>
+        shard.submit(command),
+      ),
+    );
+
+    for (const [outcome, sqlState, field] of [
+      [settled[3], '22021', undefined],
+      [settled[6], '23514', 'client_order_id'],
+    ] as const) {
+      assert.equal(outcome?.status, 'rejected');
+      const error: unknown = outcome.reason;
+      assert.ok(error instanceof DomainError, String(error));
+      assert.equal(error.code, 'invalid_argument', error.message);
+      assert.equal(error.field, field);
+      assert.match(error.message, new RegExp(`could not be stored \\(SQLSTATE ${sqlState}\\)`));
+      assert.ok(error.message.length < 300, 'the refused value is not echoed');
+      assert.equal(
+        await metricValue(fresh.registry, 'engine_commands_refused_total', { sqlstate: sqlState }),
+        1,
+      );
+      assert.ok(
+        capture.lines.some(
+          (line) =>
+            line.msg === 'engine command refused by the database; failed alone' &&
+            line.level === 40 &&
+            line.sql_state === sqlState,
+        ),
+        `a warning names SQLSTATE ${sqlState}`,
+      );
+    }
+    const acknowledged = settled.filter((_, i) => i !== 3 && i !== 6);
+    for (const outcome of acknowledged) {
+      assert.equal(
+        outcome.status,
+        'fulfilled',
+        String(outcome.status === 'rejected' && outcome.reason),
+      );
+      assert.equal(outcome.value.result.order.status, 'new');
+    }
+    for (const [i, userId] of users.entries()) {
+      const { orders } = await fresh.orders.orders.list(userId, {
+        symbol: '',
+        statuses: [],
+        pageSize: 10,
+        pageToken: '',
+      });
+      assert.deepEqual(
+        orders.map((order) => order.clientOrderId),
+        [`good-${i}`],
+        'durable, and nothing of the refused commands',
+      );
+      assert.equal((await fresh.balances(userId)).USD?.reserved, BigInt(1_000 + i));
+    }
+    assert.ok(
+      ((await metricValue(fresh.registry, 'engine_commands_isolated_total')) ?? 0) >= good.length,
+      'the neighbours were isolated from the refused commands',
+    );
+    assert.ok(
+      ((await metricValue(fresh.registry, 'engine_batches_total', { result: 'failed' })) ?? 0) >
+        failedBefore,
+    );
+  });
+
+  test('the shard goes on committing after it', async () => {
+    const alice = await fresh.user();
+
+    const { order } = await fresh.orders.orders.place(alice, limit({ price: 2_000n }));
+
+    assert.equal(order.status, 'new');
+  });
+});
+
+describe('identical places in one batch', () => {
+  const fresh = new OrdersHarness();
+  before(() => fresh.start());
+  after(() => fresh.stop());
+
+  test('one is accepted; the others are replays carrying the original order and its fills', async () => {
+    const seller = await fresh.user();
+    const buyer = await fresh.user();
+    await fresh.orders.orders.place(seller, limit({ side: 'sell', price: 1_000n, quantity: 1n }));
+    const shard = fresh.orders.shards.get('shard-0');
+    assert.ok(shard !== undefined);
+    const command: OrderCommand = {
+      kind: 'place',
+      userId: buyer,
+      clientOrderId: 'ten-at-once',
+      symbol: 'BTC-USD',
+      side: 'buy',
+      type: 'limit',
+      timeInForce: 'GTC',
+      price: 1_000,
+      quantity: 2,
+      postOnly: false,
+    };
+
+    // Submitted together: one batch.
+    const answers = await Promise.all(Array.from({ length: 10 }, () => shard.submit(command)));
+
+    const accepted = answers.filter((answer) => !answer.replayed);
+    assert.equal(accepted.length, 1);
+    const original = accepted[0]?.result;
+    assert.equal(original?.order.status, 'partially_filled');
+    assert.equal(original.fills.length, 1);
+    for (const answer of answers.filter((a) => a.replayed)) {
+      assert.equal(answer.result.order.id, original.order.id);
+      assert.equal(answer.result.order.status, 'partially_filled');
+      assert.deepEqual(answer.result.fills, original.fills);
+    }
+    const stored = await fresh.orders.orders.get(buyer, { orderId: String(original.order.id) });
+    assert.deepEqual(stored.fills, original.fills);
   });
 });

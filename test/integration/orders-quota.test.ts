@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MemoryQuotaCounter } from '../../src/adapters/rate-limit/quota.memory.js';
+import { RedisQuotaCounter } from '../../src/adapters/rate-limit/quota.redis.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
+import { RedisTestContext } from '../contract/support/redis.js';
+import { metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 
 let next = 0;
@@ -85,5 +88,51 @@ describe('open-order quota', () => {
     await harness.orders.orders.place(taker, order({ price: 5_000n, timeInForce: 'IOC' }));
 
     assert.equal(await quotas.current(`open_orders:${maker}`), 0);
+  });
+});
+
+describe('open-order quota on Redis, with identical places sent at once', () => {
+  const redis = new RedisTestContext();
+  let quotas: RedisQuotaCounter;
+  let harness: OrdersHarness;
+
+  before(async () => {
+    const { connection, policy } = await redis.connect();
+    quotas = new RedisQuotaCounter({ redis: connection.client, policy });
+    harness = new OrdersHarness({ maxOpenOrdersPerUser: 200 }, { quotas });
+    await harness.start();
+  });
+  after(async () => {
+    await harness.stop();
+    await redis.cleanup();
+  });
+
+  test('ten parallel places of one client order id hold one unit, and nine are replays', async () => {
+    const alice = await harness.user();
+    const request = order({ price: 1_000n });
+    const replayed = () =>
+      metricValue(harness.registry, 'orders_total', {
+        side: 'buy',
+        type: 'limit',
+        result: 'replayed',
+      }).then((value) => value ?? 0);
+    const replayedBefore = await replayed();
+
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => harness.orders.orders.place(alice, request)),
+    );
+
+    const [first] = results;
+    assert.ok(first !== undefined);
+    for (const result of results) assert.deepEqual(result.order, first.order);
+    const { orders } = await harness.orders.orders.list(alice, {
+      symbol: '',
+      statuses: ['new', 'partially_filled'],
+      pageSize: 20,
+      pageToken: '',
+    });
+    assert.equal(orders.length, 1);
+    assert.equal(await quotas.current(`open_orders:${alice}`), orders.length);
+    assert.equal((await replayed()) - replayedBefore, 9, 'answered as replays');
   });
 });

@@ -212,6 +212,9 @@ test('every dashboard queries only catalog metrics', () => {
     'engine_repeats_deferred_total',
     // Commands of a rolled-back batch run again.
     'engine_commands_retried_total',
+    // Commands the database refused for their own data, and their isolated neighbours.
+    'engine_commands_refused_total',
+    'engine_commands_isolated_total',
   ]);
   for (const { path, content } of renderDashboards()) {
     const unknown = queriedMetrics(JSON.parse(content)).filter((name) => !catalog.has(name));
@@ -366,6 +369,8 @@ test('the trading dashboard covers the order path from PlaceOrder to the streams
     'order_entry_sessions',
     'engine_repeats_deferred_total',
     'engine_commands_retried_total',
+    'engine_commands_refused_total',
+    'engine_commands_isolated_total',
   ]) {
     assert.ok(metrics.includes(name), `${name} is not on the trading dashboard`);
   }

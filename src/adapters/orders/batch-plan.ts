@@ -299,10 +299,11 @@ export function planBatch(input: PlanInput): BatchPlan {
       }
       const earlier = placedInBatch.get(key);
       if (earlier !== undefined) {
+        // A replay, like a repeat of a stored order: its caller gives its quota unit back.
         const mismatch = replayMismatch(command, earlier.order, earlier.placedWith);
         plan.outcomes.push(
           mismatch === undefined
-            ? { ok: true, orderId: earlier.order.id, fills: [] }
+            ? { ok: true, replay: replayInBatch(earlier.order, plan.fills) }
             : { ok: false, error: mismatch },
         );
         continue;
@@ -453,6 +454,24 @@ export function planBatch(input: PlanInput): BatchPlan {
     plan.outcomes.push({ ok: true, orderId: order.id, fills });
   }
   return plan;
+}
+
+/**
+ * An order placed earlier in the batch as it stands at this point of the batch, as a stored
+ * order would be read: a copy (later commands change the live one), with its fills so far.
+ */
+function replayInBatch(order: MutableOrder, fills: readonly FillRow[]): OrderResult {
+  const own = fills.filter((f) => f.makerOrderId === order.id || f.takerOrderId === order.id);
+  return {
+    order: { ...order },
+    fills: own.map((f) => ({
+      tradeId: f.tradeId,
+      orderId: order.id,
+      price: f.price,
+      quantity: f.quantity,
+      maker: f.makerOrderId === order.id,
+    })),
+  };
 }
 
 /**

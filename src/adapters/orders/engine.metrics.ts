@@ -46,6 +46,16 @@ export function engineMetrics(registry: Registry) {
       help: 'Commands run again in a later batch because theirs was rolled back by a race with another writer (another shard, or the batch ahead failing), instead of failing.',
       labelNames: ['shard'] as const,
     }),
+    isolated: counter(registry, {
+      name: 'engine_commands_isolated_total',
+      help: "Commands of a batch the database refused for one command's data (a data exception or a constraint), run again in smaller batches so that only the command at fault fails; counted once per command.",
+      labelNames: ['shard'] as const,
+    }),
+    refused: counter(registry, {
+      name: 'engine_commands_refused_total',
+      help: 'Commands the database refused when run alone, failed by themselves (INVALID_ARGUMENT for data it cannot store, INTERNAL for a broken constraint), by SQLSTATE.',
+      labelNames: ['shard', 'sqlstate'] as const,
+    }),
     epoch: gauge(registry, {
       name: 'engine_epoch',
       help: 'Fencing epoch of the shard this process leads (0 when it leads none).',

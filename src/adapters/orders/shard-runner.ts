@@ -1,4 +1,4 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { MatchingEngine, type BookState, type SelfTradePrevention } from '../../engine/index.js';
 import type { Clock } from '../../domain/clock.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
@@ -13,6 +13,7 @@ import { sqlStateOf, type Postgres } from '../postgres/index.js';
 import { clientKey, planBatch, type CommandOutcome, type MutableOrder } from './batch-plan.js';
 import { balanceLocks } from './balance-locks.js';
 import { engineMetrics } from './engine.metrics.js';
+import { refusalOf, refusedCommandError, type Refusal } from './refused-command.js';
 import type pg from 'pg';
 import {
   bumpEpoch,
@@ -72,6 +73,11 @@ interface Pending {
   readonly seq: number;
   /** Whether it already ran once in a batch that was rolled back (see `#fail`). */
   retried: boolean;
+  /**
+   * Set once the database refused its batch for one command's data: it then runs only in a
+   * batch of its group, which is halved at each refusal until the command at fault runs alone.
+   */
+  group: number | undefined;
   readonly resolve: (submitted: Submitted) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -98,6 +104,10 @@ const unavailable = (message: string, cause?: unknown) =>
   new DomainError('unavailable', message, { dependency: 'postgres', retryAfterMs: 100, cause });
 
 class LostLeadership extends Error {}
+
+/** An error's message, bounded: PostgreSQL's can quote the refused value, of any size. */
+const briefly = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).slice(0, 200);
 
 /** The batch before this one did not commit, and this one was planned on top of it. */
 class PreviousBatchFailed extends Error {}
@@ -157,7 +167,8 @@ class BatchSteps {
  * in-memory engine and commits in ONE PostgreSQL transaction (orders, fills, balances, outbox),
  * and only then are its callers answered. If a transaction fails, the in-memory books are ahead
  * of PostgreSQL, so they are rebuilt from it before the next batch and the callers get
- * UNAVAILABLE (safe to retry: client order ids are idempotent).
+ * UNAVAILABLE (safe to retry: client order ids are idempotent), except when the database
+ * refused one command's data: then that command alone fails (`#isolate`).
  *
  * Batches are pipelined on two connections: once batch N has written (only its COMMIT and the
  * WAL flush are left), batch N+1 begins, reads and plans on top of N's in-memory state while N
@@ -180,6 +191,9 @@ export class ShardRunner {
   #needsRecovery = false;
   #queue: Pending[] = [];
   #submitted = 0;
+  /** Isolation groups made so far, and how many of their commands are queued (`#isolate`). */
+  #groups = 0;
+  #isolating = 0;
   /** `clientKey`s of the places in batches that have not finished committing. */
   readonly #committing = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -205,6 +219,7 @@ export class ShardRunner {
     // Series from the start, so rate() sees the first increase.
     this.#metrics.deferred.inc({ shard: this.shard }, 0);
     this.#metrics.retried.inc({ shard: this.shard }, 0);
+    this.#metrics.isolated.inc({ shard: this.shard }, 0);
     this.#log = options.logger.child({ component: 'engine', shard: options.shard });
   }
 
@@ -240,7 +255,15 @@ export class ShardRunner {
     return new Promise((resolve, reject) => {
       const seq = this.#submitted++;
       const startedAt = process.hrtime.bigint();
-      this.#queue.push({ command, startedAt, seq, retried: false, resolve, reject });
+      this.#queue.push({
+        command,
+        startedAt,
+        seq,
+        retried: false,
+        group: undefined,
+        resolve,
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -308,6 +331,11 @@ export class ShardRunner {
           });
           await run.written;
           previous = run.outcome;
+          if (batch[0]?.group !== undefined) {
+            // Expected to fail again, so nothing is planned on top of it.
+            await previous;
+            previous = NOTHING_AHEAD;
+          }
         }
       } finally {
         this.#draining = undefined;
@@ -321,28 +349,40 @@ export class ShardRunner {
    * of a batch that has not committed yet (a client retrying quickly). This batch could not
    * see that order, would insert it again and fail on the unique key, failing every command
    * with it; held for a later batch, the repeat finds the order stored and gets it back.
+   * While commands of a refused batch are being isolated (`#isolate`), a batch is one
+   * isolation group, taken before anything else.
    */
   #takeBatch(): Pending[] {
     const max = this.options.maxBatchSize;
-    if (this.#committing.size === 0) return this.#queue.splice(0, max);
+    if (this.#committing.size === 0 && this.#isolating === 0) return this.#queue.splice(0, max);
+    // An isolation group runs before anything else, as a batch of its own.
+    const group =
+      this.#isolating === 0
+        ? undefined
+        : this.#queue.find((item) => item.group !== undefined)?.group;
     const batch: Pending[] = [];
     const held: Pending[] = [];
     let repeats = 0;
     for (const item of this.#queue) {
-      const { command } = item;
-      const repeat =
-        command.kind === 'place' &&
-        this.#committing.has(clientKey(command.userId, command.clientOrderId));
+      const repeat = this.#repeatsCommitting(item.command);
       if (repeat) repeats += 1;
-      if (batch.length < max && !repeat) batch.push(item);
+      if (batch.length < max && !repeat && item.group === group) batch.push(item);
       else held.push(item);
     }
+    if (group !== undefined) this.#isolating -= batch.length;
     if (repeats > 0) {
       this.#metrics.deferred.inc({ shard: this.shard }, repeats);
       this.#log.debug({ repeats }, 'repeated places held for the next batch');
     }
     this.#queue = held;
     return batch;
+  }
+
+  #repeatsCommitting(command: OrderCommand): boolean {
+    return (
+      command.kind === 'place' &&
+      this.#committing.has(clientKey(command.userId, command.clientOrderId))
+    );
   }
 
   /** A method, not a read of `#queue.length`, which the compiler would think unchanged. */
@@ -404,7 +444,7 @@ export class ShardRunner {
         await previous;
         span.recordException(error instanceof Error ? error : String(error));
         span.setStatus({ code: SpanStatusCode.ERROR });
-        span.setAttribute('engine.retried_commands', this.#fail(batch, error));
+        span.setAttributes(this.#fail(batch, error));
         return false;
       } finally {
         span.end();
@@ -418,8 +458,11 @@ export class ShardRunner {
     this.#metrics.commandSeconds.observe({ kind: item.command.kind }, seconds);
   }
 
-  /** Fails a batch's commands, or puts back those that may run again; returns how many. */
-  #fail(batch: Pending[], error: unknown): number {
+  /**
+   * Fails a batch's commands, or puts back those that may run again; returns what the batch's
+   * span should say about it.
+   */
+  #fail(batch: Pending[], error: unknown): Attributes {
     this.#needsRecovery = true;
     const fenced = error instanceof LostLeadership;
     this.#metrics.batches.inc({ shard: this.shard, result: fenced ? 'fenced' : 'failed' });
@@ -430,12 +473,15 @@ export class ShardRunner {
       error instanceof PreviousBatchFailed || LOST_RACE.has(sqlStateOf(error) ?? '')
         ? batch.filter((item) => !item.retried)
         : [];
+    const refusal = fenced || retry.length > 0 ? undefined : refusalOf(error);
+    if (refusal !== undefined) return this.#isolate(batch, refusal, error);
     if (fenced) {
       this.#state = 'stopped';
       void this.#releaseClients();
       this.#metrics.epoch.set({ shard: this.shard }, 0);
       this.#log.error({ epoch: this.#epoch }, 'engine shard lost leadership; stopping');
       for (const item of this.#queue.splice(0)) batch.push(item);
+      this.#isolating = 0;
     } else if (error instanceof PreviousBatchFailed) {
       this.#log.warn(
         { batch_size: batch.length, retried: retry.length },
@@ -461,14 +507,67 @@ export class ShardRunner {
       this.#observe(item);
       item.reject(failure);
     }
-    return retry.length;
+    return { 'engine.retried_commands': retry.length };
   }
 
   /** Puts commands back into the queue, each at its place in submission order. */
   #requeue(items: Pending[]): void {
     for (const item of items) item.retried = true;
-    this.#queue = [...items, ...this.#queue].sort((a, b) => a.seq - b.seq);
+    this.#putBack(items);
     this.#metrics.retried.inc({ shard: this.shard }, items.length);
+  }
+
+  #putBack(items: Pending[]): void {
+    this.#queue = [...items, ...this.#queue].sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * The database refused the batch for one command's data: its commands run again in two
+   * halves, each a batch of its own, and so on at each refusal, until the command at fault runs
+   * alone and is failed by itself. Its neighbours are committed instead of failing with it, at
+   * the cost of a few more batches (and book rebuilds) on this path only.
+   */
+  #isolate(batch: Pending[], refusal: Refusal, error: unknown): Attributes {
+    const attributes = {
+      'engine.refused_sqlstate': refusal.sqlState,
+      'engine.isolated_commands': batch.length,
+    };
+    const [only] = batch;
+    if (only !== undefined && batch.length === 1) {
+      this.#refuse(only, refusal, error);
+      return attributes;
+    }
+    const fresh = batch.filter((item) => item.group === undefined).length;
+    const half = Math.ceil(batch.length / 2);
+    const [first, second] = [this.#groups++, this.#groups++];
+    batch.forEach((item, i) => {
+      item.group = i < half ? first : second;
+    });
+    this.#isolating += batch.length;
+    this.#putBack(batch);
+    this.#metrics.isolated.inc({ shard: this.shard }, fresh);
+    this.#log.warn(
+      { sql_state: refusal.sqlState, batch_size: batch.length, error: briefly(error) },
+      'engine batch refused by the database; running its commands in halves to find the one at fault',
+    );
+    return attributes;
+  }
+
+  #refuse(item: Pending, refusal: Refusal, error: unknown): void {
+    this.#metrics.refused.inc({ shard: this.shard, sqlstate: refusal.sqlState });
+    // Bad input is the caller's; a broken constraint is a bug of the platform's.
+    this.#log[refusal.kind === 'bad-input' ? 'warn' : 'error'](
+      {
+        sql_state: refusal.sqlState,
+        field: refusal.field,
+        kind: item.command.kind,
+        user_id: item.command.userId,
+        error: briefly(error),
+      },
+      'engine command refused by the database; failed alone',
+    );
+    this.#observe(item);
+    item.reject(refusedCommandError(refusal, error));
   }
 
   async #commit(

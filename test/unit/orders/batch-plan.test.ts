@@ -149,16 +149,35 @@ describe('planBatch', () => {
     assert.equal(outcome.error.code, 'not_found');
   });
 
-  test('a repeated client order id in one batch is the same order', () => {
+  test('a repeated client order id in one batch replays the order placed first', () => {
     const { run } = shard();
 
     const plan = run(place(1, 'buy', 100, 1), place(1, 'buy', 100, 1));
 
-    assert.deepEqual(plan.outcomes, [
-      { ok: true, orderId: 1, fills: [] },
-      { ok: true, orderId: 1, fills: [] },
-    ]);
+    const [first, repeat] = plan.outcomes;
+    assert.deepEqual(first, { ok: true, orderId: 1, fills: [] });
+    assert.ok(repeat?.ok === true && 'replay' in repeat, 'a replay, not a second acceptance');
+    assert.equal(repeat.replay.order.id, 1);
+    assert.equal(repeat.replay.order.status, 'new');
+    assert.deepEqual(repeat.replay.fills, []);
     assert.equal(plan.inserted.size, 1);
+    assert.equal(plan.deltas.get(balanceKey(1, 'USD'))?.reserved, 100n);
+  });
+
+  test('a repeat in one batch carries the fills of the order placed first, as they stand', () => {
+    const { run } = shard();
+    run(place(2, 'sell', 100, 1));
+
+    const plan = run(place(1, 'buy', 100, 2), place(1, 'buy', 100, 2));
+
+    const [first, repeat] = plan.outcomes;
+    assert.ok(first?.ok === true && 'fills' in first);
+    assert.ok(repeat?.ok === true && 'replay' in repeat);
+    assert.equal(repeat.replay.order.id, 2);
+    assert.equal(repeat.replay.order.status, 'partially_filled');
+    assert.deepEqual(repeat.replay.fills, first.fills);
+    // A copy: the live order changes with later commands and batches.
+    assert.notEqual(repeat.replay.order, plan.inserted.get(2));
   });
 
   test('a client order id reused in one batch for a different order is refused, and nothing of it is planned', () => {
