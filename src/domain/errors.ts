@@ -26,6 +26,18 @@ export interface DomainErrorOptions {
   readonly cause?: unknown;
 }
 
+/**
+ * Longest message an error carries. A message travels in a gRPC `grpc-message` header and in
+ * log lines; one that quoted unbounded input could pass HTTP/2's header limit and wedge the
+ * caller's connection.
+ */
+export const MAX_ERROR_MESSAGE = 512;
+
+/** `message` cut to `max` characters, marked as cut. */
+export function boundedMessage(message: string, max = MAX_ERROR_MESSAGE): string {
+  return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
+}
+
 export class DomainError extends Error {
   override readonly name = 'DomainError';
   readonly field: string | undefined;
@@ -37,7 +49,10 @@ export class DomainError extends Error {
     message: string,
     options: DomainErrorOptions = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      boundedMessage(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.field = options.field;
     this.retryAfterMs = options.retryAfterMs;
     this.dependency = options.dependency;

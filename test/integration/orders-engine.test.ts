@@ -231,13 +231,21 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     await rejectsWith(place({ quantity: 0n }), 'invalid_argument', /quantity/);
     await rejectsWith(place({ quantity: 10_001n }), 'invalid_argument', /between 1 and 10000/);
     await rejectsWith(place({ price: 0n }), 'invalid_argument', /price/);
-    await rejectsWith(place({ side: undefined }), 'invalid_argument', /side: must be BUY or SELL/);
+    await rejectsWith(
+      place({ side: undefined }),
+      'invalid_argument',
+      /side: must be SIDE_BUY or SIDE_SELL/,
+    );
     await rejectsWith(
       place({ type: 'market', timeInForce: 'GTC' }),
       'invalid_argument',
-      /IOC or FOK/,
+      /TIME_IN_FORCE_IOC or TIME_IN_FORCE_FOK/,
     );
-    await rejectsWith(place({ clientOrderId: '' }), 'invalid_argument', /clientOrderId/);
+    await rejectsWith(
+      place({ clientOrderId: '' }),
+      'invalid_argument',
+      /client_order_id: is required/,
+    );
     await rejectsWith(
       place({ postOnly: true, timeInForce: 'IOC' }),
       'invalid_argument',
@@ -288,7 +296,7 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     await rejectsWith(
       harness.orders.orders.place(poor, limit({ price: 1_000n, quantity: 2n })),
       'failed_precondition',
-      /insufficient USD: the order needs 2000 available, you have 1000/,
+      /insufficient USD: the order needs 20.00 USD \(2000 cents\) available, you have 10.00 USD \(1000 cents\)/,
     );
     await rejectsWith(
       harness.orders.orders.place(poor, limit({ side: 'sell', price: 1_000n, quantity: 1n })),

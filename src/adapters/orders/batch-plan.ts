@@ -1,4 +1,5 @@
 import type { EngineEvent, MatchingEngine, OrderBook, TradeExecuted } from '../../engine/index.js';
+import { formatAmount } from '../../domain/accounts/asset-amount.js';
 import { DomainError } from '../../domain/errors.js';
 import { engineRejection } from '../../domain/orders/engine-rejection.js';
 import {
@@ -147,7 +148,7 @@ export function planBatch(input: PlanInput): BatchPlan {
       ? undefined
       : new DomainError(
           'failed_precondition',
-          `insufficient ${asset}: the order needs ${amount} available, you have ${have}`,
+          `insufficient ${asset}: the order needs ${formatAmount(amount, asset)} available, you have ${formatAmount(have, asset)}`,
         );
   };
 

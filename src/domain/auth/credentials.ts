@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { text } from '../validation.js';
 
 /** Rules for usernames and passwords, shared by Register and Login. */
 
@@ -12,28 +13,18 @@ export const usernameSchema = z
   .string({ error: 'expected a string' })
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$/, { error: `expected ${USERNAME_RULE}` });
 
-export const passwordSchema = z
-  .string({ error: 'expected a string' })
-  .min(PASSWORD_MIN, { error: `must be at least ${PASSWORD_MIN} characters` })
-  .max(PASSWORD_MAX, { error: `must be at most ${PASSWORD_MAX} characters` });
+export const passwordSchema = text(PASSWORD_MAX).min(PASSWORD_MIN, {
+  error: `must be at least ${PASSWORD_MIN} characters`,
+});
 
 export const registerSchema = z.object({ username: usernameSchema, password: passwordSchema });
 
 /** Login does not re-check password rules: a wrong password is just wrong. */
 export const loginSchema = z.object({
-  username: z
-    .string({ error: 'expected a string' })
-    .min(1, { error: 'is required' })
-    .max(64, { error: 'must be at most 64 characters' }),
-  password: z
-    .string({ error: 'expected a string' })
-    .min(1, { error: 'is required' })
-    .max(PASSWORD_MAX, { error: `must be at most ${PASSWORD_MAX} characters` }),
+  username: text(64, { required: true }),
+  password: text(PASSWORD_MAX, { required: true }),
 });
 
 export const refreshTokenSchema = z.object({
-  refreshToken: z
-    .string({ error: 'expected a string' })
-    .min(1, { error: 'is required' })
-    .max(512, { error: 'must be at most 512 characters' }),
+  refreshToken: text(512, { required: true }),
 });

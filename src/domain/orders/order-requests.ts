@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { OrderType, Side, TimeInForce } from '../../engine/index.js';
 import { DomainError } from '../errors.js';
-import { parseRequest } from '../validation.js';
+import { parseRequest, text } from '../validation.js';
 import type { Market } from './market.js';
 import type { OrderStatus } from './order.js';
 
@@ -11,11 +11,14 @@ import type { OrderStatus } from './order.js';
  * field at fault before it reaches an engine shard.
  */
 
-const safeWhole = (field: string) =>
+/** A whole number as the wire carries it; its bounds are the symbol's, checked with the market. */
+const whole = z.bigint({ error: 'expected a whole number' });
+
+const positiveWhole = (unit: string) =>
   z
-    .bigint()
-    .refine((v) => v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER), {
-      message: `${field} must be a whole number between 0 and ${Number.MAX_SAFE_INTEGER}`,
+    .bigint({ error: 'expected a whole number' })
+    .refine((v) => v >= 1n && v <= BigInt(Number.MAX_SAFE_INTEGER), {
+      message: `must be a positive whole number of ${unit}`,
     })
     .transform(Number);
 
@@ -25,17 +28,21 @@ const orderId = z
   .transform(Number)
   .refine(Number.isSafeInteger, { message: 'must be a decimal order id' });
 
+/** Symbols are short codes such as BTC-USD; the bound keeps any echo of one small. */
+const SYMBOL_MAX = 32;
+
 export const placeOrderSchema = z.object({
-  clientOrderId: z
-    .string()
-    .min(1, { message: 'is required (your idempotency key)' })
-    .max(64, { message: 'must be at most 64 characters' }),
-  symbol: z.string().min(1, { message: 'is required' }),
-  side: z.enum(['buy', 'sell'], { message: 'must be BUY or SELL' }),
-  type: z.enum(['limit', 'market'], { message: 'must be LIMIT or MARKET' }),
-  timeInForce: z.enum(['GTC', 'IOC', 'FOK'], { message: 'must be GTC, IOC or FOK' }),
-  price: safeWhole('price'),
-  quantity: safeWhole('quantity'),
+  clientOrderId: text(64, { required: true }),
+  symbol: text(SYMBOL_MAX, { required: true }),
+  side: z.enum(['buy', 'sell'], { message: 'must be SIDE_BUY or SIDE_SELL' }),
+  type: z.enum(['limit', 'market'], {
+    message: 'must be ORDER_TYPE_LIMIT or ORDER_TYPE_MARKET',
+  }),
+  timeInForce: z.enum(['GTC', 'IOC', 'FOK'], {
+    message: 'must be TIME_IN_FORCE_GTC, TIME_IN_FORCE_IOC or TIME_IN_FORCE_FOK',
+  }),
+  price: whole,
+  quantity: whole,
   postOnly: z.boolean(),
 });
 /** Enums a transport could not map (unset, unknown) arrive as `undefined`. */
@@ -49,19 +56,23 @@ export interface PlaceOrderRequest {
   readonly quantity: bigint;
   readonly postOnly: boolean;
 }
-export type PlaceOrderInput = z.output<typeof placeOrderSchema>;
+/** A place after every check: price and quantity in ticks and lots, within the symbol's bounds. */
+export type PlaceOrderInput = Omit<z.output<typeof placeOrderSchema>, 'price' | 'quantity'> & {
+  readonly price: number;
+  readonly quantity: number;
+};
 
 export const orderIdSchema = z.object({ orderId });
 
 export const amendOrderSchema = z.object({
   orderId,
-  price: safeWhole('price').optional(),
-  quantity: safeWhole('quantity').optional(),
+  price: positiveWhole('ticks').optional(),
+  quantity: positiveWhole('lots').optional(),
 });
 export type AmendOrderRequest = z.input<typeof amendOrderSchema>;
 
 export const listOrdersSchema = z.object({
-  symbol: z.string(),
+  symbol: text(SYMBOL_MAX),
   statuses: z.array(z.enum(['new', 'partially_filled', 'filled', 'canceled'])),
   pageSize: z
     .number()
@@ -82,23 +93,33 @@ export interface ListOrdersRequest {
 const invalid = (field: string, message: string) =>
   new DomainError('invalid_argument', `${field}: ${message}`, { field });
 
+const MAX_WHOLE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** The symbol's lot and size rules for a quantity in lots. */
-export function checkQuantity(market: Market, quantity: number): void {
+export function checkQuantity(market: Market, quantity: number | bigint): number {
   const { lotSize, minQuantity, maxQuantity } = market.spec;
-  if (quantity <= 0) throw invalid('quantity', 'must be at least 1 lot');
-  if (quantity % lotSize !== 0) {
-    throw invalid('quantity', `must be a multiple of the lot size ${lotSize}`);
-  }
   if (quantity < minQuantity || quantity > maxQuantity) {
     throw invalid('quantity', `must be between ${minQuantity} and ${maxQuantity} lots`);
   }
+  const lots = Number(quantity);
+  if (lots % lotSize !== 0) {
+    throw invalid('quantity', `must be a multiple of the lot size ${lotSize}`);
+  }
+  return lots;
 }
 
-export function checkPrice(market: Market, price: number): void {
-  if (price <= 0) throw invalid('price', 'a limit price must be at least 1 tick');
-  if (price % market.spec.tickSize !== 0) {
-    throw invalid('price', `must be a multiple of the tick size ${market.spec.tickSize}`);
+/** A limit price in ticks: at least one tick, a multiple of the tick size. */
+export function checkPrice(market: Market, price: number | bigint): number {
+  const { tickSize } = market.spec;
+  if (price < tickSize) {
+    throw invalid('price', `a limit price must be at least one tick (${tickSize})`);
   }
+  if (price > MAX_WHOLE) throw invalid('price', `must be at most ${MAX_WHOLE} ticks`);
+  const ticks = Number(price);
+  if (ticks % tickSize !== 0) {
+    throw invalid('price', `must be a multiple of the tick size ${tickSize}`);
+  }
+  return ticks;
 }
 
 export function parsePlaceOrder(
@@ -114,12 +135,16 @@ export function parsePlaceOrder(
     );
   }
   if (input.type === 'market' && input.timeInForce === 'GTC') {
-    throw invalid('time_in_force', 'a market order must be IOC or FOK');
+    throw invalid('time_in_force', 'a market order must be TIME_IN_FORCE_IOC or TIME_IN_FORCE_FOK');
   }
   if (input.postOnly && (input.type !== 'limit' || input.timeInForce !== 'GTC')) {
-    throw invalid('post_only', 'only a GTC limit order can be post-only');
+    throw invalid('post_only', 'only a TIME_IN_FORCE_GTC limit order can be post-only');
   }
-  checkQuantity(market, input.quantity);
-  if (input.type === 'limit') checkPrice(market, input.price);
-  return { input: { ...input, price: input.type === 'market' ? 0 : input.price }, market };
+  const quantity = checkQuantity(market, input.quantity);
+  if (input.type === 'market') {
+    // A market order takes whatever price the book offers; a price here is a client's mistake.
+    if (input.price !== 0n) throw invalid('price', 'must be unset (0) for a market order');
+    return { input: { ...input, price: 0, quantity }, market };
+  }
+  return { input: { ...input, price: checkPrice(market, input.price), quantity }, market };
 }

@@ -1,6 +1,6 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import { ConnectError } from '@connectrpc/connect';
-import { isDomainError } from '../../domain/errors.js';
+import { boundedMessage, isDomainError } from '../../domain/errors.js';
 import { STATUS_CODES } from '../rpc/status-codes.js';
 
 /**
@@ -72,9 +72,14 @@ export function toGrpcStatus(error: unknown): GrpcErrorStatus {
     };
   }
   if (error instanceof ConnectError) {
-    // Connect's codes are numbered exactly like gRPC's, so the value carries over as is.
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
-    return { code: error.code as number, details: error.rawMessage, metadata, unexpected: false };
+    return {
+      // Connect's codes are numbered exactly like gRPC's, so the value carries over as is.
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
+      code: error.code as number,
+      details: boundedMessage(error.rawMessage),
+      metadata,
+      unexpected: false,
+    };
   }
   return { code: status.INTERNAL, details: 'internal error', metadata, unexpected: true };
 }
