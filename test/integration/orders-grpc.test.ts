@@ -44,13 +44,13 @@ describe('OrderService and AccountService over gRPC', () => {
     const alice = await harness.user();
     const auth = await harness.bearer(alice);
 
-    const placed = await unary<{ order: PbOrder }>(
+    const placed = await unary<{ order: PbOrder; replayed: boolean }>(
       orders,
       'placeOrder',
       placeRequest('first'),
       auth,
     );
-    const again = await unary<{ order: PbOrder }>(
+    const again = await unary<{ order: PbOrder; replayed: boolean }>(
       orders,
       'placeOrder',
       placeRequest('first'),
@@ -70,6 +70,8 @@ describe('OrderService and AccountService over gRPC', () => {
     assert.match(placed.response?.order.orderId ?? '', /^[1-9]\d*$/);
     assert.equal(placed.response?.order.status, OrderStatus.NEW);
     assert.equal(again.response?.order.orderId, placed.response.order.orderId);
+    assert.equal(placed.response.replayed, false);
+    assert.equal(again.response.replayed, true);
     assert.equal(got.response?.order.clientOrderId, 'first');
     assert.deepEqual(
       balances.response?.balances.map((b) => [b.asset, b.available, b.reserved]),

@@ -3,7 +3,12 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SymbolSpec } from '../../src/engine/index.js';
 import { DomainError } from '../../src/domain/errors.js';
-import { isOpen, type Order, type OrderResult } from '../../src/domain/orders/order.js';
+import {
+  isOpen,
+  type Order,
+  type OrderResult,
+  type PlacedOrder,
+} from '../../src/domain/orders/order.js';
 import type { OrderPage } from '../../src/domain/orders/order.service.js';
 import type {
   ListOrdersRequest,
@@ -60,10 +65,10 @@ class FakeOrders implements SimulatorOrders {
     });
   }
 
-  place(userId: number, request: PlaceOrderRequest): Promise<OrderResult> {
+  place(userId: number, request: PlaceOrderRequest): Promise<PlacedOrder> {
     this.calls.push({ kind: 'place', userId, request });
     if (this.failPlacesWith !== undefined) return Promise.reject(this.failPlacesWith);
-    return Promise.resolve({ order: this.#store(userId, request), fills: [] });
+    return Promise.resolve({ order: this.#store(userId, request), fills: [], replayed: false });
   }
 
   cancel(userId: number, request: { orderId: string }): Promise<OrderResult> {

@@ -3,7 +3,7 @@ import { DomainError, isDomainError, type DomainErrorCode } from '../errors.js';
 import { parseRequest } from '../validation.js';
 import type { Market } from './market.js';
 import type { OpenOrderQuota } from './open-order-quota.js';
-import { isOpen, type Order, type OrderResult } from './order.js';
+import { isOpen, type Order, type OrderResult, type PlacedOrder } from './order.js';
 import type { OrderEngine } from './order-engine.port.js';
 import type { OrderReader } from './order-reader.port.js';
 import { replayMismatch } from './order-replay.js';
@@ -61,7 +61,7 @@ export class OrderService {
     this.#metrics = orderMetrics(deps.registry);
   }
 
-  async place(userId: number, request: PlaceOrderRequest): Promise<OrderResult> {
+  async place(userId: number, request: PlaceOrderRequest): Promise<PlacedOrder> {
     const side = request.side ?? 'unspecified';
     const type = request.type ?? 'unspecified';
     try {
@@ -73,7 +73,7 @@ export class OrderService {
         const replay = await this.#takeOrReplay(quota, userId, input);
         if (replay !== undefined) {
           this.#metrics.placed(side, type, 'replayed');
-          return replay;
+          return { ...replay, replayed: true };
         }
       }
       let submitted;
@@ -91,7 +91,7 @@ export class OrderService {
       // fills and cancels of a resting order are given back by the shard after its commit.
       if (replayed || !isOpen(result.order.status)) await this.#giveBack(quota, userId);
       this.#metrics.placed(side, type, replayed ? 'replayed' : 'accepted');
-      return result;
+      return { ...result, replayed };
     } catch (error) {
       this.#metrics.placed(side, type, placeResult(error));
       throw error;

@@ -51,6 +51,11 @@ export interface OrderResult {
   readonly fills: readonly Fill[];
 }
 
+/** A place's answer: `replayed` when the client order id had already placed this order. */
+export interface PlacedOrder extends OrderResult {
+  readonly replayed: boolean;
+}
+
 export const isOpen = (status: OrderStatus): boolean =>
   status === 'new' || status === 'partially_filled';
 

@@ -64,7 +64,7 @@ export function orderCommands(orders: Orders) {
         quantity: request.quantity,
         postOnly: request.postOnly,
       });
-      return withFills(result);
+      return { ...withFills(result), replayed: result.replayed };
     },
     async cancel(userId: number, request: CancelOrderRequest) {
       const result = await orders.cancel(userId, { orderId: request.orderId });
