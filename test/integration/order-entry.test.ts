@@ -13,7 +13,7 @@ import { DomainError } from '../../src/domain/errors.js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import { OrderService, type OrderEntryResponse } from '../../src/gen/trading/v1/orders_pb.js';
 import { ORDER_ENTRY_IN_FLIGHT } from '../../src/transport/rpc/order-entry.rpc.js';
-import { grpcServiceDefinition } from '../../src/transport/grpc/service-adapter.js';
+import { grpcServiceDefinition } from '../../src/shared/grpc/service-definition.js';
 import { grpcClient } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
 import { captureLogger, metricValue } from '../unit/adapters/support/observability.js';

@@ -9,7 +9,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { service as healthDefinition } from 'grpc-health-check';
-import { grpcServiceDefinition } from '../../src/transport/grpc/service-adapter.js';
+import { grpcServiceDefinition } from '../../src/shared/grpc/service-definition.js';
 
 type UnaryMethod = (
   request: unknown,

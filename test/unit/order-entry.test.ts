@@ -12,7 +12,7 @@ import {
 } from '../../src/gen/trading/v1/orders_pb.js';
 import { principalKey } from '../../src/transport/rpc/call-context.js';
 import { orderEntry, ORDER_ENTRY_IN_FLIGHT } from '../../src/transport/rpc/order-entry.rpc.js';
-import type { OrderCommands } from '../../src/transport/rpc/orders.rpc.js';
+import type { OrderCommands } from '../../src/transport/rpc/order-commands.js';
 import { silentLogger } from './adapters/support/observability.js';
 
 /** A promise with its resolvers, to settle commands in a chosen order. */

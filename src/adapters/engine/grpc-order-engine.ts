@@ -16,15 +16,15 @@ import {
   type Submitted,
 } from '../../domain/orders/order-engine.port.js';
 import { EngineService, type SubmitResponse } from '../../gen/trading/internal/v1/engine_pb.js';
-import type { Logger, Registry } from '../../telemetry/index.js';
 import {
   clientObservabilityInterceptor,
   GrpcClientMetrics,
-} from '../../transport/grpc/client-observability.js';
-import type { TlsFiles } from '../../transport/grpc/server.js';
-import { grpcServiceDefinition } from '../../transport/grpc/service-adapter.js';
-import { DEPENDENCY_KEY, RETRY_AFTER_KEY } from '../../transport/grpc/status.js';
-import { fromSubmitResponse, submitRequest } from '../../transport/rpc/engine-codec.js';
+} from '../../shared/grpc/client-observability.js';
+import { fromSubmitResponse, submitRequest } from '../../shared/grpc/engine-codec.js';
+import { DEPENDENCY_KEY, RETRY_AFTER_KEY } from '../../shared/grpc/error-metadata.js';
+import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
+import type { TlsFiles } from '../../shared/grpc/tls-files.js';
+import type { Logger, Registry } from '../../telemetry/index.js';
 import {
   createDependencyPolicy,
   type BreakerOptions,

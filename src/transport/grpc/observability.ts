@@ -23,7 +23,14 @@ import {
   type Logger,
   type Registry,
 } from '../../telemetry/index.js';
-import { DEPENDENCY_KEY, GRPC_CODE_NAMES, grpcCodeName, SHUTDOWN_DEPENDENCY } from './status.js';
+import { GRPC_CODE_NAMES, grpcCodeName } from '../../shared/grpc/code-names.js';
+import { DEPENDENCY_KEY, SHUTDOWN_DEPENDENCY } from '../../shared/grpc/error-metadata.js';
+import {
+  grpcType,
+  methodLabels,
+  parsePath,
+  type GrpcType,
+} from '../../shared/grpc/method-labels.js';
 
 /**
  * One interceptor for every service on the server (ours, Health, reflection): the
@@ -31,36 +38,10 @@ import { DEPENDENCY_KEY, GRPC_CODE_NAMES, grpcCodeName, SHUTDOWN_DEPENDENCY } fr
  * server span per call whose context the handler runs in, and one log line per call.
  */
 
-export type GrpcType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
-
 interface MethodInfo {
   readonly service: string;
   readonly method: string;
   readonly type: GrpcType;
-}
-
-export function grpcType(requestStream: boolean, responseStream: boolean): GrpcType {
-  if (requestStream) return responseStream ? 'bidi_stream' : 'client_stream';
-  return responseStream ? 'server_stream' : 'unary';
-}
-
-/** The go-grpc-prometheus labels of a method: its type, service and name. */
-export function methodLabels(method: {
-  readonly path: string;
-  readonly requestStream: boolean;
-  readonly responseStream: boolean;
-}): { grpc_type: GrpcType; grpc_service: string; grpc_method: string } {
-  const { service, method: name } = parsePath(method.path);
-  return {
-    grpc_type: grpcType(method.requestStream, method.responseStream),
-    grpc_service: service,
-    grpc_method: name,
-  };
-}
-
-export function parsePath(path: string): { service: string; method: string } {
-  const [, service = 'unknown', method = 'unknown'] = path.split('/');
-  return { service, method };
 }
 
 const metadataGetter: TextMapGetter<Metadata> = {

@@ -10,23 +10,14 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Readiness } from '../../lifecycle/readiness.js';
+import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
+import type { TlsFiles } from '../../shared/grpc/tls-files.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import { healthService } from './health.js';
 import { GrpcServerMetrics, observabilityInterceptor } from './observability.js';
 import { reflectionService } from './reflection.js';
 import { singleRequestInterceptor } from './single-request.js';
-import {
-  grpcServiceDefinition,
-  grpcServiceImplementation,
-  type AdapterOptions,
-} from './service-adapter.js';
-
-export interface TlsFiles {
-  readonly certFile: string;
-  readonly keyFile: string;
-  /** When set, clients must present a certificate signed by this CA (mTLS). */
-  readonly caFile: string | undefined;
-}
+import { grpcServiceImplementation, type AdapterOptions } from './service-adapter.js';
 
 /**
  * How long a connection is held, so silent or forgotten ones do not pile up; `undefined`

@@ -1,10 +1,4 @@
-import {
-  create,
-  fromBinary,
-  toBinary,
-  type DescMethod,
-  type DescService,
-} from '@bufbuild/protobuf';
+import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import { createContextValues, type ServiceImpl } from '@connectrpc/connect';
 import {
   type Metadata,
@@ -12,13 +6,18 @@ import {
   type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
-  type ServiceDefinition,
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
 import { bearerToken } from '../../domain/auth/access-tokens.js';
+import { SHUTDOWN_DEPENDENCY } from '../../shared/grpc/error-metadata.js';
+import {
+  assertWellFormed,
+  type MalformedRequest,
+  type Message,
+} from '../../shared/grpc/service-definition.js';
 import type { Logger } from '../../telemetry/index.js';
 import {
   chargeCommandKey,
@@ -31,62 +30,13 @@ import {
 import { GrpcHandlerContext } from './handler-context.js';
 import { annotateCall, callContextFor } from './observability.js';
 import { context as otelContext } from '@opentelemetry/api';
-import { SHUTDOWN_DEPENDENCY, toGrpcStatus } from './status.js';
+import { toGrpcStatus } from './status.js';
 
 /**
  * Serves a Connect-style service implementation (`ServiceImpl`) over @grpc/grpc-js, so the
  * same handlers answer native gRPC here and gRPC-Web/Connect through connect-fastify.
  * Methods missing from `impl` answer UNIMPLEMENTED.
  */
-
-// The message types differ per method; grpc-js's untyped definitions carry them as unknown.
-type Message = Record<string, unknown>;
-
-export function grpcServiceDefinition(service: DescService): ServiceDefinition {
-  const definition: Record<string, ServiceDefinition[string]> = {};
-  for (const method of service.methods) {
-    definition[method.localName] = {
-      path: `/${service.typeName}/${method.name}`,
-      requestStream:
-        method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
-      responseStream:
-        method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
-      requestSerialize: (message: Message) =>
-        Buffer.from(toBinary(method.input, create(method.input, message))),
-      requestDeserialize: (bytes: Buffer) => decodeRequest(method, bytes),
-      responseSerialize: (message: Message) =>
-        Buffer.from(toBinary(method.output, create(method.output, message))),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-      originalName: method.name,
-    };
-  }
-  return definition;
-}
-
-/**
- * Bytes that are not a valid request message. grpc-js answers a throwing deserializer with
- * INTERNAL, which blames the server; decoding to this marker instead lets the handler answer
- * INVALID_ARGUMENT, after authentication like any other bad input.
- */
-const MALFORMED = Symbol('malformed request');
-interface MalformedRequest {
-  readonly [MALFORMED]: string;
-}
-
-function decodeRequest(method: DescMethod, bytes: Buffer): Message | MalformedRequest {
-  try {
-    return fromBinary(method.input, bytes);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { [MALFORMED]: `request is not a valid ${method.input.typeName} message: ${reason}` };
-  }
-}
-
-function assertWellFormed(request: unknown): void {
-  if (typeof request === 'object' && request !== null && MALFORMED in request) {
-    throw new DomainError('invalid_argument', (request as MalformedRequest)[MALFORMED]);
-  }
-}
 
 export interface AdapterOptions {
   readonly logger: Logger;

@@ -1,48 +1,8 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import { ConnectError } from '@connectrpc/connect';
 import { boundedMessage, isDomainError } from '../../domain/errors.js';
+import { DEPENDENCY_KEY, RETRY_AFTER_KEY } from '../../shared/grpc/error-metadata.js';
 import { STATUS_CODES } from '../rpc/status-codes.js';
-
-/**
- * The names Prometheus dashboards expect in `grpc_code` (Go's codes.Code.String()),
- * indexed by status number.
- */
-export const GRPC_CODE_NAMES = [
-  'OK',
-  'Canceled',
-  'Unknown',
-  'InvalidArgument',
-  'DeadlineExceeded',
-  'NotFound',
-  'AlreadyExists',
-  'PermissionDenied',
-  'ResourceExhausted',
-  'FailedPrecondition',
-  'Aborted',
-  'OutOfRange',
-  'Unimplemented',
-  'Internal',
-  'Unavailable',
-  'DataLoss',
-  'Unauthenticated',
-] as const;
-
-export type GrpcCodeName = (typeof GRPC_CODE_NAMES)[number];
-
-export const grpcCodeName = (code: number): GrpcCodeName => GRPC_CODE_NAMES[code] ?? 'Unknown';
-
-/** Trailing metadata key naming the dependency an UNAVAILABLE answer is about. */
-export const DEPENDENCY_KEY = 'error-dependency';
-
-/**
- * `DEPENDENCY_KEY` of a call this server ended because it is shutting down (a rollout, a scale
- * down): UNAVAILABLE to the client, which reconnects elsewhere, but expected, so it is logged
- * as an ordinary call and its span is not an error.
- */
-export const SHUTDOWN_DEPENDENCY = 'server-shutdown';
-
-/** Trailing metadata key carrying how long to wait before retrying, in milliseconds. */
-export const RETRY_AFTER_KEY = 'retry-after-ms';
 
 export type GrpcErrorStatus = Pick<StatusObject, 'code' | 'details' | 'metadata'> & {
   /** True when the error was not one we raised on purpose: log it with its stack. */

@@ -1,7 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { OrderEngine } from '../../domain/orders/order-engine.port.js';
 import type { EngineService } from '../../gen/trading/internal/v1/engine_pb.js';
-import { fromSubmitRequest, toSubmitResponse } from './engine-codec.js';
+import { fromSubmitRequest, toSubmitResponse } from '../../shared/grpc/engine-codec.js';
 
 /**
  * `trading.internal.v1.EngineService`, served by ROLE=engine to api pods. The caller is another

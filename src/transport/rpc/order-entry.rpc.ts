@@ -18,7 +18,7 @@ import {
 } from '../../telemetry/index.js';
 import { chargeCommandKey, requirePrincipal } from './call-context.js';
 import { mapSettled } from './map-settled.js';
-import type { OrderCommands } from './orders.rpc.js';
+import type { OrderCommands } from './order-commands.js';
 import { STATUS_CODES } from './status-codes.js';
 
 /**

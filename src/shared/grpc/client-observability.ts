@@ -14,8 +14,8 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { counter, histogram, LATENCY_BUCKETS, type Registry } from '../../telemetry/index.js';
-import { methodLabels } from './observability.js';
-import { GRPC_CODE_NAMES, grpcCodeName } from './status.js';
+import { GRPC_CODE_NAMES, grpcCodeName } from './code-names.js';
+import { methodLabels } from './method-labels.js';
 
 /**
  * The client side of internal gRPC calls: `grpc_client_*` metrics with go-grpc-prometheus
