@@ -114,7 +114,10 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     logger.info('redis: using REDIS_URL');
     rateLimiter = new RedisRateLimiter({ redis: redis.client, policy });
     quotas = new RedisQuotaCounter({ redis: redis.client, policy });
-    streamLog = new RedisStreamLog({ redis: redis.client, policy });
+    const redisStreamLog = new RedisStreamLog({ redis: redis.client, policy, logger });
+    streamLog = redisStreamLog;
+    // Before the shared connection: the tail's reader unblocks through it.
+    closeSteps.push({ name: 'stream tail', run: () => redisStreamLog.close() });
     const connection = redis;
     readiness.register(
       'redis',
