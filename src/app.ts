@@ -19,9 +19,10 @@ import type { AuthService as Auth } from './domain/auth/auth.service.js';
 import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
-import { wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
+import { ordersSettings, wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
 import { DEFAULT_ORDERS_SETTINGS } from './wiring/orders.js';
 import { createSimulator } from './wiring/simulator.js';
+import { createStreams, type Streams } from './wiring/streams.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -36,13 +37,21 @@ export interface App {
 }
 
 /** Which services each role serves; later issues fill in their implementations. */
-function servicesFor(role: Role, auth: Auth, orders: OrderRoles): ServiceRegistration[] {
+function servicesFor(
+  role: Role,
+  auth: Auth,
+  orders: OrderRoles,
+  streams: Streams | undefined,
+): ServiceRegistration[] {
   const api = [
     registration(AuthService, authRpc(auth)),
     registration(OrderService, orders.api?.orderRpc ?? {}),
     registration(AccountService, orders.api?.accountRpc ?? {}),
   ];
-  const stream = [registration(MarketDataService, {}), registration(SessionService, {})];
+  const stream = [
+    registration(MarketDataService, streams?.marketDataRpc ?? {}),
+    registration(SessionService, streams?.sessionRpc ?? {}),
+  ];
   switch (role) {
     case 'api':
       return api;
@@ -84,6 +93,10 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   // First step: the bots stop placing before servers drain and shards commit what is queued.
   if (simulator !== undefined) shutdown.add(simulator.closeStep);
   simulator?.start();
+  const streams =
+    config.role === 'stream' || config.role === 'all'
+      ? createStreams(config, ordersSettings(data.embedded), data, { logger, registry })
+      : undefined;
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
     scope: 'user',
@@ -107,7 +120,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
         });
       },
     },
-    servicesFor(config.role, auth, orders),
+    servicesFor(config.role, auth, orders, streams),
   );
   const http = await buildHttpServer({
     ...config.http,
@@ -133,6 +146,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       grpc.forceClose();
     },
   });
+  if (streams !== undefined) shutdown.add(streams.closeStep);
   // Shards commit what is queued and the relay publishes, while the pool is still open.
   for (const step of orders.closeSteps) shutdown.add(step);
   for (const step of data.closeSteps) shutdown.add(step);

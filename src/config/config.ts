@@ -184,6 +184,10 @@ const envSchema = z.object({
   SIMULATOR_RATE: positiveInt(5, 1_000),
   SIMULATOR_BOTS: positiveInt(4, 50),
   SIMULATOR_SEED: positiveInt(42, 4_294_967_295),
+  STREAM_MAX_REPLAY: positiveInt(1_000, 100_000),
+  STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
+  STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
+  SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
 });
 
 export interface Config {
@@ -260,6 +264,17 @@ export interface Config {
     readonly bots: number;
     /** Same seed, same sequence of decisions. */
     readonly seed: number;
+  };
+  /** Market data and private streams (ROLE=stream and all). */
+  readonly streams: {
+    /** Most entries a resume replays; a client further behind gets a fresh snapshot. */
+    readonly maxReplay: number;
+    /** Streams one Subscribe call may ask for. */
+    readonly maxSubscriptions: number;
+    /** Messages waiting for a slow client before its stream is ended (RESOURCE_EXHAUSTED). */
+    readonly sendQueueMax: number;
+    /** How long a session record lives after its last stream opened. */
+    readonly sessionTtlSeconds: number;
   };
 }
 
@@ -415,6 +430,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ratePerSec: e.SIMULATOR_RATE,
       bots: e.SIMULATOR_BOTS,
       seed: e.SIMULATOR_SEED,
+    },
+    streams: {
+      maxReplay: e.STREAM_MAX_REPLAY,
+      maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
+      sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
+      sessionTtlSeconds: e.SESSION_TTL_S,
     },
   };
   return deepFreeze(config);

@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import type { QuotaCounter } from '../domain/ports/quota.port.js';
 import type { RateLimiter } from '../domain/ports/rate-limiter.port.js';
+import type { SessionStore } from '../domain/ports/session-store.port.js';
 import type { StreamLog } from '../domain/ports/stream-log.port.js';
+import { MemorySessionStore } from '../adapters/streams/session-store.memory.js';
+import { RedisSessionStore } from '../adapters/streams/session-store.redis.js';
 import { MemoryStreamLog } from '../adapters/stream-log/stream-log.memory.js';
 import { RedisStreamLog } from '../adapters/stream-log/stream-log.redis.js';
 import type { Readiness } from '../lifecycle/readiness.js';
@@ -31,6 +34,8 @@ export interface DataLayer {
   readonly quotas: QuotaCounter;
   /** Sequenced stream history (Redis Streams, or in process). */
   readonly streamLog: StreamLog;
+  /** Stream sessions across pods (Redis, or in process). */
+  readonly sessions: SessionStore;
   /** Closing order: Redis, then the pool, then the embedded server. */
   readonly closeSteps: readonly ShutdownStep[];
 }
@@ -95,11 +100,13 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
   let rateLimiter: RateLimiter;
   let quotas: QuotaCounter;
   let streamLog: StreamLog;
+  let sessions: SessionStore;
   if (config.redisUrl === undefined) {
     logger.info('redis: using in-process twins (REDIS_URL unset); limits are per process');
     rateLimiter = new MemoryRateLimiter();
     quotas = new MemoryQuotaCounter();
     streamLog = new MemoryStreamLog();
+    sessions = new MemorySessionStore();
   } else {
     redis = createRedisConnection({
       logger,
@@ -114,7 +121,11 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     logger.info('redis: using REDIS_URL');
     rateLimiter = new RedisRateLimiter({ redis: redis.client, policy });
     quotas = new RedisQuotaCounter({ redis: redis.client, policy });
-    streamLog = new RedisStreamLog({ redis: redis.client, policy });
+    const redisStreamLog = new RedisStreamLog({ redis: redis.client, policy, logger });
+    streamLog = redisStreamLog;
+    sessions = new RedisSessionStore({ redis: redis.client, policy });
+    // Before the shared connection: the tail's reader unblocks through it.
+    closeSteps.push({ name: 'stream tail', run: () => redisStreamLog.close() });
     const connection = redis;
     readiness.register(
       'redis',
@@ -134,6 +145,7 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     rateLimiter,
     quotas,
     streamLog,
+    sessions,
     closeSteps,
   };
 }

@@ -15,6 +15,15 @@ const entries = (stream: string, from: number, to: number): StreamEntry[] =>
     payload: JSON.stringify({ n: from + i }),
   }));
 
+/** Waits for what a tail delivers asynchronously (the Redis reader), at most two seconds. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for tailed entries');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export function streamLogContract(name: string, harness: StreamLogHarness): void {
   describe(`StreamLog contract: ${name}`, () => {
     after(() => harness.teardown());
@@ -72,6 +81,68 @@ export function streamLogContract(name: string, harness: StreamLogHarness): void
       await log.append(entries('s', 1, 10));
 
       assert.deepEqual(await log.read('s', 0, 3), entries('s', 1, 3));
+    });
+
+    test('a tail gets every entry appended after it resolves, once and in seq order', async () => {
+      const log = await harness.subject({ retention: 100 });
+      await log.append(entries('s', 1, 3));
+      const seen: number[] = [];
+
+      const stop = await log.tail('s', (entry) => seen.push(entry.seq));
+      await log.append(entries('s', 4, 6));
+      await log.append(entries('s', 5, 9));
+      await until(() => seen.at(-1) === 9);
+      stop();
+
+      assert.deepEqual(seen, [4, 5, 6, 7, 8, 9]);
+    });
+
+    test('every listener of a stream gets its entries, and only until it unsubscribes', async () => {
+      const log = await harness.subject({ retention: 100 });
+      const first: number[] = [];
+      const second: number[] = [];
+      const other: number[] = [];
+      const stopFirst = await log.tail('s', (entry) => first.push(entry.seq));
+      const stopSecond = await log.tail('s', (entry) => second.push(entry.seq));
+      const stopOther = await log.tail('t', (entry) => other.push(entry.seq));
+
+      await log.append(entries('s', 1, 2));
+      await until(() => first.length === 2 && second.length === 2);
+      stopFirst();
+      await log.append([...entries('s', 3, 3), ...entries('t', 1, 1)]);
+      await until(() => second.length === 3 && other.length === 1);
+      stopSecond();
+      stopOther();
+
+      assert.deepEqual(first, [1, 2]);
+      assert.deepEqual(second, [1, 2, 3]);
+      assert.deepEqual(other, [1]);
+    });
+
+    test('a listener that throws does not stop the others', async () => {
+      const log = await harness.subject({ retention: 100 });
+      const seen: number[] = [];
+      const stopThrowing = await log.tail('s', () => {
+        throw new Error('listener bug');
+      });
+      const stop = await log.tail('s', (entry) => seen.push(entry.seq));
+
+      assert.equal(await log.append(entries('s', 1, 2)), 2);
+      await until(() => seen.length === 2);
+      stopThrowing();
+      stop();
+
+      assert.deepEqual(seen, [1, 2]);
+    });
+
+    test('the epoch stays the same while the history lasts', async () => {
+      const log = await harness.subject({ retention: 100 });
+
+      const epoch = await log.epoch();
+      await log.append(entries('s', 1, 2));
+
+      assert.ok(epoch > 0);
+      assert.equal(await log.epoch(), epoch);
     });
 
     test('trims old entries beyond the retention but keeps the newest', async () => {

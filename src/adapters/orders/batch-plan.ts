@@ -222,7 +222,12 @@ export function planBatch(input: PlanInput): BatchPlan {
     if (levels.length > 0) {
       plan.messages.push({
         stream: bookStream(market.spec.symbol),
-        payload: JSON.stringify({ type: 'levels', levels }),
+        // The checksum travels with the delta, so a replay from the log carries it too.
+        payload: JSON.stringify({
+          type: 'levels',
+          levels,
+          checksum: input.engine.book(market.spec.symbol)?.checksum(),
+        }),
       });
     }
   };

@@ -1,4 +1,4 @@
-import type { StreamEntry, StreamLog } from '../../domain/ports/stream-log.port.js';
+import type { StreamEntry, StreamLog, TailListener } from '../../domain/ports/stream-log.port.js';
 
 export interface MemoryStreamLogOptions {
   /**
@@ -7,19 +7,24 @@ export interface MemoryStreamLogOptions {
    * rather than shifting the whole array on every append. Default 10,000.
    */
   readonly retention?: number;
+  /** This log's epoch. Default: the time it was created, in ms (a new process, a new history). */
+  readonly epoch?: number;
 }
 
 /** The in-process twin of the Redis stream log: one process, same contract. */
 export class MemoryStreamLog implements StreamLog {
   readonly #streams = new Map<string, { entries: StreamEntry[]; last: number }>();
   readonly #retention: number;
+  readonly #epoch: number;
+  readonly #listeners = new Map<string, Set<TailListener>>();
 
   constructor(options: MemoryStreamLogOptions = {}) {
     this.#retention = options.retention ?? 10_000;
+    this.#epoch = options.epoch ?? Date.now();
   }
 
   append(entries: readonly StreamEntry[]): Promise<number> {
-    let added = 0;
+    const fresh: StreamEntry[] = [];
     for (const entry of entries) {
       let stream = this.#streams.get(entry.stream);
       if (stream === undefined) {
@@ -27,14 +32,19 @@ export class MemoryStreamLog implements StreamLog {
         this.#streams.set(entry.stream, stream);
       }
       if (entry.seq <= stream.last) continue;
-      stream.entries.push({ stream: entry.stream, seq: entry.seq, payload: entry.payload });
+      const stored = { stream: entry.stream, seq: entry.seq, payload: entry.payload };
+      stream.entries.push(stored);
       stream.last = entry.seq;
-      added += 1;
+      fresh.push(stored);
       if (stream.entries.length > this.#retention + Math.ceil(this.#retention / 4)) {
         stream.entries.splice(0, stream.entries.length - this.#retention);
       }
     }
-    return Promise.resolve(added);
+    // After storing, so a listener that reads the log on an entry finds it there.
+    for (const entry of fresh) {
+      for (const listener of this.#listeners.get(entry.stream) ?? []) notify(listener, entry);
+    }
+    return Promise.resolve(fresh.length);
   }
 
   read(stream: string, afterSeq: number, limit: number): Promise<StreamEntry[]> {
@@ -52,5 +62,36 @@ export class MemoryStreamLog implements StreamLog {
 
   lastSeq(stream: string): Promise<number> {
     return Promise.resolve(this.#streams.get(stream)?.last ?? 0);
+  }
+
+  /** Appends notify listeners synchronously: nothing can be appended between two entries. */
+  tail(stream: string, listener: TailListener): Promise<() => void> {
+    let listeners = this.#listeners.get(stream);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#listeners.set(stream, listeners);
+    }
+    const own = listeners;
+    const wrapped: TailListener = (entry) => {
+      listener(entry);
+    };
+    own.add(wrapped);
+    return Promise.resolve(() => {
+      own.delete(wrapped);
+      if (own.size === 0 && this.#listeners.get(stream) === own) this.#listeners.delete(stream);
+    });
+  }
+
+  epoch(): Promise<number> {
+    return Promise.resolve(this.#epoch);
+  }
+}
+
+/** A listener that throws must not stop the others, nor fail the append (the relay's write). */
+function notify(listener: TailListener, entry: StreamEntry): void {
+  try {
+    listener(entry);
+  } catch {
+    // The listener's owner handles its own failures; the log has done its part.
   }
 }

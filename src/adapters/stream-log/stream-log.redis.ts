@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { StreamEntry, StreamLog } from '../../domain/ports/stream-log.port.js';
+import type { StreamEntry, StreamLog, TailListener } from '../../domain/ports/stream-log.port.js';
+import type { Logger } from '../../telemetry/index.js';
 import type { DependencyPolicy } from '../resilience/dependency-policy.js';
 import { redisScript, type ScriptArg } from '../redis/redis-script.js';
+import { RedisStreamTail } from './stream-tail.redis.js';
 
 export interface RedisStreamLogOptions {
   readonly redis: Redis;
@@ -10,6 +12,11 @@ export interface RedisStreamLogOptions {
   readonly retention?: number;
   /** Prepended to stream names (after the connection's own key prefix). Default 'stream:'. */
   readonly keyPrefix?: string;
+  /** How long the tail's XREAD blocks. Default 1,000 ms. */
+  readonly tailBlockMs?: number;
+  /** The epoch a log that has none yet takes: now, in ms. */
+  readonly now?: () => number;
+  readonly logger?: Logger;
 }
 
 const PAYLOAD_FIELD = 'm';
@@ -52,12 +59,23 @@ export class RedisStreamLog implements StreamLog {
   readonly #policy: DependencyPolicy;
   readonly #retention: number;
   readonly #prefix: string;
+  readonly #tail: RedisStreamTail;
+  readonly #now: () => number;
 
   constructor(options: RedisStreamLogOptions) {
     this.#redis = options.redis;
     this.#policy = options.policy;
     this.#retention = options.retention ?? 10_000;
     this.#prefix = options.keyPrefix ?? 'stream:';
+    this.#now = options.now ?? Date.now;
+    this.#tail = new RedisStreamTail({
+      redis: options.redis,
+      keyPrefix: this.#prefix,
+      payloadField: PAYLOAD_FIELD,
+      lastSeq: (stream) => this.lastSeq(stream),
+      ...(options.tailBlockMs === undefined ? {} : { blockMs: options.tailBlockMs }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
   }
 
   /**
@@ -102,5 +120,32 @@ export class RedisStreamLog implements StreamLog {
     );
     const id = rows[0]?.[0];
     return id === undefined ? 0 : Number(id.slice(0, id.indexOf('-')));
+  }
+
+  tail(stream: string, listener: TailListener): Promise<() => void> {
+    return this.#tail.tail(stream, listener);
+  }
+
+  /**
+   * Kept under its own key beside the streams: whoever first finds none sets it. A wiped Redis
+   * loses the key with the history, so the next reader starts a new epoch.
+   */
+  async epoch(): Promise<number> {
+    const key = `${this.#prefix}epoch`;
+    const value = await this.#policy.execute(
+      async () => {
+        const current = await this.#redis.get(key);
+        if (current !== null) return current;
+        await this.#redis.set(key, String(this.#now()), 'NX');
+        return this.#redis.get(key);
+      },
+      { idempotent: true },
+    );
+    return Number(value);
+  }
+
+  /** Stops the tail's reader and closes its connection. */
+  close(): Promise<void> {
+    return this.#tail.close();
   }
 }

@@ -12,6 +12,9 @@ export interface StreamEntry {
   readonly payload: string;
 }
 
+/** Receives the live entries of one stream, in seq order. */
+export type TailListener = (entry: StreamEntry) => void;
+
 export interface StreamLog {
   /**
    * Appends entries in order. An entry whose seq is not above the stream's last seq is skipped
@@ -22,4 +25,15 @@ export interface StreamLog {
   read(stream: string, afterSeq: number, limit: number): Promise<StreamEntry[]>;
   /** The last seq appended to `stream`, 0 when it has none. */
   lastSeq(stream: string): Promise<number>;
+  /**
+   * Live entries of `stream`: once the promise resolves, `listener` gets every entry appended
+   * after that, in seq order (and maybe a few appended just before: callers drop seqs they
+   * have). One reader per stream per process feeds every listener. Resolves to the unsubscribe.
+   */
+  tail(stream: string, listener: TailListener): Promise<() => void>;
+  /**
+   * Identifies this history: it changes only when the history is lost (the log's storage was
+   * wiped), so a position from another epoch cannot be replayed.
+   */
+  epoch(): Promise<number>;
 }

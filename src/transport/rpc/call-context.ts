@@ -34,12 +34,17 @@ export function requirePrincipal(context: HandlerContext): Principal {
   return principal;
 }
 
-/** Methods callable without an access token: the ones that hand tokens out or take them back. */
+/**
+ * Methods callable without an access token: the ones that hand tokens out or take them back,
+ * and public market data (as on every exchange; limited per call instead).
+ */
 export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
   'trading.v1.AuthService/Register',
   'trading.v1.AuthService/Login',
   'trading.v1.AuthService/Refresh',
   'trading.v1.AuthService/Logout',
+  'trading.v1.MarketDataService/GetOrderBook',
+  'trading.v1.MarketDataService/Subscribe',
 ]);
 
 /**

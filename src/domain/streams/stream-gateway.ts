@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Logger } from '../../telemetry/index.js';
+import type { Balance } from '../accounts/balance.js';
+import { DomainError } from '../errors.js';
+import type { SessionStore } from '../ports/session-store.port.js';
+import type { StreamLog } from '../ports/stream-log.port.js';
+import type { StreamSnapshots } from '../ports/stream-snapshots.port.js';
+import type { SequencedBook } from './book-replica.js';
+import type { BookReplicas } from './book-replicas.js';
+import { DeliveryQueue } from './delivery-queue.js';
+import { parseStreamName } from './stream-names.js';
+import type { StreamMetrics } from './stream.metrics.js';
+import {
+  StreamSubscription,
+  type Delivery,
+  type Snapshot,
+  type StreamPosition,
+  type SubscriptionLimits,
+} from './stream-subscription.js';
+
+/** The state a stream starts from when it cannot resume: a book, or the user's balances. */
+export type StreamSnapshot =
+  | { readonly kind: 'book'; readonly book: SequencedBook }
+  | { readonly kind: 'balances'; readonly balances: readonly Balance[] };
+
+export type GatewayDelivery = Delivery<StreamSnapshot>;
+
+export interface GatewayDeps {
+  readonly log: StreamLog;
+  readonly snapshots: StreamSnapshots;
+  readonly replicas: BookReplicas;
+  readonly sessions: SessionStore;
+  readonly limits: SubscriptionLimits;
+  readonly sendQueueMax: number;
+  readonly sessionTtlSeconds: number;
+  /** This process's name: stored with the session, sent with every message. */
+  readonly pod: string;
+  readonly metrics: StreamMetrics;
+  readonly logger: Logger;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => number;
+  readonly newSessionId?: () => string;
+}
+
+export interface OpenRequest {
+  /** Stream names, already checked by the caller against what it may read. */
+  readonly streams: readonly string[];
+  readonly positions: readonly StreamPosition[];
+  /** From an earlier open; empty for a new session. */
+  readonly sessionId: string;
+  /** The authenticated caller; undefined on public market data. */
+  readonly userId: number | undefined;
+  /** grpc, grpc-web, connect: a label of `stream_connections`. */
+  readonly transport: string;
+  /** Aborted when the client goes away or the server shuts down. */
+  readonly signal: AbortSignal;
+}
+
+export interface OpenStreams {
+  readonly sessionId: string;
+  readonly pod: string;
+  /** Each stream's start, then its entries, in order per stream; ends when the signal aborts. */
+  readonly messages: AsyncIterable<GatewayDelivery>;
+}
+
+const tracer = trace.getTracer('trading-platform/streams');
+
+/**
+ * Opens a client's streams on this pod: checks positions, records the session (noticing a
+ * migration from another pod), starts one subscription per stream into one bounded queue, and
+ * measures what happens. Transport-free: gRPC, Connect and WebSocket adapters write `messages`.
+ */
+export class StreamGateway {
+  readonly #deps: GatewayDeps;
+  readonly #log: Logger;
+
+  constructor(deps: GatewayDeps) {
+    this.#deps = deps;
+    this.#log = deps.logger.child({ component: 'stream-gateway' });
+  }
+
+  /**
+   * Who may read which stream: `orders.<id>` only its owner (PERMISSION_DENIED otherwise, also
+   * for a position of such a stream); anything unknown is INVALID_ARGUMENT.
+   */
+  authorize(streams: readonly string[], positions: readonly StreamPosition[], userId?: number) {
+    for (const name of [...streams, ...positions.map((p) => p.stream)]) {
+      const parsed = parseStreamName(name);
+      if (parsed === undefined) {
+        this.#reject();
+        throw new DomainError('invalid_argument', `unknown stream "${name}"`, { field: 'stream' });
+      }
+      if (parsed.kind === 'orders' && (userId === undefined || parsed.key !== String(userId))) {
+        this.#reject();
+        throw new DomainError(
+          'permission_denied',
+          `stream ${name} belongs to another user; a private stream is its owner's only`,
+        );
+      }
+    }
+    const wanted = new Set(streams);
+    for (const position of positions) {
+      if (!wanted.has(position.stream)) {
+        this.#reject();
+        throw new DomainError(
+          'invalid_argument',
+          `a position for ${position.stream}, which this call does not subscribe to`,
+          { field: 'positions' },
+        );
+      }
+    }
+  }
+
+  async open(request: OpenRequest): Promise<OpenStreams> {
+    const { metrics, pod } = this.#deps;
+    this.authorize(request.streams, request.positions, request.userId);
+    const sessionId = await this.#session(request);
+    const queue = new DeliveryQueue<GatewayDelivery>(this.#deps.sendQueueMax, {
+      queuedBytes: (delta) => {
+        metrics.queueBytes.inc(delta);
+      },
+      overflowed: () => {
+        metrics.slowConsumers.inc();
+        this.#log.warn({ session_id: sessionId }, 'stream client too slow; disconnected');
+      },
+    });
+    const positions = new Map(request.positions.map((p) => [p.stream, p]));
+    const subscriptions: StreamSubscription<StreamSnapshot>[] = [];
+    const closeAll = () => {
+      for (const subscription of subscriptions) subscription.close();
+      queue.end();
+    };
+    request.signal.addEventListener('abort', closeAll, { once: true });
+    try {
+      for (const stream of request.streams) {
+        subscriptions.push(await this.#subscribe(stream, positions.get(stream), queue));
+      }
+    } catch (error) {
+      closeAll();
+      throw error;
+    }
+    const connection = { transport: request.transport, quality: 'unknown' };
+    metrics.connections.inc(connection);
+    const openedAt = this.#deps.now();
+    this.#log.info(
+      { session_id: sessionId, streams: request.streams, transport: request.transport },
+      'stream opened',
+    );
+    const log = this.#log;
+    async function* messages(): AsyncGenerator<GatewayDelivery> {
+      try {
+        for await (const delivery of queue) {
+          const kind = parseStreamName(delivery.stream)?.kind ?? 'book';
+          metrics.sent.inc({ kind });
+          yield delivery;
+        }
+      } finally {
+        request.signal.removeEventListener('abort', closeAll);
+        closeAll();
+        metrics.connections.dec(connection);
+        log.info(
+          {
+            session_id: sessionId,
+            duration_ms: Date.now() - openedAt,
+            reason: closeReason(request.signal),
+          },
+          'stream closed',
+        );
+      }
+    }
+    return { sessionId, pod, messages: messages() };
+  }
+
+  #reject(): void {
+    this.#deps.metrics.resumes.inc({ result: 'rejected' });
+  }
+
+  /**
+   * Stores the session with this pod's name before streaming: a pod killed a moment later
+   * still leaves the record (and the client holds its positions).
+   */
+  async #session(request: OpenRequest): Promise<string> {
+    const { sessions, pod, metrics } = this.#deps;
+    let id = request.sessionId;
+    if (id !== '') {
+      const stored = await sessions.get(id);
+      if (stored !== undefined && stored.userId !== request.userId) {
+        throw new DomainError('permission_denied', 'this session belongs to another user');
+      }
+      if (stored === undefined) {
+        metrics.migrations.inc({ result: 'unknown' });
+        this.#log.info({ session_id: id }, 'session unknown or expired; a new one is issued');
+        id = '';
+      } else if (stored.pod !== pod) {
+        metrics.migrations.inc({ result: 'migrated' });
+        tracer
+          .startSpan('session.migrate', {
+            attributes: { 'session.id': id, 'session.from_pod': stored.pod, 'session.to_pod': pod },
+          })
+          .end();
+        this.#log.info({ session_id: id, from_pod: stored.pod, to_pod: pod }, 'session migrated');
+      }
+    }
+    if (id === '') id = (this.#deps.newSessionId ?? randomUUID)();
+    await sessions.put(
+      {
+        id,
+        userId: request.userId,
+        pod,
+        streams: [...request.streams],
+        updatedAtMs: this.#deps.now(),
+      },
+      this.#deps.sessionTtlSeconds,
+    );
+    return id;
+  }
+
+  /** One stream's subscription, in a span naming how it started. */
+  async #subscribe(
+    stream: string,
+    position: StreamPosition | undefined,
+    queue: DeliveryQueue<GatewayDelivery>,
+  ): Promise<StreamSubscription<StreamSnapshot>> {
+    const { log, limits, sleep, metrics } = this.#deps;
+    return tracer.startActiveSpan(
+      position === undefined ? 'stream.subscribe' : 'stream.resume',
+      { attributes: { 'stream.name': stream } },
+      async (span) => {
+        try {
+          const subscription = await StreamSubscription.open<StreamSnapshot>(
+            { log, limits, sleep, snapshot: (name) => this.#snapshot(name) },
+            stream,
+            position,
+            {
+              deliver: (delivery) => {
+                if (delivery.kind === 'start') {
+                  span.setAttributes({
+                    'stream.recovered': delivery.recovered,
+                    'stream.seq': delivery.seq,
+                    'stream.outcome': delivery.recovered ? 'replayed' : (delivery.reason ?? ''),
+                  });
+                  if (position !== undefined) {
+                    metrics.resumes.inc({ result: delivery.recovered ? 'replayed' : 'snapshot' });
+                    if (delivery.recovered) metrics.replayed.observe(delivery.replayed);
+                  }
+                }
+                queue.push(delivery, delivery.kind === 'entry' ? delivery.entry.payload.length : 0);
+              },
+              fail: (error) => {
+                queue.fail(error);
+              },
+            },
+          );
+          return subscription;
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  async #snapshot(stream: string): Promise<Snapshot<StreamSnapshot>> {
+    const parsed = parseStreamName(stream);
+    switch (parsed?.kind) {
+      case 'book': {
+        const book = (await this.#deps.replicas.get(parsed.key)).snapshot();
+        return { seq: book.seq, value: { kind: 'book', book } };
+      }
+      case 'orders': {
+        const { seq, balances } = await this.#deps.snapshots.balances(Number(parsed.key));
+        return { seq, value: { kind: 'balances', balances } };
+      }
+      default:
+        // Trades have no state: a fresh start begins at the end of the log.
+        return { seq: await this.#deps.log.lastSeq(stream), value: undefined };
+    }
+  }
+}
+
+function closeReason(signal: AbortSignal): string {
+  if (!signal.aborted) return 'ended';
+  return signal.reason instanceof Error ? signal.reason.message : 'cancelled';
+}

@@ -1,0 +1,23 @@
+/** Stream names as the engine's outbox writes them: `book.<symbol>`, `trades.<symbol>`, `orders.<userId>`. */
+export type StreamKind = 'book' | 'trades' | 'orders';
+
+export interface StreamName {
+  readonly kind: StreamKind;
+  /** The symbol, or the user id for `orders`. */
+  readonly key: string;
+}
+
+export const bookStream = (symbol: string) => `book.${symbol}`;
+export const tradeStream = (symbol: string) => `trades.${symbol}`;
+export const userStream = (userId: number) => `orders.${userId}`;
+
+const KINDS: ReadonlySet<string> = new Set<StreamKind>(['book', 'trades', 'orders']);
+
+/** The kind and key of a stream name, or undefined for a name that is none of ours. */
+export function parseStreamName(name: string): StreamName | undefined {
+  const dot = name.indexOf('.');
+  const kind = name.slice(0, dot);
+  const key = name.slice(dot + 1);
+  if (dot <= 0 || key === '' || !KINDS.has(kind)) return undefined;
+  return { kind: kind as StreamKind, key };
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/**
+ * The payloads the engine's outbox publishes (src/adapters/orders/batch-plan.ts), as the stream
+ * gateway reads them back. Parsed once per entry, however many subscribers receive it.
+ */
+
+const level = z.object({
+  side: z.enum(['buy', 'sell']),
+  price: z.number().int(),
+  /** The level's new total; 0 removes it. */
+  quantity: z.number().int().nonnegative(),
+});
+
+export const levelsPayload = z.object({
+  type: z.literal('levels'),
+  levels: z.array(level),
+  /** CRC32 of the top 10 levels after the change (docs/protocol.md); absent in old entries. */
+  checksum: z.number().int().nonnegative().optional(),
+});
+export type LevelsPayload = z.output<typeof levelsPayload>;
+export type LevelChange = z.output<typeof level>;
+
+export const tradePayload = z.object({
+  type: z.literal('trade'),
+  tradeId: z.number().int(),
+  price: z.number().int(),
+  quantity: z.number().int(),
+  takerSide: z.enum(['buy', 'sell']),
+});
+export type TradePayload = z.output<typeof tradePayload>;
+
+export const orderPayload = z.object({
+  type: z.literal('order'),
+  order: z.object({
+    orderId: z.string(),
+    clientOrderId: z.string(),
+    symbol: z.string(),
+    side: z.enum(['buy', 'sell']),
+    type: z.enum(['limit', 'market']),
+    price: z.number().int(),
+    quantity: z.number().int(),
+    filled: z.number().int(),
+    status: z.enum(['new', 'partially_filled', 'filled', 'canceled']),
+    reason: z.string(),
+  }),
+});
+export type OrderPayload = z.output<typeof orderPayload>;
+
+/** Memoizes a parser per entry text: a payload fanned out to many subscribers is parsed once. */
+export function cachedParser<T>(schema: z.ZodType<T>, size = 1_024): (payload: string) => T {
+  const cache = new Map<string, T>();
+  return (payload) => {
+    const hit = cache.get(payload);
+    if (hit !== undefined) return hit;
+    const parsed = schema.parse(JSON.parse(payload));
+    if (cache.size >= size) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
+    cache.set(payload, parsed);
+    return parsed;
+  };
+}

@@ -1,0 +1,165 @@
+import { create } from '@bufbuild/protobuf';
+import type { SequencedBook } from '../../domain/streams/book-replica.js';
+import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
+import {
+  cachedParser,
+  levelsPayload,
+  orderPayload,
+  tradePayload,
+  type LevelChange,
+} from '../../domain/streams/stream-payloads.js';
+import { parseStreamName } from '../../domain/streams/stream-names.js';
+import { BalanceSchema } from '../../gen/trading/v1/account_pb.js';
+import { PriceLevelSchema } from '../../gen/trading/v1/common_pb.js';
+import {
+  OrderBookSchema,
+  type SubscribeResponse,
+  SubscribeResponseSchema,
+} from '../../gen/trading/v1/market_data_pb.js';
+import { OrderSchema } from '../../gen/trading/v1/orders_pb.js';
+import {
+  OpenStreamResponseSchema,
+  type OpenStreamResponse,
+} from '../../gen/trading/v1/session_pb.js';
+import { PB_SIDES, PB_STATUSES, PB_TYPES } from './order-enums.js';
+
+/**
+ * Gateway deliveries as protobuf messages, shared by every transport. Payloads are parsed once
+ * per entry (cached), not once per subscriber.
+ */
+
+const parseLevels = cachedParser(levelsPayload);
+const parseTrade = cachedParser(tradePayload);
+const parseOrder = cachedParser(orderPayload);
+
+const levels = (list: readonly { price: number; quantity: number }[]) =>
+  list.map((l) =>
+    create(PriceLevelSchema, { price: BigInt(l.price), quantity: BigInt(l.quantity) }),
+  );
+
+export function orderBookMessage(symbol: string, epoch: number, book: SequencedBook) {
+  return create(OrderBookSchema, {
+    symbol,
+    epoch: BigInt(epoch),
+    seq: BigInt(book.seq),
+    bids: levels(book.bids),
+    asks: levels(book.asks),
+    checksum: book.checksum,
+  });
+}
+
+const side = (changes: readonly LevelChange[], wanted: 'buy' | 'sell') =>
+  levels(changes.filter((c) => c.side === wanted));
+
+/** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
+export function subscribeMessage(
+  delivery: GatewayDelivery,
+  session: { sessionId: string; pod: string },
+): SubscribeResponse {
+  const symbol = parseStreamName(delivery.stream)?.key ?? '';
+  const head = {
+    stream: delivery.stream,
+    epoch: BigInt(delivery.epoch),
+    seq: BigInt(delivery.seq),
+    recovered: delivery.recovered,
+    sessionId: session.sessionId,
+    pod: session.pod,
+  };
+  if (delivery.kind === 'start') {
+    const snapshot = delivery.snapshot;
+    return create(SubscribeResponseSchema, {
+      ...head,
+      event:
+        snapshot?.kind === 'book'
+          ? { case: 'snapshot', value: orderBookMessage(symbol, delivery.epoch, snapshot.book) }
+          : { case: undefined },
+    });
+  }
+  const { payload } = delivery.entry;
+  if (delivery.stream.startsWith('book.')) {
+    const delta = parseLevels(payload);
+    return create(SubscribeResponseSchema, {
+      ...head,
+      event: {
+        case: 'delta',
+        value: {
+          symbol,
+          bids: side(delta.levels, 'buy'),
+          asks: side(delta.levels, 'sell'),
+          checksum: delta.checksum ?? 0,
+        },
+      },
+    });
+  }
+  const trade = parseTrade(payload);
+  return create(SubscribeResponseSchema, {
+    ...head,
+    event: {
+      case: 'trade',
+      value: {
+        symbol,
+        tradeId: String(trade.tradeId),
+        price: BigInt(trade.price),
+        quantity: BigInt(trade.quantity),
+        takerSide: PB_SIDES[trade.takerSide],
+      },
+    },
+  });
+}
+
+/** A delivery of `orders.<userId>` as a SessionService.OpenStream message. */
+export function privateMessage(
+  delivery: GatewayDelivery,
+  session: { sessionId: string; pod: string },
+): OpenStreamResponse {
+  const head = {
+    stream: delivery.stream,
+    epoch: BigInt(delivery.epoch),
+    seq: BigInt(delivery.seq),
+    recovered: delivery.recovered,
+    sessionId: session.sessionId,
+    pod: session.pod,
+  };
+  if (delivery.kind === 'start') {
+    const snapshot = delivery.snapshot;
+    return create(OpenStreamResponseSchema, {
+      ...head,
+      event:
+        snapshot?.kind === 'balances'
+          ? {
+              case: 'balances',
+              value: {
+                balances: snapshot.balances.map((b) =>
+                  create(BalanceSchema, {
+                    asset: b.asset,
+                    available: b.available,
+                    reserved: b.reserved,
+                  }),
+                ),
+              },
+            }
+          : { case: undefined },
+    });
+  }
+  const { order } = parseOrder(delivery.entry.payload);
+  return create(OpenStreamResponseSchema, {
+    ...head,
+    event: {
+      case: 'execution',
+      value: {
+        order: create(OrderSchema, {
+          orderId: order.orderId,
+          clientOrderId: order.clientOrderId,
+          symbol: order.symbol,
+          side: PB_SIDES[order.side],
+          type: PB_TYPES[order.type],
+          price: BigInt(order.price),
+          quantity: BigInt(order.quantity),
+          filledQuantity: BigInt(order.filled),
+          status: PB_STATUSES[order.status],
+          reason: order.reason,
+        }),
+      },
+    },
+  });
+}

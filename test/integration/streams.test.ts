@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { status, type Client, type Metadata } from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { Side } from '../../src/gen/trading/v1/common_pb.js';
+import {
+  MarketDataService,
+  type SubscribeResponse,
+} from '../../src/gen/trading/v1/market_data_pb.js';
+import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
+import { SessionService, type OpenStreamResponse } from '../../src/gen/trading/v1/session_pb.js';
+import {
+  dropRedisKeys,
+  sample,
+  startTestApp,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  type TestApp,
+} from '../support/app.js';
+import { grpcClient, unary } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
+import { ClientBook, signUp, subscribe } from '../support/stream-client.js';
+
+const BOOK = 'book.BTC-USD';
+const TRADES = 'trades.BTC-USD';
+
+/**
+ * Three "pods" sharing PostgreSQL and Redis: one runs the engine (ROLE=all), two serve streams
+ * (ROLE=stream, POD_NAME stream-1 and stream-2). Clients subscribe on stream-1, which is shut
+ * down mid-stream, and resume on stream-2.
+ */
+describe('market data and private streams over gRPC, across pods', () => {
+  let engine: TestApp;
+  let pod1: TestApp;
+  let pod2: TestApp;
+  const clients: Client[] = [];
+  let orders: Client;
+  const client = (app: TestApp, service: typeof MarketDataService | typeof SessionService) => {
+    const made = grpcClient(app.grpcAddress, service);
+    clients.push(made);
+    return made;
+  };
+
+  before(async () => {
+    engine = await startTestApp({ REDIS_URL: TEST_REDIS_URL, POD_NAME: 'engine' });
+    const shared = {
+      REDIS_URL: TEST_REDIS_URL,
+      ROLE: 'stream',
+      PG_SCHEMA: engine.config.postgres.schema ?? '',
+      REDIS_KEY_PREFIX: engine.config.redis.keyPrefix,
+    };
+    pod1 = await startTestApp({ ...shared, POD_NAME: 'stream-1' });
+    pod2 = await startTestApp({ ...shared, POD_NAME: 'stream-2' });
+    orders = grpcClient(engine.grpcAddress, OrderService);
+    clients.push(orders);
+  });
+  after(async () => {
+    for (const made of clients) made.close();
+    await pod2.shutdown.run('test finished');
+    await pod1.shutdown.run('test finished'); // runs once: the same result if a test ran it
+    await engine.stop();
+    await dropRedisKeys(engine.config.redis.keyPrefix);
+  });
+
+  /** The last seq the engine gave `stream`: where every subscriber must end up. */
+  const head = async (stream: string): Promise<bigint> => {
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ seq: string }>(
+        `SELECT seq::text FROM "${engine.config.postgres.schema ?? ''}".stream_heads WHERE stream = $1`,
+        [stream],
+      );
+      return BigInt(rows[0]?.seq ?? 0);
+    } finally {
+      await db.end();
+    }
+  };
+
+  let orderCount = 0;
+  const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {
+    const placed = await unary(
+      orders,
+      'placeOrder',
+      placeRequest(`o${++orderCount}`, { side, price, quantity }),
+      auth,
+    );
+    assert.equal(placed.error, null);
+  };
+
+  test('a book rebuilt from the snapshot and deltas matches every checksum and GetOrderBook', async () => {
+    const { auth } = await signUp(engine.grpcAddress, 'book-maker');
+    const taker = await signUp(engine.grpcAddress, 'book-taker');
+    await place(auth, Side.BUY, 64_000n, 2n);
+    await place(auth, Side.SELL, 66_000n, 3n);
+    const market = client(pod1, MarketDataService);
+    const stream = subscribe<SubscribeResponse>(market, 'subscribe', { symbols: ['BTC-USD'] });
+    const book = new ClientBook();
+    await stream.until(() => stream.of(BOOK).length > 0, 'the snapshot');
+
+    for (let i = 0; i < 10; i++) {
+      await place(
+        auth,
+        i % 2 === 0 ? Side.BUY : Side.SELL,
+        BigInt(i % 2 === 0 ? 64_100 + i : 65_900 - i),
+      );
+    }
+    // A taker crossing the spread: trades and level removals.
+    await place(taker.auth, Side.BUY, 66_000n, 4n);
+    const last = await head(BOOK);
+    await stream.until(() => stream.of(BOOK).at(-1)?.seq === last, `book seq ${last}`);
+
+    const checks = stream.of(BOOK).map((message) => book.apply(message));
+    const final = await unary<{
+      book: { seq: bigint; checksum: number; bids: unknown[]; asks: unknown[] };
+    }>(market, 'getOrderBook', { symbol: 'BTC-USD' });
+    stream.call.cancel();
+
+    assert.equal(stream.of(BOOK)[0]?.event.case, 'snapshot');
+    assert.ok(checks.every(Boolean), `checksums: ${checks.join(',')}`);
+    assert.equal(book.seq, final.response?.book.seq);
+    assert.equal(book.checksum(), final.response?.book.checksum);
+    assert.ok(stream.of(TRADES).some((m) => m.event.case === 'trade'));
+  });
+
+  test('a client resumes on another pod after its pod goes away: no gap, no duplicate, recovered, migrated', async () => {
+    const trader = await signUp(engine.grpcAddress, 'migrating-trader');
+    const market1 = client(pod1, MarketDataService);
+    const session1 = client(pod1, SessionService);
+    const book = new ClientBook();
+    const first = subscribe<SubscribeResponse>(market1, 'subscribe', { symbols: ['BTC-USD'] });
+    const own = subscribe<OpenStreamResponse>(session1, 'openStream', {}, trader.auth);
+    await first.until(() => first.of(BOOK).length > 0 && own.messages.length > 0, 'both starts');
+    await place(trader.auth, Side.BUY, 63_000n);
+    await place(trader.auth, Side.SELL, 67_000n);
+    await own.until(() => own.messages.length >= 3, 'two execution reports');
+    await first.until(() => first.of(BOOK).length >= 3, 'two deltas');
+
+    await pod1.shutdown.run('killed by the test');
+    // Missed while no pod serves the client.
+    await place(trader.auth, Side.BUY, 63_100n);
+    await place(trader.auth, Side.SELL, 63_000n);
+    await first.until(() => first.ended || first.error !== undefined, 'the stream to end');
+
+    const market2 = client(pod2, MarketDataService);
+    const session2 = client(pod2, SessionService);
+    const second = subscribe<SubscribeResponse>(market2, 'subscribe', {
+      symbols: ['BTC-USD'],
+      sessionId: first.messages[0]?.sessionId,
+      positions: first.positions(),
+    });
+    const own2 = subscribe<OpenStreamResponse>(
+      session2,
+      'openStream',
+      { sessionId: own.messages[0]?.sessionId, positions: own.positions() },
+      trader.auth,
+    );
+    const ownHead = await head(own.messages[0]?.stream ?? '');
+    await own2.until(() => own2.messages.at(-1)?.seq === ownHead, 'the missed execution reports');
+    const bookHead = await head(BOOK);
+    await second.until(() => second.of(BOOK).at(-1)?.seq === bookHead, 'the missed deltas');
+
+    for (const [before, after] of [
+      [first.of(BOOK), second.of(BOOK)],
+      [first.of(TRADES), second.of(TRADES)],
+      [own.messages, own2.messages],
+    ] as const) {
+      const [start, ...rest] = after;
+      assert.equal(start?.recovered, true, `${start?.stream} recovered`);
+      assert.equal(start.event.case, undefined);
+      assert.equal(start.seq, before.at(-1)?.seq);
+      assert.equal(start.pod, 'stream-2');
+      const seqs = [...before.slice(1), ...rest].map((m) => m.seq);
+      const from = before[0]?.seq ?? 0n;
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => from + 1n + BigInt(i)),
+        `${start.stream} contiguous`,
+      );
+    }
+    for (const message of [...first.of(BOOK), ...second.of(BOOK)]) {
+      assert.ok(book.apply(message), `checksum at ${message.seq}`);
+    }
+    assert.equal(second.messages[0]?.sessionId, first.messages[0]?.sessionId);
+    assert.equal(first.messages[0]?.pod, 'stream-1');
+    const metrics = await pod2.registry.metrics();
+    assert.equal(sample(metrics, 'session_migrations_total', { result: 'migrated' }), 2);
+    assert.equal(sample(metrics, 'stream_resume_total', { result: 'replayed' }), 3);
+    second.call.cancel();
+    own2.call.cancel();
+  });
+
+  test('a resume from before the retained history gets a fresh snapshot, recovered false', async () => {
+    const { auth } = await signUp(engine.grpcAddress, 'history-trimmer');
+    await place(auth, Side.BUY, 62_000n);
+    await place(auth, Side.BUY, 62_001n);
+    const redis = new Redis(TEST_REDIS_URL);
+    const key = `${engine.config.redis.keyPrefix}stream:${BOOK}`;
+    const [[lastId] = []] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
+    await redis.xtrim(key, 'MINID', lastId ?? '0');
+    redis.disconnect();
+    const market = client(pod2, MarketDataService);
+    const epoch = (
+      await unary<{ book: { epoch: bigint } }>(market, 'getOrderBook', { symbol: 'BTC-USD' })
+    ).response?.book.epoch;
+
+    const stream = subscribe<SubscribeResponse>(market, 'subscribe', {
+      symbols: ['BTC-USD'],
+      positions: [{ stream: BOOK, epoch, seq: 1n }],
+    });
+    await stream.until(() => stream.of(BOOK).length > 0, 'the start');
+    stream.call.cancel();
+
+    const [start] = stream.of(BOOK);
+    assert.equal(start?.recovered, false);
+    assert.equal(start.event.case, 'snapshot');
+    assert.equal(start.seq, BigInt(Number(lastId?.split('-')[0])));
+  });
+
+  test("another user's private stream is PERMISSION_DENIED, and no token is UNAUTHENTICATED", async () => {
+    const eve = await signUp(engine.grpcAddress, 'eve');
+    const session = client(pod2, SessionService);
+
+    const denied = subscribe<OpenStreamResponse>(
+      session,
+      'openStream',
+      { positions: [{ stream: 'orders.1', epoch: 0n, seq: 0n }] },
+      eve.auth,
+    );
+    const anonymous = subscribe<OpenStreamResponse>(session, 'openStream', {});
+    await denied
+      .until(() => denied.error !== undefined || denied.ended, 'the refusal')
+      .catch(() => undefined);
+    await anonymous
+      .until(() => anonymous.error !== undefined, 'the refusal')
+      .catch(() => undefined);
+
+    assert.equal(denied.error?.code, status.PERMISSION_DENIED);
+    assert.deepEqual(denied.messages, []);
+    assert.equal(anonymous.error?.code, status.UNAUTHENTICATED);
+  });
+});
