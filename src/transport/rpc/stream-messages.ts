@@ -21,7 +21,7 @@ import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
 } from '../../gen/trading/v1/session_pb.js';
-import { PB_SIDES, PB_STATUSES, PB_TYPES } from './order-enums.js';
+import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.js';
 
 /**
  * Gateway deliveries as protobuf messages, shared by every transport. Payloads are parsed once
