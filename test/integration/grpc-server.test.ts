@@ -12,7 +12,7 @@ import {
   type ClientDuplexStream,
 } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
-import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
+import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, healthClient, rawGrpcCall, unary } from '../support/grpc.js';
@@ -109,15 +109,15 @@ test('a service not built yet answers UNIMPLEMENTED with a readable message, and
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${login.response?.tokens.accessToken ?? ''}`);
 
-  const marketData = grpcClient(app.grpcAddress, MarketDataService);
-  const { error } = await unary(marketData, 'getOrderBook', { symbol: 'BTC-USD' }, metadata);
-  marketData.close();
+  const sessions = grpcClient(app.grpcAddress, SessionService);
+  const { error } = await unary(sessions, 'reauthenticate', { sessionId: 's' }, metadata);
+  sessions.close();
   assert.equal(error?.code, status.UNIMPLEMENTED);
-  assert.equal(error.details, 'trading.v1.MarketDataService/GetOrderBook is not implemented yet');
+  assert.equal(error.details, 'trading.v1.SessionService/Reauthenticate is not implemented yet');
   assert.equal(
     sample(await metrics(), 'grpc_server_handled_total', {
-      grpc_service: 'trading.v1.MarketDataService',
-      grpc_method: 'GetOrderBook',
+      grpc_service: 'trading.v1.SessionService',
+      grpc_method: 'Reauthenticate',
       grpc_code: 'Unimplemented',
     }),
     1,
