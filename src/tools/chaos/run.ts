@@ -136,6 +136,7 @@ export async function runChaos(
   const traders: Trader[] = [];
   const subscribers: Subscriber[] = [];
   const closers: (() => void)[] = [];
+  let completed = false;
   try {
     for (const role of ROLES) {
       await cluster.add(`${role}-0`, role);
@@ -144,8 +145,8 @@ export async function runChaos(
     const [engine0, ...others] = cluster.slots;
     if (engine0 === undefined) throw new Error('no engine slot');
     say(`chaos: schema ${schema}, seed ${options.seed}, logs in ${logDir}`);
-    await cluster.start(engine0); // applies the migrations alone
-    await Promise.all(others.map((slot) => cluster.start(slot)));
+    await startOrRetry(cluster, engine0, say); // applies the migrations alone
+    await Promise.all(others.map((slot) => startOrRetry(cluster, slot, say)));
     say(`chaos: cluster up (${cluster.slots.map((slot) => slot.pod).join(', ')})`);
     await db.connect();
     await db.query(`SET search_path TO "${schema}"`);
@@ -269,6 +270,7 @@ export async function runChaos(
     const sum = (f: (s: Subscriber) => number) => subscribers.reduce((n, s) => n + f(s), 0);
     const resumeMs = subscribers.flatMap((s) => s.stats.resumeMs);
     const takeovers = cluster.events.filter((e) => e.line.msg === 'engine shard takeover');
+    completed = true;
     return {
       seed: options.seed,
       duration_s: Math.round(elapsedS),
@@ -311,7 +313,9 @@ export async function runChaos(
     for (const close of closers) close();
     await cluster.stop();
     await db.end().catch(() => undefined);
-    if (!options.keep) await cleanUp(options, schema, dataDir);
+    // A run that broke keeps its pods' logs for the post-mortem.
+    if (!options.keep) await cleanUp(options, schema, completed ? dataDir : undefined);
+    if (!completed) say(`chaos: the run broke; pod logs kept in ${logDir}`);
   }
 }
 
@@ -343,11 +347,20 @@ async function restart(
   const before = slot.pod;
   await cluster.kill(slot, signal);
   const at = performance.now();
+  await startOrRetry(cluster, slot, say);
+  say(`chaos: ${before} → ${slot.pod} up in ${Math.round(performance.now() - at)} ms`);
+}
+
+/** A pod that fails to start (a dependency timing out on a saturated machine) gets one more go. */
+async function startOrRetry(
+  cluster: LocalCluster,
+  slot: Slot,
+  say: (line: string) => void,
+): Promise<void> {
   try {
     await cluster.start(slot);
-    say(`chaos: ${before} → ${slot.pod} up in ${Math.round(performance.now() - at)} ms`);
   } catch (error) {
-    say(`chaos: ${slot.pod} failed to start (${String(error)}); once more`);
+    say(`chaos: ${slot.pod} failed to start (${String(error)}; see its log); once more`);
     await cluster.kill(slot, 'SIGKILL');
     await cluster.start(slot);
   }
@@ -398,7 +411,11 @@ async function engineChecksum(db: pg.Client, symbol: string): Promise<number> {
   return topChecksum(side('buy'), side('sell'));
 }
 
-async function cleanUp(options: ChaosOptions, schema: string, dataDir: string): Promise<void> {
+async function cleanUp(
+  options: ChaosOptions,
+  schema: string,
+  dataDir: string | undefined,
+): Promise<void> {
   const db = new pg.Client({ connectionString: options.databaseUrl });
   await db.connect();
   await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -407,5 +424,5 @@ async function cleanUp(options: ChaosOptions, schema: string, dataDir: string): 
   const keys = await redis.keys(`${schema}:*`);
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
-  await rm(dataDir, { recursive: true, force: true });
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 }
