@@ -136,6 +136,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   const httpPort =
     typeof address === 'object' && address !== null ? address.port : config.http.port;
 
+  // Streams get their Reconnect and end, spread over the window, before the servers close.
+  if (streams !== undefined) shutdown.add(streams.drainStep);
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.

@@ -188,6 +188,7 @@ const envSchema = z.object({
   STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
   STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
+  STREAM_DRAIN_WINDOW_MS: optional(millis(0, 600_000)),
 });
 
 export interface Config {
@@ -275,6 +276,8 @@ export interface Config {
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
     readonly sessionTtlSeconds: number;
+    /** On shutdown, streams are told to reconnect at delays spread over this window. */
+    readonly drainWindowMs: number;
   };
 }
 
@@ -353,6 +356,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.SIMULATOR_BOTS < 2) {
     problems.push(
       `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
+    );
+  }
+  const drainWindowMs = e.STREAM_DRAIN_WINDOW_MS ?? Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2);
+  if (drainWindowMs > e.SHUTDOWN_TIMEOUT_MS / 2) {
+    problems.push(
+      `STREAM_DRAIN_WINDOW_MS="${drainWindowMs}": at most half of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), so servers, shards and pools still close within the deadline after the streams are drained`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -436,6 +445,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
+      drainWindowMs,
     },
   };
   return deepFreeze(config);

@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { BookReplicas } from '../domain/streams/book-replicas.js';
+import { DomainError } from '../domain/errors.js';
+import { StreamDrain } from '../domain/streams/stream-drain.js';
 import { StreamGateway } from '../domain/streams/stream-gateway.js';
 import { streamMetrics } from '../domain/streams/stream.metrics.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS } from '../domain/streams/stream-subscription.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.postgres.js';
+import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../transport/rpc/session.rpc.js';
@@ -15,6 +18,10 @@ import type { OrdersSettings } from './orders.js';
 export interface Streams {
   readonly marketDataRpc: ReturnType<typeof marketDataRpc>;
   readonly sessionRpc: ReturnType<typeof sessionRpc>;
+  /** Every open stream connection, whatever its transport registers with it. */
+  readonly drain: StreamDrain;
+  /** Tells every stream to reconnect (jittered) and ends it: before the servers close. */
+  readonly drainStep: ShutdownStep;
   /** Stops the book replicas' subscriptions. */
   readonly closeStep: ShutdownStep;
 }
@@ -35,6 +42,17 @@ export function createStreams(
     sleep: (ms) => sleep(ms),
     logger: deps.logger,
   });
+  const metrics = streamMetrics(deps.registry);
+  const drain = new StreamDrain({
+    windowMs: config.streams.drainWindowMs,
+    random: Math.random,
+    sleep: (ms) => sleep(ms),
+    now: Date.now,
+    observe: (seconds) => {
+      metrics.drainSeconds.observe(seconds);
+    },
+    logger: deps.logger,
+  });
   const gateway = new StreamGateway({
     log: data.streamLog,
     snapshots,
@@ -44,10 +62,16 @@ export function createStreams(
     sendQueueMax: config.streams.sendQueueMax,
     sessionTtlSeconds: config.streams.sessionTtlSeconds,
     pod: config.podName,
-    metrics: streamMetrics(deps.registry),
+    metrics,
     logger: deps.logger,
     sleep: (ms) => sleep(ms),
     now: Date.now,
+    drain,
+    goingAway: () =>
+      new DomainError('unavailable', 'the server is shutting down; reconnect to continue', {
+        retryAfterMs: 0,
+        dependency: SHUTDOWN_DEPENDENCY,
+      }),
   });
   return {
     marketDataRpc: marketDataRpc({
@@ -58,6 +82,8 @@ export function createStreams(
       maxSubscriptions: config.streams.maxSubscriptions,
     }),
     sessionRpc: sessionRpc(gateway),
+    drain,
+    drainStep: { name: 'stream drain', run: () => drain.drain() },
     closeStep: {
       name: 'book replicas',
       run: () => {

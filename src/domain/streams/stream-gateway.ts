@@ -9,6 +9,7 @@ import type { StreamSnapshots } from '../ports/stream-snapshots.port.js';
 import type { SequencedBook } from './book-replica.js';
 import type { BookReplicas } from './book-replicas.js';
 import { DeliveryQueue } from './delivery-queue.js';
+import type { StreamDrain } from './stream-drain.js';
 import { parseStreamName } from './stream-names.js';
 import type { StreamMetrics } from './stream.metrics.js';
 import {
@@ -24,7 +25,14 @@ export type StreamSnapshot =
   | { readonly kind: 'book'; readonly book: SequencedBook }
   | { readonly kind: 'balances'; readonly balances: readonly Balance[] };
 
-export type GatewayDelivery = Delivery<StreamSnapshot>;
+/** Not part of any stream: the server is going away; the stream ends after `delayMs`. */
+export interface ReconnectDelivery {
+  readonly kind: 'reconnect';
+  readonly delayMs: number;
+  readonly reason: string;
+}
+
+export type GatewayDelivery = Delivery<StreamSnapshot> | ReconnectDelivery;
 
 export interface GatewayDeps {
   readonly log: StreamLog;
@@ -41,6 +49,10 @@ export interface GatewayDeps {
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
   readonly newSessionId?: () => string;
+  /** Where every open connection registers, so a shutdown can drain them. */
+  readonly drain: StreamDrain;
+  /** What a drained stream ends with: UNAVAILABLE, marked as a shutdown for the transport. */
+  readonly goingAway: () => Error;
 }
 
 export interface OpenRequest {
@@ -142,6 +154,15 @@ export class StreamGateway {
     }
     const connection = { transport: request.transport, quality: 'unknown' };
     metrics.connections.inc(connection);
+    const unregister = this.#deps.drain.add({
+      transport: request.transport,
+      reconnect: (delayMs, reason) => {
+        queue.push({ kind: 'reconnect', delayMs, reason }, 0);
+      },
+      close: () => {
+        queue.fail(this.#deps.goingAway());
+      },
+    });
     const openedAt = this.#deps.now();
     this.#log.info(
       { session_id: sessionId, streams: request.streams, transport: request.transport },
@@ -149,13 +170,19 @@ export class StreamGateway {
     );
     const log = this.#log;
     async function* messages(): AsyncGenerator<GatewayDelivery> {
+      let failure: unknown;
       try {
         for await (const delivery of queue) {
-          const kind = parseStreamName(delivery.stream)?.kind ?? 'book';
-          metrics.sent.inc({ kind });
+          if (delivery.kind !== 'reconnect') {
+            metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
+          }
           yield delivery;
         }
+      } catch (error) {
+        failure = error;
+        throw error;
       } finally {
+        unregister();
         request.signal.removeEventListener('abort', closeAll);
         closeAll();
         metrics.connections.dec(connection);
@@ -163,7 +190,7 @@ export class StreamGateway {
           {
             session_id: sessionId,
             duration_ms: Date.now() - openedAt,
-            reason: closeReason(request.signal),
+            reason: closeReason(request.signal, failure),
           },
           'stream closed',
         );
@@ -281,7 +308,8 @@ export class StreamGateway {
   }
 }
 
-function closeReason(signal: AbortSignal): string {
+function closeReason(signal: AbortSignal, failure: unknown): string {
+  if (failure instanceof Error) return failure.message;
   if (!signal.aborted) return 'ended';
   return signal.reason instanceof Error ? signal.reason.message : 'cancelled';
 }

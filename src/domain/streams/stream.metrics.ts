@@ -38,12 +38,26 @@ export function streamMetrics(registry: Registry) {
     help: 'Messages handed to stream clients, by stream kind (book, trades, orders).',
     labelNames: ['kind'] as const,
   });
+  const drainSeconds = histogram(registry, {
+    name: 'stream_drain_seconds',
+    help: 'How long a shutdown took to send every stream a Reconnect and end it (spread over STREAM_DRAIN_WINDOW_MS).',
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+  });
   for (const result of ['replayed', 'snapshot', 'rejected'] as const) resumes.inc({ result }, 0);
   for (const result of ['migrated', 'unknown'] as const) migrations.inc({ result }, 0);
   for (const kind of ['book', 'trades', 'orders'] as const) sent.inc({ kind }, 0);
   slowConsumers.inc(0);
   queueBytes.set(0);
-  return { resumes, replayed, migrations, connections, queueBytes, slowConsumers, sent };
+  return {
+    resumes,
+    replayed,
+    migrations,
+    connections,
+    queueBytes,
+    slowConsumers,
+    sent,
+    drainSeconds,
+  };
 }
 
 export type StreamMetrics = ReturnType<typeof streamMetrics>;

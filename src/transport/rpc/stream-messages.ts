@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import type { SequencedBook } from '../../domain/streams/book-replica.js';
-import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
+import type { GatewayDelivery, ReconnectDelivery } from '../../domain/streams/stream-gateway.js';
 import {
   cachedParser,
   levelsPayload,
@@ -51,11 +51,30 @@ export function orderBookMessage(symbol: string, epoch: number, book: SequencedB
 const side = (changes: readonly LevelChange[], wanted: 'buy' | 'sell') =>
   levels(changes.filter((c) => c.side === wanted));
 
+/**
+ * A `Reconnect` belongs to no stream: `stream` is empty and `epoch`/`seq` 0, so a client never
+ * takes it for a position.
+ */
+const reconnectFields = (
+  delivery: ReconnectDelivery,
+  session: { sessionId: string; pod: string },
+) => ({
+  sessionId: session.sessionId,
+  pod: session.pod,
+  event: {
+    case: 'reconnect' as const,
+    value: { delayMs: delivery.delayMs, reason: delivery.reason },
+  },
+});
+
 /** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): SubscribeResponse {
+  if (delivery.kind === 'reconnect') {
+    return create(SubscribeResponseSchema, reconnectFields(delivery, session));
+  }
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
   const head = {
     stream: delivery.stream,
@@ -112,6 +131,9 @@ export function privateMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): OpenStreamResponse {
+  if (delivery.kind === 'reconnect') {
+    return create(OpenStreamResponseSchema, reconnectFields(delivery, session));
+  }
   const head = {
     stream: delivery.stream,
     epoch: BigInt(delivery.epoch),
