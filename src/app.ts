@@ -95,7 +95,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   simulator?.start();
   const streams =
     config.role === 'stream' || config.role === 'all'
-      ? createStreams(config, ordersSettings(data.embedded), data, { logger, registry })
+      ? createStreams(config, ordersSettings(data.embedded), data, {
+          logger,
+          registry,
+          verifyToken: (token) => auth.authenticateExpiring(token),
+        })
       : undefined;
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,

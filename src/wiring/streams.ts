@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { BookReplicas } from '../domain/streams/book-replicas.js';
+import type { VerifiedToken } from '../domain/auth/access-tokens.js';
 import { DomainError } from '../domain/errors.js';
 import { StreamDrain } from '../domain/streams/stream-drain.js';
 import { StreamGateway } from '../domain/streams/stream-gateway.js';
@@ -31,7 +32,11 @@ export function createStreams(
   config: Config,
   settings: OrdersSettings,
   data: DataLayer,
-  deps: { readonly logger: Logger; readonly registry: Registry },
+  deps: {
+    readonly logger: Logger;
+    readonly registry: Registry;
+    readonly verifyToken: (token: string) => Promise<VerifiedToken>;
+  },
 ): Streams {
   const limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, maxReplay: config.streams.maxReplay };
   const snapshots = new PostgresStreamSnapshots(data.postgres);
@@ -81,7 +86,7 @@ export function createStreams(
       symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
       maxSubscriptions: config.streams.maxSubscriptions,
     }),
-    sessionRpc: sessionRpc(gateway),
+    sessionRpc: sessionRpc({ gateway, verifyToken: deps.verifyToken }),
     drain,
     drainStep: { name: 'stream drain', run: () => drain.drain() },
     closeStep: {

@@ -43,6 +43,17 @@ export function streamMetrics(registry: Registry) {
     help: 'How long a shutdown took to send every stream a Reconnect and end it (spread over STREAM_DRAIN_WINDOW_MS).',
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
   });
+  const reauthentications = counter(registry, {
+    name: 'session_reauthentications_total',
+    help: 'Fresh access tokens handed to a session (SessionService/Reauthenticate or in-band), by result: ok, denied (another user), unknown (no such session).',
+    labelNames: ['result'] as const,
+  });
+  const tokenExpiries = counter(registry, {
+    name: 'stream_token_expiries_total',
+    help: 'Private streams ended with UNAUTHENTICATED because their access token expired and was not renewed.',
+  });
+  for (const result of ['ok', 'denied', 'unknown'] as const) reauthentications.inc({ result }, 0);
+  tokenExpiries.inc(0);
   for (const result of ['replayed', 'snapshot', 'rejected'] as const) resumes.inc({ result }, 0);
   for (const result of ['migrated', 'unknown'] as const) migrations.inc({ result }, 0);
   for (const kind of ['book', 'trades', 'orders'] as const) sent.inc({ kind }, 0);
@@ -57,6 +68,8 @@ export function streamMetrics(registry: Registry) {
     slowConsumers,
     sent,
     drainSeconds,
+    reauthentications,
+    tokenExpiries,
   };
 }
 
