@@ -16,7 +16,7 @@ import {
   type SubscribeResponse,
   SubscribeResponseSchema,
 } from '../../gen/trading/v1/market_data_pb.js';
-import { OrderSchema } from '../../gen/trading/v1/orders_pb.js';
+import { FillSchema, OrderSchema } from '../../gen/trading/v1/orders_pb.js';
 import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
@@ -121,6 +121,7 @@ export function subscribeMessage(
         price: BigInt(trade.price),
         quantity: BigInt(trade.quantity),
         takerSide: PB_SIDES[trade.takerSide],
+        timeUnixMs: BigInt(trade.timeMs ?? 0),
       },
     },
   });
@@ -163,7 +164,7 @@ export function privateMessage(
           : { case: undefined },
     });
   }
-  const { order } = parseOrder(delivery.entry.payload);
+  const { order, fills } = parseOrder(delivery.entry.payload);
   return create(OpenStreamResponseSchema, {
     ...head,
     event: {
@@ -181,6 +182,15 @@ export function privateMessage(
           status: PB_STATUSES[order.status],
           reason: order.reason,
         }),
+        fills: fills.map((fill) =>
+          create(FillSchema, {
+            tradeId: String(fill.tradeId),
+            orderId: order.orderId,
+            price: BigInt(fill.price),
+            quantity: BigInt(fill.quantity),
+            maker: fill.maker,
+          }),
+        ),
       },
     },
   });
