@@ -61,7 +61,7 @@ function record<T>(stream: AsyncIterable<T>) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
-  return { messages, until, done };
+  return { messages, until, done, failure: () => failure };
 }
 
 async function refused(call: Promise<unknown>): Promise<ConnectError> {
@@ -270,4 +270,29 @@ describe('bodies that are not a request message', () => {
     const json = (await answer.json()) as { code: string };
     assert.equal(json.code, 'resource_exhausted');
   });
+});
+
+test('an open stream ends with UNAVAILABLE (server-shutdown) when the server shuts down', async () => {
+  const own = await startTestApp();
+  try {
+    const streams = [createConnectTransport, createGrpcWebTransport].map((make) =>
+      record<SubscribeResponse>(
+        createClient(MarketDataService, make({ baseUrl: own.httpUrl, httpVersion: '2' })).subscribe(
+          { symbols: ['BTC-USD'] },
+        ),
+      ),
+    );
+    for (const stream of streams) await stream.until(() => stream.messages.length > 0, 'a start');
+    const started = Date.now();
+    await own.shutdown.run('test finished');
+    assert.ok(Date.now() - started < 4_000, 'the drain did not wait for the streams');
+    for (const stream of streams) {
+      const error = await stream.done.then(() => stream.failure());
+      assert.ok(error instanceof ConnectError, String(error));
+      assert.equal(error.code, Code.Unavailable);
+      assert.equal(error.metadata.get('error-dependency'), 'server-shutdown');
+    }
+  } finally {
+    await own.stop();
+  }
 });
