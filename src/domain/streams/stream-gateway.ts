@@ -1,39 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from '../../telemetry/index.js';
-import type { Balance } from '../accounts/balance.js';
 import type { VerifiedToken } from '../auth/access-tokens.js';
 import { DomainError } from '../errors.js';
 import type { SessionStore } from '../ports/session-store.port.js';
 import type { StreamLog } from '../ports/stream-log.port.js';
 import type { StreamSnapshots } from '../ports/stream-snapshots.port.js';
-import type { SequencedBook } from './book-replica.js';
 import type { BookReplicas } from './book-replicas.js';
-import { DeliveryQueue } from './delivery-queue.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import {
+  StreamConnection,
+  realEvery,
+  type ConnectionSettings,
+  type Every,
+  type GatewayDelivery,
+  type PongOutcome,
+} from './stream-connection.js';
 import type { StreamDrain } from './stream-drain.js';
 import { parseStreamName } from './stream-names.js';
+import type { StreamSnapshot } from './stream-snapshot.js';
 import type { StreamMetrics } from './stream.metrics.js';
 import {
   StreamSubscription,
-  type Delivery,
   type Snapshot,
   type StreamPosition,
   type SubscriptionLimits,
 } from './stream-subscription.js';
 
-/** The state a stream starts from when it cannot resume: a book, or the user's balances. */
-export type StreamSnapshot =
-  | { readonly kind: 'book'; readonly book: SequencedBook }
-  | { readonly kind: 'balances'; readonly balances: readonly Balance[] };
-
-/** Not part of any stream: the server is going away; the stream ends after `delayMs`. */
-export interface ReconnectDelivery {
-  readonly kind: 'reconnect';
-  readonly delayMs: number;
-  readonly reason: string;
-}
-
-export type GatewayDelivery = Delivery<StreamSnapshot> | ReconnectDelivery;
+export type { GatewayDelivery } from './stream-connection.js';
+export type { StreamSnapshot } from './stream-snapshot.js';
 
 export interface GatewayDeps {
   readonly log: StreamLog;
@@ -41,7 +36,9 @@ export interface GatewayDeps {
   readonly replicas: BookReplicas;
   readonly sessions: SessionStore;
   readonly limits: SubscriptionLimits;
-  readonly sendQueueMax: number;
+  /** Heartbeats, quality, send-queue bounds and conflation of each connection. */
+  readonly connection: ConnectionSettings;
+  readonly connections: ConnectionRegistry;
   readonly sessionTtlSeconds: number;
   /** This process's name: stored with the session, sent with every message. */
   readonly pod: string;
@@ -49,11 +46,13 @@ export interface GatewayDeps {
   readonly logger: Logger;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
+  /** Timers of heartbeats and conflation; injected so tests can drive them. */
+  readonly every?: Every;
   readonly newSessionId?: () => string;
-  /** Where every open connection registers, so a shutdown can drain them. */
-  readonly drain: StreamDrain;
+  /** Where every open connection registers, so a shutdown can drain them (none: no drain). */
+  readonly drain?: StreamDrain;
   /** What a drained stream ends with: UNAVAILABLE, marked as a shutdown for the transport. */
-  readonly goingAway: () => Error;
+  readonly goingAway?: () => Error;
   /** Runs `fn` after `ms`; returns a cancel. Injected so tests control token expiry. */
   readonly setTimer?: (fn: () => void, ms: number) => () => void;
 }
@@ -77,8 +76,13 @@ export interface OpenRequest {
 export interface OpenStreams {
   readonly sessionId: string;
   readonly pod: string;
-  /** Each stream's start, then its entries, in order per stream; ends when the signal aborts. */
+  /**
+   * Each stream's start, then its entries, in order per stream, with heartbeats and quality
+   * changes between them; ends when the signal aborts (or the client is cut off).
+   */
   readonly messages: AsyncIterable<GatewayDelivery>;
+  /** The client's answer to a heartbeat, for a transport that carries it in-band. */
+  pong(heartbeatId: number): PongOutcome;
 }
 
 const tracer = trace.getTracer('trading-platform/streams');
@@ -130,49 +134,52 @@ export class StreamGateway {
   }
 
   async open(request: OpenRequest): Promise<OpenStreams> {
-    const { metrics, pod } = this.#deps;
+    const { metrics, pod, connections } = this.#deps;
     this.authorize(request.streams, request.positions, request.userId);
     const sessionId = await this.#session(request);
-    const queue = new DeliveryQueue<GatewayDelivery>(this.#deps.sendQueueMax, {
-      queuedBytes: (delta) => {
-        metrics.queueBytes.inc(delta);
-      },
-      overflowed: () => {
-        metrics.slowConsumers.inc();
-        this.#log.warn({ session_id: sessionId }, 'stream client too slow; disconnected');
-      },
+    const connection = new StreamConnection({
+      sessionId,
+      transport: request.transport,
+      settings: this.#deps.connection,
+      metrics,
+      logger: this.#deps.logger,
+      now: this.#deps.now,
+      every: this.#deps.every ?? realEvery,
+      nextHeartbeatId: connections.nextHeartbeatId,
     });
     const positions = new Map(request.positions.map((p) => [p.stream, p]));
     const subscriptions: StreamSubscription<StreamSnapshot>[] = [];
     const closeAll = () => {
       for (const subscription of subscriptions) subscription.close();
-      queue.end();
+      connections.remove(connection);
+      connection.close();
     };
     request.signal.addEventListener('abort', closeAll, { once: true });
     try {
       for (const stream of request.streams) {
-        subscriptions.push(await this.#subscribe(stream, positions.get(stream), queue));
+        subscriptions.push(await this.#subscribe(stream, positions.get(stream), connection));
       }
     } catch (error) {
       closeAll();
       throw error;
     }
-    const connection = { transport: request.transport, quality: 'unknown' };
-    metrics.connections.inc(connection);
-    const unregister = this.#deps.drain.add({
+    connections.add(connection);
+    connection.start();
+    const goingAway = this.#deps.goingAway ?? defaultGoingAway;
+    const unregister = this.#deps.drain?.add({
       transport: request.transport,
       reconnect: (delayMs, reason) => {
-        queue.push({ kind: 'reconnect', delayMs, reason }, 0);
+        connection.reconnect(delayMs, reason);
       },
       close: () => {
-        queue.fail(this.#deps.goingAway());
+        connection.fail(goingAway());
       },
     });
     const stopExpiry =
       request.tokenExpiresAtMs === undefined
         ? undefined
         : this.#watchExpiry(sessionId, request.tokenExpiresAtMs, (error) => {
-            queue.fail(error);
+            connection.fail(error);
           });
     const openedAt = this.#deps.now();
     this.#log.info(
@@ -183,8 +190,12 @@ export class StreamGateway {
     async function* messages(): AsyncGenerator<GatewayDelivery> {
       let failure: unknown;
       try {
-        for await (const delivery of queue) {
-          if (delivery.kind !== 'reconnect') {
+        for await (const delivery of connection.messages()) {
+          if (
+            delivery.kind !== 'heartbeat' &&
+            delivery.kind !== 'quality' &&
+            delivery.kind !== 'reconnect'
+          ) {
             metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
           }
           yield delivery;
@@ -193,11 +204,10 @@ export class StreamGateway {
         failure = error;
         throw error;
       } finally {
-        unregister();
+        unregister?.();
         stopExpiry?.();
         request.signal.removeEventListener('abort', closeAll);
         closeAll();
-        metrics.connections.dec(connection);
         log.info(
           {
             session_id: sessionId,
@@ -208,7 +218,17 @@ export class StreamGateway {
         );
       }
     }
-    return { sessionId, pod, messages: messages() };
+    return {
+      sessionId,
+      pod,
+      messages: messages(),
+      pong: (heartbeatId) => connection.pong(heartbeatId),
+    };
+  }
+
+  /** A pong that came outside its stream (the unary `SessionService.Pong`). */
+  pong(sessionId: string, heartbeatId: number): PongOutcome | 'unknown_session' {
+    return this.#deps.connections.pong(sessionId, heartbeatId);
   }
 
   /**
@@ -231,7 +251,7 @@ export class StreamGateway {
       metrics.reauthentications.inc({ result: 'denied' });
       throw new DomainError(
         'permission_denied',
-        'this session belongs to another user (or is public); a token renews only its own user\'s session',
+        "this session belongs to another user (or is public); a token renews only its own user's session",
       );
     }
     const tokenExpiresAtMs = Math.max(stored.tokenExpiresAtMs ?? 0, token.expiresAtMs);
@@ -348,7 +368,7 @@ export class StreamGateway {
   async #subscribe(
     stream: string,
     position: StreamPosition | undefined,
-    queue: DeliveryQueue<GatewayDelivery>,
+    connection: StreamConnection,
   ): Promise<StreamSubscription<StreamSnapshot>> {
     const { log, limits, sleep, metrics } = this.#deps;
     return tracer.startActiveSpan(
@@ -373,10 +393,10 @@ export class StreamGateway {
                     if (delivery.recovered) metrics.replayed.observe(delivery.replayed);
                   }
                 }
-                queue.push(delivery, delivery.kind === 'entry' ? delivery.entry.payload.length : 0);
+                connection.deliver(delivery);
               },
               fail: (error) => {
-                queue.fail(error);
+                connection.fail(error);
               },
             },
           );
@@ -408,6 +428,11 @@ export class StreamGateway {
     }
   }
 }
+
+const defaultGoingAway = () =>
+  new DomainError('unavailable', 'the server is shutting down; reconnect to continue', {
+    retryAfterMs: 0,
+  });
 
 /** setTimeout's longest delay; a later expiry is checked then and re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;

@@ -22,10 +22,10 @@ export interface SessionRpcDeps {
 }
 
 /**
- * `trading.v1.SessionService`: OpenStream streams the caller's own execution reports (and
- * balances at the start), resumable like market data, until its access token expires unless a
- * fresh one is handed in with Reauthenticate (the unary form, for transports without client
- * streaming). Pong belongs to the connection-quality work and still answers UNIMPLEMENTED.
+ * `trading.v1.SessionService`: `OpenStream`, the caller's own execution reports (and balances
+ * at the start), resumable like market data, until its access token expires unless a fresh one
+ * is handed in with `Reauthenticate` (the unary form, for transports without client streaming);
+ * `Pong`, the answer to a heartbeat of any stream of the session.
  */
 export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof SessionService>> {
   const { gateway } = deps;
@@ -57,6 +57,22 @@ export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof Ses
         );
       }
       await gateway.reauthenticate(sessionId, fresh);
+      return {};
+    },
+
+    /**
+     * Public, like Subscribe: the session id is unguessable and a pong only feeds RTT figures.
+     * It must reach the pod holding the stream (the same HTTP/2 connection); elsewhere it is
+     * refused rather than routed, so a client learns that its pongs go astray.
+     */
+    pong(request) {
+      const outcome = gateway.pong(request.sessionId, Number(request.heartbeatId));
+      if (outcome === 'unknown_session') {
+        throw new DomainError(
+          'failed_precondition',
+          `session ${request.sessionId} has no stream on this pod; send Pong over the connection that carries the stream`,
+        );
+      }
       return {};
     },
   };

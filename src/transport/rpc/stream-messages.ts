@@ -1,6 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import type { SequencedBook } from '../../domain/streams/book-replica.js';
-import type { GatewayDelivery, ReconnectDelivery } from '../../domain/streams/stream-gateway.js';
+import type { Quality } from '../../domain/streams/connection-quality.js';
+import type {
+  HeartbeatDelivery,
+  QualityDelivery,
+  ReconnectDelivery,
+} from '../../domain/streams/stream-connection.js';
+import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import {
   cachedParser,
   levelsPayload,
@@ -21,6 +27,12 @@ import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
 } from '../../gen/trading/v1/session_pb.js';
+import {
+  ConnectionQuality,
+  HeartbeatSchema,
+  QualityChangeSchema,
+  ReconnectSchema,
+} from '../../gen/trading/v1/stream_pb.js';
 import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.js';
 
 /**
@@ -51,29 +63,61 @@ export function orderBookMessage(symbol: string, epoch: number, book: SequencedB
 const side = (changes: readonly LevelChange[], wanted: 'buy' | 'sell') =>
   levels(changes.filter((c) => c.side === wanted));
 
+const PB_QUALITIES: Record<Quality, ConnectionQuality> = {
+  excellent: ConnectionQuality.EXCELLENT,
+  good: ConnectionQuality.GOOD,
+  fair: ConnectionQuality.FAIR,
+  poor: ConnectionQuality.POOR,
+  offline: ConnectionQuality.OFFLINE,
+};
+
+type ConnectionDelivery = HeartbeatDelivery | QualityDelivery | ReconnectDelivery;
+
+const isConnectionDelivery = (delivery: GatewayDelivery): delivery is ConnectionDelivery =>
+  delivery.kind === 'heartbeat' || delivery.kind === 'quality' || delivery.kind === 'reconnect';
+
 /**
- * A `Reconnect` belongs to no stream: `stream` is empty and `epoch`/`seq` 0, so a client never
- * takes it for a position.
+ * A heartbeat, quality change or reconnect, the same event on every stream response. They
+ * belong to the connection, not to a stream: `stream` is empty and `epoch`/`seq` 0, so a
+ * client never takes one for a position.
  */
-const reconnectFields = (
-  delivery: ReconnectDelivery,
-  session: { sessionId: string; pod: string },
-) => ({
-  sessionId: session.sessionId,
-  pod: session.pod,
-  event: {
-    case: 'reconnect' as const,
-    value: { delayMs: delivery.delayMs, reason: delivery.reason },
-  },
-});
+function connectionEvent(delivery: ConnectionDelivery) {
+  if (delivery.kind === 'reconnect') {
+    return {
+      case: 'reconnect' as const,
+      value: create(ReconnectSchema, { delayMs: delivery.delayMs, reason: delivery.reason }),
+    };
+  }
+  return delivery.kind === 'heartbeat'
+    ? {
+        case: 'heartbeat' as const,
+        value: create(HeartbeatSchema, {
+          id: BigInt(delivery.id),
+          serverTimeUnixMs: BigInt(delivery.serverTimeMs),
+        }),
+      }
+    : {
+        case: 'quality' as const,
+        value: create(QualityChangeSchema, {
+          quality: PB_QUALITIES[delivery.quality],
+          rttMs: delivery.rttMs,
+          jitterMs: delivery.jitterMs,
+          missedHeartbeats: delivery.missedHeartbeats,
+        }),
+      };
+}
 
 /** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): SubscribeResponse {
-  if (delivery.kind === 'reconnect') {
-    return create(SubscribeResponseSchema, reconnectFields(delivery, session));
+  if (isConnectionDelivery(delivery)) {
+    return create(SubscribeResponseSchema, {
+      sessionId: session.sessionId,
+      pod: session.pod,
+      event: connectionEvent(delivery),
+    });
   }
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
   const head = {
@@ -92,6 +136,21 @@ export function subscribeMessage(
         snapshot?.kind === 'book'
           ? { case: 'snapshot', value: orderBookMessage(symbol, delivery.epoch, snapshot.book) }
           : { case: undefined },
+    });
+  }
+  if (delivery.kind === 'conflated') {
+    return create(SubscribeResponseSchema, {
+      ...head,
+      event: {
+        case: 'delta',
+        value: {
+          symbol,
+          bids: side(delivery.levels, 'buy'),
+          asks: side(delivery.levels, 'sell'),
+          checksum: delivery.checksum,
+          firstSeq: BigInt(delivery.firstSeq),
+        },
+      },
     });
   }
   const { payload } = delivery.entry;
@@ -132,8 +191,15 @@ export function privateMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): OpenStreamResponse {
-  if (delivery.kind === 'reconnect') {
-    return create(OpenStreamResponseSchema, reconnectFields(delivery, session));
+  if (isConnectionDelivery(delivery)) {
+    return create(OpenStreamResponseSchema, {
+      sessionId: session.sessionId,
+      pod: session.pod,
+      event: connectionEvent(delivery),
+    });
+  }
+  if (delivery.kind === 'conflated') {
+    throw new RangeError(`a private stream is never conflated (${delivery.stream})`);
   }
   const head = {
     stream: delivery.stream,
