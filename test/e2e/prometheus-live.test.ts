@@ -71,6 +71,10 @@ before(async () => {
     PG_POOL_MAX: '3',
     TELEMETRY_ENABLED: 'false',
     LOG_LEVEL: 'info',
+    // The test's clients do not answer heartbeats: none is sent while the test runs, so no
+    // stream is classed poor or closed as idle behind its back.
+    STREAM_HEARTBEAT_INTERVAL_MS: '600000',
+    STREAM_IDLE_TIMEOUT_MS: '3600000',
   };
   [podA, podB] = await Promise.all([
     spawnApp({ ...shared, ROLE: 'all', POD_NAME: 'pod-a' }),

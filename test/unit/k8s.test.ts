@@ -408,10 +408,11 @@ test('eks: a PodMonitor scrapes the app pods as job "trading-platform"', (t) => 
 
 // --- The stream role, held to the code: ports, probe paths, env names, the drain window ------
 
-const configSource = readFileSync('src/config/config.ts', 'utf8');
 /** Every variable src/config reads (the keys of its env schema). */
 const CONFIG_VARIABLES = new Set(
-  [...configSource.matchAll(/^ {2}([A-Z][A-Z0-9_]+): /gm)].map(([, name = '']) => name),
+  [...readFileSync('src/config/config.ts', 'utf8').matchAll(/^ {2}([A-Z][A-Z0-9_]+): /gm)].map(
+    ([, name = '']) => name,
+  ),
 );
 /** Variables read before src/config (Node itself, the OpenTelemetry SDK). */
 const RUNTIME_VARIABLES = new Set(['NODE_OPTIONS', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
@@ -538,11 +539,15 @@ test('eks: /ws and the gRPC-Web/Connect stream services go to the stream role, b
   );
   assert.equal(idle.size, 1);
   const idleSeconds = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec([...idle][0] ?? '')?.[1]);
-  const config = loadConfig({});
-  const intervals = [config.grpc.connections.keepaliveTimeMs ?? 0];
-  const heartbeat = /STREAM_HEARTBEAT\w*_MS: millis\(([\d_]+)/.exec(configSource)?.[1];
-  if (heartbeat !== undefined) intervals.push(Number(heartbeat.replaceAll('_', '')));
-  for (const interval of intervals)
+  // The stream pods' own settings, as the app reads them from their environment.
+  const stream = streamWorkload('k8s/overlays/eks');
+  const config = loadConfig(
+    Object.fromEntries(effectiveEnv(appContainer(stream), objects, stream.metadata.name)),
+  );
+  for (const interval of [
+    config.grpc.connections.keepaliveTimeMs ?? 0,
+    config.streams.heartbeat.intervalMs,
+  ])
     assert.ok(idleSeconds * 1000 > 2 * interval, `ALB idle ${idleSeconds}s vs ${interval} ms`);
 
   // A deregistered stream target keeps its connections until the delay ends: past the drain.
