@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { Server as TlsServer } from 'node:tls';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import {
   fastify,
@@ -11,6 +11,7 @@ import {
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
+import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
 import { registerAuthentication } from './authenticate.js';
 import { toHttpError } from './errors.js';
 
@@ -20,7 +21,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
-  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
+  readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
@@ -45,12 +47,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     ...(options.tls === undefined
       ? {}
       : {
-          https: {
-            cert: readFileSync(options.tls.certFile),
-            key: readFileSync(options.tls.keyFile),
-          },
+          https: { cert: options.tls.current().cert, key: options.tls.current().key },
         }),
   }) as unknown as FastifyInstance;
+
+  if (options.tls !== undefined) reloadCertificates(app, options.tls);
 
   const recorder = requestRecorder(options.registry, logger);
   // Each route gets its own hook, bound to its template (`/orders/:id`, never the raw URL:
@@ -132,6 +133,16 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   return app;
+}
+
+/** New connections get the new certificate; open ones (and their WebSockets) carry on. */
+function reloadCertificates(app: FastifyInstance, files: CertificateFiles): void {
+  const server: unknown = app.server;
+  if (!(server instanceof TlsServer)) throw new Error('the HTTPS server is not a TLS server');
+  files.onChange(({ cert, key }) => {
+    server.setSecureContext({ cert, key });
+  });
+  files.track('http');
 }
 
 interface Observer {
