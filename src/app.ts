@@ -97,7 +97,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   simulator?.start();
   const streams =
     config.role === 'stream' || config.role === 'all'
-      ? createStreams(config, ordersSettings(data.embedded), data, { logger, registry })
+      ? createStreams(config, ordersSettings(data.embedded), data, {
+          logger,
+          registry,
+          revocations: auth,
+        })
       : undefined;
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
@@ -155,6 +159,13 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (streams !== undefined) shutdown.add(streams.closeStep);
   // Shards commit what is queued and the relay publishes, while the pool is still open.
   for (const step of orders.closeSteps) shutdown.add(step);
+  shutdown.add({
+    name: 'revocations',
+    run: () => {
+      auth.close();
+      return Promise.resolve();
+    },
+  });
   for (const step of data.closeSteps) shutdown.add(step);
   if (tls !== undefined) {
     shutdown.add({

@@ -182,6 +182,7 @@ const envSchema = z.object({
   AUTH_JWT_PRIVATE_KEY_FILE: optional(filePath),
   AUTH_JWT_PUBLIC_KEY_FILE: optional(filePath),
   AUTH_ACCESS_TOKEN_TTL_S: positiveInt(900, 86_400),
+  AUTH_REVOCATION_POLL_MS: positiveInt(1_000, 60_000),
   AUTH_REFRESH_TOKEN_TTL_S: positiveInt(30 * 86_400, 365 * 86_400),
   AUTH_ARGON2_MEMORY_KIB: positiveInt(19_456, 4_194_304),
   AUTH_ARGON2_TIME_COST: positiveInt(2, 100),
@@ -250,6 +251,8 @@ export interface Config {
     readonly privateKeyFile: string | undefined;
     readonly publicKeyFile: string | undefined;
     readonly accessTokenTtlSeconds: number;
+    /** Every pod learns a logout or a revoked session within this (see RevokedSessions). */
+    readonly revocationPollMs: number;
     readonly refreshTokenTtlSeconds: number;
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
     readonly demoBalances: Readonly<Record<string, bigint>>;
@@ -454,6 +457,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       privateKeyFile: e.AUTH_JWT_PRIVATE_KEY_FILE,
       publicKeyFile: e.AUTH_JWT_PUBLIC_KEY_FILE,
       accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_S,
+      revocationPollMs: e.AUTH_REVOCATION_POLL_MS,
       refreshTokenTtlSeconds: e.AUTH_REFRESH_TOKEN_TTL_S,
       argon2: { memoryCost: e.AUTH_ARGON2_MEMORY_KIB, timeCost: e.AUTH_ARGON2_TIME_COST },
       demoBalances: e.AUTH_DEMO_BALANCES,

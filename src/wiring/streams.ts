@@ -8,7 +8,7 @@ import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.postgres.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
-import { sessionRpc } from '../transport/rpc/session.rpc.js';
+import { sessionRpc, type RevocationWatch } from '../transport/rpc/session.rpc.js';
 import type { DataLayer } from './data-layer.js';
 import type { OrdersSettings } from './orders.js';
 
@@ -24,7 +24,12 @@ export function createStreams(
   config: Config,
   settings: OrdersSettings,
   data: DataLayer,
-  deps: { readonly logger: Logger; readonly registry: Registry },
+  deps: {
+    readonly logger: Logger;
+    readonly registry: Registry;
+    /** Ends private streams of a revoked session. */
+    readonly revocations?: RevocationWatch;
+  },
 ): Streams {
   const limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, maxReplay: config.streams.maxReplay };
   const snapshots = new PostgresStreamSnapshots(data.postgres);
@@ -57,7 +62,7 @@ export function createStreams(
       symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
       maxSubscriptions: config.streams.maxSubscriptions,
     }),
-    sessionRpc: sessionRpc(gateway),
+    sessionRpc: sessionRpc(gateway, deps.revocations),
     closeStep: {
       name: 'book replicas',
       run: () => {
