@@ -124,6 +124,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       },
       authenticate: (token) => auth.authenticate(token),
       limitCall: async (principal, method) => {
+        // Also run for each command of an order-entry stream: a revoked session's stream ends.
+        auth.assertActive(principal);
         await perUser.enforce(principal.userId, {
           ...config.limits.perUser,
           cost: config.limits.methodCosts[method.name] ?? 1,

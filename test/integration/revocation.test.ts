@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Metadata, status, type Client } from '@grpc/grpc-js';
+import {
+  Metadata,
+  status,
+  type Client,
+  type ClientDuplexStream,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
+import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
 import { startTestApp, TEST_REDIS_URL, uniqueName, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
 import { subscribe } from '../support/stream-client.js';
 
 /**
@@ -34,6 +42,7 @@ describe('revoked sessions across pods', () => {
   let authA: Client;
   let accountsB: Client;
   let sessionB: Client;
+  let ordersB: Client;
 
   before(async () => {
     const shared = { REDIS_URL: TEST_REDIS_URL, AUTH_REVOCATION_POLL_MS: String(POLL_MS) };
@@ -47,9 +56,10 @@ describe('revoked sessions across pods', () => {
     authA = grpcClient(podA.grpcAddress, AuthService);
     accountsB = grpcClient(podB.grpcAddress, AccountService);
     sessionB = grpcClient(podB.grpcAddress, SessionService);
+    ordersB = grpcClient(podB.grpcAddress, OrderService);
   });
   after(async () => {
-    for (const client of [authA, accountsB, sessionB]) client.close();
+    for (const client of [authA, accountsB, sessionB, ordersB]) client.close();
     await podB.stop();
     await podA.stop();
   });
@@ -115,5 +125,32 @@ describe('revoked sessions across pods', () => {
       .until(() => stream.error !== undefined || stream.ended, 'the stream to end', POLL_MS * 10)
       .catch(() => undefined);
     assert.equal(stream.error?.code, status.UNAUTHENTICATED);
+  });
+
+  test('an open order-entry stream on another pod ends with UNAUTHENTICATED at its next command', async () => {
+    const tokens = await login();
+    const open = (
+      ordersB as unknown as Record<string, (m: Metadata) => ClientDuplexStream<unknown, unknown>>
+    ).orderEntry;
+    assert.ok(open);
+    const call = open.call(ordersB, bearer(tokens.accessToken));
+    const answers: unknown[] = [];
+    call.on('data', (answer: unknown) => answers.push(answer));
+    call.on('error', () => undefined); // the status says it
+    const ended = new Promise<StatusObject>((resolve) => call.on('status', resolve));
+    const place = (n: number) => ({
+      requestId: BigInt(n),
+      command: { case: 'place', value: placeRequest(`rev-${n}`) },
+    });
+    call.write(place(1));
+    while (answers.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    await unary(authA, 'logout', { refreshToken: tokens.refreshToken });
+    await refusedWithin(tokens, POLL_MS * 5);
+    call.write(place(2));
+
+    const { code, details } = await ended;
+    assert.equal(code, status.UNAUTHENTICATED, details);
+    assert.equal(answers.length, 1);
   });
 });

@@ -212,10 +212,15 @@ export class AuthService {
   /** Verifies the access token of a call, and that its session was not revoked since. */
   async authenticate(accessToken: string): Promise<Principal> {
     const principal = await this.deps.accessTokens.verify(accessToken);
+    this.assertActive(principal);
+    return principal;
+  }
+
+  /** Throws `unauthenticated` if the principal's session was revoked since its token was issued. */
+  assertActive(principal: Principal): void {
     if (this.deps.revokedSessions?.isRevoked(principal.sessionId) === true) {
       throw new DomainError('unauthenticated', SESSION_REVOKED);
     }
-    return principal;
   }
 
   /** Stops polling for revocations. */
