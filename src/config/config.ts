@@ -77,6 +77,16 @@ const url = (protocols: readonly string[]) =>
       { error: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** An origin exactly as a browser sends it: scheme, host and port only. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 const filePath = z
   .string()
   .trim()
@@ -131,6 +141,18 @@ const envSchema = z.object({
   ROLE: z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }).default('all'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .refine((origins) => origins.every(isOrigin), {
+      error: 'expected a comma-separated list of origins such as https://app.example.com',
+    }),
   GRPC_PORT: port(50051),
   GRPC_KEEPALIVE_TIME_MS: millis(60_000, 86_400_000),
   GRPC_KEEPALIVE_TIMEOUT_MS: positiveInt(20_000, 600_000),
@@ -219,7 +241,12 @@ export interface Config {
   readonly version: string;
   readonly podName: string;
   readonly serviceName: string;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Browser origins allowed to call Connect/gRPC-Web and open /ws besides the page's own. */
+    readonly corsOrigins: readonly string[];
+  };
   readonly grpc: {
     readonly host: string;
     readonly port: number;
@@ -419,7 +446,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: readVersion(),
     podName: e.POD_NAME,
     serviceName: e.OTEL_SERVICE_NAME,
-    http: { host: e.HOST, port: e.HTTP_PORT },
+    http: { host: e.HOST, port: e.HTTP_PORT, corsOrigins: e.CORS_ORIGINS },
     grpc: {
       host: e.HOST,
       port: e.GRPC_PORT,

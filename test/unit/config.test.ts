@@ -241,3 +241,14 @@ test('registrations per client address: a small burst, a few a minute, failing c
     'REGISTER_LIMIT_FAILURE_MODE="maybe": expected open or closed',
   ]);
 });
+
+test('CORS_ORIGINS takes exact origins, none by default', () => {
+  assert.deepEqual(loadConfig({}).http.corsOrigins, []);
+  assert.deepEqual(
+    loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).http.corsOrigins,
+    ['https://app.example.com', 'http://localhost:5173'],
+  );
+  assert.deepEqual(problemsOf({ CORS_ORIGINS: 'https://app.example.com/path' }), [
+    'CORS_ORIGINS="https://app.example.com/path": expected a comma-separated list of origins such as https://app.example.com',
+  ]);
+});

@@ -13,6 +13,7 @@ import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../te
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
 import { registerAuthentication } from './authenticate.js';
+import { registerBrowserSecurity } from './browser-security.js';
 import { toHttpError } from './errors.js';
 
 export interface HttpServerOptions {
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
+  /** Browser origins allowed across origins (CORS, WebSocket); none by default. */
+  readonly corsOrigins?: readonly string[];
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
 }
@@ -52,6 +55,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   }) as unknown as FastifyInstance;
 
   if (options.tls !== undefined) reloadCertificates(app, options.tls);
+  await registerBrowserSecurity(app, options.corsOrigins ?? []);
 
   const recorder = requestRecorder(options.registry, logger);
   // Each route gets its own hook, bound to its template (`/orders/:id`, never the raw URL:
