@@ -1,4 +1,6 @@
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config, Role } from './config/index.js';
+import type { Principal } from './domain/auth/access-tokens.js';
 import { EngineService } from './gen/trading/internal/v1/engine_pb.js';
 import { AccountService } from './gen/trading/v1/account_pb.js';
 import { AuthService } from './gen/trading/v1/auth_pb.js';
@@ -100,6 +102,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       ? createStreams(config, ordersSettings(data.embedded), data, {
           logger,
           registry,
+          verifyToken: (token) => auth.authenticateExpiring(token),
           revocations: auth,
         })
       : undefined;
@@ -111,6 +114,15 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     registry,
   });
 
+  const limitCall = async (principal: Principal, method: DescMethod) => {
+    // Also run for each command of an order-entry stream: a revoked session's stream ends.
+    auth.assertActive(principal);
+    await perUser.enforce(principal.userId, {
+      ...config.limits.perUser,
+      cost: config.limits.methodCosts[method.name] ?? 1,
+    });
+  };
+  const registrations = servicesFor(config.role, auth, orders, streams);
   const grpc = await startGrpcServer(
     {
       ...config.grpc,
@@ -123,16 +135,9 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
         requireClientCert: config.role === 'engine' && tls.files.caFile !== undefined,
       },
       authenticate: (token) => auth.authenticate(token),
-      limitCall: async (principal, method) => {
-        // Also run for each command of an order-entry stream: a revoked session's stream ends.
-        auth.assertActive(principal);
-        await perUser.enforce(principal.userId, {
-          ...config.limits.perUser,
-          cost: config.limits.methodCosts[method.name] ?? 1,
-        });
-      },
+      limitCall,
     },
-    servicesFor(config.role, auth, orders, streams),
+    registrations,
   );
   const http = await buildHttpServer({
     ...config.http,
@@ -142,12 +147,18 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     tls,
     tracing: config.telemetry.enabled,
     authenticate: (token) => auth.authenticate(token),
+    // The engine's internal service stays on the gRPC port (mTLS, NetworkPolicy).
+    ...(config.role === 'engine'
+      ? {}
+      : { rpc: { registrations, limitCall, readMaxBytes: config.http.maxRequestBytes } }),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort =
     typeof address === 'object' && address !== null ? address.port : config.http.port;
 
+  // Streams get their Reconnect and end, spread over the window, before the servers close.
+  if (streams !== undefined) shutdown.add(streams.drainStep);
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { DomainError, isDomainError } from '../errors.js';
 import type { ConsumeOptions } from '../ports/rate-limiter.port.js';
 import { parseRequest } from '../validation.js';
-import type { AccessTokens, Principal } from './access-tokens.js';
+import type { AccessTokens, Principal, VerifiedToken } from './access-tokens.js';
 import { authMetrics } from './auth.metrics.js';
 import type { RevokedSessions } from './revoked-sessions.js';
 import type {
@@ -231,6 +231,13 @@ export class AuthService {
   /** Calls `onRevoked` when the session is revoked (an open stream ends); returns the unwatch. */
   watchRevocation(sessionId: string, onRevoked: () => void): () => void {
     return this.deps.revokedSessions?.watch(sessionId, onRevoked) ?? (() => undefined);
+  }
+
+  /** As `authenticate`, with the token's expiry: for streams that outlive it. */
+  async authenticateExpiring(accessToken: string): Promise<VerifiedToken> {
+    const verified = await this.deps.accessTokens.verifyExpiring(accessToken);
+    this.assertActive(verified.principal);
+    return verified;
   }
 
   #assertUsable(

@@ -11,9 +11,16 @@ import {
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
+import { boundedMessage } from '../../domain/errors.js';
 import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
+import { registerConnectRoutes, type ConnectRoutesOptions } from '../connect/connect-routes.js';
 import { registerAuthentication } from './authenticate.js';
 import { registerBrowserSecurity } from './browser-security.js';
+import {
+  DEFAULT_SERVER_LIMITS,
+  dualProtocolServer,
+  type ServerLimits,
+} from './dual-protocol-server.js';
 import { toHttpError } from './errors.js';
 
 export interface HttpServerOptions {
@@ -30,6 +37,10 @@ export interface HttpServerOptions {
   readonly corsOrigins?: readonly string[];
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
+  /** Unset: DEFAULT_SERVER_LIMITS. */
+  readonly limits?: ServerLimits;
+  /** The RPC services, over Connect, gRPC-Web and gRPC (connect-routes.ts). */
+  readonly rpc?: Pick<ConnectRoutesOptions, 'registrations' | 'limitCall' | 'readMaxBytes'>;
 }
 
 /** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
@@ -47,11 +58,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
-    ...(options.tls === undefined
-      ? {}
-      : {
-          https: { cert: options.tls.current().cert, key: options.tls.current().key },
-        }),
+    serverFactory: (handler) =>
+      dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls?.current()),
   }) as unknown as FastifyInstance;
 
   if (options.tls !== undefined) reloadCertificates(app, options.tls);
@@ -85,7 +93,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     recordUnmatched(request, reply);
     return reply.send({
       error: 'not_found',
-      message: `no route for ${request.method} ${request.url}`,
+      message: boundedMessage(`no route for ${request.method} ${request.url}`),
     });
   });
 
@@ -105,6 +113,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         user_id: request.principal?.userId,
         session_id: request.principal?.sessionId,
       }));
+    }
+    if (options.rpc !== undefined) {
+      await registerConnectRoutes(api, {
+        ...options.rpc,
+        logger,
+        registry: options.registry,
+        ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+      });
     }
   });
 
