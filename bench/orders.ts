@@ -911,7 +911,6 @@ if (isMainThread) {
   parentPort?.postMessage(await clientWorker(workerData as WorkerJob));
 }
 
-
 /** With --revocations on: the revoked-session set as deployed (shared store, 1 s polls). */
 async function revokedSessions(
   redis: RedisConnection | undefined,
