@@ -18,7 +18,7 @@ interface EnvVar {
   };
 }
 interface Probe {
-  httpGet?: { path: string; port: string | number };
+  httpGet?: { path: string; port: string | number; scheme?: string };
 }
 interface Container {
   name: string;
@@ -29,6 +29,8 @@ interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] }; sleep?: { seconds: number } } };
+  startupProbe?: Probe;
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: {
     runAsNonRoot?: boolean;
@@ -39,6 +41,7 @@ interface Container {
 }
 interface PodSpec {
   containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string } }[];
   terminationGracePeriodSeconds?: number;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   topologySpreadConstraints?: {
@@ -541,8 +544,10 @@ test('eks: /ws and the gRPC-Web/Connect stream services go to the stream role, b
   const idleSeconds = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec([...idle][0] ?? '')?.[1]);
   // The stream pods' own settings, as the app reads them from their environment.
   const stream = streamWorkload('k8s/overlays/eks');
+  // Certificate files exist only in the pod; the intervals checked here do not depend on them.
+  const env = effectiveEnv(appContainer(stream), objects, stream.metadata.name);
   const config = loadConfig(
-    Object.fromEntries(effectiveEnv(appContainer(stream), objects, stream.metadata.name)),
+    Object.fromEntries([...env].filter(([name]) => !name.startsWith('TLS_'))),
   );
   for (const interval of [
     config.grpc.connections.keepaliveTimeMs ?? 0,
@@ -569,4 +574,85 @@ test('docs/deploy-eks.md states the CloudFront origin timeouts against the ALB a
   const doc = readFileSync('docs/deploy-eks.md', 'utf8');
   for (const setting of ['origin response timeout', 'keep-alive timeout', 'idle timeout'])
     assert.ok(doc.toLowerCase().includes(setting), setting);
+});
+
+/** A cert-manager resource as rendered. */
+interface CertManagerObject {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    secretName?: string;
+    isCA?: boolean;
+    usages?: string[];
+    dnsNames?: string[];
+    renewBefore?: string;
+    issuerRef?: { name: string; kind: string };
+    ca?: { secretName: string };
+  };
+}
+
+test('eks: cert-manager issues one internal certificate, from a CA of its own, for serving and calling', (t) => {
+  if (!hasKubectl(t)) return;
+  const objects = render('k8s/overlays/eks');
+  const byName = (kind: string, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.name === name) as unknown as
+      CertManagerObject | undefined;
+  const leaf = byName('Certificate', 'trading-platform-internal');
+  assert.ok(leaf, 'no Certificate trading-platform-internal');
+  assert.deepEqual(leaf.spec.usages?.filter((u) => u.endsWith(' auth')).sort(), [
+    'client auth',
+    'server auth',
+  ]);
+  // The name the api's engine client dials must be in the certificate.
+  const api = appWorkloads('k8s/overlays/eks').find((w) => w.metadata.name.endsWith('-api'));
+  assert.ok(api);
+  const target = effectiveEnv(appContainer(api), objects, 'api').get('ENGINE_ADDRESS') ?? '';
+  const host = /^dns:\/\/\/([^:]+):/.exec(target)?.[1];
+  assert.ok(host !== undefined && leaf.spec.dnsNames?.includes(host), `${host} not in dnsNames`);
+  const issuer = byName('Issuer', leaf.spec.issuerRef?.name ?? '');
+  const ca = byName('Certificate', 'trading-platform-ca');
+  assert.equal(ca?.spec.isCA, true);
+  assert.equal(issuer?.spec.ca?.secretName, ca.spec.secretName);
+});
+
+test('eks: every role serves TLS from the certificate Secret, mounted so renewals reach it', (t) => {
+  if (!hasKubectl(t)) return;
+  const objects = render('k8s/overlays/eks');
+  const leaf = objects.find(
+    (o) => o.kind === 'Certificate' && o.metadata.name === 'trading-platform-internal',
+  ) as unknown as CertManagerObject | undefined;
+  for (const workload of appWorkloads('k8s/overlays/eks')) {
+    const name = workload.metadata.name;
+    const container = appContainer(workload);
+    const env = effectiveEnv(container, objects, name);
+    assert.equal(env.get('TLS_MODE'), 'files', name);
+    const volume = podSpec(workload).volumes?.find(
+      (v) => v.secret?.secretName === leaf?.spec.secretName,
+    );
+    assert.ok(volume, `${name}: the certificate Secret is not a volume`);
+    const mount = container.volumeMounts?.find((m) => m.name === volume.name);
+    assert.ok(mount, `${name}: the certificate Secret is not mounted`);
+    assert.equal(mount.subPath, undefined, `${name}: a subPath mount is never updated`);
+    for (const variable of ['TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE']) {
+      assert.ok(env.get(variable)?.startsWith(`${mount.mountPath}/`), `${name}: ${variable}`);
+    }
+    for (const probe of [
+      container.livenessProbe,
+      container.readinessProbe,
+      container.startupProbe,
+    ]) {
+      assert.equal(probe?.httpGet?.scheme, 'HTTPS', `${name}: a probe is not over HTTPS`);
+    }
+  }
+});
+
+test('eks: the ALB reaches the pods over TLS', (t) => {
+  if (!hasKubectl(t)) return;
+  const ingresses = render('k8s/overlays/eks').filter((o) => o.kind === 'Ingress');
+  assert.ok(ingresses.length > 0);
+  for (const ingress of ingresses) {
+    const annotations = ingress.metadata.annotations ?? {};
+    assert.equal(annotations['alb.ingress.kubernetes.io/backend-protocol'], 'HTTPS');
+    assert.equal(annotations['alb.ingress.kubernetes.io/healthcheck-protocol'], 'HTTPS');
+  }
 });
