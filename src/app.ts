@@ -1,4 +1,6 @@
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config, Role } from './config/index.js';
+import type { Principal } from './domain/auth/access-tokens.js';
 import { EngineService } from './gen/trading/internal/v1/engine_pb.js';
 import { AccountService } from './gen/trading/v1/account_pb.js';
 import { AuthService } from './gen/trading/v1/auth_pb.js';
@@ -19,6 +21,7 @@ import type { AuthService as Auth } from './domain/auth/auth.service.js';
 import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
+import { openTls } from './wiring/tls.js';
 import { ordersSettings, wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
 import { DEFAULT_ORDERS_SETTINGS } from './wiring/orders.js';
 import { createSimulator } from './wiring/simulator.js';
@@ -78,9 +81,10 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     timeoutMs: config.shutdown.timeoutMs,
   });
 
+  const tls = await openTls(config, { logger, registry });
   const data = await openDataLayer(config, { logger, registry, readiness });
   const auth = await createAuth(config, data, { logger, registry });
-  const orders = wireOrderRoles(config, data, { logger, registry, readiness });
+  const orders = wireOrderRoles(config, data, { logger, registry, readiness, tls });
   await orders.start();
   const simulator =
     orders.local &&
@@ -95,7 +99,12 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   simulator?.start();
   const streams =
     config.role === 'stream' || config.role === 'all'
-      ? createStreams(config, ordersSettings(data.embedded), data, { logger, registry })
+      ? createStreams(config, ordersSettings(data.embedded), data, {
+          logger,
+          registry,
+          verifyToken: (token) => auth.authenticateExpiring(token),
+          revocations: auth,
+        })
       : undefined;
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
@@ -105,37 +114,51 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     registry,
   });
 
+  const limitCall = async (principal: Principal, method: DescMethod) => {
+    // Also run for each command of an order-entry stream: a revoked session's stream ends.
+    auth.assertActive(principal);
+    await perUser.enforce(principal.userId, {
+      ...config.limits.perUser,
+      cost: config.limits.methodCosts[method.name] ?? 1,
+    });
+  };
+  const registrations = servicesFor(config.role, auth, orders, streams);
   const grpc = await startGrpcServer(
     {
       ...config.grpc,
       logger,
       registry,
       readiness,
-      tls: config.tls,
-      authenticate: (token) => auth.authenticate(token),
-      limitCall: async (principal, method) => {
-        await perUser.enforce(principal.userId, {
-          ...config.limits.perUser,
-          cost: config.limits.methodCosts[method.name] ?? 1,
-        });
+      // Only the engine's listener is internal: it takes calls from api pods alone (mTLS).
+      tls: tls && {
+        files: tls,
+        requireClientCert: config.role === 'engine' && tls.files.caFile !== undefined,
       },
+      authenticate: (token) => auth.authenticate(token),
+      limitCall,
     },
-    servicesFor(config.role, auth, orders, streams),
+    registrations,
   );
   const http = await buildHttpServer({
     ...config.http,
     logger,
     registry,
     readiness,
-    tls: config.tls,
+    tls,
     tracing: config.telemetry.enabled,
     authenticate: (token) => auth.authenticate(token),
+    // The engine's internal service stays on the gRPC port (mTLS, NetworkPolicy).
+    ...(config.role === 'engine'
+      ? {}
+      : { rpc: { registrations, limitCall, readMaxBytes: config.http.maxRequestBytes } }),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const httpPort =
     typeof address === 'object' && address !== null ? address.port : config.http.port;
 
+  // Streams get their Reconnect and end, spread over the window, before the servers close.
+  if (streams !== undefined) shutdown.add(streams.drainStep);
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.
@@ -149,7 +172,23 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (streams !== undefined) shutdown.add(streams.closeStep);
   // Shards commit what is queued and the relay publishes, while the pool is still open.
   for (const step of orders.closeSteps) shutdown.add(step);
+  shutdown.add({
+    name: 'revocations',
+    run: () => {
+      auth.close();
+      return Promise.resolve();
+    },
+  });
   for (const step of data.closeSteps) shutdown.add(step);
+  if (tls !== undefined) {
+    shutdown.add({
+      name: 'tls files',
+      run: () => {
+        tls.close();
+        return Promise.resolve();
+      },
+    });
+  }
   shutdown.add({
     name: 'readiness',
     run: () => {

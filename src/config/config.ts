@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -9,6 +10,23 @@ import { z } from 'zod';
 
 export const ROLES = ['all', 'api', 'stream', 'engine'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** off: plaintext; files: the TLS_*_FILE certificates; dev: a development CA made at start-up. */
+export const TLS_MODES = ['off', 'files', 'dev'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** The PEM files of every listener and of the internal client, and how they are kept fresh. */
+export interface TlsSettings {
+  readonly mode: Exclude<TlsMode, 'off'>;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Internal calls: the engine requires client certificates signed by it, the api trusts it. */
+  readonly caFile: string | undefined;
+  /** With mode dev: where the development CA and certificates are made (and reused). */
+  readonly devDir: string | undefined;
+  /** How often the files are checked for a rotation; 0 never. */
+  readonly reloadIntervalMs: number;
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -59,6 +77,16 @@ const url = (protocols: readonly string[]) =>
       { error: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** An origin exactly as a browser sends it: scheme, host and port only. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 const filePath = z
   .string()
   .trim()
@@ -103,6 +131,31 @@ const integerMap = (fallback: string, what: string) =>
       return Object.fromEntries(entries);
     });
 
+/** Three rising whole numbers `A,B,C`: the bounds of the excellent, good and fair classes. */
+const classBounds = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parts = text.split(',').map((p) => Number(p.trim()));
+      const [a, b, c] = parts;
+      if (
+        parts.length !== 3 ||
+        !parts.every((n) => Number.isInteger(n) && n >= 0) ||
+        a === undefined ||
+        b === undefined ||
+        c === undefined ||
+        !(a < b && b < c)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected three rising whole numbers of milliseconds, excellent,good,fair (e.g. ${fallback})`,
+        });
+        return z.NEVER;
+      }
+      return { excellent: a, good: b, fair: c };
+    });
+
 const failureMode = (fallback: 'open' | 'closed') =>
   z.enum(['open', 'closed'], { error: 'expected open or closed' }).default(fallback);
 
@@ -113,7 +166,22 @@ const envSchema = z.object({
   ROLE: z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }).default('all'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .refine((origins) => origins.every(isOrigin), {
+      error: 'expected a comma-separated list of origins such as https://app.example.com',
+    }),
   GRPC_PORT: port(50051),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000, 600_000),
+  HTTP_IDLE_TIMEOUT_MS: positiveInt(72_000, 3_600_000),
+  HTTP_MAX_REQUEST_BYTES: positiveInt(1_048_576, 64 * 1_048_576),
   GRPC_KEEPALIVE_TIME_MS: millis(60_000, 86_400_000),
   GRPC_KEEPALIVE_TIMEOUT_MS: positiveInt(20_000, 600_000),
   GRPC_MAX_CONNECTION_IDLE_MS: millis(300_000, 86_400_000),
@@ -141,6 +209,11 @@ const envSchema = z.object({
   TLS_CERT_FILE: optional(filePath),
   TLS_KEY_FILE: optional(filePath),
   TLS_CA_FILE: optional(filePath),
+  TLS_MODE: optional(z.enum(TLS_MODES, { error: `expected one of ${TLS_MODES.join(', ')}` })),
+  TLS_DEV_DIR: optional(z.string().trim().min(1)),
+  TLS_RELOAD_INTERVAL_MS: millis(10_000, 3_600_000).refine((ms) => ms === 0 || ms >= 100, {
+    error: 'expected 0 (never reload) or at least 100 milliseconds',
+  }),
   SHUTDOWN_DRAIN_DELAY_MS: millis(5_000, 600_000),
   SHUTDOWN_TIMEOUT_MS: millis(20_000, 600_000),
   READINESS_INTERVAL_MS: millis(1_000, 60_000),
@@ -159,6 +232,7 @@ const envSchema = z.object({
   AUTH_JWT_PRIVATE_KEY_FILE: optional(filePath),
   AUTH_JWT_PUBLIC_KEY_FILE: optional(filePath),
   AUTH_ACCESS_TOKEN_TTL_S: positiveInt(900, 86_400),
+  AUTH_REVOCATION_POLL_MS: positiveInt(1_000, 60_000),
   AUTH_REFRESH_TOKEN_TTL_S: positiveInt(30 * 86_400, 365 * 86_400),
   AUTH_ARGON2_MEMORY_KIB: positiveInt(19_456, 4_194_304),
   AUTH_ARGON2_TIME_COST: positiveInt(2, 100),
@@ -188,7 +262,19 @@ const envSchema = z.object({
   STREAM_MAX_REPLAY: positiveInt(1_000, 100_000),
   STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
   STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
+  STREAM_SEND_QUEUE_CONFLATE_BYTES: positiveInt(256 * 1_024, 1_073_741_824),
+  STREAM_SEND_QUEUE_MAX_BYTES: positiveInt(1_024 * 1_024, 1_073_741_824),
+  STREAM_CONFLATE_INTERVAL_MS: millis(1_000, 60_000),
+  STREAM_HEARTBEAT_INTERVAL_MS: millis(10_000, 600_000),
+  STREAM_IDLE_TIMEOUT_MS: millis(35_000, 3_600_000),
+  STREAM_QUALITY_RTT_MS: classBounds('50,150,400'),
+  STREAM_QUALITY_JITTER_MS: classBounds('10,30,100'),
+  STREAM_QUALITY_HYSTERESIS_PCT: z.coerce.number().int().min(0).max(90).default(20),
+  STREAM_QUALITY_UPGRADE_SAMPLES: positiveInt(2, 100),
+  STREAM_QUALITY_MISSED_POOR: positiveInt(2, 100),
+  STREAM_QUALITY_MISSED_OFFLINE: positiveInt(3, 100),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
+  STREAM_DRAIN_WINDOW_MS: optional(millis(0, 600_000)),
 });
 
 export interface Config {
@@ -196,7 +282,16 @@ export interface Config {
   readonly version: string;
   readonly podName: string;
   readonly serviceName: string;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Browser origins allowed to call Connect/gRPC-Web and open /ws besides the page's own. */
+    readonly corsOrigins: readonly string[];
+    /** Whole request within `requestTimeoutMs`; idle connections closed after `idleTimeoutMs`. */
+    readonly limits: { readonly requestTimeoutMs: number; readonly idleTimeoutMs: number };
+    /** Largest RPC request body on the HTTP port (Connect, gRPC-Web). */
+    readonly maxRequestBytes: number;
+  };
   readonly grpc: {
     readonly host: string;
     readonly port: number;
@@ -211,9 +306,7 @@ export interface Config {
     readonly otlpEndpoint: string | undefined;
     readonly sampler: SamplerSettings;
   };
-  readonly tls:
-    | { readonly certFile: string; readonly keyFile: string; readonly caFile: string | undefined }
-    | undefined;
+  readonly tls: TlsSettings | undefined;
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
   readonly readinessIntervalMs: number;
   readonly postgres: {
@@ -230,6 +323,8 @@ export interface Config {
     readonly privateKeyFile: string | undefined;
     readonly publicKeyFile: string | undefined;
     readonly accessTokenTtlSeconds: number;
+    /** Every pod learns a logout or a revoked session within this (see RevokedSessions). */
+    readonly revocationPollMs: number;
     readonly refreshTokenTtlSeconds: number;
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
     readonly demoBalances: Readonly<Record<string, bigint>>;
@@ -278,6 +373,33 @@ export interface Config {
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
     readonly sessionTtlSeconds: number;
+    /** On shutdown, streams are told to reconnect at delays spread over this window. */
+    readonly drainWindowMs: number;
+    /** Bytes waiting for a client past which its book streams are conflated. */
+    readonly sendQueueConflateBytes: number;
+    /** Bytes waiting for a client past which it is disconnected (RESOURCE_EXHAUSTED). */
+    readonly sendQueueMaxBytes: number;
+    /** How often a conflated book stream sends its accumulated changes. */
+    readonly conflateIntervalMs: number;
+    readonly heartbeat: {
+      readonly intervalMs: number;
+      /** No pong for this long closes the stream. */
+      readonly idleTimeoutMs: number;
+    };
+    /** Connection-quality classes (src/domain/streams/connection-quality.ts). */
+    readonly quality: {
+      readonly rttMs: { readonly excellent: number; readonly good: number; readonly fair: number };
+      readonly jitterMs: {
+        readonly excellent: number;
+        readonly good: number;
+        readonly fair: number;
+      };
+      /** 0.2: a better class needs figures 20 % under its bounds. */
+      readonly hysteresis: number;
+      readonly upgradeSamples: number;
+      readonly missedForPoor: number;
+      readonly missedForOffline: number;
+    };
   };
 }
 
@@ -322,6 +444,32 @@ function readVersion(): string {
   return parsed.success ? parsed.data.version : '0.0.0';
 }
 
+function tlsSettings(mode: TlsMode, e: z.output<typeof envSchema>): TlsSettings | undefined {
+  const reloadIntervalMs = e.TLS_RELOAD_INTERVAL_MS;
+  if (mode === 'off') return undefined;
+  if (mode === 'dev') {
+    // The files are made at start-up (or reused if still good), so processes sharing the
+    // directory share the CA, and buf curl or a browser can be pointed at its ca.crt.
+    const devDir = e.TLS_DEV_DIR ?? join(e.DATA_DIR, 'tls');
+    return {
+      mode,
+      certFile: join(devDir, 'server.crt'),
+      keyFile: join(devDir, 'server.key'),
+      caFile: join(devDir, 'ca.crt'),
+      devDir,
+      reloadIntervalMs,
+    };
+  }
+  return {
+    mode,
+    certFile: e.TLS_CERT_FILE ?? '',
+    keyFile: e.TLS_KEY_FILE ?? '',
+    caFile: e.TLS_CA_FILE,
+    devDir: undefined,
+    reloadIntervalMs,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -336,6 +484,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
     problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both or neither');
+  }
+  const tlsMode = e.TLS_MODE ?? (e.TLS_CERT_FILE === undefined ? 'off' : 'files');
+  if (tlsMode === 'files' && e.TLS_CERT_FILE === undefined) {
+    problems.push('TLS_MODE=files: set TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+  if (tlsMode !== 'files' && e.TLS_CERT_FILE !== undefined) {
+    problems.push(`TLS_MODE=${tlsMode}: TLS_CERT_FILE is set; use TLS_MODE=files or unset it`);
   }
   for (const [method, cost] of Object.entries(e.USER_RATE_METHOD_COSTS)) {
     if (cost > BigInt(e.USER_RATE_BURST)) {
@@ -363,6 +518,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
     );
   }
+  const drainWindowMs = e.STREAM_DRAIN_WINDOW_MS ?? Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2);
+  if (drainWindowMs > e.SHUTDOWN_TIMEOUT_MS / 2) {
+    problems.push(
+      `STREAM_DRAIN_WINDOW_MS="${drainWindowMs}": at most half of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), so servers, shards and pools still close within the deadline after the streams are drained`,
+    );
+  }
+  problems.push(...streamProblems(e));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -370,7 +532,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: readVersion(),
     podName: e.POD_NAME,
     serviceName: e.OTEL_SERVICE_NAME,
-    http: { host: e.HOST, port: e.HTTP_PORT },
+    http: {
+      host: e.HOST,
+      port: e.HTTP_PORT,
+      corsOrigins: e.CORS_ORIGINS,
+      limits: {
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
+      },
+      maxRequestBytes: e.HTTP_MAX_REQUEST_BYTES,
+    },
     grpc: {
       host: e.HOST,
       port: e.GRPC_PORT,
@@ -392,10 +563,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
     },
-    tls:
-      e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
-        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, caFile: e.TLS_CA_FILE }
-        : undefined,
+    tls: tlsSettings(tlsMode, e),
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     readinessIntervalMs: e.READINESS_INTERVAL_MS,
     postgres: {
@@ -411,6 +579,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       privateKeyFile: e.AUTH_JWT_PRIVATE_KEY_FILE,
       publicKeyFile: e.AUTH_JWT_PUBLIC_KEY_FILE,
       accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_S,
+      revocationPollMs: e.AUTH_REVOCATION_POLL_MS,
       refreshTokenTtlSeconds: e.AUTH_REFRESH_TOKEN_TTL_S,
       argon2: { memoryCost: e.AUTH_ARGON2_MEMORY_KIB, timeCost: e.AUTH_ARGON2_TIME_COST },
       demoBalances: e.AUTH_DEMO_BALANCES,
@@ -445,9 +614,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
+      drainWindowMs,
+      sendQueueConflateBytes: e.STREAM_SEND_QUEUE_CONFLATE_BYTES,
+      sendQueueMaxBytes: e.STREAM_SEND_QUEUE_MAX_BYTES,
+      conflateIntervalMs: e.STREAM_CONFLATE_INTERVAL_MS,
+      heartbeat: {
+        intervalMs: e.STREAM_HEARTBEAT_INTERVAL_MS,
+        idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+      },
+      quality: {
+        rttMs: e.STREAM_QUALITY_RTT_MS,
+        jitterMs: e.STREAM_QUALITY_JITTER_MS,
+        hysteresis: e.STREAM_QUALITY_HYSTERESIS_PCT / 100,
+        upgradeSamples: e.STREAM_QUALITY_UPGRADE_SAMPLES,
+        missedForPoor: e.STREAM_QUALITY_MISSED_POOR,
+        missedForOffline: e.STREAM_QUALITY_MISSED_OFFLINE,
+      },
     },
   };
   return deepFreeze(config);
+}
+
+function streamProblems(e: z.output<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (e.STREAM_SEND_QUEUE_CONFLATE_BYTES >= e.STREAM_SEND_QUEUE_MAX_BYTES) {
+    problems.push(
+      `STREAM_SEND_QUEUE_CONFLATE_BYTES (${e.STREAM_SEND_QUEUE_CONFLATE_BYTES}) must be below STREAM_SEND_QUEUE_MAX_BYTES (${e.STREAM_SEND_QUEUE_MAX_BYTES}): conflation is the step before a disconnect`,
+    );
+  }
+  if (e.STREAM_IDLE_TIMEOUT_MS <= e.STREAM_HEARTBEAT_INTERVAL_MS) {
+    problems.push(
+      `STREAM_IDLE_TIMEOUT_MS (${e.STREAM_IDLE_TIMEOUT_MS}) must be longer than STREAM_HEARTBEAT_INTERVAL_MS (${e.STREAM_HEARTBEAT_INTERVAL_MS}), or every stream closes before its first pong`,
+    );
+  }
+  if (e.STREAM_QUALITY_MISSED_OFFLINE <= e.STREAM_QUALITY_MISSED_POOR) {
+    problems.push(
+      `STREAM_QUALITY_MISSED_OFFLINE (${e.STREAM_QUALITY_MISSED_OFFLINE}) must be above STREAM_QUALITY_MISSED_POOR (${e.STREAM_QUALITY_MISSED_POOR})`,
+    );
+  }
+  return problems;
 }
 
 /** 0 turns a limit off. */

@@ -1,30 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from '../../telemetry/index.js';
-import type { Balance } from '../accounts/balance.js';
+import type { VerifiedToken } from '../auth/access-tokens.js';
 import { DomainError } from '../errors.js';
 import type { SessionStore } from '../ports/session-store.port.js';
 import type { StreamLog } from '../ports/stream-log.port.js';
 import type { StreamSnapshots } from '../ports/stream-snapshots.port.js';
-import type { SequencedBook } from './book-replica.js';
 import type { BookReplicas } from './book-replicas.js';
-import { DeliveryQueue } from './delivery-queue.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import {
+  StreamConnection,
+  realEvery,
+  type ConnectionSettings,
+  type Every,
+  type GatewayDelivery,
+  type PongOutcome,
+} from './stream-connection.js';
+import type { StreamDrain } from './stream-drain.js';
 import { parseStreamName } from './stream-names.js';
+import type { StreamSnapshot } from './stream-snapshot.js';
 import type { StreamMetrics } from './stream.metrics.js';
 import {
   StreamSubscription,
-  type Delivery,
   type Snapshot,
   type StreamPosition,
   type SubscriptionLimits,
 } from './stream-subscription.js';
 
-/** The state a stream starts from when it cannot resume: a book, or the user's balances. */
-export type StreamSnapshot =
-  | { readonly kind: 'book'; readonly book: SequencedBook }
-  | { readonly kind: 'balances'; readonly balances: readonly Balance[] };
-
-export type GatewayDelivery = Delivery<StreamSnapshot>;
+export type { GatewayDelivery } from './stream-connection.js';
+export type { StreamSnapshot } from './stream-snapshot.js';
 
 export interface GatewayDeps {
   readonly log: StreamLog;
@@ -32,7 +36,9 @@ export interface GatewayDeps {
   readonly replicas: BookReplicas;
   readonly sessions: SessionStore;
   readonly limits: SubscriptionLimits;
-  readonly sendQueueMax: number;
+  /** Heartbeats, quality, send-queue bounds and conflation of each connection. */
+  readonly connection: ConnectionSettings;
+  readonly connections: ConnectionRegistry;
   readonly sessionTtlSeconds: number;
   /** This process's name: stored with the session, sent with every message. */
   readonly pod: string;
@@ -40,7 +46,15 @@ export interface GatewayDeps {
   readonly logger: Logger;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
+  /** Timers of heartbeats and conflation; injected so tests can drive them. */
+  readonly every?: Every;
   readonly newSessionId?: () => string;
+  /** Where every open connection registers, so a shutdown can drain them (none: no drain). */
+  readonly drain?: StreamDrain;
+  /** What a drained stream ends with: UNAVAILABLE, marked as a shutdown for the transport. */
+  readonly goingAway?: () => Error;
+  /** Runs `fn` after `ms`; returns a cancel. Injected so tests control token expiry. */
+  readonly setTimer?: (fn: () => void, ms: number) => () => void;
 }
 
 export interface OpenRequest {
@@ -51,6 +65,8 @@ export interface OpenRequest {
   readonly sessionId: string;
   /** The authenticated caller; undefined on public market data. */
   readonly userId: number | undefined;
+  /** When the caller's access token expires (ms since the epoch); private streams end then unless renewed. */
+  readonly tokenExpiresAtMs?: number;
   /** grpc, grpc-web, connect: a label of `stream_connections`. */
   readonly transport: string;
   /** Aborted when the client goes away or the server shuts down. */
@@ -60,8 +76,13 @@ export interface OpenRequest {
 export interface OpenStreams {
   readonly sessionId: string;
   readonly pod: string;
-  /** Each stream's start, then its entries, in order per stream; ends when the signal aborts. */
+  /**
+   * Each stream's start, then its entries, in order per stream, with heartbeats and quality
+   * changes between them; ends when the signal aborts (or the client is cut off).
+   */
   readonly messages: AsyncIterable<GatewayDelivery>;
+  /** The client's answer to a heartbeat, for a transport that carries it in-band. */
+  pong(heartbeatId: number): PongOutcome;
 }
 
 const tracer = trace.getTracer('trading-platform/streams');
@@ -113,35 +134,53 @@ export class StreamGateway {
   }
 
   async open(request: OpenRequest): Promise<OpenStreams> {
-    const { metrics, pod } = this.#deps;
+    const { metrics, pod, connections } = this.#deps;
     this.authorize(request.streams, request.positions, request.userId);
     const sessionId = await this.#session(request);
-    const queue = new DeliveryQueue<GatewayDelivery>(this.#deps.sendQueueMax, {
-      queuedBytes: (delta) => {
-        metrics.queueBytes.inc(delta);
-      },
-      overflowed: () => {
-        metrics.slowConsumers.inc();
-        this.#log.warn({ session_id: sessionId }, 'stream client too slow; disconnected');
-      },
+    const connection = new StreamConnection({
+      sessionId,
+      transport: request.transport,
+      settings: this.#deps.connection,
+      metrics,
+      logger: this.#deps.logger,
+      now: this.#deps.now,
+      every: this.#deps.every ?? realEvery,
+      nextHeartbeatId: connections.nextHeartbeatId,
     });
     const positions = new Map(request.positions.map((p) => [p.stream, p]));
     const subscriptions: StreamSubscription<StreamSnapshot>[] = [];
     const closeAll = () => {
       for (const subscription of subscriptions) subscription.close();
-      queue.end();
+      connections.remove(connection);
+      connection.close();
     };
     request.signal.addEventListener('abort', closeAll, { once: true });
     try {
       for (const stream of request.streams) {
-        subscriptions.push(await this.#subscribe(stream, positions.get(stream), queue));
+        subscriptions.push(await this.#subscribe(stream, positions.get(stream), connection));
       }
     } catch (error) {
       closeAll();
       throw error;
     }
-    const connection = { transport: request.transport, quality: 'unknown' };
-    metrics.connections.inc(connection);
+    connections.add(connection);
+    connection.start();
+    const goingAway = this.#deps.goingAway ?? defaultGoingAway;
+    const unregister = this.#deps.drain?.add({
+      transport: request.transport,
+      reconnect: (delayMs, reason) => {
+        connection.reconnect(delayMs, reason);
+      },
+      close: () => {
+        connection.fail(goingAway());
+      },
+    });
+    const stopExpiry =
+      request.tokenExpiresAtMs === undefined
+        ? undefined
+        : this.#watchExpiry(sessionId, request.tokenExpiresAtMs, (error) => {
+            connection.fail(error);
+          });
     const openedAt = this.#deps.now();
     this.#log.info(
       { session_id: sessionId, streams: request.streams, transport: request.transport },
@@ -149,27 +188,130 @@ export class StreamGateway {
     );
     const log = this.#log;
     async function* messages(): AsyncGenerator<GatewayDelivery> {
+      let failure: unknown;
       try {
-        for await (const delivery of queue) {
-          const kind = parseStreamName(delivery.stream)?.kind ?? 'book';
-          metrics.sent.inc({ kind });
+        for await (const delivery of connection.messages()) {
+          if (
+            delivery.kind !== 'heartbeat' &&
+            delivery.kind !== 'quality' &&
+            delivery.kind !== 'reconnect'
+          ) {
+            metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
+          }
           yield delivery;
         }
+      } catch (error) {
+        failure = error;
+        throw error;
       } finally {
+        unregister?.();
+        stopExpiry?.();
         request.signal.removeEventListener('abort', closeAll);
         closeAll();
-        metrics.connections.dec(connection);
         log.info(
           {
             session_id: sessionId,
             duration_ms: Date.now() - openedAt,
-            reason: closeReason(request.signal),
+            reason: closeReason(request.signal, failure),
           },
           'stream closed',
         );
       }
     }
-    return { sessionId, pod, messages: messages() };
+    return {
+      sessionId,
+      pod,
+      messages: messages(),
+      pong: (heartbeatId) => connection.pong(heartbeatId),
+    };
+  }
+
+  /** A pong that came outside its stream (the unary `SessionService.Pong`). */
+  pong(sessionId: string, heartbeatId: number): PongOutcome | 'unknown_session' {
+    return this.#deps.connections.pong(sessionId, heartbeatId);
+  }
+
+  /**
+   * Hands a fresh access token to a private session's streams, on any pod: the session record
+   * (shared by every pod) takes the later expiry, and each stream reads it when its own token
+   * runs out. Only the session's owner may (PERMISSION_DENIED otherwise).
+   */
+  async reauthenticate(sessionId: string, token: VerifiedToken): Promise<void> {
+    const { sessions, metrics, now } = this.#deps;
+    const stored = sessionId === '' ? undefined : await sessions.get(sessionId);
+    if (stored === undefined) {
+      metrics.reauthentications.inc({ result: 'unknown' });
+      throw new DomainError(
+        'not_found',
+        `no session "${sessionId}" (expired or never issued): open the stream again with this token and your positions`,
+        { field: 'session_id' },
+      );
+    }
+    if (stored.userId === undefined || String(stored.userId) !== token.principal.userId) {
+      metrics.reauthentications.inc({ result: 'denied' });
+      throw new DomainError(
+        'permission_denied',
+        "this session belongs to another user (or is public); a token renews only its own user's session",
+      );
+    }
+    const tokenExpiresAtMs = Math.max(stored.tokenExpiresAtMs ?? 0, token.expiresAtMs);
+    await sessions.put(
+      { ...stored, tokenExpiresAtMs, updatedAtMs: now() },
+      this.#deps.sessionTtlSeconds,
+    );
+    metrics.reauthentications.inc({ result: 'ok' });
+    this.#log.info(
+      { session_id: sessionId, token_expires_at: new Date(tokenExpiresAtMs).toISOString() },
+      'session reauthenticated',
+    );
+  }
+
+  /**
+   * Ends a private stream when its token expires, unless the session record says a later token
+   * was handed in meanwhile (then waits for that one). Returns a stop for when the stream ends.
+   */
+  #watchExpiry(sessionId: string, expiresAtMs: number, end: (error: Error) => void): () => void {
+    const { sessions, now, metrics } = this.#deps;
+    const setTimer = this.#deps.setTimer ?? defaultTimer;
+    let cancel: (() => void) | undefined;
+    const stopped = new AbortController();
+    const isStopped = () => stopped.signal.aborted;
+    const arm = (at: number) => {
+      cancel = setTimer(() => void check(at), Math.max(0, at - now()));
+    };
+    const check = async (at: number) => {
+      if (isStopped()) return;
+      let later: number | undefined;
+      try {
+        later = (await sessions.get(sessionId))?.tokenExpiresAtMs;
+      } catch (error) {
+        // Without the record the renewal cannot be seen: a reconnect with a fresh token can.
+        end(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      if (isStopped()) return;
+      if (at > now()) {
+        arm(at); // a timer cut at its longest delay
+        return;
+      }
+      if (later !== undefined && later > now()) {
+        arm(later);
+        return;
+      }
+      metrics.tokenExpiries.inc();
+      this.#log.info({ session_id: sessionId }, 'stream token expired');
+      end(
+        new DomainError(
+          'unauthenticated',
+          `the access token of this stream expired at ${new Date(Math.max(at, later ?? 0)).toISOString()}: before a token expires, send a fresh one (AuthService/Refresh) with SessionService/Reauthenticate and this session_id, or reopen the stream with a fresh token and your positions`,
+        ),
+      );
+    };
+    arm(expiresAtMs);
+    return () => {
+      stopped.abort();
+      cancel?.();
+    };
   }
 
   #reject(): void {
@@ -183,8 +325,10 @@ export class StreamGateway {
   async #session(request: OpenRequest): Promise<string> {
     const { sessions, pod, metrics } = this.#deps;
     let id = request.sessionId;
+    let storedExpiry: number | undefined;
     if (id !== '') {
       const stored = await sessions.get(id);
+      storedExpiry = stored?.tokenExpiresAtMs;
       if (stored !== undefined && stored.userId !== request.userId) {
         throw new DomainError('permission_denied', 'this session belongs to another user');
       }
@@ -210,6 +354,10 @@ export class StreamGateway {
         pod,
         streams: [...request.streams],
         updatedAtMs: this.#deps.now(),
+        // A later token handed in with Reauthenticate stays good when the stream reconnects.
+        ...(request.tokenExpiresAtMs === undefined
+          ? {}
+          : { tokenExpiresAtMs: Math.max(request.tokenExpiresAtMs, storedExpiry ?? 0) }),
       },
       this.#deps.sessionTtlSeconds,
     );
@@ -220,7 +368,7 @@ export class StreamGateway {
   async #subscribe(
     stream: string,
     position: StreamPosition | undefined,
-    queue: DeliveryQueue<GatewayDelivery>,
+    connection: StreamConnection,
   ): Promise<StreamSubscription<StreamSnapshot>> {
     const { log, limits, sleep, metrics } = this.#deps;
     return tracer.startActiveSpan(
@@ -245,10 +393,10 @@ export class StreamGateway {
                     if (delivery.recovered) metrics.replayed.observe(delivery.replayed);
                   }
                 }
-                queue.push(delivery, delivery.kind === 'entry' ? delivery.entry.payload.length : 0);
+                connection.deliver(delivery);
               },
               fail: (error) => {
-                queue.fail(error);
+                connection.fail(error);
               },
             },
           );
@@ -281,7 +429,24 @@ export class StreamGateway {
   }
 }
 
-function closeReason(signal: AbortSignal): string {
+const defaultGoingAway = () =>
+  new DomainError('unavailable', 'the server is shutting down; reconnect to continue', {
+    retryAfterMs: 0,
+  });
+
+/** setTimeout's longest delay; a later expiry is checked then and re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function defaultTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
+  timer.unref();
+  return () => {
+    clearTimeout(timer);
+  };
+}
+
+function closeReason(signal: AbortSignal, failure: unknown): string {
+  if (failure instanceof Error) return failure.message;
   if (!signal.aborted) return 'ended';
   return signal.reason instanceof Error ? signal.reason.message : 'cancelled';
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { Server as TlsServer } from 'node:tls';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import {
   fastify,
@@ -12,7 +12,15 @@ import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { boundedMessage } from '../../domain/errors.js';
+import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
+import { registerConnectRoutes, type ConnectRoutesOptions } from '../connect/connect-routes.js';
 import { registerAuthentication } from './authenticate.js';
+import { registerBrowserSecurity } from './browser-security.js';
+import {
+  DEFAULT_SERVER_LIMITS,
+  dualProtocolServer,
+  type ServerLimits,
+} from './dual-protocol-server.js';
 import { toHttpError } from './errors.js';
 
 export interface HttpServerOptions {
@@ -21,11 +29,18 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
-  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
+  readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
+  /** Browser origins allowed across origins (CORS, WebSocket); none by default. */
+  readonly corsOrigins?: readonly string[];
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
+  /** Unset: DEFAULT_SERVER_LIMITS. */
+  readonly limits?: ServerLimits;
+  /** The RPC services, over Connect, gRPC-Web and gRPC (connect-routes.ts). */
+  readonly rpc?: Pick<ConnectRoutesOptions, 'registrations' | 'limitCall' | 'readMaxBytes'>;
 }
 
 /** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
@@ -43,15 +58,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
-    ...(options.tls === undefined
-      ? {}
-      : {
-          https: {
-            cert: readFileSync(options.tls.certFile),
-            key: readFileSync(options.tls.keyFile),
-          },
-        }),
+    serverFactory: (handler) =>
+      dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls?.current()),
   }) as unknown as FastifyInstance;
+
+  if (options.tls !== undefined) reloadCertificates(app, options.tls);
+  await registerBrowserSecurity(app, options.corsOrigins ?? []);
 
   const recorder = requestRecorder(options.registry, logger);
   // Each route gets its own hook, bound to its template (`/orders/:id`, never the raw URL:
@@ -102,6 +114,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         session_id: request.principal?.sessionId,
       }));
     }
+    if (options.rpc !== undefined) {
+      await registerConnectRoutes(api, {
+        ...options.rpc,
+        logger,
+        registry: options.registry,
+        ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+      });
+    }
   });
 
   // Liveness: answering at all proves the event loop turns. Dependencies belong in /readyz,
@@ -133,6 +153,16 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   return app;
+}
+
+/** New connections get the new certificate; open ones (and their WebSockets) carry on. */
+function reloadCertificates(app: FastifyInstance, files: CertificateFiles): void {
+  const server: unknown = app.server;
+  if (!(server instanceof TlsServer)) throw new Error('the HTTPS server is not a TLS server');
+  files.onChange(({ cert, key }) => {
+    server.setSecureContext({ cert, key });
+  });
+  files.track('http');
 }
 
 interface Observer {

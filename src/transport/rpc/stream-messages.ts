@@ -1,5 +1,11 @@
 import { create } from '@bufbuild/protobuf';
 import type { SequencedBook } from '../../domain/streams/book-replica.js';
+import type { Quality } from '../../domain/streams/connection-quality.js';
+import type {
+  HeartbeatDelivery,
+  QualityDelivery,
+  ReconnectDelivery,
+} from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import {
   cachedParser,
@@ -16,11 +22,17 @@ import {
   type SubscribeResponse,
   SubscribeResponseSchema,
 } from '../../gen/trading/v1/market_data_pb.js';
-import { OrderSchema } from '../../gen/trading/v1/orders_pb.js';
+import { FillSchema, OrderSchema } from '../../gen/trading/v1/orders_pb.js';
 import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
 } from '../../gen/trading/v1/session_pb.js';
+import {
+  ConnectionQuality,
+  HeartbeatSchema,
+  QualityChangeSchema,
+  ReconnectSchema,
+} from '../../gen/trading/v1/stream_pb.js';
 import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.js';
 
 /**
@@ -51,11 +63,62 @@ export function orderBookMessage(symbol: string, epoch: number, book: SequencedB
 const side = (changes: readonly LevelChange[], wanted: 'buy' | 'sell') =>
   levels(changes.filter((c) => c.side === wanted));
 
+const PB_QUALITIES: Record<Quality, ConnectionQuality> = {
+  excellent: ConnectionQuality.EXCELLENT,
+  good: ConnectionQuality.GOOD,
+  fair: ConnectionQuality.FAIR,
+  poor: ConnectionQuality.POOR,
+  offline: ConnectionQuality.OFFLINE,
+};
+
+type ConnectionDelivery = HeartbeatDelivery | QualityDelivery | ReconnectDelivery;
+
+const isConnectionDelivery = (delivery: GatewayDelivery): delivery is ConnectionDelivery =>
+  delivery.kind === 'heartbeat' || delivery.kind === 'quality' || delivery.kind === 'reconnect';
+
+/**
+ * A heartbeat, quality change or reconnect, the same event on every stream response. They
+ * belong to the connection, not to a stream: `stream` is empty and `epoch`/`seq` 0, so a
+ * client never takes one for a position.
+ */
+function connectionEvent(delivery: ConnectionDelivery) {
+  if (delivery.kind === 'reconnect') {
+    return {
+      case: 'reconnect' as const,
+      value: create(ReconnectSchema, { delayMs: delivery.delayMs, reason: delivery.reason }),
+    };
+  }
+  return delivery.kind === 'heartbeat'
+    ? {
+        case: 'heartbeat' as const,
+        value: create(HeartbeatSchema, {
+          id: BigInt(delivery.id),
+          serverTimeUnixMs: BigInt(delivery.serverTimeMs),
+        }),
+      }
+    : {
+        case: 'quality' as const,
+        value: create(QualityChangeSchema, {
+          quality: PB_QUALITIES[delivery.quality],
+          rttMs: delivery.rttMs,
+          jitterMs: delivery.jitterMs,
+          missedHeartbeats: delivery.missedHeartbeats,
+        }),
+      };
+}
+
 /** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): SubscribeResponse {
+  if (isConnectionDelivery(delivery)) {
+    return create(SubscribeResponseSchema, {
+      sessionId: session.sessionId,
+      pod: session.pod,
+      event: connectionEvent(delivery),
+    });
+  }
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
   const head = {
     stream: delivery.stream,
@@ -73,6 +136,21 @@ export function subscribeMessage(
         snapshot?.kind === 'book'
           ? { case: 'snapshot', value: orderBookMessage(symbol, delivery.epoch, snapshot.book) }
           : { case: undefined },
+    });
+  }
+  if (delivery.kind === 'conflated') {
+    return create(SubscribeResponseSchema, {
+      ...head,
+      event: {
+        case: 'delta',
+        value: {
+          symbol,
+          bids: side(delivery.levels, 'buy'),
+          asks: side(delivery.levels, 'sell'),
+          checksum: delivery.checksum,
+          firstSeq: BigInt(delivery.firstSeq),
+        },
+      },
     });
   }
   const { payload } = delivery.entry;
@@ -102,6 +180,7 @@ export function subscribeMessage(
         price: BigInt(trade.price),
         quantity: BigInt(trade.quantity),
         takerSide: PB_SIDES[trade.takerSide],
+        timeUnixMs: BigInt(trade.timeMs ?? 0),
       },
     },
   });
@@ -112,6 +191,16 @@ export function privateMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): OpenStreamResponse {
+  if (isConnectionDelivery(delivery)) {
+    return create(OpenStreamResponseSchema, {
+      sessionId: session.sessionId,
+      pod: session.pod,
+      event: connectionEvent(delivery),
+    });
+  }
+  if (delivery.kind === 'conflated') {
+    throw new RangeError(`a private stream is never conflated (${delivery.stream})`);
+  }
   const head = {
     stream: delivery.stream,
     epoch: BigInt(delivery.epoch),
@@ -141,7 +230,7 @@ export function privateMessage(
           : { case: undefined },
     });
   }
-  const { order } = parseOrder(delivery.entry.payload);
+  const { order, fills } = parseOrder(delivery.entry.payload);
   return create(OpenStreamResponseSchema, {
     ...head,
     event: {
@@ -159,6 +248,15 @@ export function privateMessage(
           status: PB_STATUSES[order.status],
           reason: order.reason,
         }),
+        fills: fills.map((fill) =>
+          create(FillSchema, {
+            tradeId: String(fill.tradeId),
+            orderId: order.orderId,
+            price: BigInt(fill.price),
+            quantity: BigInt(fill.quantity),
+            maker: fill.maker,
+          }),
+        ),
       },
     },
   });
