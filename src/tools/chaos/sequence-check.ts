@@ -23,9 +23,20 @@ export class SequenceCheck {
     this.#started = new Set();
   }
 
-  /** Checks a message; false when it repeats one already applied (drop it). */
-  accept(message: { stream: string; epoch: bigint; seq: bigint; recovered: boolean }): boolean {
+  /**
+   * Checks a message; false when it is not to be applied: a repeat, or a message of the
+   * connection rather than of a stream (a heartbeat, a quality change, a Reconnect: `stream`
+   * empty). `firstSeq` is set on a conflated book delta, which stands for firstSeq..seq.
+   */
+  accept(message: {
+    stream: string;
+    epoch: bigint;
+    seq: bigint;
+    recovered: boolean;
+    firstSeq?: bigint;
+  }): boolean {
     const { stream, seq, epoch } = message;
+    if (stream === '') return false;
     const had = this.#positions.get(stream);
     if (!this.#started.has(stream)) {
       this.#started.add(stream);
@@ -41,7 +52,9 @@ export class SequenceCheck {
         this.findings.duplicates += 1;
         return false;
       }
-      if (seq !== had.seq + 1n) this.findings.gaps += 1;
+      const first =
+        message.firstSeq !== undefined && message.firstSeq > 0n ? message.firstSeq : seq;
+      if (first !== had.seq + 1n) this.findings.gaps += 1;
     }
     this.#positions.set(stream, { epoch, seq });
     return true;

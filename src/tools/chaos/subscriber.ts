@@ -3,7 +3,7 @@ import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import { MarketDataService, type SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
 import { SessionService, type OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import { ClientBook } from './client-book.js';
-import { grpcClient, serverStream } from './grpc-calls.js';
+import { grpcClient, serverStream, unary } from './grpc-calls.js';
 import { SequenceCheck, type SequenceFindings } from './sequence-check.js';
 
 type Message = SubscribeResponse | OpenStreamResponse;
@@ -131,6 +131,14 @@ export class Subscriber {
           this.#pod = message.pod;
         }
         this.#sessionId = message.sessionId;
+        const { event } = message;
+        if (event.case === 'heartbeat') this.#pong(address, message.sessionId, event.value.id);
+        if (event.case === 'reconnect') {
+          // The pod is draining: come back (to another pod) after the delay it drew for us.
+          setTimeout(() => {
+            call.cancel();
+          }, event.value.delayMs);
+        }
         this.#receive(message);
       });
       call.on('error', () => undefined); // the status ends the call; the loop reconnects
@@ -140,10 +148,24 @@ export class Subscriber {
     });
   }
 
+  /** Answers a heartbeat on the pod that holds the stream (docs/protocol.md). */
+  #pong(address: string, sessionId: string, heartbeatId: bigint): void {
+    const key = `${address}/pong`;
+    let client = this.#clients.get(key);
+    if (client === undefined) {
+      client = grpcClient(address, SessionService);
+      this.#clients.set(key, client);
+    }
+    void unary(client, 'pong', { sessionId, heartbeatId }, new GrpcMetadata(), 5_000);
+  }
+
   #receive(message: Message): void {
     this.#counts.messages += 1;
-    if (!this.#sequence.accept(message)) return;
     const { event } = message;
+    const firstSeq = event.case === 'delta' ? event.value.firstSeq : undefined;
+    if (!this.#sequence.accept({ ...message, ...(firstSeq === undefined ? {} : { firstSeq }) })) {
+      return;
+    }
     if (event.case === 'snapshot') {
       this.book.replace(event.value.bids, event.value.asks);
       if (this.book.checksum() !== event.value.checksum) this.#counts.checksumMismatches += 1;

@@ -48,3 +48,14 @@ test('a fresh snapshot where a resume was asked for counts as not recovered', ()
   check.accept(at(40));
   assert.deepEqual(check.findings, { gaps: 0, duplicates: 0, notRecovered: 1 });
 });
+
+test('a conflated delta follows the book by its first seq; connection messages are no position', () => {
+  const check = new SequenceCheck();
+  check.newCall();
+  check.accept(at(10));
+  assert.equal(check.accept({ ...at(15), firstSeq: 11n }), true);
+  assert.equal(check.accept({ stream: '', epoch: 0n, seq: 0n, recovered: false }), false);
+  check.accept({ ...at(20), firstSeq: 17n });
+  assert.deepEqual(check.findings, { gaps: 1, duplicates: 0, notRecovered: 0 });
+  assert.equal(check.seq('book.BTC-USD'), 20n);
+});
