@@ -222,6 +222,7 @@ export async function runChaos(
     const durationMs = options.durationS * 1_000;
     const plan = killSchedule({
       seed: options.seed,
+      roles: ROLES,
       kills: options.kills,
       durationMs,
       sigkillShare: options.sigkillShare,
@@ -233,10 +234,10 @@ export async function runChaos(
     for (const kill of plan) {
       await sleep(Math.max(0, startedAt + kill.atMs - Date.now()));
       // Each role keeps one process up: wait for a restart when none may go now.
-      let victim = pickVictim(cluster.slots, kill.pick);
+      let victim = pickVictim(cluster.slots, kill.role, kill.pick);
       while (victim === undefined && Date.now() < startedAt + durationMs) {
         await sleep(200);
-        victim = pickVictim(cluster.slots, kill.pick);
+        victim = pickVictim(cluster.slots, kill.role, kill.pick);
       }
       if (victim === undefined) {
         say('chaos: the run ended before a process could be killed; kill skipped');
@@ -320,15 +321,12 @@ export async function runChaos(
 }
 
 /**
- * A process that may go now, as a disruption budget would allow: one that is up, of a role
- * whose other process is up too, so every role keeps serving.
+ * A process of `role` that may go now, as a disruption budget would allow: one that is up,
+ * while the role's other process is up too, so every role keeps serving.
  */
-function pickVictim(slots: readonly Slot[], pick: number): Slot | undefined {
-  const candidates = slots.filter(
-    (slot) =>
-      slot.ready &&
-      slots.every((other) => other === slot || other.role !== slot.role || other.ready),
-  );
+function pickVictim(slots: readonly Slot[], role: Role, pick: number): Slot | undefined {
+  const ofRole = slots.filter((slot) => slot.role === role);
+  const candidates = ofRole.every((slot) => slot.ready) ? ofRole : [];
   return candidates[Math.floor(pick * candidates.length)];
 }
 

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { killSchedule } from '../../../src/tools/chaos/kill-schedule.js';
 
-const options = { seed: 7, kills: 50, durationMs: 300_000, sigkillShare: 0.5 };
+const options = {
+  seed: 7,
+  roles: ['api', 'stream', 'engine'],
+  kills: 50,
+  durationMs: 300_000,
+  sigkillShare: 0.5,
+};
 
 test('the same seed gives the same kills; another seed, others', () => {
   assert.deepEqual(killSchedule(options), killSchedule(options));
@@ -22,4 +28,14 @@ test('kills are in order, inside the first nine tenths of the run, of both signa
 
 test('no kills asked, none planned', () => {
   assert.deepEqual(killSchedule({ ...options, kills: 0 }), []);
+});
+
+test('the roles take turns: any three kills in a row hit each role once', () => {
+  const kills = killSchedule(options);
+  for (let i = 0; i + 3 <= kills.length; i += 1) {
+    assert.deepEqual(
+      new Set(kills.slice(i, i + 3).map((kill) => kill.role)),
+      new Set(['api', 'stream', 'engine']),
+    );
+  }
 });
