@@ -95,7 +95,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   simulator?.start();
   const streams =
     config.role === 'stream' || config.role === 'all'
-      ? createStreams(config, ordersSettings(data.embedded), data, { logger, registry })
+      ? createStreams(config, ordersSettings(data.embedded), data, {
+          logger,
+          registry,
+          authenticate: (token) => auth.authenticateWithExpiry(token),
+        })
       : undefined;
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
@@ -130,6 +134,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     tls: config.tls,
     tracing: config.telemetry.enabled,
     authenticate: (token) => auth.authenticate(token),
+    ...(streams === undefined ? {} : { websocket: streams.websocket }),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

@@ -188,6 +188,11 @@ const envSchema = z.object({
   STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
   STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
+  WS_MAX_PAYLOAD_BYTES: positiveInt(65_536, 16 * 1_048_576),
+  WS_MAX_SUBSCRIPTIONS: positiveInt(40, 10_000),
+  WS_MAX_CONNECTIONS_PER_IP: positiveInt(100, 1_000_000),
+  WS_FRAMES_PER_S: positiveInt(20, 100_000),
+  WS_FRAMES_BURST: positiveInt(100, 100_000),
 });
 
 export interface Config {
@@ -275,6 +280,17 @@ export interface Config {
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
     readonly sessionTtlSeconds: number;
+  };
+  /** The WebSocket transport at /ws (ROLE=stream and all). */
+  readonly websocket: {
+    /** Largest frame a client may send; a larger one closes the connection (1009). */
+    readonly maxPayloadBytes: number;
+    /** Streams one connection may have open, over all its subscribe frames. */
+    readonly maxSubscriptions: number;
+    /** Connections one client address may hold open on one process. */
+    readonly maxConnectionsPerIp: number;
+    /** Frames a client may send: a token bucket per connection. */
+    readonly frames: RateLimitSetting;
   };
 }
 
@@ -436,6 +452,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
+    },
+    websocket: {
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+      maxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
+      frames: { ratePerSec: e.WS_FRAMES_PER_S, burst: e.WS_FRAMES_BURST },
     },
   };
   return deepFreeze(config);

@@ -7,14 +7,21 @@ import { DEFAULT_SUBSCRIPTION_LIMITS } from '../domain/streams/stream-subscripti
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.postgres.js';
 import type { Logger, Registry } from '../telemetry/index.js';
+import type { Verified } from '../domain/auth/access-tokens.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../transport/rpc/session.rpc.js';
+import { StreamCalls } from '../transport/rpc/stream-calls.js';
+import { WebSocketConnections } from '../transport/websocket/websocket-connections.js';
+import type { WebSocketOptions } from '../transport/websocket/websocket-route.js';
+import { websocketMetrics } from '../transport/websocket/websocket.metrics.js';
 import type { DataLayer } from './data-layer.js';
 import type { OrdersSettings } from './orders.js';
 
 export interface Streams {
   readonly marketDataRpc: ReturnType<typeof marketDataRpc>;
   readonly sessionRpc: ReturnType<typeof sessionRpc>;
+  /** `/ws` on the HTTP port, over the same core as the RPC handlers. */
+  readonly websocket: WebSocketOptions;
   /** Stops the book replicas' subscriptions. */
   readonly closeStep: ShutdownStep;
 }
@@ -24,7 +31,12 @@ export function createStreams(
   config: Config,
   settings: OrdersSettings,
   data: DataLayer,
-  deps: { readonly logger: Logger; readonly registry: Registry },
+  deps: {
+    readonly logger: Logger;
+    readonly registry: Registry;
+    /** Verifies a bearer token, with its expiry (a stream outlives a token unless renewed). */
+    readonly authenticate: (accessToken: string) => Promise<Verified>;
+  },
 ): Streams {
   const limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, maxReplay: config.streams.maxReplay };
   const snapshots = new PostgresStreamSnapshots(data.postgres);
@@ -35,6 +47,7 @@ export function createStreams(
     sleep: (ms) => sleep(ms),
     logger: deps.logger,
   });
+  const metrics = streamMetrics(deps.registry);
   const gateway = new StreamGateway({
     log: data.streamLog,
     snapshots,
@@ -44,20 +57,31 @@ export function createStreams(
     sendQueueMax: config.streams.sendQueueMax,
     sessionTtlSeconds: config.streams.sessionTtlSeconds,
     pod: config.podName,
-    metrics: streamMetrics(deps.registry),
+    metrics,
     logger: deps.logger,
     sleep: (ms) => sleep(ms),
     now: Date.now,
   });
+  const calls = new StreamCalls({
+    gateway,
+    symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
+    maxSubscriptions: config.streams.maxSubscriptions,
+  });
+  const { websocket } = config;
   return {
-    marketDataRpc: marketDataRpc({
-      gateway,
-      replicas,
-      log: data.streamLog,
-      symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
-      maxSubscriptions: config.streams.maxSubscriptions,
-    }),
-    sessionRpc: sessionRpc(gateway),
+    marketDataRpc: marketDataRpc({ calls, replicas, log: data.streamLog }),
+    sessionRpc: sessionRpc(calls),
+    websocket: {
+      calls,
+      authenticate: deps.authenticate,
+      maxSubscriptions: websocket.maxSubscriptions,
+      maxPayloadBytes: websocket.maxPayloadBytes,
+      frames: websocket.frames,
+      connections: new WebSocketConnections(websocket.maxConnectionsPerIp),
+      metrics: websocketMetrics(deps.registry, metrics.connections),
+      logger: deps.logger,
+      now: Date.now,
+    },
     closeStep: {
       name: 'book replicas',
       run: () => {

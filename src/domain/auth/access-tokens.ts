@@ -32,7 +32,8 @@ export interface AccessTokenSettings {
   readonly cacheSize?: number;
 }
 
-interface Verified {
+/** A verified token's caller and when the token stops being valid. */
+export interface Verified {
   readonly principal: Principal;
   readonly expiresAtMs: number;
 }
@@ -95,20 +96,25 @@ export class AccessTokens {
 
   /** Verifies a token; every failure is `unauthenticated` with a message saying which. */
   async verify(token: string): Promise<Principal> {
+    return (await this.verifyWithExpiry(token)).principal;
+  }
+
+  /** As `verify`, with the token's expiry: a long-lived stream ends then unless renewed. */
+  async verifyWithExpiry(token: string): Promise<Verified> {
     const known = this.#verified.get(token);
     if (known !== undefined) {
-      if (this.clock.now().getTime() < known.expiresAtMs) return known.principal;
+      if (this.clock.now().getTime() < known.expiresAtMs) return known;
       this.#verified.delete(token); // expired: the full check below says so
     }
-    const { principal, expiresAtMs } = await this.#verify(token);
+    const verified = await this.#verify(token);
     if (this.#cacheSize > 0) {
       if (this.#verified.size >= this.#cacheSize) {
         const oldest = this.#verified.keys().next();
         if (oldest.done !== true) this.#verified.delete(oldest.value);
       }
-      this.#verified.set(token, { principal, expiresAtMs });
+      this.#verified.set(token, verified);
     }
-    return principal;
+    return verified;
   }
 
   async #verify(token: string): Promise<Verified> {

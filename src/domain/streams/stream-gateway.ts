@@ -51,8 +51,13 @@ export interface OpenRequest {
   readonly sessionId: string;
   /** The authenticated caller; undefined on public market data. */
   readonly userId: number | undefined;
-  /** grpc, grpc-web, connect: a label of `stream_connections`. */
+  /** grpc, grpc-web, connect, websocket: a label of `stream_connections`. */
   readonly transport: string;
+  /**
+   * The transport counts its connection in `stream_connections` itself (a WebSocket carries
+   * many opens over one connection); otherwise each open counts as one.
+   */
+  readonly countedByTransport?: boolean;
   /** Aborted when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
 }
@@ -62,6 +67,11 @@ export interface OpenStreams {
   readonly pod: string;
   /** Each stream's start, then its entries, in order per stream; ends when the signal aborts. */
   readonly messages: AsyncIterable<GatewayDelivery>;
+  /**
+   * Stops some of the streams (an unsubscribe): nothing more of them is delivered, and
+   * `messages` ends once every stream is stopped.
+   */
+  close(streams: readonly string[]): void;
 }
 
 const tracer = trace.getTracer('trading-platform/streams');
@@ -126,22 +136,24 @@ export class StreamGateway {
       },
     });
     const positions = new Map(request.positions.map((p) => [p.stream, p]));
-    const subscriptions: StreamSubscription<StreamSnapshot>[] = [];
+    const subscriptions = new Map<string, StreamSubscription<StreamSnapshot>>();
+    const stopped = new Set<string>();
     const closeAll = () => {
-      for (const subscription of subscriptions) subscription.close();
+      for (const subscription of subscriptions.values()) subscription.close();
       queue.end();
     };
     request.signal.addEventListener('abort', closeAll, { once: true });
     try {
       for (const stream of request.streams) {
-        subscriptions.push(await this.#subscribe(stream, positions.get(stream), queue));
+        subscriptions.set(stream, await this.#subscribe(stream, positions.get(stream), queue));
       }
     } catch (error) {
       closeAll();
       throw error;
     }
     const connection = { transport: request.transport, quality: 'unknown' };
-    metrics.connections.inc(connection);
+    const counted = request.countedByTransport !== true;
+    if (counted) metrics.connections.inc(connection);
     const openedAt = this.#deps.now();
     this.#log.info(
       { session_id: sessionId, streams: request.streams, transport: request.transport },
@@ -151,6 +163,8 @@ export class StreamGateway {
     async function* messages(): AsyncGenerator<GatewayDelivery> {
       try {
         for await (const delivery of queue) {
+          // Queued before an unsubscribe: the client no longer wants it.
+          if (stopped.has(delivery.stream)) continue;
           const kind = parseStreamName(delivery.stream)?.kind ?? 'book';
           metrics.sent.inc({ kind });
           yield delivery;
@@ -158,7 +172,7 @@ export class StreamGateway {
       } finally {
         request.signal.removeEventListener('abort', closeAll);
         closeAll();
-        metrics.connections.dec(connection);
+        if (counted) metrics.connections.dec(connection);
         log.info(
           {
             session_id: sessionId,
@@ -169,7 +183,14 @@ export class StreamGateway {
         );
       }
     }
-    return { sessionId, pod, messages: messages() };
+    const close = (streams: readonly string[]) => {
+      for (const stream of streams) {
+        subscriptions.get(stream)?.close();
+        stopped.add(stream);
+      }
+      if (request.streams.every((stream) => stopped.has(stream))) queue.end();
+    };
+    return { sessionId, pod, messages: messages(), close };
   }
 
   #reject(): void {

@@ -13,6 +13,7 @@ import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../te
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { registerAuthentication } from './authenticate.js';
 import { toHttpError } from './errors.js';
+import { registerWebSocket, type WebSocketOptions } from '../websocket/websocket-route.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -25,6 +26,8 @@ export interface HttpServerOptions {
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
+  /** Serves the stream protocol at `/ws` (stream and all roles). */
+  readonly websocket?: WebSocketOptions;
 }
 
 /** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
@@ -102,6 +105,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       }));
     }
   });
+
+  // Outside the traced context: one upgrade, then frames a request span would not describe.
+  if (options.websocket !== undefined) await registerWebSocket(app, options.websocket);
 
   // Liveness: answering at all proves the event loop turns. Dependencies belong in /readyz,
   // or a database outage would restart every pod.
