@@ -22,7 +22,7 @@ export function streamMetrics(registry: Registry) {
   });
   const connections = gauge(registry, {
     name: 'stream_connections',
-    help: 'Streams open on this process, by transport (grpc, grpc-web, connect) and connection quality.',
+    help: 'Streams open on this process, by transport (grpc, grpc-web, connect: one per call; websocket: one per connection) and connection quality.',
     labelNames: ['transport', 'quality'] as const,
   });
   const queueBytes = gauge(registry, {
