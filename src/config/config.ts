@@ -114,6 +114,9 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
   GRPC_PORT: port(50051),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000, 600_000),
+  HTTP_IDLE_TIMEOUT_MS: positiveInt(72_000, 3_600_000),
+  HTTP_MAX_REQUEST_BYTES: positiveInt(1_048_576, 64 * 1_048_576),
   GRPC_KEEPALIVE_TIME_MS: millis(60_000, 86_400_000),
   GRPC_KEEPALIVE_TIMEOUT_MS: positiveInt(20_000, 600_000),
   GRPC_MAX_CONNECTION_IDLE_MS: millis(300_000, 86_400_000),
@@ -200,7 +203,14 @@ export interface Config {
   readonly version: string;
   readonly podName: string;
   readonly serviceName: string;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Whole request within `requestTimeoutMs`; idle connections closed after `idleTimeoutMs`. */
+    readonly limits: { readonly requestTimeoutMs: number; readonly idleTimeoutMs: number };
+    /** Largest RPC request body on the HTTP port (Connect, gRPC-Web). */
+    readonly maxRequestBytes: number;
+  };
   readonly grpc: {
     readonly host: string;
     readonly port: number;
@@ -378,7 +388,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: readVersion(),
     podName: e.POD_NAME,
     serviceName: e.OTEL_SERVICE_NAME,
-    http: { host: e.HOST, port: e.HTTP_PORT },
+    http: {
+      host: e.HOST,
+      port: e.HTTP_PORT,
+      limits: {
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
+      },
+      maxRequestBytes: e.HTTP_MAX_REQUEST_BYTES,
+    },
     grpc: {
       host: e.HOST,
       port: e.GRPC_PORT,

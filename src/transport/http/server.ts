@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import {
   fastify,
@@ -11,7 +10,14 @@ import {
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
+import { boundedMessage } from '../../domain/errors.js';
+import { registerConnectRoutes, type ConnectRoutesOptions } from '../connect/connect-routes.js';
 import { registerAuthentication } from './authenticate.js';
+import {
+  DEFAULT_SERVER_LIMITS,
+  dualProtocolServer,
+  type ServerLimits,
+} from './dual-protocol-server.js';
 import { toHttpError } from './errors.js';
 import { registerWebSocket, type WebSocketOptions } from '../websocket/websocket-route.js';
 
@@ -26,6 +32,10 @@ export interface HttpServerOptions {
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
+  /** Unset: DEFAULT_SERVER_LIMITS. */
+  readonly limits?: ServerLimits;
+  /** The RPC services, over Connect, gRPC-Web and gRPC (connect-routes.ts). */
+  readonly rpc?: Pick<ConnectRoutesOptions, 'registrations' | 'limitCall' | 'readMaxBytes'>;
   /** Serves the stream protocol at `/ws` (stream and all roles). */
   readonly websocket?: WebSocketOptions;
 }
@@ -45,14 +55,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
-    ...(options.tls === undefined
-      ? {}
-      : {
-          https: {
-            cert: readFileSync(options.tls.certFile),
-            key: readFileSync(options.tls.keyFile),
-          },
-        }),
+    serverFactory: (handler) =>
+      dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls),
   }) as unknown as FastifyInstance;
 
   const recorder = requestRecorder(options.registry, logger);
@@ -83,7 +87,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     recordUnmatched(request, reply);
     return reply.send({
       error: 'not_found',
-      message: `no route for ${request.method} ${request.url}`,
+      message: boundedMessage(`no route for ${request.method} ${request.url}`),
     });
   });
 
@@ -103,6 +107,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         user_id: request.principal?.userId,
         session_id: request.principal?.sessionId,
       }));
+    }
+    if (options.rpc !== undefined) {
+      await registerConnectRoutes(api, {
+        ...options.rpc,
+        logger,
+        registry: options.registry,
+        ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+      });
     }
   });
 
