@@ -30,8 +30,10 @@ socket.on('open', () => {
 socket.on('message', (data: Buffer) => {
   const frame = fromBinary(ServerFrameSchema, data);
   // A heartbeat is answered with its id, as every client must.
-  if (frame.frame.case === 'heartbeat') {
-    send({ requestId: 0, frame: { case: 'pong', value: { heartbeatId: frame.frame.value.id } } });
+  const stream =
+    frame.frame.case === 'market' || frame.frame.case === 'user' ? frame.frame.value : undefined;
+  if (stream?.event.case === 'heartbeat') {
+    send({ requestId: 0, frame: { case: 'pong', value: { heartbeatId: stream.event.value.id } } });
   }
   console.log(toJsonString(ServerFrameSchema, frame));
 });

@@ -301,3 +301,43 @@ describe('WebSocket connections per client address', () => {
     }
   });
 });
+
+describe('WebSocket heartbeats', () => {
+  test('pong frames are measured; a client that never answers is closed with 4503 after the idle timeout', async () => {
+    const app = await startTestApp({
+      STREAM_HEARTBEAT_INTERVAL_MS: '100',
+      STREAM_IDLE_TIMEOUT_MS: '450',
+    });
+    const answering = await WsClient.connect(app.httpUrl);
+    const silent = await WsClient.connect(app.httpUrl);
+    const answered = new Set<bigint>();
+    answering.socket.on('message', () => {
+      for (const message of answering.market()) {
+        if (message.event.case !== 'heartbeat' || answered.has(message.event.value.id)) continue;
+        answered.add(message.event.value.id);
+        answering.send({ frame: { case: 'pong', value: { heartbeatId: message.event.value.id } } });
+      }
+    });
+    try {
+      for (const ws of [answering, silent]) {
+        ws.send({ frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
+      }
+      const closed = await silent.closedWith(5_000);
+      await answering.until(() => answered.size >= 6, 'six heartbeats');
+
+      assert.equal(closed.code, 4503);
+      assert.match(closed.reason, /no heartbeat answered/);
+      assert.equal(answering.closed, undefined);
+      const metrics = await app.registry.metrics();
+      assert.ok((sample(metrics, 'stream_pongs_total', { result: 'accepted' }) ?? 0) >= 5);
+      assert.ok(
+        (sample(metrics, 'stream_connection_rtt_seconds_count', { transport: 'websocket' }) ?? 0) >=
+          5,
+      );
+    } finally {
+      answering.close();
+      silent.close();
+      await app.stop();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { DomainError } from '../../domain/errors.js';
+import type { PongOutcome } from '../../domain/streams/stream-connection.js';
 import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
 import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
@@ -19,8 +20,6 @@ export interface StreamCall {
   /** grpc, grpc-web, connect, websocket. */
   readonly transport: string;
   readonly signal: AbortSignal;
-  /** The transport counts its connection in `stream_connections` itself (WebSocket). */
-  readonly countedByTransport?: boolean;
 }
 
 /** A call's open streams, as protobuf messages. */
@@ -30,6 +29,8 @@ export interface OpenedCall<T> {
   readonly messages: AsyncIterable<T>;
   /** Stops some of the streams; `messages` ends once all are stopped. */
   close(streams: readonly string[]): void;
+  /** The client's answer to a heartbeat of this call, carried in-band (WebSocket). */
+  pong(heartbeatId: number): PongOutcome;
 }
 
 /**
@@ -76,6 +77,19 @@ export class StreamCalls {
     return streams;
   }
 
+  /**
+   * A pong that came outside its stream (the unary `SessionService.Pong`); refused when the
+   * session has no stream on this pod, so a client learns that its pongs go astray.
+   */
+  pong(sessionId: string, heartbeatId: number): void {
+    if (this.#deps.gateway.pong(sessionId, heartbeatId) === 'unknown_session') {
+      throw new DomainError(
+        'failed_precondition',
+        `session ${sessionId} has no stream on this pod; send Pong over the connection that carries the stream`,
+      );
+    }
+  }
+
   /** `MarketDataService.Subscribe`: public, no caller. */
   async subscribe(
     request: SubscribeRequest,
@@ -96,6 +110,7 @@ export class StreamCalls {
       close: (names) => {
         opened.close(names);
       },
+      pong: (heartbeatId) => opened.pong(heartbeatId),
     };
   }
 
@@ -120,6 +135,7 @@ export class StreamCalls {
       close: (names) => {
         opened.close(names);
       },
+      pong: (heartbeatId) => opened.pong(heartbeatId),
     };
   }
 }

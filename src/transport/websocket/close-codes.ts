@@ -27,7 +27,7 @@ export const CLOSE_CODES = {
   too_many_connections: 4430,
   /** A server fault: reconnect and resume. */
   internal: 4500,
-  /** A dependency (the stream log) failed: reconnect and resume. */
+  /** A dependency (the stream log) failed, or no heartbeat was answered: reconnect, resume. */
   unavailable: 4503,
   /** The client fell STREAM_SEND_QUEUE_MAX messages behind: reconnect and resume. */
   slow_consumer: 4509,

@@ -4,9 +4,8 @@ import type { RawData, WebSocket } from 'ws';
 import type { Verified } from '../../domain/auth/access-tokens.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
-import type { SubscribeRequest } from '../../gen/trading/v1/market_data_pb.js';
-import type { OpenStreamRequest, PongRequest } from '../../gen/trading/v1/session_pb.js';
-import type { HeartbeatSchema } from '../../gen/trading/v1/stream_pb.js';
+import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
+import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import {
   ClientFrameSchema,
   ServerFrameSchema,
@@ -48,19 +47,22 @@ interface Open {
   readonly streams: readonly string[];
   /** Unsubscribed while the open was still in progress. */
   readonly stopped: Set<string>;
-  opened: OpenedCall<unknown> | undefined;
+  opened: OpenedCall<StreamResponse> | undefined;
 }
 
 /** What a connection uses of a `ws` socket. */
 export type FrameSocket = Pick<WebSocket, 'on' | 'send' | 'close' | 'bufferedAmount'>;
+
+type StreamResponse = SubscribeResponse | OpenStreamResponse;
 
 type FrameCase = NonNullable<MessageInitShape<typeof ServerFrameSchema>['frame']>;
 
 /**
  * One WebSocket client: decodes its frames, opens its streams through the shared core, writes
  * their messages as frames, renews its access token in-band, and closes with a precise code
- * when the client breaks the protocol. Heartbeats and drains reach the client through
- * `sendHeartbeat`, `onPong`, `setQuality` and `reconnect`.
+ * when the client breaks the protocol. Heartbeats come from the gateway inside market and
+ * user frames; the client's pong frames go back to the open that sent each one. A drain
+ * reaches the client through `reconnect`.
  */
 export class WebSocketConnection {
   readonly id = randomUUID();
@@ -71,9 +73,9 @@ export class WebSocketConnection {
   readonly #openedAt: number;
   /** Stream name → the open carrying it; reserved before the open completes. */
   readonly #streams = new Map<string, Open>();
-  readonly #pongListeners = new Set<(pong: PongRequest) => void>();
+  /** Heartbeats written and not yet answered → the open they came from (ids are per pod). */
+  readonly #heartbeats = new Map<bigint, Open>();
   #auth: { readonly verified: Verified; readonly timer: NodeJS.Timeout } | undefined;
-  #quality = 'unknown';
   /** Frames are handled one after another, so an authenticate precedes what follows it. */
   #chain: Promise<void> = Promise.resolve();
   #closing: { name: CloseName; reason: string } | undefined;
@@ -93,7 +95,6 @@ export class WebSocketConnection {
 
   /** Starts serving; `bearer` is the token of an `Authorization` header on the upgrade. */
   start(bearer: string | undefined): void {
-    this.#deps.metrics.connections.inc(this.#labels());
     this.#log.info({ authenticated: bearer !== undefined }, 'websocket connected');
     this.#socket.on('message', (data, isBinary) => {
       this.#onMessage(data, isBinary);
@@ -112,25 +113,6 @@ export class WebSocketConnection {
     return this.#auth?.verified.principal.userId;
   }
 
-  /** Sends a heartbeat frame; the client answers with a pong frame (see `onPong`). */
-  sendHeartbeat(heartbeat: MessageInitShape<typeof HeartbeatSchema>): Promise<void> {
-    return this.#send({ case: 'heartbeat', value: heartbeat });
-  }
-
-  /** Calls `listener` with every pong frame; returns a function that stops it. */
-  onPong(listener: (pong: PongRequest) => void): () => void {
-    this.#pongListeners.add(listener);
-    return () => this.#pongListeners.delete(listener);
-  }
-
-  /** Moves this connection to another `quality` label of `stream_connections`. */
-  setQuality(quality: string): void {
-    if (this.#finished || quality === this.#quality) return;
-    this.#deps.metrics.connections.dec(this.#labels());
-    this.#quality = quality;
-    this.#deps.metrics.connections.inc(this.#labels());
-  }
-
   /** Tells the client to reconnect after `delayMs` and resume, then closes (1001). */
   async reconnect(delayMs: number, reason: string): Promise<void> {
     await this.#send({ case: 'reconnect', value: { delayMs, reason } });
@@ -143,10 +125,6 @@ export class WebSocketConnection {
     this.#closing = { name, reason };
     this.#stopAll();
     this.#socket.close(CLOSE_CODES[name], closeReasonText(reason));
-  }
-
-  #labels() {
-    return { transport: WEBSOCKET_TRANSPORT, quality: this.#quality };
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
@@ -192,7 +170,7 @@ export class WebSocketConnection {
         await this.#unsubscribe(requestId, body.value);
         return;
       case 'pong':
-        for (const listener of this.#pongListeners) listener(body.value);
+        this.#pong(body.value.heartbeatId);
         return;
       case 'authenticate':
         await this.#authenticate(requestId, body.value.accessToken, false);
@@ -273,7 +251,7 @@ export class WebSocketConnection {
    * read) holds back no other frame. A refusal answers with an error frame; a stream failing
    * later closes the connection (the client resumes from its positions).
    */
-  #run<T>(
+  #run<T extends StreamResponse>(
     requestId: number,
     streams: readonly string[],
     open: (call: StreamCall) => Promise<OpenedCall<T>>,
@@ -296,7 +274,11 @@ export class WebSocketConnection {
         const opened = await open(call);
         entry.opened = opened;
         if (entry.stopped.size > 0) opened.close([...entry.stopped]);
-        for await (const message of opened.messages) await this.#send(frame(message));
+        for await (const message of opened.messages) {
+          if (message.event.case === 'heartbeat')
+            this.#heartbeats.set(message.event.value.id, entry);
+          await this.#send(frame(message));
+        }
       } catch (error) {
         if (entry.controller.signal.aborted || this.#closing !== undefined) return;
         if (entry.opened === undefined && isDomainError(error)) {
@@ -314,6 +296,14 @@ export class WebSocketConnection {
         }
       }
     })();
+  }
+
+  /** A pong goes to the open whose heartbeat it answers; an unknown id is dropped. */
+  #pong(heartbeatId: bigint): void {
+    const entry = this.#heartbeats.get(heartbeatId);
+    if (entry === undefined) return;
+    this.#heartbeats.delete(heartbeatId);
+    entry.opened?.pong(Number(heartbeatId));
   }
 
   async #unsubscribe(requestId: number, request: UnsubscribeRequest): Promise<void> {
@@ -464,11 +454,9 @@ export class WebSocketConnection {
     this.#finished = true;
     this.#stopAll();
     if (this.#auth !== undefined) clearTimeout(this.#auth.timer);
-    this.#pongListeners.clear();
+    this.#heartbeats.clear();
     const name: CloseName = this.#closing?.name ?? (code === 1001 ? 'going_away' : 'client');
-    const { metrics } = this.#deps;
-    metrics.connections.dec(this.#labels());
-    metrics.closed.inc({ reason: name });
+    this.#deps.metrics.closed.inc({ reason: name });
     this.#log.info(
       {
         user_id: this.userId,

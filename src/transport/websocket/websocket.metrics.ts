@@ -1,12 +1,11 @@
-import type { StreamMetrics } from '../../domain/streams/stream.metrics.js';
 import { counter, type Registry } from '../../telemetry/index.js';
 import { CLOSE_CODES, type CloseName } from './close-codes.js';
 
 /**
- * The WebSocket transport's own metrics; `stream_connections` is the gateway's gauge, which
- * this transport updates once per connection (not once per subscribe frame).
+ * The WebSocket transport's own metrics; the gateway counts its streams (`stream_connections`
+ * with transport="websocket", quality, heartbeats) as for every transport.
  */
-export function websocketMetrics(registry: Registry, connections: StreamMetrics['connections']) {
+export function websocketMetrics(registry: Registry) {
   const closed = counter(registry, {
     name: 'stream_websocket_closed_total',
     help: 'WebSocket connections closed, by reason (client, going_away, malformed_frame, frame_flood, slow_consumer, ...; docs/protocol.md).',
@@ -18,7 +17,7 @@ export function websocketMetrics(registry: Registry, connections: StreamMetrics[
     labelNames: ['code'] as const,
   });
   for (const reason of Object.keys(CLOSE_CODES) as CloseName[]) closed.inc({ reason }, 0);
-  return { connections, closed, errorFrames };
+  return { closed, errorFrames };
 }
 
 export type WebSocketMetrics = ReturnType<typeof websocketMetrics>;

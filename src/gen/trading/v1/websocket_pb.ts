@@ -8,7 +8,7 @@ import type { SubscribeRequest, SubscribeResponse } from "./market_data_pb.js";
 import { file_trading_v1_market_data } from "./market_data_pb.js";
 import type { OpenStreamRequest, OpenStreamResponse, PongRequest, ReauthenticateRequest } from "./session_pb.js";
 import { file_trading_v1_session } from "./session_pb.js";
-import type { Heartbeat, Reconnect } from "./stream_pb.js";
+import type { Reconnect } from "./stream_pb.js";
 import { file_trading_v1_stream } from "./stream_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/websocket.proto.
  */
 export const file_trading_v1_websocket: GenFile = /*@__PURE__*/
-  fileDesc("Chp0cmFkaW5nL3YxL3dlYnNvY2tldC5wcm90bxIKdHJhZGluZy52MSKuAgoLQ2xpZW50RnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRIxCglzdWJzY3JpYmUYCiABKAsyHC50cmFkaW5nLnYxLlN1YnNjcmliZVJlcXVlc3RIABI0CgtvcGVuX3N0cmVhbRgLIAEoCzIdLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlcXVlc3RIABI1Cgt1bnN1YnNjcmliZRgMIAEoCzIeLnRyYWRpbmcudjEuVW5zdWJzY3JpYmVSZXF1ZXN0SAASJwoEcG9uZxgNIAEoCzIXLnRyYWRpbmcudjEuUG9uZ1JlcXVlc3RIABI5CgxhdXRoZW50aWNhdGUYDiABKAsyIS50cmFkaW5nLnYxLlJlYXV0aGVudGljYXRlUmVxdWVzdEgAQgcKBWZyYW1lIiUKElVuc3Vic2NyaWJlUmVxdWVzdBIPCgdzeW1ib2xzGAEgAygJIp0CCgtTZXJ2ZXJGcmFtZRIvCgZtYXJrZXQYCiABKAsyHS50cmFkaW5nLnYxLlN1YnNjcmliZVJlc3BvbnNlSAASLgoEdXNlchgLIAEoCzIeLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlc3BvbnNlSAASJwoFZXJyb3IYDCABKAsyFi50cmFkaW5nLnYxLkZyYW1lRXJyb3JIABIjCgNhY2sYDSABKAsyFC50cmFkaW5nLnYxLkZyYW1lQWNrSAASKgoJaGVhcnRiZWF0GA4gASgLMhUudHJhZGluZy52MS5IZWFydGJlYXRIABIqCglyZWNvbm5lY3QYDyABKAsyFS50cmFkaW5nLnYxLlJlY29ubmVjdEgAQgcKBWZyYW1lIj8KCkZyYW1lRXJyb3ISEgoKcmVxdWVzdF9pZBgBIAEoDRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiHgoIRnJhbWVBY2sSEgoKcmVxdWVzdF9pZBgBIAEoDWIGcHJvdG8z", [file_trading_v1_market_data, file_trading_v1_session, file_trading_v1_stream]);
+  fileDesc("Chp0cmFkaW5nL3YxL3dlYnNvY2tldC5wcm90bxIKdHJhZGluZy52MSKuAgoLQ2xpZW50RnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRIxCglzdWJzY3JpYmUYCiABKAsyHC50cmFkaW5nLnYxLlN1YnNjcmliZVJlcXVlc3RIABI0CgtvcGVuX3N0cmVhbRgLIAEoCzIdLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlcXVlc3RIABI1Cgt1bnN1YnNjcmliZRgMIAEoCzIeLnRyYWRpbmcudjEuVW5zdWJzY3JpYmVSZXF1ZXN0SAASJwoEcG9uZxgNIAEoCzIXLnRyYWRpbmcudjEuUG9uZ1JlcXVlc3RIABI5CgxhdXRoZW50aWNhdGUYDiABKAsyIS50cmFkaW5nLnYxLlJlYXV0aGVudGljYXRlUmVxdWVzdEgAQgcKBWZyYW1lIiUKElVuc3Vic2NyaWJlUmVxdWVzdBIPCgdzeW1ib2xzGAEgAygJIvcBCgtTZXJ2ZXJGcmFtZRIvCgZtYXJrZXQYCiABKAsyHS50cmFkaW5nLnYxLlN1YnNjcmliZVJlc3BvbnNlSAASLgoEdXNlchgLIAEoCzIeLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlc3BvbnNlSAASJwoFZXJyb3IYDCABKAsyFi50cmFkaW5nLnYxLkZyYW1lRXJyb3JIABIjCgNhY2sYDSABKAsyFC50cmFkaW5nLnYxLkZyYW1lQWNrSAASKgoJcmVjb25uZWN0GA8gASgLMhUudHJhZGluZy52MS5SZWNvbm5lY3RIAEIHCgVmcmFtZUoECA4QDyI/CgpGcmFtZUVycm9yEhIKCnJlcXVlc3RfaWQYASABKA0SDAoEY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJIh4KCEZyYW1lQWNrEhIKCnJlcXVlc3RfaWQYASABKA1iBnByb3RvMw", [file_trading_v1_market_data, file_trading_v1_session, file_trading_v1_stream]);
 
 /**
  * @generated from message trading.v1.ClientFrame
@@ -101,6 +101,9 @@ export const UnsubscribeRequestSchema: GenMessage<UnsubscribeRequest> = /*@__PUR
   messageDesc(file_trading_v1_websocket, 1);
 
 /**
+ * Heartbeats and quality changes travel inside market and user frames, as on the other
+ * transports; the client answers a heartbeat with a pong frame.
+ *
  * @generated from message trading.v1.ServerFrame
  */
 export type ServerFrame = Message<"trading.v1.ServerFrame"> & {
@@ -139,14 +142,6 @@ export type ServerFrame = Message<"trading.v1.ServerFrame"> & {
      */
     value: FrameAck;
     case: "ack";
-  } | {
-    /**
-     * Answer with a pong carrying the same id.
-     *
-     * @generated from field: trading.v1.Heartbeat heartbeat = 14;
-     */
-    value: Heartbeat;
-    case: "heartbeat";
   } | {
     /**
      * The server is going away: reconnect after the delay and resume.
