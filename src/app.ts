@@ -100,7 +100,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       ? createStreams(config, ordersSettings(data.embedded), data, {
           logger,
           registry,
-          authenticate: (token) => auth.authenticateWithExpiry(token),
+          verifyToken: (token) => auth.authenticateExpiring(token),
         })
       : undefined;
   const perUser = new GuardedRateLimiter({
@@ -149,6 +149,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   const httpPort =
     typeof address === 'object' && address !== null ? address.port : config.http.port;
 
+  // Streams get their Reconnect and end, spread over the window, before the servers close.
+  if (streams !== undefined) shutdown.add(streams.drainStep);
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.

@@ -143,7 +143,14 @@ async function main(kind: ServerKind): Promise<void> {
       { host: '127.0.0.1', port: 0, logger, registry, readiness: new Readiness(), tls: undefined },
       [
         registration(MarketDataService, marketDataRpc({ calls, replicas, log })),
-        registration(SessionService, sessionRpc(calls)),
+        registration(
+          SessionService,
+          sessionRpc({
+            calls,
+            gateway,
+            verifyToken: () => Promise.reject(new Error('no private streams in this bench')),
+          }),
+        ),
       ],
     );
     port = server.port;

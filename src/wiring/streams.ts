@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { BookReplicas } from '../domain/streams/book-replicas.js';
+import type { VerifiedToken } from '../domain/auth/access-tokens.js';
+import { DomainError } from '../domain/errors.js';
+import { StreamDrain } from '../domain/streams/stream-drain.js';
 import { ConnectionRegistry } from '../domain/streams/connection-registry.js';
 import { StreamGateway } from '../domain/streams/stream-gateway.js';
 import { streamMetrics } from '../domain/streams/stream.metrics.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS } from '../domain/streams/stream-subscription.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.postgres.js';
+import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
-import type { Verified } from '../domain/auth/access-tokens.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../transport/rpc/session.rpc.js';
 import { StreamCalls } from '../transport/rpc/stream-calls.js';
@@ -23,6 +26,10 @@ export interface Streams {
   readonly sessionRpc: ReturnType<typeof sessionRpc>;
   /** `/ws` on the HTTP port, over the same core as the RPC handlers. */
   readonly websocket: WebSocketOptions;
+  /** Every open stream connection, whatever its transport registers with it. */
+  readonly drain: StreamDrain;
+  /** Tells every stream to reconnect (jittered) and ends it: before the servers close. */
+  readonly drainStep: ShutdownStep;
   /** Stops the book replicas' subscriptions. */
   readonly closeStep: ShutdownStep;
 }
@@ -35,8 +42,7 @@ export function createStreams(
   deps: {
     readonly logger: Logger;
     readonly registry: Registry;
-    /** Verifies a bearer token, with its expiry (a stream outlives a token unless renewed). */
-    readonly authenticate: (accessToken: string) => Promise<Verified>;
+    readonly verifyToken: (token: string) => Promise<VerifiedToken>;
   },
 ): Streams {
   const limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, maxReplay: config.streams.maxReplay };
@@ -49,6 +55,16 @@ export function createStreams(
     logger: deps.logger,
   });
   const metrics = streamMetrics(deps.registry);
+  const drain = new StreamDrain({
+    windowMs: config.streams.drainWindowMs,
+    random: Math.random,
+    sleep: (ms) => sleep(ms),
+    now: Date.now,
+    observe: (seconds) => {
+      metrics.drainSeconds.observe(seconds);
+    },
+    logger: deps.logger,
+  });
   const { streams } = config;
   const gateway = new StreamGateway({
     log: data.streamLog,
@@ -85,6 +101,12 @@ export function createStreams(
     logger: deps.logger,
     sleep: (ms) => sleep(ms),
     now: Date.now,
+    drain,
+    goingAway: () =>
+      new DomainError('unavailable', 'the server is shutting down; reconnect to continue', {
+        retryAfterMs: 0,
+        dependency: SHUTDOWN_DEPENDENCY,
+      }),
   });
   const calls = new StreamCalls({
     gateway,
@@ -94,10 +116,10 @@ export function createStreams(
   const { websocket } = config;
   return {
     marketDataRpc: marketDataRpc({ calls, replicas, log: data.streamLog }),
-    sessionRpc: sessionRpc(calls),
+    sessionRpc: sessionRpc({ calls, gateway, verifyToken: deps.verifyToken }),
     websocket: {
       calls,
-      authenticate: deps.authenticate,
+      authenticate: deps.verifyToken,
       maxSubscriptions: websocket.maxSubscriptions,
       maxPayloadBytes: websocket.maxPayloadBytes,
       frames: websocket.frames,
@@ -106,6 +128,8 @@ export function createStreams(
       logger: deps.logger,
       now: Date.now,
     },
+    drain,
+    drainStep: { name: 'stream drain', run: () => drain.drain() },
     closeStep: {
       name: 'book replicas',
       run: () => {

@@ -158,17 +158,18 @@ describe('streams over WebSocket, across pods', () => {
 
   test('a client resumes on another pod after its pod goes away: no gap, no duplicate, recovered, migrated', async () => {
     const trader = await signUp(engine.grpcAddress, 'ws-migrating-trader');
+    const own = `orders.${trader.userId}`;
     const first = await connect(pod1);
     first.send({ frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
     first.send({ frame: { case: 'authenticate', value: { accessToken: tokenOf(trader.auth) } } });
     first.send({ frame: { case: 'openStream', value: {} } });
     await first.until(
-      () => first.market(BOOK).length > 0 && first.user().length > 0,
+      () => first.market(BOOK).length > 0 && first.user(own).length > 0,
       'both starts',
     );
     await place(trader.auth, Side.BUY, 63_000n);
     await place(trader.auth, Side.SELL, 67_000n);
-    await first.until(() => first.user().length >= 3, 'two execution reports');
+    await first.until(() => first.user(own).length >= 3, 'two execution reports');
     await first.until(() => first.market(BOOK).length >= 3, 'two deltas');
 
     await pod1.shutdown.run('killed by the test');
@@ -193,22 +194,29 @@ describe('streams over WebSocket, across pods', () => {
       frame: {
         case: 'openStream',
         value: {
-          sessionId: first.user()[0]?.sessionId ?? '',
-          positions: WsClient.positions(first.user()),
+          sessionId: first.user(own)[0]?.sessionId ?? '',
+          positions: WsClient.positions(first.user(own)),
         },
       },
     });
     const ownHead = await head(`orders.${trader.userId}`);
-    await second.until(() => second.user().at(-1)?.seq === ownHead, 'the missed execution reports');
+    await second.until(
+      () => second.user(own).at(-1)?.seq === ownHead,
+      'the missed execution reports',
+    );
     const bookHead = await head(BOOK);
     await second.until(() => second.market(BOOK).at(-1)?.seq === bookHead, 'the missed deltas');
     await second.until(() => second.market(TRADES).length > 0, 'the trades start');
 
     assert.equal(closed.code, 1001);
+    assert.ok(
+      first.market().some((m) => m.event.case === 'reconnect'),
+      'the drain told the client to reconnect',
+    );
     for (const [before, after] of [
       [first.market(BOOK), second.market(BOOK)],
       [first.market(TRADES), second.market(TRADES)],
-      [first.user(), second.user()],
+      [first.user(own), second.user(own)],
     ] as const) {
       const [start, ...rest] = after;
       assert.equal(start?.recovered, true, `${start?.stream} recovered`);

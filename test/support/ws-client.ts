@@ -51,8 +51,13 @@ export class WsClient {
     );
   }
 
-  user(): OpenStreamResponse[] {
-    return this.frames.flatMap((f) => (f.frame.case === 'user' ? [f.frame.value] : []));
+  /** Private stream messages; with `stream`, only that stream's (no connection events). */
+  user(stream?: string): OpenStreamResponse[] {
+    return this.frames.flatMap((f) =>
+      f.frame.case === 'user' && (stream === undefined || f.frame.value.stream === stream)
+        ? [f.frame.value]
+        : [],
+    );
   }
 
   errors(): FrameError[] {
@@ -68,7 +73,8 @@ export class WsClient {
     messages: readonly (SubscribeResponse | OpenStreamResponse)[],
   ): { stream: string; epoch: bigint; seq: bigint }[] {
     const last = new Map<string, SubscribeResponse | OpenStreamResponse>();
-    for (const message of messages) last.set(message.stream, message);
+    // Heartbeats, quality changes and reconnects belong to no stream (stream "").
+    for (const message of messages) if (message.stream !== '') last.set(message.stream, message);
     return [...last.values()].map((m) => ({ stream: m.stream, epoch: m.epoch, seq: m.seq }));
   }
 

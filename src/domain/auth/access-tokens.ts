@@ -32,8 +32,8 @@ export interface AccessTokenSettings {
   readonly cacheSize?: number;
 }
 
-/** A verified token's caller and when the token stops being valid. */
-export interface Verified {
+/** A verified access token: who it proves, and until when (a long stream must end then). */
+export interface VerifiedToken {
   readonly principal: Principal;
   readonly expiresAtMs: number;
 }
@@ -67,7 +67,7 @@ const claimsSchema = z.object({
 /** Short-lived signed JWTs (Ed25519): any pod can verify one with the public key alone. */
 export class AccessTokens {
   /** Verified tokens in insertion order, so the oldest is the first to go. */
-  readonly #verified = new Map<string, Verified>();
+  readonly #verified = new Map<string, VerifiedToken>();
   readonly #cacheSize: number;
 
   constructor(
@@ -96,11 +96,11 @@ export class AccessTokens {
 
   /** Verifies a token; every failure is `unauthenticated` with a message saying which. */
   async verify(token: string): Promise<Principal> {
-    return (await this.verifyWithExpiry(token)).principal;
+    return (await this.verifyExpiring(token)).principal;
   }
 
-  /** As `verify`, with the token's expiry: a long-lived stream ends then unless renewed. */
-  async verifyWithExpiry(token: string): Promise<Verified> {
+  /** As `verify`, with the token's expiry. */
+  async verifyExpiring(token: string): Promise<VerifiedToken> {
     const known = this.#verified.get(token);
     if (known !== undefined) {
       if (this.clock.now().getTime() < known.expiresAtMs) return known;
@@ -117,7 +117,7 @@ export class AccessTokens {
     return verified;
   }
 
-  async #verify(token: string): Promise<Verified> {
+  async #verify(token: string): Promise<VerifiedToken> {
     try {
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         algorithms: [ALGORITHM],

@@ -1,3 +1,4 @@
+import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
 import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
@@ -90,6 +91,11 @@ export class StreamCalls {
     }
   }
 
+  /** A fresh token for a session's private stream, on whichever pod serves it. */
+  reauthenticate(sessionId: string, token: VerifiedToken): Promise<void> {
+    return this.#deps.gateway.reauthenticate(sessionId, token);
+  }
+
   /** `MarketDataService.Subscribe`: public, no caller. */
   async subscribe(
     request: SubscribeRequest,
@@ -114,10 +120,14 @@ export class StreamCalls {
     };
   }
 
-  /** `SessionService.OpenStream`: the caller's own `orders.<userId>`. */
+  /**
+   * `SessionService.OpenStream`: the caller's own `orders.<userId>`, which ends when the token
+   * expiring at `tokenExpiresAtMs` does, unless renewed (`reauthenticate`).
+   */
   async openPrivate(
     request: OpenStreamRequest,
     userId: number,
+    tokenExpiresAtMs: number,
     call: StreamCall,
   ): Promise<OpenedCall<OpenStreamResponse>> {
     const streams = [userStream(userId)];
@@ -127,6 +137,7 @@ export class StreamCalls {
       positions: positionsOf(request.positions),
       sessionId: request.sessionId,
       userId,
+      tokenExpiresAtMs,
     });
     return {
       sessionId: opened.sessionId,

@@ -1,4 +1,5 @@
-import type { DomainErrorCode } from '../../domain/errors.js';
+import { isDomainError } from '../../domain/errors.js';
+import { SHUTDOWN_DEPENDENCY } from '../../shared/grpc/error-metadata.js';
 
 /**
  * Why the server closes a WebSocket, as a close code and a bounded name (the `reason` label of
@@ -35,9 +36,14 @@ export const CLOSE_CODES = {
 
 export type CloseName = keyof typeof CLOSE_CODES;
 
-/** How a stream that failed while running closes its connection. */
-export function closeNameOf(code: DomainErrorCode | undefined): CloseName {
-  switch (code) {
+/**
+ * How a stream that failed while running closes its connection: a drain's end is a going
+ * away (after its Reconnect), the rest by the error's code.
+ */
+export function closeNameOf(error: unknown): CloseName {
+  if (!isDomainError(error)) return 'internal';
+  if (error.dependency === SHUTDOWN_DEPENDENCY) return 'going_away';
+  switch (error.code) {
     case 'resource_exhausted':
       return 'slow_consumer';
     case 'unavailable':
@@ -48,6 +54,13 @@ export function closeNameOf(code: DomainErrorCode | undefined): CloseName {
       return 'internal';
   }
 }
+
+/** Reasons that say what to do on this transport, where the gateway's name unary RPCs. */
+export const CLOSE_REASONS: Partial<Record<CloseName, string>> = {
+  unauthenticated:
+    'access token expired: send an authenticate frame with a fresh token before it expires',
+  going_away: 'server shutting down: reconnect and resume',
+};
 
 /** A close reason is at most 123 bytes of UTF-8 (RFC 6455 5.5: 125 less the code). */
 export function closeReasonText(reason: string): string {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { RawData, WebSocket } from 'ws';
-import type { Verified } from '../../domain/auth/access-tokens.js';
+import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
@@ -15,7 +15,13 @@ import {
 import type { Logger } from '../../telemetry/index.js';
 import { STATUS_CODES } from '../rpc/status-codes.js';
 import type { OpenedCall, StreamCall, StreamCalls } from '../rpc/stream-calls.js';
-import { CLOSE_CODES, closeNameOf, closeReasonText, type CloseName } from './close-codes.js';
+import {
+  CLOSE_CODES,
+  CLOSE_REASONS,
+  closeNameOf,
+  closeReasonText,
+  type CloseName,
+} from './close-codes.js';
 import { FrameBudget } from './frame-budget.js';
 import type { WebSocketMetrics } from './websocket.metrics.js';
 
@@ -32,7 +38,7 @@ const HIGH_WATER_BYTES = 1 << 20;
 export interface ConnectionDeps {
   /** The stream protocol core the gRPC and Connect handlers use too. */
   readonly calls: StreamCalls;
-  readonly authenticate: (accessToken: string) => Promise<Verified>;
+  readonly authenticate: (accessToken: string) => Promise<VerifiedToken>;
   /** Streams one connection may have open. */
   readonly maxSubscriptions: number;
   readonly frames: { readonly ratePerSec: number; readonly burst: number };
@@ -75,7 +81,7 @@ export class WebSocketConnection {
   readonly #streams = new Map<string, Open>();
   /** Heartbeats written and not yet answered → the open they came from (ids are per pod). */
   readonly #heartbeats = new Map<bigint, Open>();
-  #auth: { readonly verified: Verified; readonly timer: NodeJS.Timeout } | undefined;
+  #auth: { readonly verified: VerifiedToken; readonly timer: NodeJS.Timeout } | undefined;
   /** Frames are handled one after another, so an authenticate precedes what follows it. */
   #chain: Promise<void> = Promise.resolve();
   #closing: { name: CloseName; reason: string } | undefined;
@@ -209,11 +215,12 @@ export class WebSocketConnection {
       return;
     }
     const userId = Number(principal.userId);
+    const expiresAtMs = this.#auth?.verified.expiresAtMs ?? 0;
     if (!this.#admits(requestId, [userStream(userId)])) return;
     this.#run(
       requestId,
       [userStream(userId)],
-      (call) => this.#deps.calls.openPrivate(request, userId, call),
+      (call) => this.#deps.calls.openPrivate(request, userId, expiresAtMs, call),
       (message) => ({ case: 'user', value: message }),
     );
   }
@@ -288,8 +295,12 @@ export class WebSocketConnection {
         if (!isDomainError(error)) {
           this.#log.error({ err: error, streams }, 'websocket stream failed unexpectedly');
         }
-        const name = closeNameOf(isDomainError(error) ? error.code : undefined);
-        this.close(name, isDomainError(error) ? error.message : 'internal error: reconnect');
+        const name = closeNameOf(error);
+        this.close(
+          name,
+          CLOSE_REASONS[name] ??
+            (isDomainError(error) ? error.message : 'internal error: reconnect'),
+        );
       } finally {
         for (const stream of streams) {
           if (this.#streams.get(stream) === entry) this.#streams.delete(stream);
@@ -341,7 +352,7 @@ export class WebSocketConnection {
    * closes (4401) unless a fresh token came first. A refused renewal leaves the current token.
    */
   async #authenticate(requestId: number, token: string, onUpgrade: boolean): Promise<void> {
-    let verified: Verified;
+    let verified: VerifiedToken;
     try {
       verified = await this.#deps.authenticate(token);
     } catch (error) {
@@ -361,6 +372,14 @@ export class WebSocketConnection {
       );
       return;
     }
+    // The gateway holds the private stream's expiry (in the session record, for every pod).
+    const session = this.#privateOpen()?.opened?.sessionId;
+    if (session !== undefined) {
+      const renewed = await this.#refusingAsync(requestId, () =>
+        this.#deps.calls.reauthenticate(session, verified),
+      );
+      if (!renewed) return;
+    }
     if (this.#auth !== undefined) clearTimeout(this.#auth.timer);
     const timer = setTimeout(
       () => {
@@ -377,19 +396,18 @@ export class WebSocketConnection {
     if (!onUpgrade) await this.#send({ case: 'ack', value: { requestId } });
   }
 
+  /** The gateway ends the private stream itself (4401); the connection forgets the token. */
   #expired(): void {
     this.#auth = undefined;
-    if (this.#hasPrivate()) {
-      this.close(
-        'unauthenticated',
-        'access token expired: send an authenticate frame with a fresh token before it expires',
-      );
-    }
   }
 
   #hasPrivate(): boolean {
-    for (const stream of this.#streams.keys()) if (stream.startsWith('orders.')) return true;
-    return false;
+    return this.#privateOpen() !== undefined;
+  }
+
+  #privateOpen(): Open | undefined {
+    for (const [stream, entry] of this.#streams) if (stream.startsWith('orders.')) return entry;
+    return undefined;
   }
 
   /** Runs `step`; a domain error becomes an error frame and undefined. */
@@ -400,6 +418,18 @@ export class WebSocketConnection {
       if (!isDomainError(error)) throw error;
       this.#refuse(requestId, error);
       return undefined;
+    }
+  }
+
+  /** Runs `step`; a domain error becomes an error frame and false. */
+  async #refusingAsync(requestId: number, step: () => Promise<void>): Promise<boolean> {
+    try {
+      await step();
+      return true;
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      this.#refuse(requestId, error);
+      return false;
     }
   }
 
