@@ -231,6 +231,7 @@ const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: millis(1_000, 60_000),
   AUTH_JWT_PRIVATE_KEY_FILE: optional(filePath),
   AUTH_JWT_PUBLIC_KEY_FILE: optional(filePath),
+  AUTH_REQUIRE_KEY_FILES: bool(false),
   AUTH_ACCESS_TOKEN_TTL_S: positiveInt(900, 86_400),
   AUTH_REVOCATION_POLL_MS: positiveInt(1_000, 60_000),
   AUTH_REFRESH_TOKEN_TTL_S: positiveInt(30 * 86_400, 365 * 86_400),
@@ -533,6 +534,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   problems.push(...streamProblems(e));
+  // Several processes each with a development key reject each other's tokens.
+  if (e.AUTH_REQUIRE_KEY_FILES && e.AUTH_JWT_PRIVATE_KEY_FILE === undefined) {
+    problems.push(
+      'AUTH_JWT_PRIVATE_KEY_FILE=(unset): AUTH_REQUIRE_KEY_FILES=true needs the shared Ed25519 signing key (and AUTH_JWT_PUBLIC_KEY_FILE), not a per-process development key',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
