@@ -4,7 +4,7 @@
 // limits, logins, refresh token rotation). The two belong together: a Redis outage shows up
 // as an open breaker, a down dependency and a rate limiter failing open in the same minutes.
 //
-// Every query uses metric names from the DESIGN.md catalog. `redis_connection_up` is left out on
+// Every query uses metric names from docs/metrics.md. `redis_connection_up` is left out on
 // purpose: it exists only when Redis is configured (not in the default embedded mode), and
 // `dependency_up{dependency="redis"}` carries the same signal on every deployment.
 //

@@ -1,6 +1,6 @@
 // The "Service overview" dashboard: RED per gRPC method and per HTTP route, plus the
 // Node.js runtime signals that explain most latency (event loop, heap, GC, CPU).
-// Every query uses metric names from the catalog in DESIGN.md; a rename there is a
+// Every query uses metric names from docs/metrics.md; a rename there is a
 // breaking change here, which `missingMetrics` (queried-metrics.ts) catches against a live
 // /metrics page.
 //

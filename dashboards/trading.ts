@@ -6,7 +6,7 @@
 // dependency="engine") → engine shard (engine_*) → commit (trades_total) → outbox relay
 // (outbox_*) → Redis Streams.
 //
-// Every query uses metric names from the DESIGN.md catalog ("trading"), plus
+// Every query uses metric names from docs/metrics.md ("trading"), plus
 // engine_batches_total, outbox_published_total and outbox_relay_failures_total, which the
 // engine and relay added with issue 6, and the metrics of the engine roles (grpc_client_*,
 // engine_leader, open_order_quota_corrected_units_total) and of the simulator (simulator_*).

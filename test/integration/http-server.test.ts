@@ -99,6 +99,16 @@ test('an unknown route answers a JSON 404 that says what was asked', async () =>
   });
 });
 
+test('a 404 for a very long URL answers and logs a bounded message', async () => {
+  const response = await fetch(`${app.httpUrl}/${'x'.repeat(12_000)}`);
+  const body = (await response.json()) as { message: string };
+
+  assert.equal(response.status, 404);
+  assert.ok(body.message.length <= 512, `a message of ${body.message.length} characters`);
+  const longest = Math.max(...app.logs.lines.map((line) => JSON.stringify(line).length));
+  assert.ok(longest < 4_000, `a log line of ${longest} characters`);
+});
+
 test('each request is logged once, with its route template and duration', async () => {
   await fetch(`${app.httpUrl}/readyz`);
   const line = app.logs.find('http request finished', { route: '/readyz' });

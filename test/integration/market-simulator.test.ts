@@ -142,6 +142,7 @@ describe('the market simulator in a running app (real PostgreSQL)', () => {
     const stoppedAt = lines.findIndex((l) => l.msg === 'market simulator stopped');
     assert.ok(stoppedAt >= 0);
     const lastBatch = lines.findLastIndex((l) => l.msg === 'engine batch committed');
+    assert.ok(lastBatch >= 0, 'no batch was logged: the order below would hold vacuously');
     assert.ok(lastBatch < stoppedAt, 'a batch committed after the simulator had stopped');
     assert.equal(
       lines.some((l) => l.level === 'error' || l.level === 'fatal'),

@@ -4,7 +4,7 @@ import { counter, gauge, histogram } from '../../telemetry/metrics.js';
 /** Outcome of one attempt against a dependency, as seen by the caller. */
 export type RequestOutcome = 'success' | 'error' | 'timeout' | 'rejected';
 
-/** Metric names and labels from the DESIGN.md catalog; dashboards and alerts depend on them. */
+/** Metric names and labels from docs/metrics.md (the contract); dashboards and alerts depend on them. */
 export interface PolicyMetrics {
   /** 0 closed, 1 half-open, 2 open. */
   readonly breakerState: Gauge<'dependency'>;

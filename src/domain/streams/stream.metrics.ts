@@ -3,7 +3,7 @@ import { counter, gauge, histogram, type Registry } from '../../telemetry/index.
 export type ResumeResult = 'replayed' | 'snapshot' | 'rejected';
 export type MigrationResult = 'migrated' | 'unknown';
 
-/** The stream gateway's metrics, named as in the catalog of DESIGN.md. */
+/** The stream gateway's metrics, named as in docs/metrics.md, the metrics contract. */
 export function streamMetrics(registry: Registry) {
   const resumes = counter(registry, {
     name: 'stream_resume_total',

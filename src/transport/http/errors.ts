@@ -1,5 +1,5 @@
 import type { FastifyError } from 'fastify';
-import { isDomainError, type DomainErrorCode } from '../../domain/errors.js';
+import { boundedMessage, isDomainError, type DomainErrorCode } from '../../domain/errors.js';
 
 /** The one place a domain error code becomes an HTTP status. */
 const DOMAIN_TO_HTTP: Record<DomainErrorCode, number> = {
@@ -51,7 +51,7 @@ export function toHttpError(error: unknown): HttpError {
       statusCode,
       body: {
         error: fastifyError.code ?? 'bad_request',
-        message: fastifyError.message ?? 'bad request',
+        message: boundedMessage(fastifyError.message ?? 'bad request'),
       },
       retryAfterMs: undefined,
       unexpected: false,

@@ -11,6 +11,7 @@ import {
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
+import { boundedMessage } from '../../domain/errors.js';
 import { registerAuthentication } from './authenticate.js';
 import { toHttpError } from './errors.js';
 
@@ -80,7 +81,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     recordUnmatched(request, reply);
     return reply.send({
       error: 'not_found',
-      message: `no route for ${request.method} ${request.url}`,
+      message: boundedMessage(`no route for ${request.method} ${request.url}`),
     });
   });
 
