@@ -4,6 +4,7 @@ export * from './book-checksum.js';
 export * from './client-book.js';
 export * from './connection-state.js';
 export * from './environment.js';
+export * from './field-error.js';
 export * from './stream-tracker.js';
 export * from './token-keeper.js';
 export * from './transports.js';

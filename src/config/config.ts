@@ -113,6 +113,7 @@ const envSchema = z.object({
   ROLE: z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }).default('all'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
+  WEB_ASSETS_DIR: z.string().trim().default('dist/web'),
   GRPC_PORT: port(50051),
   GRPC_KEEPALIVE_TIME_MS: millis(60_000, 86_400_000),
   GRPC_KEEPALIVE_TIMEOUT_MS: positiveInt(20_000, 600_000),
@@ -195,7 +196,12 @@ export interface Config {
   readonly version: string;
   readonly podName: string;
   readonly serviceName: string;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** The built web app, served at `/` when it holds an index.html; '' serves none. */
+    readonly webAssetsDir: string;
+  };
   readonly grpc: {
     readonly host: string;
     readonly port: number;
@@ -362,7 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: readVersion(),
     podName: e.POD_NAME,
     serviceName: e.OTEL_SERVICE_NAME,
-    http: { host: e.HOST, port: e.HTTP_PORT },
+    http: { host: e.HOST, port: e.HTTP_PORT, webAssetsDir: e.WEB_ASSETS_DIR },
     grpc: {
       host: e.HOST,
       port: e.GRPC_PORT,

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import {
   fastify,
@@ -26,6 +28,8 @@ export interface HttpServerOptions {
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
+  /** The built web app to serve at `/`, if it holds an index.html. */
+  readonly webAssetsDir?: string;
 }
 
 /** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
@@ -132,7 +136,32 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     return reply.type(options.registry.contentType).send(text);
   });
 
+  await serveWebApp(app, options);
   return app;
+}
+
+/**
+ * The web app's files, one route per file found at start (no catch-all route, so unknown
+ * paths still reach the JSON 404 and route labels stay bounded). Hashed assets are cached
+ * for good; index.html is revalidated so a deploy shows at the next load.
+ */
+async function serveWebApp(app: FastifyInstance, options: HttpServerOptions): Promise<void> {
+  const dir = options.webAssetsDir;
+  if (dir === undefined || dir === '') return;
+  if (!existsSync(join(dir, 'index.html'))) {
+    options.logger.info({ dir }, 'web app not built: nothing served at /');
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root: resolve(dir),
+    wildcard: false,
+    setHeaders: (response, path) => {
+      response.header(
+        'cache-control',
+        path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
+    },
+  });
 }
 
 interface Observer {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { fieldErrorOf } from '../../../src/client/field-error.js';
 import {
   formatAsset,
   formatPrice,
@@ -28,4 +30,25 @@ test('typed decimals become exact integers, or nothing when they do not fit the 
   assert.equal(parseDecimal('-1', 2), undefined);
   assert.equal(parseDecimal('', 2), undefined);
   assert.equal(parseDecimal('1e3', 2), undefined);
+});
+
+test('a refusal names its field from the error-field metadata or the message prefix', () => {
+  const byPrefix = new ConnectError('quantity: must be between 1 and 10000 lots', Code.InvalidArgument);
+  assert.deepEqual(fieldErrorOf(byPrefix), {
+    field: 'quantity',
+    message: 'must be between 1 and 10000 lots',
+  });
+  const byMetadata = new ConnectError(
+    'insufficient balance: 650.00 USD needed',
+    Code.FailedPrecondition,
+    { 'error-field': 'price' },
+  );
+  assert.deepEqual(fieldErrorOf(byMetadata), {
+    field: 'price',
+    message: 'insufficient balance: 650.00 USD needed',
+  });
+  assert.deepEqual(fieldErrorOf(new ConnectError('engine unavailable', Code.Unavailable)), {
+    field: undefined,
+    message: 'engine unavailable',
+  });
 });
