@@ -24,6 +24,7 @@ export function ConnectionPanel() {
     };
   }, [state.nextRetryAt]);
   const rtt = state.rttMs.at(-1);
+  const quality = state.status === 'connected' ? (state.serverQuality ?? state.quality) : 'offline';
   const countdown =
     state.nextRetryAt === undefined ? undefined : Math.max(0, state.nextRetryAt - now);
   return (
@@ -46,9 +47,12 @@ export function ConnectionPanel() {
         <dt>Transport</dt>
         <dd data-testid="transport">{state.transport === 'grpc-web' ? 'gRPC-Web' : 'WebSocket'}</dd>
         <dt>Quality</dt>
-        <dd data-testid="quality" className={`quality-${state.serverQuality ?? state.quality}`}>
-          {state.serverQuality ?? state.quality}
-          {state.serverQuality === undefined ? ' (client view)' : ' (server)'}
+        <dd data-testid="quality" className={`quality-${quality}`}>
+          {state.serverQuality !== undefined
+            ? `${quality} (server)`
+            : state.rttMs.length > 0
+              ? `${quality} (client view)`
+              : 'not measured yet'}
         </dd>
         <dt>Round trip</dt>
         <dd>
@@ -66,9 +70,13 @@ export function ConnectionPanel() {
         <dd data-testid="pod">{state.pod ?? '—'}</dd>
         <dt>Migrations</dt>
         <dd data-testid="migrations">{state.migrations}</dd>
-        <dt>Snapshots instead of resume</dt>
+        <dt>
+          <abbr title="snapshots received where the client asked to resume (recovered=false)">
+            Unrecovered
+          </abbr>
+        </dt>
         <dd data-testid="unrecovered">{state.unrecovered}</dd>
-        <dt>Resyncs (gap / checksum)</dt>
+        <dt>Gaps / bad checksums</dt>
         <dd data-testid="resyncs">
           {state.gaps} / {state.checksumMismatches}
         </dd>
