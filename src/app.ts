@@ -1,4 +1,6 @@
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config, Role } from './config/index.js';
+import type { Principal } from './domain/auth/access-tokens.js';
 import { EngineService } from './gen/trading/internal/v1/engine_pb.js';
 import { AccountService } from './gen/trading/v1/account_pb.js';
 import { AuthService } from './gen/trading/v1/auth_pb.js';
@@ -105,6 +107,13 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     registry,
   });
 
+  const limitCall = async (principal: Principal, method: DescMethod) => {
+    await perUser.enforce(principal.userId, {
+      ...config.limits.perUser,
+      cost: config.limits.methodCosts[method.name] ?? 1,
+    });
+  };
+  const registrations = servicesFor(config.role, auth, orders, streams);
   const grpc = await startGrpcServer(
     {
       ...config.grpc,
@@ -113,14 +122,9 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       readiness,
       tls: config.tls,
       authenticate: (token) => auth.authenticate(token),
-      limitCall: async (principal, method) => {
-        await perUser.enforce(principal.userId, {
-          ...config.limits.perUser,
-          cost: config.limits.methodCosts[method.name] ?? 1,
-        });
-      },
+      limitCall,
     },
-    servicesFor(config.role, auth, orders, streams),
+    registrations,
   );
   const http = await buildHttpServer({
     ...config.http,
@@ -130,6 +134,10 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     tls: config.tls,
     tracing: config.telemetry.enabled,
     authenticate: (token) => auth.authenticate(token),
+    // The engine's internal service stays on the gRPC port (mTLS, NetworkPolicy).
+    ...(config.role === 'engine'
+      ? {}
+      : { rpc: { registrations, limitCall, readMaxBytes: config.http.maxRequestBytes } }),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

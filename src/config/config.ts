@@ -103,6 +103,31 @@ const integerMap = (fallback: string, what: string) =>
       return Object.fromEntries(entries);
     });
 
+/** Three rising whole numbers `A,B,C`: the bounds of the excellent, good and fair classes. */
+const classBounds = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parts = text.split(',').map((p) => Number(p.trim()));
+      const [a, b, c] = parts;
+      if (
+        parts.length !== 3 ||
+        !parts.every((n) => Number.isInteger(n) && n >= 0) ||
+        a === undefined ||
+        b === undefined ||
+        c === undefined ||
+        !(a < b && b < c)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected three rising whole numbers of milliseconds, excellent,good,fair (e.g. ${fallback})`,
+        });
+        return z.NEVER;
+      }
+      return { excellent: a, good: b, fair: c };
+    });
+
 const failureMode = (fallback: 'open' | 'closed') =>
   z.enum(['open', 'closed'], { error: 'expected open or closed' }).default(fallback);
 
@@ -115,6 +140,9 @@ const envSchema = z.object({
   HTTP_PORT: port(8080),
   WEB_ASSETS_DIR: z.string().trim().default('dist/web'),
   GRPC_PORT: port(50051),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000, 600_000),
+  HTTP_IDLE_TIMEOUT_MS: positiveInt(72_000, 3_600_000),
+  HTTP_MAX_REQUEST_BYTES: positiveInt(1_048_576, 64 * 1_048_576),
   GRPC_KEEPALIVE_TIME_MS: millis(60_000, 86_400_000),
   GRPC_KEEPALIVE_TIMEOUT_MS: positiveInt(20_000, 600_000),
   GRPC_MAX_CONNECTION_IDLE_MS: millis(300_000, 86_400_000),
@@ -188,6 +216,17 @@ const envSchema = z.object({
   STREAM_MAX_REPLAY: positiveInt(1_000, 100_000),
   STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
   STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
+  STREAM_SEND_QUEUE_CONFLATE_BYTES: positiveInt(256 * 1_024, 1_073_741_824),
+  STREAM_SEND_QUEUE_MAX_BYTES: positiveInt(1_024 * 1_024, 1_073_741_824),
+  STREAM_CONFLATE_INTERVAL_MS: millis(1_000, 60_000),
+  STREAM_HEARTBEAT_INTERVAL_MS: millis(10_000, 600_000),
+  STREAM_IDLE_TIMEOUT_MS: millis(35_000, 3_600_000),
+  STREAM_QUALITY_RTT_MS: classBounds('50,150,400'),
+  STREAM_QUALITY_JITTER_MS: classBounds('10,30,100'),
+  STREAM_QUALITY_HYSTERESIS_PCT: z.coerce.number().int().min(0).max(90).default(20),
+  STREAM_QUALITY_UPGRADE_SAMPLES: positiveInt(2, 100),
+  STREAM_QUALITY_MISSED_POOR: positiveInt(2, 100),
+  STREAM_QUALITY_MISSED_OFFLINE: positiveInt(3, 100),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
 });
 
@@ -201,6 +240,10 @@ export interface Config {
     readonly port: number;
     /** The built web app, served at `/` when it holds an index.html; '' serves none. */
     readonly webAssetsDir: string;
+    /** Whole request within `requestTimeoutMs`; idle connections closed after `idleTimeoutMs`. */
+    readonly limits: { readonly requestTimeoutMs: number; readonly idleTimeoutMs: number };
+    /** Largest RPC request body on the HTTP port (Connect, gRPC-Web). */
+    readonly maxRequestBytes: number;
   };
   readonly grpc: {
     readonly host: string;
@@ -281,6 +324,31 @@ export interface Config {
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
     readonly sessionTtlSeconds: number;
+    /** Bytes waiting for a client past which its book streams are conflated. */
+    readonly sendQueueConflateBytes: number;
+    /** Bytes waiting for a client past which it is disconnected (RESOURCE_EXHAUSTED). */
+    readonly sendQueueMaxBytes: number;
+    /** How often a conflated book stream sends its accumulated changes. */
+    readonly conflateIntervalMs: number;
+    readonly heartbeat: {
+      readonly intervalMs: number;
+      /** No pong for this long closes the stream. */
+      readonly idleTimeoutMs: number;
+    };
+    /** Connection-quality classes (src/domain/streams/connection-quality.ts). */
+    readonly quality: {
+      readonly rttMs: { readonly excellent: number; readonly good: number; readonly fair: number };
+      readonly jitterMs: {
+        readonly excellent: number;
+        readonly good: number;
+        readonly fair: number;
+      };
+      /** 0.2: a better class needs figures 20 % under its bounds. */
+      readonly hysteresis: number;
+      readonly upgradeSamples: number;
+      readonly missedForPoor: number;
+      readonly missedForOffline: number;
+    };
   };
 }
 
@@ -361,6 +429,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
     );
   }
+  problems.push(...streamProblems(e));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
@@ -368,7 +437,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     version: readVersion(),
     podName: e.POD_NAME,
     serviceName: e.OTEL_SERVICE_NAME,
-    http: { host: e.HOST, port: e.HTTP_PORT, webAssetsDir: e.WEB_ASSETS_DIR },
+    http: {
+      host: e.HOST,
+      port: e.HTTP_PORT,
+      webAssetsDir: e.WEB_ASSETS_DIR,
+      limits: {
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
+      },
+      maxRequestBytes: e.HTTP_MAX_REQUEST_BYTES,
+    },
     grpc: {
       host: e.HOST,
       port: e.GRPC_PORT,
@@ -442,9 +520,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
+      sendQueueConflateBytes: e.STREAM_SEND_QUEUE_CONFLATE_BYTES,
+      sendQueueMaxBytes: e.STREAM_SEND_QUEUE_MAX_BYTES,
+      conflateIntervalMs: e.STREAM_CONFLATE_INTERVAL_MS,
+      heartbeat: {
+        intervalMs: e.STREAM_HEARTBEAT_INTERVAL_MS,
+        idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+      },
+      quality: {
+        rttMs: e.STREAM_QUALITY_RTT_MS,
+        jitterMs: e.STREAM_QUALITY_JITTER_MS,
+        hysteresis: e.STREAM_QUALITY_HYSTERESIS_PCT / 100,
+        upgradeSamples: e.STREAM_QUALITY_UPGRADE_SAMPLES,
+        missedForPoor: e.STREAM_QUALITY_MISSED_POOR,
+        missedForOffline: e.STREAM_QUALITY_MISSED_OFFLINE,
+      },
     },
   };
   return deepFreeze(config);
+}
+
+function streamProblems(e: z.output<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (e.STREAM_SEND_QUEUE_CONFLATE_BYTES >= e.STREAM_SEND_QUEUE_MAX_BYTES) {
+    problems.push(
+      `STREAM_SEND_QUEUE_CONFLATE_BYTES (${e.STREAM_SEND_QUEUE_CONFLATE_BYTES}) must be below STREAM_SEND_QUEUE_MAX_BYTES (${e.STREAM_SEND_QUEUE_MAX_BYTES}): conflation is the step before a disconnect`,
+    );
+  }
+  if (e.STREAM_IDLE_TIMEOUT_MS <= e.STREAM_HEARTBEAT_INTERVAL_MS) {
+    problems.push(
+      `STREAM_IDLE_TIMEOUT_MS (${e.STREAM_IDLE_TIMEOUT_MS}) must be longer than STREAM_HEARTBEAT_INTERVAL_MS (${e.STREAM_HEARTBEAT_INTERVAL_MS}), or every stream closes before its first pong`,
+    );
+  }
+  if (e.STREAM_QUALITY_MISSED_OFFLINE <= e.STREAM_QUALITY_MISSED_POOR) {
+    problems.push(
+      `STREAM_QUALITY_MISSED_OFFLINE (${e.STREAM_QUALITY_MISSED_OFFLINE}) must be above STREAM_QUALITY_MISSED_POOR (${e.STREAM_QUALITY_MISSED_POOR})`,
+    );
+  }
+  return problems;
 }
 
 /** 0 turns a limit off. */

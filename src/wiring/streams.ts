@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { BookReplicas } from '../domain/streams/book-replicas.js';
+import { ConnectionRegistry } from '../domain/streams/connection-registry.js';
 import { StreamGateway } from '../domain/streams/stream-gateway.js';
 import { streamMetrics } from '../domain/streams/stream.metrics.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS } from '../domain/streams/stream-subscription.js';
@@ -35,16 +36,40 @@ export function createStreams(
     sleep: (ms) => sleep(ms),
     logger: deps.logger,
   });
+  const metrics = streamMetrics(deps.registry);
+  const { streams } = config;
   const gateway = new StreamGateway({
     log: data.streamLog,
     snapshots,
     replicas,
     sessions: data.sessions,
     limits,
-    sendQueueMax: config.streams.sendQueueMax,
-    sessionTtlSeconds: config.streams.sessionTtlSeconds,
+    connection: {
+      heartbeat: {
+        intervalMs: streams.heartbeat.intervalMs,
+        idleTimeoutMs: streams.heartbeat.idleTimeoutMs,
+        thresholds: {
+          excellent: {
+            rttMs: streams.quality.rttMs.excellent,
+            jitterMs: streams.quality.jitterMs.excellent,
+          },
+          good: { rttMs: streams.quality.rttMs.good, jitterMs: streams.quality.jitterMs.good },
+          fair: { rttMs: streams.quality.rttMs.fair, jitterMs: streams.quality.jitterMs.fair },
+          hysteresis: streams.quality.hysteresis,
+          upgradeSamples: streams.quality.upgradeSamples,
+          missedForPoor: streams.quality.missedForPoor,
+          missedForOffline: streams.quality.missedForOffline,
+        },
+      },
+      maxMessages: streams.sendQueueMax,
+      conflateBytes: streams.sendQueueConflateBytes,
+      maxBytes: streams.sendQueueMaxBytes,
+      conflateIntervalMs: streams.conflateIntervalMs,
+    },
+    connections: new ConnectionRegistry(metrics),
+    sessionTtlSeconds: streams.sessionTtlSeconds,
     pod: config.podName,
-    metrics: streamMetrics(deps.registry),
+    metrics,
     logger: deps.logger,
     sleep: (ms) => sleep(ms),
     now: Date.now,

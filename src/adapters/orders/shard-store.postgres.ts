@@ -29,15 +29,11 @@ import {
 export type BatchClient = Pick<PoolClient, 'query' | 'pipeline'>;
 
 /**
- * Readies one of a runner's own connections. Its batch statements are prepared once and run
- * for the connection's life. After five runs PostgreSQL may switch a statement to a generic
- * plan and keep it, and a generic plan made while the tables were small scans all of `orders`
- * on every batch as the table grows (3.7 ms a batch at 10,000 orders in bench:orders) until an
- * ANALYZE replaces it. Custom plans cost a planning pass per batch but follow the tables' real
- * size, so a batch reads orders and balances by key. A batch's statements but its
- * idempotency lookup are the exception (see `GENERIC_PLANS`). (Embedded PGlite has one
- * session for all its connections: the setting then applies to all of them, which is
- * harmless.)
+ * Readies one of a runner's own connections: custom plans only. A generic plan made while the
+ * tables were small keeps scanning all of `orders` as the table grows (docs/benchmarks.md,
+ * `plan_cache_mode`); a custom plan costs a planning pass per batch but reads by key. The
+ * idempotency lookup is the exception (`GENERIC_PLANS`). Embedded PGlite shares one session
+ * between its connections, where the setting then applies to all of them, harmlessly.
  */
 export async function prepareBatchSession(client: BatchClient): Promise<void> {
   await client.query('SET plan_cache_mode = force_custom_plan');

@@ -3,44 +3,67 @@ import { DomainError } from '../errors.js';
 export interface QueueObserver {
   /** Bytes waiting changed by `delta` (positive when queued, negative when taken). */
   queuedBytes(delta: number): void;
-  /** The consumer fell `max` messages behind and was cut off. */
+  /** The consumer fell `max` messages or `maxBytes` bytes behind and was cut off. */
   overflowed(): void;
+}
+
+export interface QueueBounds {
+  /** Messages waiting. */
+  readonly max: number;
+  /** Bytes waiting (as given to `push`). */
+  readonly maxBytes: number;
 }
 
 /**
  * Messages waiting for one client, as an async iterable the transport writes from. Bounded: a
- * client that falls `max` messages behind is cut off with RESOURCE_EXHAUSTED (it resumes from
- * its last position), so one slow reader cannot make the server hold memory without end.
+ * client that falls `max` messages or `maxBytes` bytes behind is cut off with
+ * RESOURCE_EXHAUSTED (it resumes from its last position), so one slow reader cannot make the
+ * server hold memory without end.
  */
 export class DeliveryQueue<T> implements AsyncIterable<T> {
   /** Taken slots are cleared (undefined) until the array is compacted. */
   readonly #items: ({ item: T; bytes: number } | undefined)[] = [];
   readonly #max: number;
+  readonly #maxBytes: number;
   readonly #observer: QueueObserver;
   #head = 0;
+  #bytes = 0;
   #wake: (() => void) | undefined;
   #error: Error | undefined;
   #ended = false;
 
-  constructor(max: number, observer: QueueObserver) {
-    this.#max = max;
+  constructor(bounds: QueueBounds, observer: QueueObserver) {
+    this.#max = bounds.max;
+    this.#maxBytes = bounds.maxBytes;
     this.#observer = observer;
+  }
+
+  /** Bytes waiting now. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   push(item: T, bytes: number): void {
     if (this.#ended) return;
-    if (this.#items.length - this.#head >= this.#max) {
+    const behind =
+      this.#items.length - this.#head >= this.#max
+        ? `${this.#max} messages`
+        : this.#bytes + bytes > this.#maxBytes
+          ? `${this.#maxBytes} bytes`
+          : undefined;
+    if (behind !== undefined) {
       this.#observer.overflowed();
       this.fail(
         new DomainError(
           'resource_exhausted',
-          `the client fell ${this.#max} messages behind; reconnect and resume from the last position`,
+          `the client fell ${behind} behind (reading too slowly); reconnect and resume from the last positions`,
           { retryAfterMs: 1_000 },
         ),
       );
       return;
     }
     this.#items.push({ item, bytes });
+    this.#bytes += bytes;
     this.#observer.queuedBytes(bytes);
     this.#wake?.();
   }
@@ -71,6 +94,7 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
             this.#items.splice(0, this.#head);
             this.#head = 0;
           }
+          this.#bytes -= next.bytes;
           this.#observer.queuedBytes(-next.bytes);
           yield next.item;
           continue;
@@ -86,6 +110,7 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
       let left = 0;
       for (let i = this.#head; i < this.#items.length; i++) left += this.#items[i]?.bytes ?? 0;
       if (left > 0) this.#observer.queuedBytes(-left);
+      this.#bytes = 0;
       this.#items.length = 0;
       this.#head = 0;
     }

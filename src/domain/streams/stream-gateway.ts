@@ -1,30 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from '../../telemetry/index.js';
-import type { Balance } from '../accounts/balance.js';
 import { DomainError } from '../errors.js';
 import type { SessionStore } from '../ports/session-store.port.js';
 import type { StreamLog } from '../ports/stream-log.port.js';
 import type { StreamSnapshots } from '../ports/stream-snapshots.port.js';
-import type { SequencedBook } from './book-replica.js';
 import type { BookReplicas } from './book-replicas.js';
-import { DeliveryQueue } from './delivery-queue.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import {
+  StreamConnection,
+  realEvery,
+  type ConnectionSettings,
+  type Every,
+  type GatewayDelivery,
+  type PongOutcome,
+} from './stream-connection.js';
 import { parseStreamName } from './stream-names.js';
+import type { StreamSnapshot } from './stream-snapshot.js';
 import type { StreamMetrics } from './stream.metrics.js';
 import {
   StreamSubscription,
-  type Delivery,
   type Snapshot,
   type StreamPosition,
   type SubscriptionLimits,
 } from './stream-subscription.js';
 
-/** The state a stream starts from when it cannot resume: a book, or the user's balances. */
-export type StreamSnapshot =
-  | { readonly kind: 'book'; readonly book: SequencedBook }
-  | { readonly kind: 'balances'; readonly balances: readonly Balance[] };
-
-export type GatewayDelivery = Delivery<StreamSnapshot>;
+export type { GatewayDelivery } from './stream-connection.js';
+export type { StreamSnapshot } from './stream-snapshot.js';
 
 export interface GatewayDeps {
   readonly log: StreamLog;
@@ -32,7 +34,9 @@ export interface GatewayDeps {
   readonly replicas: BookReplicas;
   readonly sessions: SessionStore;
   readonly limits: SubscriptionLimits;
-  readonly sendQueueMax: number;
+  /** Heartbeats, quality, send-queue bounds and conflation of each connection. */
+  readonly connection: ConnectionSettings;
+  readonly connections: ConnectionRegistry;
   readonly sessionTtlSeconds: number;
   /** This process's name: stored with the session, sent with every message. */
   readonly pod: string;
@@ -40,6 +44,8 @@ export interface GatewayDeps {
   readonly logger: Logger;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
+  /** Timers of heartbeats and conflation; injected so tests can drive them. */
+  readonly every?: Every;
   readonly newSessionId?: () => string;
 }
 
@@ -60,8 +66,13 @@ export interface OpenRequest {
 export interface OpenStreams {
   readonly sessionId: string;
   readonly pod: string;
-  /** Each stream's start, then its entries, in order per stream; ends when the signal aborts. */
+  /**
+   * Each stream's start, then its entries, in order per stream, with heartbeats and quality
+   * changes between them; ends when the signal aborts (or the client is cut off).
+   */
   readonly messages: AsyncIterable<GatewayDelivery>;
+  /** The client's answer to a heartbeat, for a transport that carries it in-band. */
+  pong(heartbeatId: number): PongOutcome;
 }
 
 const tracer = trace.getTracer('trading-platform/streams');
@@ -113,35 +124,37 @@ export class StreamGateway {
   }
 
   async open(request: OpenRequest): Promise<OpenStreams> {
-    const { metrics, pod } = this.#deps;
+    const { metrics, pod, connections } = this.#deps;
     this.authorize(request.streams, request.positions, request.userId);
     const sessionId = await this.#session(request);
-    const queue = new DeliveryQueue<GatewayDelivery>(this.#deps.sendQueueMax, {
-      queuedBytes: (delta) => {
-        metrics.queueBytes.inc(delta);
-      },
-      overflowed: () => {
-        metrics.slowConsumers.inc();
-        this.#log.warn({ session_id: sessionId }, 'stream client too slow; disconnected');
-      },
+    const connection = new StreamConnection({
+      sessionId,
+      transport: request.transport,
+      settings: this.#deps.connection,
+      metrics,
+      logger: this.#deps.logger,
+      now: this.#deps.now,
+      every: this.#deps.every ?? realEvery,
+      nextHeartbeatId: connections.nextHeartbeatId,
     });
     const positions = new Map(request.positions.map((p) => [p.stream, p]));
     const subscriptions: StreamSubscription<StreamSnapshot>[] = [];
     const closeAll = () => {
       for (const subscription of subscriptions) subscription.close();
-      queue.end();
+      connections.remove(connection);
+      connection.close();
     };
     request.signal.addEventListener('abort', closeAll, { once: true });
     try {
       for (const stream of request.streams) {
-        subscriptions.push(await this.#subscribe(stream, positions.get(stream), queue));
+        subscriptions.push(await this.#subscribe(stream, positions.get(stream), connection));
       }
     } catch (error) {
       closeAll();
       throw error;
     }
-    const connection = { transport: request.transport, quality: 'unknown' };
-    metrics.connections.inc(connection);
+    connections.add(connection);
+    connection.start();
     const openedAt = this.#deps.now();
     this.#log.info(
       { session_id: sessionId, streams: request.streams, transport: request.transport },
@@ -150,15 +163,15 @@ export class StreamGateway {
     const log = this.#log;
     async function* messages(): AsyncGenerator<GatewayDelivery> {
       try {
-        for await (const delivery of queue) {
-          const kind = parseStreamName(delivery.stream)?.kind ?? 'book';
-          metrics.sent.inc({ kind });
+        for await (const delivery of connection.messages()) {
+          if (delivery.kind !== 'heartbeat' && delivery.kind !== 'quality') {
+            metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
+          }
           yield delivery;
         }
       } finally {
         request.signal.removeEventListener('abort', closeAll);
         closeAll();
-        metrics.connections.dec(connection);
         log.info(
           {
             session_id: sessionId,
@@ -169,7 +182,17 @@ export class StreamGateway {
         );
       }
     }
-    return { sessionId, pod, messages: messages() };
+    return {
+      sessionId,
+      pod,
+      messages: messages(),
+      pong: (heartbeatId) => connection.pong(heartbeatId),
+    };
+  }
+
+  /** A pong that came outside its stream (the unary `SessionService.Pong`). */
+  pong(sessionId: string, heartbeatId: number): PongOutcome | 'unknown_session' {
+    return this.#deps.connections.pong(sessionId, heartbeatId);
   }
 
   #reject(): void {
@@ -220,7 +243,7 @@ export class StreamGateway {
   async #subscribe(
     stream: string,
     position: StreamPosition | undefined,
-    queue: DeliveryQueue<GatewayDelivery>,
+    connection: StreamConnection,
   ): Promise<StreamSubscription<StreamSnapshot>> {
     const { log, limits, sleep, metrics } = this.#deps;
     return tracer.startActiveSpan(
@@ -245,10 +268,10 @@ export class StreamGateway {
                     if (delivery.recovered) metrics.replayed.observe(delivery.replayed);
                   }
                 }
-                queue.push(delivery, delivery.kind === 'entry' ? delivery.entry.payload.length : 0);
+                connection.deliver(delivery);
               },
               fail: (error) => {
-                queue.fail(error);
+                connection.fail(error);
               },
             },
           );

@@ -22,7 +22,7 @@ export function streamMetrics(registry: Registry) {
   });
   const connections = gauge(registry, {
     name: 'stream_connections',
-    help: 'Streams open on this process, by transport (grpc, grpc-web, connect) and connection quality.',
+    help: 'Streams open on this process, by transport (grpc, grpc-web, connect, ws) and connection quality (excellent, good, fair, poor, offline).',
     labelNames: ['transport', 'quality'] as const,
   });
   const queueBytes = gauge(registry, {
@@ -31,19 +31,73 @@ export function streamMetrics(registry: Registry) {
   });
   const slowConsumers = counter(registry, {
     name: 'stream_slow_consumer_disconnects_total',
-    help: 'Streams ended because the client fell too far behind (RESOURCE_EXHAUSTED).',
+    help: 'Streams ended because the client fell too far behind, past STREAM_SEND_QUEUE_MAX_BYTES or STREAM_SEND_QUEUE_MAX (RESOURCE_EXHAUSTED).',
   });
   const sent = counter(registry, {
     name: 'stream_messages_sent_total',
     help: 'Messages handed to stream clients, by stream kind (book, trades, orders).',
     labelNames: ['kind'] as const,
   });
+  const rtt = histogram(registry, {
+    name: 'stream_connection_rtt_seconds',
+    help: 'Round-trip time of each answered heartbeat, by transport (queueing on the server included: a slow reader shows as a long RTT).',
+    labelNames: ['transport'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 1, 2.5, 5, 10],
+  });
+  const jitter = histogram(registry, {
+    name: 'stream_connection_jitter_seconds',
+    help: 'RFC 3550 jitter estimate of a connection after each answered heartbeat, by transport.',
+    labelNames: ['transport'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1],
+  });
+  const heartbeatsMissed = counter(registry, {
+    name: 'stream_heartbeats_missed_total',
+    help: 'Heartbeats a client left unanswered for a whole interval, by transport.',
+    labelNames: ['transport'] as const,
+  });
+  const qualityChanges = counter(registry, {
+    name: 'stream_quality_changes_total',
+    help: 'Connections moved from one quality class to another.',
+    labelNames: ['from', 'to'] as const,
+  });
+  const conflated = counter(registry, {
+    name: 'stream_conflated_messages_total',
+    help: 'Book deltas folded into conflated messages instead of being sent one by one, by why the stream was conflated (quality: a poor link; queue: a full send queue).',
+    labelNames: ['reason'] as const,
+  });
+  const idleDisconnects = counter(registry, {
+    name: 'stream_idle_disconnects_total',
+    help: 'Streams closed because their client answered no heartbeat for the idle timeout.',
+  });
+  const pongs = counter(registry, {
+    name: 'stream_pongs_total',
+    help: 'Pongs received, by result: accepted, late (not the heartbeat in flight), unknown_session (no stream of that session on this pod).',
+    labelNames: ['result'] as const,
+  });
   for (const result of ['replayed', 'snapshot', 'rejected'] as const) resumes.inc({ result }, 0);
+  for (const reason of ['quality', 'queue'] as const) conflated.inc({ reason }, 0);
+  for (const result of ['accepted', 'late', 'unknown_session'] as const) pongs.inc({ result }, 0);
+  idleDisconnects.inc(0);
   for (const result of ['migrated', 'unknown'] as const) migrations.inc({ result }, 0);
   for (const kind of ['book', 'trades', 'orders'] as const) sent.inc({ kind }, 0);
   slowConsumers.inc(0);
   queueBytes.set(0);
-  return { resumes, replayed, migrations, connections, queueBytes, slowConsumers, sent };
+  return {
+    resumes,
+    replayed,
+    migrations,
+    connections,
+    queueBytes,
+    slowConsumers,
+    sent,
+    rtt,
+    jitter,
+    heartbeatsMissed,
+    qualityChanges,
+    conflated,
+    idleDisconnects,
+    pongs,
+  };
 }
 
 export type StreamMetrics = ReturnType<typeof streamMetrics>;

@@ -14,7 +14,8 @@ import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
 import type { TlsFiles } from '../../shared/grpc/tls-files.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import { healthService } from './health.js';
-import { GrpcServerMetrics, observabilityInterceptor } from './observability.js';
+import { RpcServerMetrics } from '../rpc/call-observer.js';
+import { initializeMetrics, observabilityInterceptor } from './observability.js';
 import { reflectionService } from './reflection.js';
 import { singleRequestInterceptor } from './single-request.js';
 import { grpcServiceImplementation, type AdapterOptions } from './service-adapter.js';
@@ -76,7 +77,7 @@ export async function startGrpcServer(
   options: GrpcServerOptions,
   registrations: readonly ServiceRegistration[],
 ): Promise<GrpcServer> {
-  const metrics = new GrpcServerMetrics(options.registry);
+  const metrics = new RpcServerMetrics(options.registry);
   const server = new Server({
     // The last one listed is the outermost: observability sees every answer, its own included.
     interceptors: [observabilityInterceptor(metrics, options.logger), singleRequestInterceptor],
@@ -90,7 +91,7 @@ export async function startGrpcServer(
   const target = {
     addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation) {
       server.addService(definition, implementation);
-      metrics.initialize(definition);
+      initializeMetrics(metrics, definition);
     },
   };
 

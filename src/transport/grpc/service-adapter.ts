@@ -9,24 +9,16 @@ import {
   type UntypedHandleCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { Principal } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
-import { bearerToken } from '../../domain/auth/access-tokens.js';
-import { SHUTDOWN_DEPENDENCY } from '../../shared/grpc/error-metadata.js';
 import {
   assertWellFormed,
   type MalformedRequest,
   type Message,
 } from '../../shared/grpc/service-definition.js';
 import type { Logger } from '../../telemetry/index.js';
-import {
-  chargeCommandKey,
-  clientIpKey,
-  INTERNAL_METHODS,
-  peerAddress,
-  principalKey,
-  PUBLIC_METHODS,
-} from '../rpc/call-context.js';
+import { clientIpKey, peerAddress } from '../rpc/call-context.js';
+import { admitCall, type CallGuard } from '../rpc/call-guard.js';
+import { SHUTTING_DOWN } from '../rpc/rpc-status.js';
 import { GrpcHandlerContext } from './handler-context.js';
 import { annotateCall, callContextFor } from './observability.js';
 import { context as otelContext } from '@opentelemetry/api';
@@ -38,12 +30,8 @@ import { toGrpcStatus } from './status.js';
  * Methods missing from `impl` answer UNIMPLEMENTED.
  */
 
-export interface AdapterOptions {
+export interface AdapterOptions extends CallGuard {
   readonly logger: Logger;
-  /** Verifies an access token; every method but PUBLIC_METHODS requires one. */
-  readonly authenticate?: (accessToken: string) => Promise<Principal>;
-  /** Per-user rate limit of an authenticated call; throws `resource_exhausted` when over. */
-  readonly limitCall?: (principal: Principal, method: DescMethod) => Promise<void>;
   /** Aborted when the server shuts down, so long-lived handlers can stop. */
   readonly shutdownSignal?: AbortSignal;
 }
@@ -218,12 +206,6 @@ async function pump(
   }
 }
 
-const SHUTTING_DOWN = new DomainError(
-  'unavailable',
-  'the server is shutting down; reconnect to continue',
-  { retryAfterMs: 0, dependency: SHUTDOWN_DEPENDENCY },
-);
-
 function waitForDrain(call: StreamingCall, signal: AbortSignal) {
   return new Promise<void>((resolve) => {
     const done = () => {
@@ -251,23 +233,14 @@ async function handlerContext(
 ): Promise<GrpcHandlerContext> {
   const values = createContextValues();
   values.set(clientIpKey, peerAddress(call.getPeer()));
-  if (
-    options.authenticate !== undefined &&
-    !PUBLIC_METHODS.has(`${service.typeName}/${method.name}`) &&
-    !INTERNAL_METHODS.has(`${service.typeName}/${method.name}`)
-  ) {
-    const [authorization] = call.metadata.get('authorization');
-    const principal = await options.authenticate(
-      bearerToken(typeof authorization === 'string' ? authorization : undefined),
-    );
-    values.set(principalKey, principal);
-    annotateCall(call.metadata, { userId: principal.userId });
-    const limitCall = options.limitCall;
-    if (limitCall !== undefined) {
-      await limitCall(principal, method);
-      values.set(chargeCommandKey, (commandMethod) => limitCall(principal, commandMethod));
-    }
-  }
+  const [authorization] = call.metadata.get('authorization');
+  const principal = await admitCall(
+    options,
+    method,
+    typeof authorization === 'string' ? authorization : undefined,
+    values,
+  );
+  if (principal !== undefined) annotateCall(call.metadata, { userId: principal.userId });
   if ('request' in call) assertWellFormed(call.request);
   return new GrpcHandlerContext({
     service,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
@@ -14,7 +14,13 @@ import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { boundedMessage } from '../../domain/errors.js';
+import { registerConnectRoutes, type ConnectRoutesOptions } from '../connect/connect-routes.js';
 import { registerAuthentication } from './authenticate.js';
+import {
+  DEFAULT_SERVER_LIMITS,
+  dualProtocolServer,
+  type ServerLimits,
+} from './dual-protocol-server.js';
 import { toHttpError } from './errors.js';
 
 export interface HttpServerOptions {
@@ -30,6 +36,10 @@ export interface HttpServerOptions {
   readonly tracing: boolean;
   /** The built web app to serve at `/`, if it holds an index.html. */
   readonly webAssetsDir?: string;
+  /** Unset: DEFAULT_SERVER_LIMITS. */
+  readonly limits?: ServerLimits;
+  /** The RPC services, over Connect, gRPC-Web and gRPC (connect-routes.ts). */
+  readonly rpc?: Pick<ConnectRoutesOptions, 'registrations' | 'limitCall' | 'readMaxBytes'>;
 }
 
 /** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
@@ -47,14 +57,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
-    ...(options.tls === undefined
-      ? {}
-      : {
-          https: {
-            cert: readFileSync(options.tls.certFile),
-            key: readFileSync(options.tls.keyFile),
-          },
-        }),
+    serverFactory: (handler) =>
+      dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls),
   }) as unknown as FastifyInstance;
 
   const recorder = requestRecorder(options.registry, logger);
@@ -105,6 +109,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         user_id: request.principal?.userId,
         session_id: request.principal?.sessionId,
       }));
+    }
+    if (options.rpc !== undefined) {
+      await registerConnectRoutes(api, {
+        ...options.rpc,
+        logger,
+        registry: options.registry,
+        ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+      });
     }
   });
 

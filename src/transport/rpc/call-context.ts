@@ -45,6 +45,8 @@ export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
   'trading.v1.AuthService/Logout',
   'trading.v1.MarketDataService/GetOrderBook',
   'trading.v1.MarketDataService/Subscribe',
+  // Answers heartbeats of public streams too; the session id names the connection.
+  'trading.v1.SessionService/Pong',
 ]);
 
 /**

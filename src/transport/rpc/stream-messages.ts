@@ -1,5 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import type { SequencedBook } from '../../domain/streams/book-replica.js';
+import type { Quality } from '../../domain/streams/connection-quality.js';
+import type { HeartbeatDelivery, QualityDelivery } from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import {
   cachedParser,
@@ -21,6 +23,11 @@ import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
 } from '../../gen/trading/v1/session_pb.js';
+import {
+  ConnectionQuality,
+  HeartbeatSchema,
+  QualityChangeSchema,
+} from '../../gen/trading/v1/stream_pb.js';
 import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.js';
 
 /**
@@ -51,11 +58,48 @@ export function orderBookMessage(symbol: string, epoch: number, book: SequencedB
 const side = (changes: readonly LevelChange[], wanted: 'buy' | 'sell') =>
   levels(changes.filter((c) => c.side === wanted));
 
+const PB_QUALITIES: Record<Quality, ConnectionQuality> = {
+  excellent: ConnectionQuality.EXCELLENT,
+  good: ConnectionQuality.GOOD,
+  fair: ConnectionQuality.FAIR,
+  poor: ConnectionQuality.POOR,
+  offline: ConnectionQuality.OFFLINE,
+};
+
+/** A heartbeat or quality change, the same event on every stream response. */
+function connectionEvent(delivery: HeartbeatDelivery | QualityDelivery) {
+  return delivery.kind === 'heartbeat'
+    ? {
+        case: 'heartbeat' as const,
+        value: create(HeartbeatSchema, {
+          id: BigInt(delivery.id),
+          serverTimeUnixMs: BigInt(delivery.serverTimeMs),
+        }),
+      }
+    : {
+        case: 'quality' as const,
+        value: create(QualityChangeSchema, {
+          quality: PB_QUALITIES[delivery.quality],
+          rttMs: delivery.rttMs,
+          jitterMs: delivery.jitterMs,
+          missedHeartbeats: delivery.missedHeartbeats,
+        }),
+      };
+}
+
 /** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): SubscribeResponse {
+  if (delivery.kind === 'heartbeat' || delivery.kind === 'quality') {
+    // Heartbeats and quality changes belong to the connection, not to a stream.
+    return create(SubscribeResponseSchema, {
+      sessionId: session.sessionId,
+      pod: session.pod,
+      event: connectionEvent(delivery),
+    });
+  }
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
   const head = {
     stream: delivery.stream,
@@ -73,6 +117,21 @@ export function subscribeMessage(
         snapshot?.kind === 'book'
           ? { case: 'snapshot', value: orderBookMessage(symbol, delivery.epoch, snapshot.book) }
           : { case: undefined },
+    });
+  }
+  if (delivery.kind === 'conflated') {
+    return create(SubscribeResponseSchema, {
+      ...head,
+      event: {
+        case: 'delta',
+        value: {
+          symbol,
+          bids: side(delivery.levels, 'buy'),
+          asks: side(delivery.levels, 'sell'),
+          checksum: delivery.checksum,
+          firstSeq: BigInt(delivery.firstSeq),
+        },
+      },
     });
   }
   const { payload } = delivery.entry;
@@ -112,6 +171,16 @@ export function privateMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): OpenStreamResponse {
+  if (delivery.kind === 'heartbeat' || delivery.kind === 'quality') {
+    return create(OpenStreamResponseSchema, {
+      sessionId: session.sessionId,
+      pod: session.pod,
+      event: connectionEvent(delivery),
+    });
+  }
+  if (delivery.kind === 'conflated') {
+    throw new RangeError(`a private stream is never conflated (${delivery.stream})`);
+  }
   const head = {
     stream: delivery.stream,
     epoch: BigInt(delivery.epoch),

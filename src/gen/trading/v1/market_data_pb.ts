@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { PriceLevel, Side } from "./common_pb.js";
 import { file_trading_v1_common } from "./common_pb.js";
-import type { Heartbeat, Reconnect, StreamPosition } from "./stream_pb.js";
+import type { Heartbeat, QualityChange, Reconnect, StreamPosition } from "./stream_pb.js";
 import { file_trading_v1_stream } from "./stream_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/market_data.proto.
  */
 export const file_trading_v1_market_data: GenFile = /*@__PURE__*/
-  fileDesc("Chx0cmFkaW5nL3YxL21hcmtldF9kYXRhLnByb3RvEgp0cmFkaW5nLnYxIpUBCglPcmRlckJvb2sSDgoGc3ltYm9sGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIkCgRiaWRzGAQgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYBSADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBiABKA0iNAoTR2V0T3JkZXJCb29rUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFZGVwdGgYAiABKA0iOwoUR2V0T3JkZXJCb29rUmVzcG9uc2USIwoEYm9vaxgBIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rImYKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ltYm9scxgBIAMoCRISCgpzZXNzaW9uX2lkGAIgASgJEi0KCXBvc2l0aW9ucxgDIAMoCzIaLnRyYWRpbmcudjEuU3RyZWFtUG9zaXRpb24ieQoJQm9va0RlbHRhEg4KBnN5bWJvbBgBIAEoCRIkCgRiaWRzGAIgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYAyADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBCABKA0ihgEKBVRyYWRlEg4KBnN5bWJvbBgBIAEoCRIQCgh0cmFkZV9pZBgCIAEoCRINCgVwcmljZRgDIAEoAxIQCghxdWFudGl0eRgEIAEoAxIkCgp0YWtlcl9zaWRlGAUgASgOMhAudHJhZGluZy52MS5TaWRlEhQKDHRpbWVfdW5peF9tcxgGIAEoAyJkCgZUaWNrZXISDgoGc3ltYm9sGAEgASgJEhIKCmxhc3RfcHJpY2UYAiABKAMSEAoIYmVzdF9iaWQYAyABKAMSEAoIYmVzdF9hc2sYBCABKAMSEgoKdm9sdW1lXzI0aBgFIAEoAyLxAgoRU3Vic2NyaWJlUmVzcG9uc2USDgoGc3RyZWFtGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIRCglyZWNvdmVyZWQYBCABKAgSEgoKc2Vzc2lvbl9pZBgFIAEoCRILCgNwb2QYBiABKAkSKQoIc25hcHNob3QYCiABKAsyFS50cmFkaW5nLnYxLk9yZGVyQm9va0gAEiYKBWRlbHRhGAsgASgLMhUudHJhZGluZy52MS5Cb29rRGVsdGFIABIiCgV0cmFkZRgMIAEoCzIRLnRyYWRpbmcudjEuVHJhZGVIABIkCgZ0aWNrZXIYDSABKAsyEi50cmFkaW5nLnYxLlRpY2tlckgAEioKCWhlYXJ0YmVhdBgOIAEoCzIVLnRyYWRpbmcudjEuSGVhcnRiZWF0SAASKgoJcmVjb25uZWN0GA8gASgLMhUudHJhZGluZy52MS5SZWNvbm5lY3RIAEIHCgVldmVudDKyAQoRTWFya2V0RGF0YVNlcnZpY2USUQoMR2V0T3JkZXJCb29rEh8udHJhZGluZy52MS5HZXRPcmRlckJvb2tSZXF1ZXN0GiAudHJhZGluZy52MS5HZXRPcmRlckJvb2tSZXNwb25zZRJKCglTdWJzY3JpYmUSHC50cmFkaW5nLnYxLlN1YnNjcmliZVJlcXVlc3QaHS50cmFkaW5nLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_trading_v1_common, file_trading_v1_stream]);
+  fileDesc("Chx0cmFkaW5nL3YxL21hcmtldF9kYXRhLnByb3RvEgp0cmFkaW5nLnYxIpUBCglPcmRlckJvb2sSDgoGc3ltYm9sGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIkCgRiaWRzGAQgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYBSADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBiABKA0iNAoTR2V0T3JkZXJCb29rUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFZGVwdGgYAiABKA0iOwoUR2V0T3JkZXJCb29rUmVzcG9uc2USIwoEYm9vaxgBIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rImYKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ltYm9scxgBIAMoCRISCgpzZXNzaW9uX2lkGAIgASgJEi0KCXBvc2l0aW9ucxgDIAMoCzIaLnRyYWRpbmcudjEuU3RyZWFtUG9zaXRpb24ijAEKCUJvb2tEZWx0YRIOCgZzeW1ib2wYASABKAkSJAoEYmlkcxgCIAMoCzIWLnRyYWRpbmcudjEuUHJpY2VMZXZlbBIkCgRhc2tzGAMgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEhAKCGNoZWNrc3VtGAQgASgNEhEKCWZpcnN0X3NlcRgFIAEoBCKGAQoFVHJhZGUSDgoGc3ltYm9sGAEgASgJEhAKCHRyYWRlX2lkGAIgASgJEg0KBXByaWNlGAMgASgDEhAKCHF1YW50aXR5GAQgASgDEiQKCnRha2VyX3NpZGUYBSABKA4yEC50cmFkaW5nLnYxLlNpZGUSFAoMdGltZV91bml4X21zGAYgASgDImQKBlRpY2tlchIOCgZzeW1ib2wYASABKAkSEgoKbGFzdF9wcmljZRgCIAEoAxIQCghiZXN0X2JpZBgDIAEoAxIQCghiZXN0X2FzaxgEIAEoAxISCgp2b2x1bWVfMjRoGAUgASgDIp8DChFTdWJzY3JpYmVSZXNwb25zZRIOCgZzdHJlYW0YASABKAkSDQoFZXBvY2gYAiABKAQSCwoDc2VxGAMgASgEEhEKCXJlY292ZXJlZBgEIAEoCBISCgpzZXNzaW9uX2lkGAUgASgJEgsKA3BvZBgGIAEoCRIpCghzbmFwc2hvdBgKIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rSAASJgoFZGVsdGEYCyABKAsyFS50cmFkaW5nLnYxLkJvb2tEZWx0YUgAEiIKBXRyYWRlGAwgASgLMhEudHJhZGluZy52MS5UcmFkZUgAEiQKBnRpY2tlchgNIAEoCzISLnRyYWRpbmcudjEuVGlja2VySAASKgoJaGVhcnRiZWF0GA4gASgLMhUudHJhZGluZy52MS5IZWFydGJlYXRIABIqCglyZWNvbm5lY3QYDyABKAsyFS50cmFkaW5nLnYxLlJlY29ubmVjdEgAEiwKB3F1YWxpdHkYECABKAsyGS50cmFkaW5nLnYxLlF1YWxpdHlDaGFuZ2VIAEIHCgVldmVudDKyAQoRTWFya2V0RGF0YVNlcnZpY2USUQoMR2V0T3JkZXJCb29rEh8udHJhZGluZy52MS5HZXRPcmRlckJvb2tSZXF1ZXN0GiAudHJhZGluZy52MS5HZXRPcmRlckJvb2tSZXNwb25zZRJKCglTdWJzY3JpYmUSHC50cmFkaW5nLnYxLlN1YnNjcmliZVJlcXVlc3QaHS50cmFkaW5nLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_trading_v1_common, file_trading_v1_stream]);
 
 /**
  * @generated from message trading.v1.OrderBook
@@ -152,9 +152,20 @@ export type BookDelta = Message<"trading.v1.BookDelta"> & {
   asks: PriceLevel[];
 
   /**
+   * CRC32 of the top 10 levels after this delta (after `seq` when conflated).
+   *
    * @generated from field: uint32 checksum = 4;
    */
   checksum: number;
+
+  /**
+   * Set on a conflated delta: it stands for every seq from first_seq to the message's seq, and
+   * its levels are the latest quantity of each level changed in that range. It follows a book
+   * whose seq is first_seq - 1. Zero on a plain delta, which stands for its seq alone.
+   *
+   * @generated from field: uint64 first_seq = 5;
+   */
+  firstSeq: bigint;
 };
 
 /**
@@ -322,6 +333,12 @@ export type SubscribeResponse = Message<"trading.v1.SubscribeResponse"> & {
      */
     value: Reconnect;
     case: "reconnect";
+  } | {
+    /**
+     * @generated from field: trading.v1.QualityChange quality = 16;
+     */
+    value: QualityChange;
+    case: "quality";
   } | { case: undefined; value?: undefined };
 };
 

@@ -8,7 +8,7 @@ import type { Balance } from "./account_pb.js";
 import { file_trading_v1_account } from "./account_pb.js";
 import type { Fill, Order } from "./orders_pb.js";
 import { file_trading_v1_orders } from "./orders_pb.js";
-import type { Heartbeat, Reconnect, StreamPosition } from "./stream_pb.js";
+import type { Heartbeat, QualityChange, Reconnect, StreamPosition } from "./stream_pb.js";
 import { file_trading_v1_stream } from "./stream_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/session.proto.
  */
 export const file_trading_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("Chh0cmFkaW5nL3YxL3Nlc3Npb24ucHJvdG8SCnRyYWRpbmcudjEiVgoRT3BlblN0cmVhbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRItCglwb3NpdGlvbnMYAiADKAsyGi50cmFkaW5nLnYxLlN0cmVhbVBvc2l0aW9uIlQKD0V4ZWN1dGlvblJlcG9ydBIgCgVvcmRlchgBIAEoCzIRLnRyYWRpbmcudjEuT3JkZXISHwoFZmlsbHMYAiADKAsyEC50cmFkaW5nLnYxLkZpbGwiNgoNQmFsYW5jZVVwZGF0ZRIlCghiYWxhbmNlcxgBIAMoCzITLnRyYWRpbmcudjEuQmFsYW5jZSK2AgoST3BlblN0cmVhbVJlc3BvbnNlEg4KBnN0cmVhbRgBIAEoCRINCgVlcG9jaBgCIAEoBBILCgNzZXEYAyABKAQSEQoJcmVjb3ZlcmVkGAQgASgIEhIKCnNlc3Npb25faWQYBSABKAkSCwoDcG9kGAYgASgJEjAKCWV4ZWN1dGlvbhgKIAEoCzIbLnRyYWRpbmcudjEuRXhlY3V0aW9uUmVwb3J0SAASLQoIYmFsYW5jZXMYCyABKAsyGS50cmFkaW5nLnYxLkJhbGFuY2VVcGRhdGVIABIqCgloZWFydGJlYXQYDCABKAsyFS50cmFkaW5nLnYxLkhlYXJ0YmVhdEgAEioKCXJlY29ubmVjdBgNIAEoCzIVLnRyYWRpbmcudjEuUmVjb25uZWN0SABCBwoFZXZlbnQiNwoLUG9uZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxoZWFydGJlYXRfaWQYAiABKAQiDgoMUG9uZ1Jlc3BvbnNlIkEKFVJlYXV0aGVudGljYXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhQKDGFjY2Vzc190b2tlbhgCIAEoCSIYChZSZWF1dGhlbnRpY2F0ZVJlc3BvbnNlMvMBCg5TZXNzaW9uU2VydmljZRJNCgpPcGVuU3RyZWFtEh0udHJhZGluZy52MS5PcGVuU3RyZWFtUmVxdWVzdBoeLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlc3BvbnNlMAESOQoEUG9uZxIXLnRyYWRpbmcudjEuUG9uZ1JlcXVlc3QaGC50cmFkaW5nLnYxLlBvbmdSZXNwb25zZRJXCg5SZWF1dGhlbnRpY2F0ZRIhLnRyYWRpbmcudjEuUmVhdXRoZW50aWNhdGVSZXF1ZXN0GiIudHJhZGluZy52MS5SZWF1dGhlbnRpY2F0ZVJlc3BvbnNlYgZwcm90bzM", [file_trading_v1_account, file_trading_v1_orders, file_trading_v1_stream]);
+  fileDesc("Chh0cmFkaW5nL3YxL3Nlc3Npb24ucHJvdG8SCnRyYWRpbmcudjEiVgoRT3BlblN0cmVhbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRItCglwb3NpdGlvbnMYAiADKAsyGi50cmFkaW5nLnYxLlN0cmVhbVBvc2l0aW9uIlQKD0V4ZWN1dGlvblJlcG9ydBIgCgVvcmRlchgBIAEoCzIRLnRyYWRpbmcudjEuT3JkZXISHwoFZmlsbHMYAiADKAsyEC50cmFkaW5nLnYxLkZpbGwiNgoNQmFsYW5jZVVwZGF0ZRIlCghiYWxhbmNlcxgBIAMoCzITLnRyYWRpbmcudjEuQmFsYW5jZSLkAgoST3BlblN0cmVhbVJlc3BvbnNlEg4KBnN0cmVhbRgBIAEoCRINCgVlcG9jaBgCIAEoBBILCgNzZXEYAyABKAQSEQoJcmVjb3ZlcmVkGAQgASgIEhIKCnNlc3Npb25faWQYBSABKAkSCwoDcG9kGAYgASgJEjAKCWV4ZWN1dGlvbhgKIAEoCzIbLnRyYWRpbmcudjEuRXhlY3V0aW9uUmVwb3J0SAASLQoIYmFsYW5jZXMYCyABKAsyGS50cmFkaW5nLnYxLkJhbGFuY2VVcGRhdGVIABIqCgloZWFydGJlYXQYDCABKAsyFS50cmFkaW5nLnYxLkhlYXJ0YmVhdEgAEioKCXJlY29ubmVjdBgNIAEoCzIVLnRyYWRpbmcudjEuUmVjb25uZWN0SAASLAoHcXVhbGl0eRgOIAEoCzIZLnRyYWRpbmcudjEuUXVhbGl0eUNoYW5nZUgAQgcKBWV2ZW50IjcKC1BvbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFAoMaGVhcnRiZWF0X2lkGAIgASgEIg4KDFBvbmdSZXNwb25zZSJBChVSZWF1dGhlbnRpY2F0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxhY2Nlc3NfdG9rZW4YAiABKAkiGAoWUmVhdXRoZW50aWNhdGVSZXNwb25zZTLzAQoOU2Vzc2lvblNlcnZpY2USTQoKT3BlblN0cmVhbRIdLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlcXVlc3QaHi50cmFkaW5nLnYxLk9wZW5TdHJlYW1SZXNwb25zZTABEjkKBFBvbmcSFy50cmFkaW5nLnYxLlBvbmdSZXF1ZXN0GhgudHJhZGluZy52MS5Qb25nUmVzcG9uc2USVwoOUmVhdXRoZW50aWNhdGUSIS50cmFkaW5nLnYxLlJlYXV0aGVudGljYXRlUmVxdWVzdBoiLnRyYWRpbmcudjEuUmVhdXRoZW50aWNhdGVSZXNwb25zZWIGcHJvdG8z", [file_trading_v1_account, file_trading_v1_orders, file_trading_v1_stream]);
 
 /**
  * @generated from message trading.v1.OpenStreamRequest
@@ -144,6 +144,12 @@ export type OpenStreamResponse = Message<"trading.v1.OpenStreamResponse"> & {
      */
     value: Reconnect;
     case: "reconnect";
+  } | {
+    /**
+     * @generated from field: trading.v1.QualityChange quality = 14;
+     */
+    value: QualityChange;
+    case: "quality";
   } | { case: undefined; value?: undefined };
 };
 
@@ -155,6 +161,9 @@ export const OpenStreamResponseSchema: GenMessage<OpenStreamResponse> = /*@__PUR
   messageDesc(file_trading_v1_session, 3);
 
 /**
+ * Public like MarketDataService.Subscribe: the session id (unguessable) names the connection.
+ * It must reach the pod holding the stream (docs/protocol.md, Heartbeats).
+ *
  * @generated from message trading.v1.PongRequest
  */
 export type PongRequest = Message<"trading.v1.PongRequest"> & {

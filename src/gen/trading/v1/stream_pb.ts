@@ -2,15 +2,15 @@
 // @generated from file trading/v1/stream.proto (package trading.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file trading/v1/stream.proto.
  */
 export const file_trading_v1_stream: GenFile = /*@__PURE__*/
-  fileDesc("Chd0cmFkaW5nL3YxL3N0cmVhbS5wcm90bxIKdHJhZGluZy52MSI8Cg5TdHJlYW1Qb3NpdGlvbhIOCgZzdHJlYW0YASABKAkSDQoFZXBvY2gYAiABKAQSCwoDc2VxGAMgASgEIi0KCVJlY29ubmVjdBIQCghkZWxheV9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkiNAoJSGVhcnRiZWF0EgoKAmlkGAEgASgEEhsKE3NlcnZlcl90aW1lX3VuaXhfbXMYAiABKANiBnByb3RvMw");
+  fileDesc("Chd0cmFkaW5nL3YxL3N0cmVhbS5wcm90bxIKdHJhZGluZy52MSI8Cg5TdHJlYW1Qb3NpdGlvbhIOCgZzdHJlYW0YASABKAkSDQoFZXBvY2gYAiABKAQSCwoDc2VxGAMgASgEIi0KCVJlY29ubmVjdBIQCghkZWxheV9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkiNAoJSGVhcnRiZWF0EgoKAmlkGAEgASgEEhsKE3NlcnZlcl90aW1lX3VuaXhfbXMYAiABKAMifQoNUXVhbGl0eUNoYW5nZRIuCgdxdWFsaXR5GAEgASgOMh0udHJhZGluZy52MS5Db25uZWN0aW9uUXVhbGl0eRIOCgZydHRfbXMYAiABKA0SEQoJaml0dGVyX21zGAMgASgNEhkKEW1pc3NlZF9oZWFydGJlYXRzGAQgASgNKtABChFDb25uZWN0aW9uUXVhbGl0eRIiCh5DT05ORUNUSU9OX1FVQUxJVFlfVU5TUEVDSUZJRUQQABIgChxDT05ORUNUSU9OX1FVQUxJVFlfRVhDRUxMRU5UEAESGwoXQ09OTkVDVElPTl9RVUFMSVRZX0dPT0QQAhIbChdDT05ORUNUSU9OX1FVQUxJVFlfRkFJUhADEhsKF0NPTk5FQ1RJT05fUVVBTElUWV9QT09SEAQSHgoaQ09OTkVDVElPTl9RVUFMSVRZX09GRkxJTkUQBWIGcHJvdG8z");
 
 /**
  * Where a client is in one stream; sent back on reconnect to resume.
@@ -66,7 +66,9 @@ export const ReconnectSchema: GenMessage<Reconnect> = /*@__PURE__*/
   messageDesc(file_trading_v1_stream, 1);
 
 /**
- * Server heartbeat; the client answers with a pong carrying the same id.
+ * Server heartbeat, every 10 s by default (docs/protocol.md); the client answers with a pong
+ * carrying the same id (SessionService.Pong on gRPC, in-band on WebSocket). Heartbeat messages
+ * belong to no stream: their stream is empty and their seq 0.
  *
  * @generated from message trading.v1.Heartbeat
  */
@@ -88,4 +90,89 @@ export type Heartbeat = Message<"trading.v1.Heartbeat"> & {
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_trading_v1_stream, 2);
+
+/**
+ * Sent when the server's class of this connection changes, with the figures behind it.
+ *
+ * @generated from message trading.v1.QualityChange
+ */
+export type QualityChange = Message<"trading.v1.QualityChange"> & {
+  /**
+   * @generated from field: trading.v1.ConnectionQuality quality = 1;
+   */
+  quality: ConnectionQuality;
+
+  /**
+   * Smoothed round-trip time, milliseconds.
+   *
+   * @generated from field: uint32 rtt_ms = 2;
+   */
+  rttMs: number;
+
+  /**
+   * RFC 3550 jitter of the round-trip times, milliseconds.
+   *
+   * @generated from field: uint32 jitter_ms = 3;
+   */
+  jitterMs: number;
+
+  /**
+   * Heartbeats unanswered in a row.
+   *
+   * @generated from field: uint32 missed_heartbeats = 4;
+   */
+  missedHeartbeats: number;
+};
+
+/**
+ * Describes the message trading.v1.QualityChange.
+ * Use `create(QualityChangeSchema)` to create a new message.
+ */
+export const QualityChangeSchema: GenMessage<QualityChange> = /*@__PURE__*/
+  messageDesc(file_trading_v1_stream, 3);
+
+/**
+ * How the server classes a connection from its pongs (RTT, jitter, missed heartbeats).
+ *
+ * @generated from enum trading.v1.ConnectionQuality
+ */
+export enum ConnectionQuality {
+  /**
+   * @generated from enum value: CONNECTION_QUALITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CONNECTION_QUALITY_EXCELLENT = 1;
+   */
+  EXCELLENT = 1,
+
+  /**
+   * @generated from enum value: CONNECTION_QUALITY_GOOD = 2;
+   */
+  GOOD = 2,
+
+  /**
+   * @generated from enum value: CONNECTION_QUALITY_FAIR = 3;
+   */
+  FAIR = 3,
+
+  /**
+   * Book streams are conflated while a connection is poor or offline.
+   *
+   * @generated from enum value: CONNECTION_QUALITY_POOR = 4;
+   */
+  POOR = 4,
+
+  /**
+   * @generated from enum value: CONNECTION_QUALITY_OFFLINE = 5;
+   */
+  OFFLINE = 5,
+}
+
+/**
+ * Describes the enum trading.v1.ConnectionQuality.
+ */
+export const ConnectionQualitySchema: GenEnum<ConnectionQuality> = /*@__PURE__*/
+  enumDesc(file_trading_v1_stream, 0);
 

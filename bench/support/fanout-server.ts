@@ -1,0 +1,193 @@
+/**
+ * One server of `npm run bench:fanout`, in a process of its own so its CPU and memory are
+ * measured apart from the clients: `ws` (bare WebSocket broadcast of the same bytes),
+ * `socketio` (Socket.IO 4 broadcast of the same payload) or `gateway` (this platform's stream
+ * gateway over native gRPC: seq, checksum, heartbeats and quality tracking). Driven over IPC.
+ */
+import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toBinary, create } from '@bufbuild/protobuf';
+import { Server as SocketIoServer } from 'socket.io';
+import { WebSocketServer } from 'ws';
+import { MemorySessionStore } from '../../src/adapters/streams/session-store.memory.js';
+import { MemoryStreamLog } from '../../src/adapters/stream-log/stream-log.memory.js';
+import { BookReplica } from '../../src/domain/streams/book-replica.js';
+import { BookReplicas } from '../../src/domain/streams/book-replicas.js';
+import { ConnectionRegistry } from '../../src/domain/streams/connection-registry.js';
+import { DEFAULT_HEARTBEAT_SETTINGS } from '../../src/domain/streams/heartbeat-tracker.js';
+import { StreamGateway } from '../../src/domain/streams/stream-gateway.js';
+import { streamMetrics } from '../../src/domain/streams/stream.metrics.js';
+import { DEFAULT_SUBSCRIPTION_LIMITS } from '../../src/domain/streams/stream-subscription.js';
+import {
+  MarketDataService,
+  SubscribeResponseSchema,
+} from '../../src/gen/trading/v1/market_data_pb.js';
+import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
+import { Readiness } from '../../src/lifecycle/readiness.js';
+import { createLogger, createMetricsRegistry } from '../../src/telemetry/index.js';
+import { registration, startGrpcServer } from '../../src/transport/grpc/server.js';
+import { marketDataRpc } from '../../src/transport/rpc/market-data.rpc.js';
+import { sessionRpc } from '../../src/transport/rpc/session.rpc.js';
+
+export type ServerKind = 'ws' | 'socketio' | 'gateway';
+export type ToServer = { cmd: 'rss' } | { cmd: 'run'; rate: number; durationS: number };
+export type FromServer =
+  | { type: 'ready'; port: number }
+  | { type: 'rss'; rss: number }
+  | { type: 'done'; cpuUs: number; published: number[] };
+
+const SYMBOL = 'BTC-USD';
+const STREAM = `book.${SYMBOL}`;
+const now = () => performance.timeOrigin + performance.now();
+
+/** The engine side: one level changing per update, with the checksum after it. */
+class Deltas {
+  readonly #book = new BookReplica({ seq: 0, bids: [], asks: [] });
+  next(): { seq: number; payload: string } {
+    const seq = this.#book.seq + 1;
+    const levels = [
+      {
+        side: seq % 2 === 0 ? 'buy' : 'sell',
+        price: 10_000 + (seq % 2 === 0 ? -(seq % 10) : seq % 10),
+        quantity: 1 + (seq % 7),
+      },
+    ] as const;
+    const checksum = this.#book.apply(seq, levels);
+    return { seq, payload: JSON.stringify({ type: 'levels', levels, checksum }) };
+  }
+}
+
+/** What the gateway would put on the wire for the same delta: the bytes ws and Socket.IO send. */
+function wireBytes(seq: number, payload: string): Uint8Array {
+  const delta = JSON.parse(payload) as {
+    levels: { side: string; price: number; quantity: number }[];
+    checksum: number;
+  };
+  const side = (s: string) =>
+    delta.levels
+      .filter((l) => l.side === s)
+      .map((l) => ({ price: BigInt(l.price), quantity: BigInt(l.quantity) }));
+  return toBinary(
+    SubscribeResponseSchema,
+    create(SubscribeResponseSchema, {
+      stream: STREAM,
+      epoch: 1n,
+      seq: BigInt(seq),
+      sessionId: '00000000-0000-0000-0000-000000000000',
+      pod: 'bench',
+      event: {
+        case: 'delta',
+        value: { symbol: SYMBOL, bids: side('buy'), asks: side('sell'), checksum: delta.checksum },
+      },
+    }),
+  );
+}
+
+const send = (message: FromServer) => process.send?.(message);
+
+async function main(kind: ServerKind): Promise<void> {
+  const deltas = new Deltas();
+  let publish: (seq: number, payload: string) => void;
+  let port: number;
+  if (kind === 'ws') {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    port = (wss.address() as { port: number }).port;
+    publish = (seq, payload) => {
+      const bytes = wireBytes(seq, payload);
+      for (const client of wss.clients) client.send(bytes);
+    };
+  } else if (kind === 'socketio') {
+    const http = createServer();
+    const io = new SocketIoServer(http, { transports: ['websocket'], perMessageDeflate: false });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    port = (http.address() as { port: number }).port;
+    publish = (seq, payload) => {
+      io.emit('d', Buffer.from(wireBytes(seq, payload)));
+    };
+  } else {
+    const log = new MemoryStreamLog({ epoch: 1 });
+    const logger = createLogger({ level: 'warn', base: { service: 'bench' } });
+    const registry = createMetricsRegistry({ version: 'bench', role: 'stream' });
+    const metrics = streamMetrics(registry);
+    const snapshots = {
+      book: () => Promise.resolve({ seq: 0, bids: [], asks: [] }),
+      balances: () => Promise.resolve({ seq: 0, balances: [] }),
+    };
+    const limits = DEFAULT_SUBSCRIPTION_LIMITS;
+    const replicas = new BookReplicas({ log, snapshots, limits, sleep: (ms) => sleep(ms), logger });
+    const gateway = new StreamGateway({
+      log,
+      snapshots,
+      replicas,
+      sessions: new MemorySessionStore(),
+      limits,
+      connection: {
+        heartbeat: DEFAULT_HEARTBEAT_SETTINGS,
+        maxMessages: 4_096,
+        conflateBytes: 256 * 1_024,
+        maxBytes: 1_024 * 1_024,
+        conflateIntervalMs: 1_000,
+      },
+      connections: new ConnectionRegistry(metrics),
+      sessionTtlSeconds: 3_600,
+      pod: 'bench',
+      metrics,
+      logger,
+      sleep: (ms) => sleep(ms),
+      now: Date.now,
+    });
+    const server = await startGrpcServer(
+      { host: '127.0.0.1', port: 0, logger, registry, readiness: new Readiness(), tls: undefined },
+      [
+        registration(
+          MarketDataService,
+          marketDataRpc({
+            gateway,
+            replicas,
+            log,
+            symbols: new Set([SYMBOL]),
+            maxSubscriptions: 20,
+          }),
+        ),
+        registration(SessionService, sessionRpc(gateway)),
+      ],
+    );
+    port = server.port;
+    publish = (seq, payload) => {
+      void log.append([{ stream: STREAM, seq, payload }]);
+    };
+  }
+  process.on('message', (message: ToServer) => {
+    if (message.cmd === 'rss') {
+      send({ type: 'rss', rss: process.memoryUsage().rss });
+      return;
+    }
+    const published: number[] = [];
+    const total = Math.round(message.rate * message.durationS);
+    const cpu = process.cpuUsage();
+    const started = now();
+    const tick = () => {
+      // Catch up with the schedule, so a slow tick does not lower the offered rate.
+      const due = Math.min(total, Math.floor(((now() - started) / 1_000) * message.rate) + 1);
+      while (published.length < due) {
+        const { seq, payload } = deltas.next();
+        published.push(now());
+        publish(seq, payload);
+      }
+      if (published.length < total)
+        setTimeout(tick, Math.max(0, started + (published.length * 1_000) / message.rate - now()));
+      else {
+        // Let the last writes drain before the CPU is read.
+        setTimeout(() => {
+          const used = process.cpuUsage(cpu);
+          send({ type: 'done', cpuUs: used.user + used.system, published });
+        }, 1_000);
+      }
+    };
+    tick();
+  });
+  send({ type: 'ready', port });
+}
+
+await main((process.argv[2] ?? 'ws') as ServerKind);
