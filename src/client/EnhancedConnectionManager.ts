@@ -13,6 +13,7 @@ import {
   type ExecutionReport,
   type OpenStreamResponse,
 } from '../gen/trading/v1/session_pb.js';
+import { ConnectionQuality } from '../gen/trading/v1/stream_pb.js';
 import { Backoff, DEFAULT_BACKOFF } from './backoff.js';
 import { ClientBook, type BookView } from './client-book.js';
 import {
@@ -23,7 +24,7 @@ import {
 } from './connection-state.js';
 import { defaultEnvironment, type ClientEnvironment } from './environment.js';
 import { Emitter } from './event-emitter.js';
-import { StreamTracker, type Accepted } from './stream-tracker.js';
+import { StreamTracker, type Accepted, type StreamMessage } from './stream-tracker.js';
 import { TokenKeeper, type AuthState } from './token-keeper.js';
 import { authorizingTransport, type TransportKind, type TransportOption } from './transports.js';
 
@@ -59,6 +60,15 @@ export interface ConnectionEvents {
   balances: readonly Balance[];
   resync: { readonly stream: string; readonly reason: ResyncReason };
 }
+
+const SERVER_QUALITY: Record<ConnectionQuality, QualityClass | undefined> = {
+  [ConnectionQuality.UNSPECIFIED]: undefined,
+  [ConnectionQuality.EXCELLENT]: 'excellent',
+  [ConnectionQuality.GOOD]: 'good',
+  [ConnectionQuality.FAIR]: 'fair',
+  [ConnectionQuality.POOR]: 'poor',
+  [ConnectionQuality.OFFLINE]: 'offline',
+};
 
 /** A server's Reconnect hint is floored at this, so even a 0 never makes a tight loop. */
 const MIN_HINT_MS = 100;
@@ -158,6 +168,9 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
       status: 'idle',
       transport: this.#currentTransport().kind,
       serverQuality: undefined,
+      serverRttMs: undefined,
+      serverJitterMs: undefined,
+      missedHeartbeats: 0,
       quality: 'offline',
       rttMs: [],
       nextRetryAt: undefined,
@@ -430,6 +443,16 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
       this.#attemptEnded(attempt, 'server-reconnect', undefined, event.value.delayMs);
       return true;
     }
+    if (event.case === 'quality') {
+      const { quality, rttMs, jitterMs, missedHeartbeats } = event.value;
+      this.#update({
+        serverQuality: SERVER_QUALITY[quality],
+        serverRttMs: rttMs,
+        serverJitterMs: jitterMs,
+        missedHeartbeats,
+      });
+      return true;
+    }
     return false;
   }
 
@@ -439,7 +462,8 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     const { event } = message;
     if (this.#control(attempt, message.sessionId, event)) return;
     const start = event.case === undefined || event.case === 'snapshot';
-    const accepted = this.#accept(attempt, message, start);
+    const firstSeq = event.case === 'delta' ? event.value.firstSeq : 0n;
+    const accepted = this.#accept(attempt, { ...message, firstSeq }, start);
     if (accepted === undefined) return;
     if (message.stream.startsWith('book.')) {
       const symbol = message.stream.slice('book.'.length);
@@ -490,11 +514,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
   }
 
   /** Checks a message against the stream's position; undefined when it must not be applied. */
-  #accept(
-    attempt: Attempt,
-    message: { stream: string; epoch: bigint; seq: bigint; recovered: boolean },
-    start: boolean,
-  ): Accepted | undefined {
+  #accept(attempt: Attempt, message: StreamMessage, start: boolean): Accepted | undefined {
     if (start) this.#tracker.beginCall([message.stream]);
     const accepted = this.#tracker.accept(message);
     switch (accepted.kind) {

@@ -24,6 +24,10 @@ export interface ConnectionState {
   readonly transport: TransportKind;
   /** The class the server reports, when it does; else undefined. */
   readonly serverQuality: QualityClass | undefined;
+  /** The server's smoothed RTT and jitter of this connection, with its last QualityChange. */
+  readonly serverRttMs: number | undefined;
+  readonly serverJitterMs: number | undefined;
+  readonly missedHeartbeats: number;
   /** The client's own class, from the RTT of its heartbeat answers. */
   readonly quality: QualityClass;
   /** The last round trips in ms, oldest first (for a sparkline). */

@@ -23,6 +23,8 @@ export interface StreamMessage {
   readonly epoch: bigint;
   readonly seq: bigint;
   readonly recovered: boolean;
+  /** On a conflated book delta: the first seq it stands for (it ends at `seq`); else 0. */
+  readonly firstSeq?: bigint;
 }
 
 /**
@@ -65,7 +67,10 @@ export class StreamTracker {
     }
     const last = position?.seq ?? 0n;
     if (seq <= last) return { kind: 'duplicate' };
-    if (seq !== last + 1n) return { kind: 'gap', expected: last + 1n };
+    // A conflated delta holds the latest value of every level changed from firstSeq to seq,
+    // so it applies to a book at any seq in firstSeq - 1 .. seq - 1.
+    const from = message.firstSeq !== undefined && message.firstSeq > 0n ? message.firstSeq : seq;
+    if (from > last + 1n) return { kind: 'gap', expected: last + 1n };
     this.#positions.set(stream, { stream, epoch, seq });
     return { kind: 'next' };
   }

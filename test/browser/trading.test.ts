@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
-
-/** README's screenshots: `UPDATE_SCREENSHOTS=1` writes them to docs/, else they go to tmp. */
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? 'docs' : tmpdir();
 
 /**
  * The web app in a real browser against the real platform on PostgreSQL, as a person would
@@ -125,11 +120,6 @@ describe(
       const panel = watcher.getByTestId('connection-panel');
       assert.equal(await panel.getByTestId('resyncs').innerText(), '0 / 0');
       assert.equal(await panel.getByTestId('pod').innerText(), 'test-pod');
-      await trader.screenshot({ path: join(SCREENSHOTS, 'web-app.png'), fullPage: true });
-      await trader.setViewportSize({ width: 390, height: 844 });
-      await trader
-        .getByTestId('connection-panel')
-        .screenshot({ path: join(SCREENSHOTS, 'connection-panel.png') });
 
       const row = trader.getByTestId('my-orders').getByRole('row', { name: /1,010/ });
       await row.getByRole('button', { name: /Cancel order/ }).click();

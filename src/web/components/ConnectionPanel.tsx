@@ -54,6 +54,15 @@ export function ConnectionPanel() {
               ? `${quality} (client view)`
               : 'not measured yet'}
         </dd>
+        {state.serverRttMs === undefined ? null : (
+          <>
+            <dt>Server's view</dt>
+            <dd data-testid="server-view">
+              RTT {state.serverRttMs} ms · jitter {state.serverJitterMs ?? 0} ms · missed{' '}
+              {state.missedHeartbeats}
+            </dd>
+          </>
+        )}
         <dt>Round trip</dt>
         <dd>
           {rtt === undefined ? 'no heartbeat yet' : `${rtt} ms`}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { ConnectionQuality } from '../../../src/gen/trading/v1/stream_pb.js';
 import {
   EnhancedConnectionManager,
   Flag,
@@ -243,6 +244,84 @@ describe('EnhancedConnectionManager', () => {
     await advance(client.state.nextRetryAt! - Date.now());
     const positions = platform.subscribes[1]?.positions.map((p) => p.stream);
     assert.deepEqual(positions, ['trades.BTC-USD'], 'the book asks for a snapshot, trades resume');
+  });
+
+  test('a conflated delta standing for several seqs applies to the book it follows', async () => {
+    const after = { bids: [[64100, 3]] as [number, number][], asks: BOOK.asks };
+    const conflated = delta(
+      8,
+      {
+        bids: [
+          [64100, 3],
+          [64000, 0],
+        ],
+      },
+      after,
+    );
+    if (conflated.event?.case === 'delta') conflated.event.value.firstSeq = 6n;
+    platform.market.push({
+      messages: [snapshot(5, BOOK.bids, BOOK.asks), conflated],
+      then: 'hang',
+    });
+    const client = manager();
+    client.start();
+    await flush();
+    assert.equal(client.state.gaps, 0);
+    assert.equal(client.book('BTC-USD')?.seq, 8n);
+    assert.deepEqual(client.book('BTC-USD')?.bids, [{ price: 64100n, quantity: 3n }]);
+  });
+
+  test('a conflated delta that starts after a missing seq is a gap', async () => {
+    const conflated = delta(
+      9,
+      { bids: [[64100, 3]] },
+      {
+        bids: [
+          [64100, 3],
+          [64000, 2],
+        ],
+        asks: BOOK.asks,
+      },
+    );
+    if (conflated.event?.case === 'delta') conflated.event.value.firstSeq = 7n;
+    platform.market.push({
+      messages: [snapshot(5, BOOK.bids, BOOK.asks), conflated],
+      then: 'hang',
+    });
+    const client = manager();
+    client.start();
+    await flush();
+    assert.equal(client.state.gaps, 1);
+  });
+
+  test("shows the server's class of the connection and its figures", async () => {
+    platform.market.push({
+      messages: [
+        snapshot(5, BOOK.bids, BOOK.asks),
+        {
+          stream: '',
+          pod: 'pod-a',
+          event: {
+            case: 'quality',
+            value: {
+              quality: ConnectionQuality.POOR,
+              rttMs: 850,
+              jitterMs: 120,
+              missedHeartbeats: 1,
+            },
+          },
+        },
+      ],
+      then: 'hang',
+    });
+    const client = manager();
+    client.start();
+    await flush();
+    assert.equal(client.state.serverQuality, 'poor');
+    assert.equal(client.state.serverRttMs, 850);
+    assert.equal(client.state.serverJitterMs, 120);
+    assert.equal(client.state.missedHeartbeats, 1);
+    assert.equal(client.book('BTC-USD')?.seq, 5n, 'a control message moves no position');
   });
 
   test('a checksum mismatch drops the book and resubscribes', async () => {

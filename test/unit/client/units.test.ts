@@ -33,7 +33,10 @@ test('typed decimals become exact integers, or nothing when they do not fit the 
 });
 
 test('a refusal names its field from the error-field metadata or the message prefix', () => {
-  const byPrefix = new ConnectError('quantity: must be between 1 and 10000 lots', Code.InvalidArgument);
+  const byPrefix = new ConnectError(
+    'quantity: must be between 1 and 10000 lots',
+    Code.InvalidArgument,
+  );
   assert.deepEqual(fieldErrorOf(byPrefix), {
     field: 'quantity',
     message: 'must be between 1 and 10000 lots',
