@@ -97,7 +97,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   simulator?.start();
   const streams =
     config.role === 'stream' || config.role === 'all'
-      ? createStreams(config, ordersSettings(data.embedded), data, { logger, registry })
+      ? createStreams(config, ordersSettings(data.embedded), data, {
+          logger,
+          registry,
+          verifyToken: (token) => auth.authenticateExpiring(token),
+        })
       : undefined;
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
@@ -144,6 +148,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   const httpPort =
     typeof address === 'object' && address !== null ? address.port : config.http.port;
 
+  // Streams get their Reconnect and end, spread over the window, before the servers close.
+  if (streams !== undefined) shutdown.add(streams.drainStep);
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.

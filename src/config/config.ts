@@ -228,6 +228,7 @@ const envSchema = z.object({
   STREAM_QUALITY_MISSED_POOR: positiveInt(2, 100),
   STREAM_QUALITY_MISSED_OFFLINE: positiveInt(3, 100),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
+  STREAM_DRAIN_WINDOW_MS: optional(millis(0, 600_000)),
 });
 
 export interface Config {
@@ -324,6 +325,8 @@ export interface Config {
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
     readonly sessionTtlSeconds: number;
+    /** On shutdown, streams are told to reconnect at delays spread over this window. */
+    readonly drainWindowMs: number;
     /** Bytes waiting for a client past which its book streams are conflated. */
     readonly sendQueueConflateBytes: number;
     /** Bytes waiting for a client past which it is disconnected (RESOURCE_EXHAUSTED). */
@@ -429,6 +432,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
     );
   }
+  const drainWindowMs = e.STREAM_DRAIN_WINDOW_MS ?? Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2);
+  if (drainWindowMs > e.SHUTDOWN_TIMEOUT_MS / 2) {
+    problems.push(
+      `STREAM_DRAIN_WINDOW_MS="${drainWindowMs}": at most half of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), so servers, shards and pools still close within the deadline after the streams are drained`,
+    );
+  }
   problems.push(...streamProblems(e));
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -520,6 +529,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
+      drainWindowMs,
       sendQueueConflateBytes: e.STREAM_SEND_QUEUE_CONFLATE_BYTES,
       sendQueueMaxBytes: e.STREAM_SEND_QUEUE_MAX_BYTES,
       conflateIntervalMs: e.STREAM_CONFLATE_INTERVAL_MS,

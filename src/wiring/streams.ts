@@ -1,12 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { BookReplicas } from '../domain/streams/book-replicas.js';
+import type { VerifiedToken } from '../domain/auth/access-tokens.js';
+import { DomainError } from '../domain/errors.js';
+import { StreamDrain } from '../domain/streams/stream-drain.js';
 import { ConnectionRegistry } from '../domain/streams/connection-registry.js';
 import { StreamGateway } from '../domain/streams/stream-gateway.js';
 import { streamMetrics } from '../domain/streams/stream.metrics.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS } from '../domain/streams/stream-subscription.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.postgres.js';
+import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../transport/rpc/session.rpc.js';
@@ -16,6 +20,10 @@ import type { OrdersSettings } from './orders.js';
 export interface Streams {
   readonly marketDataRpc: ReturnType<typeof marketDataRpc>;
   readonly sessionRpc: ReturnType<typeof sessionRpc>;
+  /** Every open stream connection, whatever its transport registers with it. */
+  readonly drain: StreamDrain;
+  /** Tells every stream to reconnect (jittered) and ends it: before the servers close. */
+  readonly drainStep: ShutdownStep;
   /** Stops the book replicas' subscriptions. */
   readonly closeStep: ShutdownStep;
 }
@@ -25,7 +33,11 @@ export function createStreams(
   config: Config,
   settings: OrdersSettings,
   data: DataLayer,
-  deps: { readonly logger: Logger; readonly registry: Registry },
+  deps: {
+    readonly logger: Logger;
+    readonly registry: Registry;
+    readonly verifyToken: (token: string) => Promise<VerifiedToken>;
+  },
 ): Streams {
   const limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, maxReplay: config.streams.maxReplay };
   const snapshots = new PostgresStreamSnapshots(data.postgres);
@@ -37,6 +49,16 @@ export function createStreams(
     logger: deps.logger,
   });
   const metrics = streamMetrics(deps.registry);
+  const drain = new StreamDrain({
+    windowMs: config.streams.drainWindowMs,
+    random: Math.random,
+    sleep: (ms) => sleep(ms),
+    now: Date.now,
+    observe: (seconds) => {
+      metrics.drainSeconds.observe(seconds);
+    },
+    logger: deps.logger,
+  });
   const { streams } = config;
   const gateway = new StreamGateway({
     log: data.streamLog,
@@ -73,6 +95,12 @@ export function createStreams(
     logger: deps.logger,
     sleep: (ms) => sleep(ms),
     now: Date.now,
+    drain,
+    goingAway: () =>
+      new DomainError('unavailable', 'the server is shutting down; reconnect to continue', {
+        retryAfterMs: 0,
+        dependency: SHUTDOWN_DEPENDENCY,
+      }),
   });
   return {
     marketDataRpc: marketDataRpc({
@@ -82,7 +110,9 @@ export function createStreams(
       symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
       maxSubscriptions: config.streams.maxSubscriptions,
     }),
-    sessionRpc: sessionRpc(gateway),
+    sessionRpc: sessionRpc({ gateway, verifyToken: deps.verifyToken }),
+    drain,
+    drainStep: { name: 'stream drain', run: () => drain.drain() },
     closeStep: {
       name: 'book replicas',
       run: () => {

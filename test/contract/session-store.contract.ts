@@ -48,6 +48,14 @@ export function sessionStoreContract(name: string, harness: SessionStoreHarness)
       assert.deepEqual(await store.get('s-1'), record({ pod: 'pod-b', streams: [] }));
     });
 
+    test("a private session keeps its token's expiry", async () => {
+      const store = await harness.subject();
+
+      await store.put(record({ tokenExpiresAtMs: 1_900_000_000_000 }), 60);
+
+      assert.equal((await store.get('s-1'))?.tokenExpiresAtMs, 1_900_000_000_000);
+    });
+
     test('an unknown session is undefined', async () => {
       const store = await harness.subject();
 

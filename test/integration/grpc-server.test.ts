@@ -5,14 +5,11 @@ import {
   Client as GrpcClient,
   credentials,
   loadPackageDefinition,
-  Metadata,
   type ServiceError,
   status,
   type Client,
   type ClientDuplexStream,
 } from '@grpc/grpc-js';
-import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
-import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, healthClient, rawGrpcCall, unary } from '../support/grpc.js';
@@ -98,30 +95,6 @@ test('an error call is counted under its code name and logged with code and dura
   assert.ok(line);
   assert.equal(line.grpc_method, 'Check');
   assert.equal(typeof line.duration_ms, 'number');
-});
-
-test('a service not built yet answers UNIMPLEMENTED with a readable message, and is counted', async () => {
-  const auth = grpcClient(app.grpcAddress, AuthService);
-  const credentials = { username: 'unimplemented', password: 'long enough password' };
-  await unary(auth, 'register', credentials);
-  const login = await unary<{ tokens: { accessToken: string } }>(auth, 'login', credentials);
-  auth.close();
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${login.response?.tokens.accessToken ?? ''}`);
-
-  const sessions = grpcClient(app.grpcAddress, SessionService);
-  const { error } = await unary(sessions, 'reauthenticate', { sessionId: 's' }, metadata);
-  sessions.close();
-  assert.equal(error?.code, status.UNIMPLEMENTED);
-  assert.equal(error.details, 'trading.v1.SessionService/Reauthenticate is not implemented yet');
-  assert.equal(
-    sample(await metrics(), 'grpc_server_handled_total', {
-      grpc_service: 'trading.v1.SessionService',
-      grpc_method: 'Reauthenticate',
-      grpc_code: 'Unimplemented',
-    }),
-    1,
-  );
 });
 
 test('server reflection lists every service, so grpcurl works without .proto files', async () => {

@@ -137,11 +137,24 @@ describe('market data and private streams over gRPC, across pods', () => {
     await own.until(() => own.messages.length >= 3, 'two execution reports');
     await first.until(() => first.of(BOOK).length >= 3, 'two deltas');
 
-    await pod1.shutdown.run('killed by the test');
+    const drained = pod1.shutdown.run('killed by the test');
+    await first.until(() => first.ended || first.error !== undefined, 'the stream to end');
+    await own.until(() => own.ended || own.error !== undefined, 'the private stream to end');
+    await drained;
     // Missed while no pod serves the client.
     await place(trader.auth, Side.BUY, 63_100n);
     await place(trader.auth, Side.SELL, 63_000n);
-    await first.until(() => first.ended || first.error !== undefined, 'the stream to end');
+    for (const drainedStream of [first, own]) {
+      const [reconnect, ...more] = drainedStream.reconnects;
+      assert.equal(more.length, 0, 'one Reconnect per stream');
+      assert.ok(reconnect !== undefined && reconnect.delayMs < 200, `delay ${reconnect?.delayMs}`);
+      assert.match(reconnect.reason, /going away/);
+      assert.equal(drainedStream.error?.code, status.UNAVAILABLE);
+      assert.deepEqual(drainedStream.error.metadata?.get('error-dependency'), ['server-shutdown']);
+      assert.ok((drainedStream.endedAt ?? 0) >= reconnect.at, 'ended after the Reconnect');
+    }
+    const drainMetrics = await pod1.registry.metrics();
+    assert.equal(sample(drainMetrics, 'stream_drain_seconds_count', {}), 1);
 
     const market2 = client(pod2, MarketDataService);
     const session2 = client(pod2, SessionService);

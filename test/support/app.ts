@@ -79,6 +79,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: 'debug',
     SHUTDOWN_DRAIN_DELAY_MS: '0',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    STREAM_DRAIN_WINDOW_MS: '200',
     POD_NAME: 'test-pod',
     TELEMETRY_ENABLED: 'false',
     // Bots placing orders would disturb tests that count orders and trades; opt in.

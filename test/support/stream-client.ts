@@ -9,17 +9,30 @@ type StreamMessage = SubscribeResponse | OpenStreamResponse;
 
 /** Everything a server stream sent, and how it ended. */
 export class StreamRecorder<T extends StreamMessage> {
+  /** Messages of the streams, in arrival order. */
   readonly messages: T[] = [];
-  error: (Error & { code?: number }) | undefined;
+  /** `Reconnect` messages (they belong to no stream), with when they arrived. */
+  readonly reconnects: { delayMs: number; reason: string; at: number }[] = [];
+  error: (Error & { code?: number; metadata?: Metadata }) | undefined;
+  endedAt: number | undefined;
   ended = false;
 
   constructor(readonly call: ClientReadableStream<T>) {
-    call.on('data', (message: T) => this.messages.push(message));
-    call.on('error', (error: Error & { code?: number }) => {
+    call.on('data', (message: T) => {
+      if (message.event.case === 'reconnect') {
+        const { delayMs, reason } = message.event.value;
+        this.reconnects.push({ delayMs, reason, at: performance.now() });
+      } else {
+        this.messages.push(message);
+      }
+    });
+    call.on('error', (error: Error & { code?: number; metadata?: Metadata }) => {
       this.error = error;
+      this.endedAt ??= performance.now();
     });
     call.on('end', () => {
       this.ended = true;
+      this.endedAt ??= performance.now();
     });
   }
 

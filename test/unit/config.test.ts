@@ -204,3 +204,12 @@ test('registrations per client address: a small burst, a few a minute, failing c
     'REGISTER_LIMIT_FAILURE_MODE="maybe": expected open or closed',
   ]);
 });
+
+test('the stream drain window defaults to half the shutdown deadline and may not exceed it', () => {
+  assert.equal(loadConfig({}).streams.drainWindowMs, 10_000);
+  assert.equal(loadConfig({ SHUTDOWN_TIMEOUT_MS: '90000' }).streams.drainWindowMs, 45_000);
+  assert.equal(loadConfig({ STREAM_DRAIN_WINDOW_MS: '3000' }).streams.drainWindowMs, 3_000);
+  assert.deepEqual(problemsOf({ STREAM_DRAIN_WINDOW_MS: '15000', SHUTDOWN_TIMEOUT_MS: '20000' }), [
+    'STREAM_DRAIN_WINDOW_MS="15000": at most half of SHUTDOWN_TIMEOUT_MS (20000), so servers, shards and pools still close within the deadline after the streams are drained',
+  ]);
+});

@@ -4,11 +4,17 @@ import { test } from 'node:test';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { create } from '@bufbuild/protobuf';
-import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { OrderEntryRequestSchema, OrderService } from '../../src/gen/trading/v1/orders_pb.js';
+import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
+import { Readiness } from '../../src/lifecycle/readiness.js';
+import { createMetricsRegistry } from '../../src/telemetry/index.js';
+import { registration, startGrpcServer } from '../../src/transport/grpc/server.js';
 import { grpcServiceImplementation } from '../../src/transport/grpc/service-adapter.js';
-import { LogCapture } from '../support/app.js';
+import { LogCapture, sample } from '../support/app.js';
+import { grpcClient, unary } from '../support/grpc.js';
 
 type Unary = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
 
@@ -102,4 +108,60 @@ test('a long bidirectional stream keeps no request it has answered', async () =>
   // The request being read may be held; all the others are answered and gone.
   assert.ok(kept <= 1, `${kept} of 200 answered requests are still reachable`);
   release();
+});
+
+test('a method missing from the implementation answers UNIMPLEMENTED, naming it', async () => {
+  const handlers = grpcServiceImplementation(
+    SessionService,
+    {},
+    { logger: new LogCapture().logger() },
+  );
+  const reauthenticate = handlers.reauthenticate as Unary;
+
+  const error = await new Promise<(Error & { code?: number; details?: string }) | null>(
+    (resolve) => {
+      reauthenticate(fakeCall(Date.now() + 60_000), (failure) => {
+        resolve(failure as (Error & { code?: number; details?: string }) | null);
+      });
+    },
+  );
+
+  assert.equal(error?.code, status.UNIMPLEMENTED);
+  assert.equal(error.details, 'trading.v1.SessionService/Reauthenticate is not implemented yet');
+});
+
+test('an UNIMPLEMENTED answer is counted like any other, after authentication', async () => {
+  const registry = createMetricsRegistry({ version: 't', role: 'all' });
+  const server = await startGrpcServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      logger: new LogCapture().logger(),
+      registry,
+      readiness: new Readiness(),
+      tls: undefined,
+      authenticate: (token) =>
+        token === 'good'
+          ? Promise.resolve({ userId: '1', sessionId: randomUUID() })
+          : Promise.reject(new Error('bad token')),
+    },
+    [registration(SessionService, {})],
+  );
+  const client = grpcClient(`127.0.0.1:${server.port}`, SessionService);
+  const auth = new Metadata();
+  auth.set('authorization', 'Bearer good');
+
+  const { error } = await unary(client, 'reauthenticate', { sessionId: 's' }, auth);
+  client.close();
+  await server.drain();
+
+  assert.equal(error?.code, status.UNIMPLEMENTED);
+  assert.equal(
+    sample(await registry.metrics(), 'grpc_server_handled_total', {
+      grpc_service: 'trading.v1.SessionService',
+      grpc_method: 'Reauthenticate',
+      grpc_code: 'Unimplemented',
+    }),
+    1,
+  );
 });

@@ -167,6 +167,7 @@ export function planBatch(input: PlanInput): BatchPlan {
   /** Applies one command's engine events to orders, balances, fills and stream messages. */
   const apply = (subject: MutableOrder, market: Market, fills: Fill[]) => {
     const changed = new Set<MutableOrder>([subject]);
+    const firstFill = plan.fills.length;
     const levels: { side: string; price: number; quantity: number }[] = [];
     const find = (orderId: number): MutableOrder => {
       if (orderId === subject.id) return subject;
@@ -213,10 +214,16 @@ export function planBatch(input: PlanInput): BatchPlan {
       }
     }
     touch(subject, changed);
+    const traded = plan.fills.slice(firstFill);
     for (const order of changed) {
       plan.messages.push({
         stream: userStream(order.userId),
-        payload: JSON.stringify({ type: 'order', order: publicOrder(order) }),
+        payload: JSON.stringify({
+          type: 'order',
+          order: publicOrder(order),
+          // The fills this change made, so a client sees each of its fills once, in its report.
+          ...(traded.length === 0 ? {} : { fills: fillsOf(order.id, traded) }),
+        }),
       });
     }
     if (levels.length > 0) {
@@ -276,6 +283,7 @@ export function planBatch(input: PlanInput): BatchPlan {
         price,
         quantity,
         takerSide: trade.takerSide,
+        timeMs: input.now.getTime(),
       }),
     });
     plan.trades += 1;
@@ -460,6 +468,21 @@ export function planBatch(input: PlanInput): BatchPlan {
     plan.outcomes.push({ ok: true, orderId: order.id, fills });
   }
   return plan;
+}
+
+/** The fills of `orderId` among `rows`, as execution reports carry them. */
+function fillsOf(orderId: number, rows: readonly FillRow[]) {
+  const own = [];
+  for (const row of rows) {
+    if (row.makerOrderId !== orderId && row.takerOrderId !== orderId) continue;
+    own.push({
+      tradeId: row.tradeId,
+      price: row.price,
+      quantity: row.quantity,
+      maker: row.makerOrderId === orderId,
+    });
+  }
+  return own;
 }
 
 /**

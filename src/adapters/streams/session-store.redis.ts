@@ -16,6 +16,7 @@ const stored = z.object({
   pod: z.string(),
   streams: z.array(z.string()),
   updatedAtMs: z.number(),
+  tokenExpiresAtMs: z.number().optional(),
 });
 
 /** One JSON value per session with its TTL (SET EX): a record is replaced whole, never merged. */
@@ -38,7 +39,9 @@ export class RedisSessionStore implements SessionStore {
     const parsed = stored.safeParse(JSON.parse(text));
     // A record this release cannot read is as good as none: the client gets a new session.
     if (!parsed.success) return undefined;
-    return { ...parsed.data, userId: parsed.data.userId };
+    const { tokenExpiresAtMs, userId, ...rest } = parsed.data;
+    const record = { ...rest, userId };
+    return tokenExpiresAtMs === undefined ? record : { ...record, tokenExpiresAtMs };
   }
 
   async put(record: SessionRecord, ttlSeconds: number): Promise<void> {

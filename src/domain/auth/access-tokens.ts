@@ -32,7 +32,8 @@ export interface AccessTokenSettings {
   readonly cacheSize?: number;
 }
 
-interface Verified {
+/** A verified access token: who it proves, and until when (a long stream must end then). */
+export interface VerifiedToken {
   readonly principal: Principal;
   readonly expiresAtMs: number;
 }
@@ -66,7 +67,7 @@ const claimsSchema = z.object({
 /** Short-lived signed JWTs (Ed25519): any pod can verify one with the public key alone. */
 export class AccessTokens {
   /** Verified tokens in insertion order, so the oldest is the first to go. */
-  readonly #verified = new Map<string, Verified>();
+  readonly #verified = new Map<string, VerifiedToken>();
   readonly #cacheSize: number;
 
   constructor(
@@ -95,23 +96,28 @@ export class AccessTokens {
 
   /** Verifies a token; every failure is `unauthenticated` with a message saying which. */
   async verify(token: string): Promise<Principal> {
+    return (await this.verifyExpiring(token)).principal;
+  }
+
+  /** As `verify`, with the token's expiry. */
+  async verifyExpiring(token: string): Promise<VerifiedToken> {
     const known = this.#verified.get(token);
     if (known !== undefined) {
-      if (this.clock.now().getTime() < known.expiresAtMs) return known.principal;
+      if (this.clock.now().getTime() < known.expiresAtMs) return known;
       this.#verified.delete(token); // expired: the full check below says so
     }
-    const { principal, expiresAtMs } = await this.#verify(token);
+    const verified = await this.#verify(token);
     if (this.#cacheSize > 0) {
       if (this.#verified.size >= this.#cacheSize) {
         const oldest = this.#verified.keys().next();
         if (oldest.done !== true) this.#verified.delete(oldest.value);
       }
-      this.#verified.set(token, { principal, expiresAtMs });
+      this.#verified.set(token, verified);
     }
-    return principal;
+    return verified;
   }
 
-  async #verify(token: string): Promise<Verified> {
+  async #verify(token: string): Promise<VerifiedToken> {
     try {
       const { payload } = await jwtVerify(token, this.keys.publicKey, {
         algorithms: [ALGORITHM],

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { DomainError, isDomainError } from '../errors.js';
 import type { ConsumeOptions } from '../ports/rate-limiter.port.js';
 import { parseRequest } from '../validation.js';
-import type { AccessTokens, Principal } from './access-tokens.js';
+import type { AccessTokens, Principal, VerifiedToken } from './access-tokens.js';
 import { authMetrics } from './auth.metrics.js';
 import type {
   PasswordHasher,
@@ -204,6 +204,11 @@ export class AuthService {
   /** Verifies the access token of a call. */
   authenticate(accessToken: string): Promise<Principal> {
     return this.deps.accessTokens.verify(accessToken);
+  }
+
+  /** As `authenticate`, with the token's expiry: for streams that outlive it. */
+  authenticateExpiring(accessToken: string): Promise<VerifiedToken> {
+    return this.deps.accessTokens.verifyExpiring(accessToken);
   }
 
   #assertUsable(

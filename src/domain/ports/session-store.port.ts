@@ -10,6 +10,11 @@ export interface SessionRecord {
   readonly pod: string;
   readonly streams: readonly string[];
   readonly updatedAtMs: number;
+  /**
+   * When the access token of a private session's streams expires (ms since the epoch); a
+   * `Reauthenticate` on any pod moves it later, and every pod's streams read it at expiry.
+   */
+  readonly tokenExpiresAtMs?: number;
 }
 
 export interface SessionStore {

@@ -16,6 +16,13 @@ export interface HeartbeatDelivery {
   readonly serverTimeMs: number;
 }
 
+/** The server is going away: this connection's streams end after `delayMs`; resume elsewhere. */
+export interface ReconnectDelivery {
+  readonly kind: 'reconnect';
+  readonly delayMs: number;
+  readonly reason: string;
+}
+
 /** The server's class of this connection changed. */
 export interface QualityDelivery {
   readonly kind: 'quality';
@@ -38,7 +45,11 @@ export interface ConflatedDelivery {
 }
 
 export type GatewayDelivery =
-  Delivery<StreamSnapshot> | HeartbeatDelivery | QualityDelivery | ConflatedDelivery;
+  | Delivery<StreamSnapshot>
+  | HeartbeatDelivery
+  | QualityDelivery
+  | ConflatedDelivery
+  | ReconnectDelivery;
 
 export interface ConnectionSettings {
   readonly heartbeat: HeartbeatSettings;
@@ -184,6 +195,11 @@ export class StreamConnection {
     metrics.jitter.observe({ transport }, answer.reading.jitterMs / 1_000);
     this.#apply(answer.reading);
     return 'accepted';
+  }
+
+  /** Tells the client to reconnect elsewhere; its streams end after `delayMs` (the drain's doing). */
+  reconnect(delayMs: number, reason: string): void {
+    this.#push({ kind: 'reconnect', delayMs, reason }, 0);
   }
 
   /** Ends the connection's messages with `error` (what the client is told). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from '../../telemetry/index.js';
+import type { VerifiedToken } from '../auth/access-tokens.js';
 import { DomainError } from '../errors.js';
 import type { SessionStore } from '../ports/session-store.port.js';
 import type { StreamLog } from '../ports/stream-log.port.js';
@@ -15,6 +16,7 @@ import {
   type GatewayDelivery,
   type PongOutcome,
 } from './stream-connection.js';
+import type { StreamDrain } from './stream-drain.js';
 import { parseStreamName } from './stream-names.js';
 import type { StreamSnapshot } from './stream-snapshot.js';
 import type { StreamMetrics } from './stream.metrics.js';
@@ -47,6 +49,12 @@ export interface GatewayDeps {
   /** Timers of heartbeats and conflation; injected so tests can drive them. */
   readonly every?: Every;
   readonly newSessionId?: () => string;
+  /** Where every open connection registers, so a shutdown can drain them (none: no drain). */
+  readonly drain?: StreamDrain;
+  /** What a drained stream ends with: UNAVAILABLE, marked as a shutdown for the transport. */
+  readonly goingAway?: () => Error;
+  /** Runs `fn` after `ms`; returns a cancel. Injected so tests control token expiry. */
+  readonly setTimer?: (fn: () => void, ms: number) => () => void;
 }
 
 export interface OpenRequest {
@@ -57,6 +65,8 @@ export interface OpenRequest {
   readonly sessionId: string;
   /** The authenticated caller; undefined on public market data. */
   readonly userId: number | undefined;
+  /** When the caller's access token expires (ms since the epoch); private streams end then unless renewed. */
+  readonly tokenExpiresAtMs?: number;
   /** grpc, grpc-web, connect: a label of `stream_connections`. */
   readonly transport: string;
   /** Aborted when the client goes away or the server shuts down. */
@@ -155,6 +165,22 @@ export class StreamGateway {
     }
     connections.add(connection);
     connection.start();
+    const goingAway = this.#deps.goingAway ?? defaultGoingAway;
+    const unregister = this.#deps.drain?.add({
+      transport: request.transport,
+      reconnect: (delayMs, reason) => {
+        connection.reconnect(delayMs, reason);
+      },
+      close: () => {
+        connection.fail(goingAway());
+      },
+    });
+    const stopExpiry =
+      request.tokenExpiresAtMs === undefined
+        ? undefined
+        : this.#watchExpiry(sessionId, request.tokenExpiresAtMs, (error) => {
+            connection.fail(error);
+          });
     const openedAt = this.#deps.now();
     this.#log.info(
       { session_id: sessionId, streams: request.streams, transport: request.transport },
@@ -162,21 +188,31 @@ export class StreamGateway {
     );
     const log = this.#log;
     async function* messages(): AsyncGenerator<GatewayDelivery> {
+      let failure: unknown;
       try {
         for await (const delivery of connection.messages()) {
-          if (delivery.kind !== 'heartbeat' && delivery.kind !== 'quality') {
+          if (
+            delivery.kind !== 'heartbeat' &&
+            delivery.kind !== 'quality' &&
+            delivery.kind !== 'reconnect'
+          ) {
             metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
           }
           yield delivery;
         }
+      } catch (error) {
+        failure = error;
+        throw error;
       } finally {
+        unregister?.();
+        stopExpiry?.();
         request.signal.removeEventListener('abort', closeAll);
         closeAll();
         log.info(
           {
             session_id: sessionId,
             duration_ms: Date.now() - openedAt,
-            reason: closeReason(request.signal),
+            reason: closeReason(request.signal, failure),
           },
           'stream closed',
         );
@@ -195,6 +231,89 @@ export class StreamGateway {
     return this.#deps.connections.pong(sessionId, heartbeatId);
   }
 
+  /**
+   * Hands a fresh access token to a private session's streams, on any pod: the session record
+   * (shared by every pod) takes the later expiry, and each stream reads it when its own token
+   * runs out. Only the session's owner may (PERMISSION_DENIED otherwise).
+   */
+  async reauthenticate(sessionId: string, token: VerifiedToken): Promise<void> {
+    const { sessions, metrics, now } = this.#deps;
+    const stored = sessionId === '' ? undefined : await sessions.get(sessionId);
+    if (stored === undefined) {
+      metrics.reauthentications.inc({ result: 'unknown' });
+      throw new DomainError(
+        'not_found',
+        `no session "${sessionId}" (expired or never issued): open the stream again with this token and your positions`,
+        { field: 'session_id' },
+      );
+    }
+    if (stored.userId === undefined || String(stored.userId) !== token.principal.userId) {
+      metrics.reauthentications.inc({ result: 'denied' });
+      throw new DomainError(
+        'permission_denied',
+        "this session belongs to another user (or is public); a token renews only its own user's session",
+      );
+    }
+    const tokenExpiresAtMs = Math.max(stored.tokenExpiresAtMs ?? 0, token.expiresAtMs);
+    await sessions.put(
+      { ...stored, tokenExpiresAtMs, updatedAtMs: now() },
+      this.#deps.sessionTtlSeconds,
+    );
+    metrics.reauthentications.inc({ result: 'ok' });
+    this.#log.info(
+      { session_id: sessionId, token_expires_at: new Date(tokenExpiresAtMs).toISOString() },
+      'session reauthenticated',
+    );
+  }
+
+  /**
+   * Ends a private stream when its token expires, unless the session record says a later token
+   * was handed in meanwhile (then waits for that one). Returns a stop for when the stream ends.
+   */
+  #watchExpiry(sessionId: string, expiresAtMs: number, end: (error: Error) => void): () => void {
+    const { sessions, now, metrics } = this.#deps;
+    const setTimer = this.#deps.setTimer ?? defaultTimer;
+    let cancel: (() => void) | undefined;
+    const stopped = new AbortController();
+    const isStopped = () => stopped.signal.aborted;
+    const arm = (at: number) => {
+      cancel = setTimer(() => void check(at), Math.max(0, at - now()));
+    };
+    const check = async (at: number) => {
+      if (isStopped()) return;
+      let later: number | undefined;
+      try {
+        later = (await sessions.get(sessionId))?.tokenExpiresAtMs;
+      } catch (error) {
+        // Without the record the renewal cannot be seen: a reconnect with a fresh token can.
+        end(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      if (isStopped()) return;
+      if (at > now()) {
+        arm(at); // a timer cut at its longest delay
+        return;
+      }
+      if (later !== undefined && later > now()) {
+        arm(later);
+        return;
+      }
+      metrics.tokenExpiries.inc();
+      this.#log.info({ session_id: sessionId }, 'stream token expired');
+      end(
+        new DomainError(
+          'unauthenticated',
+          `the access token of this stream expired at ${new Date(Math.max(at, later ?? 0)).toISOString()}: before a token expires, send a fresh one (AuthService/Refresh) with SessionService/Reauthenticate and this session_id, or reopen the stream with a fresh token and your positions`,
+        ),
+      );
+    };
+    arm(expiresAtMs);
+    return () => {
+      stopped.abort();
+      cancel?.();
+    };
+  }
+
   #reject(): void {
     this.#deps.metrics.resumes.inc({ result: 'rejected' });
   }
@@ -206,8 +325,10 @@ export class StreamGateway {
   async #session(request: OpenRequest): Promise<string> {
     const { sessions, pod, metrics } = this.#deps;
     let id = request.sessionId;
+    let storedExpiry: number | undefined;
     if (id !== '') {
       const stored = await sessions.get(id);
+      storedExpiry = stored?.tokenExpiresAtMs;
       if (stored !== undefined && stored.userId !== request.userId) {
         throw new DomainError('permission_denied', 'this session belongs to another user');
       }
@@ -233,6 +354,10 @@ export class StreamGateway {
         pod,
         streams: [...request.streams],
         updatedAtMs: this.#deps.now(),
+        // A later token handed in with Reauthenticate stays good when the stream reconnects.
+        ...(request.tokenExpiresAtMs === undefined
+          ? {}
+          : { tokenExpiresAtMs: Math.max(request.tokenExpiresAtMs, storedExpiry ?? 0) }),
       },
       this.#deps.sessionTtlSeconds,
     );
@@ -304,7 +429,24 @@ export class StreamGateway {
   }
 }
 
-function closeReason(signal: AbortSignal): string {
+const defaultGoingAway = () =>
+  new DomainError('unavailable', 'the server is shutting down; reconnect to continue', {
+    retryAfterMs: 0,
+  });
+
+/** setTimeout's longest delay; a later expiry is checked then and re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function defaultTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
+  timer.unref();
+  return () => {
+    clearTimeout(timer);
+  };
+}
+
+function closeReason(signal: AbortSignal, failure: unknown): string {
+  if (failure instanceof Error) return failure.message;
   if (!signal.aborted) return 'ended';
   return signal.reason instanceof Error ? signal.reason.message : 'cancelled';
 }

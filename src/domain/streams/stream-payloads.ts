@@ -27,6 +27,8 @@ export const tradePayload = z.object({
   price: z.number().int(),
   quantity: z.number().int(),
   takerSide: z.enum(['buy', 'sell']),
+  /** When the trade happened (the engine batch's time, ms since the epoch); absent in old entries. */
+  timeMs: z.number().int().optional(),
 });
 export type TradePayload = z.output<typeof tradePayload>;
 
@@ -44,6 +46,17 @@ export const orderPayload = z.object({
     status: z.enum(['new', 'partially_filled', 'filled', 'canceled']),
     reason: z.string(),
   }),
+  /** The fills this change of the order made (none when it only rested or was canceled). */
+  fills: z
+    .array(
+      z.object({
+        tradeId: z.number().int(),
+        price: z.number().int(),
+        quantity: z.number().int(),
+        maker: z.boolean(),
+      }),
+    )
+    .default([]),
 });
 export type OrderPayload = z.output<typeof orderPayload>;
 

@@ -38,6 +38,22 @@ export function streamMetrics(registry: Registry) {
     help: 'Messages handed to stream clients, by stream kind (book, trades, orders).',
     labelNames: ['kind'] as const,
   });
+  const drainSeconds = histogram(registry, {
+    name: 'stream_drain_seconds',
+    help: 'How long a shutdown took to send every stream a Reconnect and end it (spread over STREAM_DRAIN_WINDOW_MS).',
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+  });
+  const reauthentications = counter(registry, {
+    name: 'session_reauthentications_total',
+    help: 'Fresh access tokens handed to a session (SessionService/Reauthenticate or in-band), by result: ok, denied (another user), unknown (no such session).',
+    labelNames: ['result'] as const,
+  });
+  const tokenExpiries = counter(registry, {
+    name: 'stream_token_expiries_total',
+    help: 'Private streams ended with UNAUTHENTICATED because their access token expired and was not renewed.',
+  });
+  for (const result of ['ok', 'denied', 'unknown'] as const) reauthentications.inc({ result }, 0);
+  tokenExpiries.inc(0);
   const rtt = histogram(registry, {
     name: 'stream_connection_rtt_seconds',
     help: 'Round-trip time of each answered heartbeat, by transport (queueing on the server included: a slow reader shows as a long RTT).',
@@ -90,6 +106,9 @@ export function streamMetrics(registry: Registry) {
     queueBytes,
     slowConsumers,
     sent,
+    drainSeconds,
+    reauthentications,
+    tokenExpiries,
     rtt,
     jitter,
     heartbeatsMissed,

@@ -1,30 +1,63 @@
 import type { ServiceImpl } from '@connectrpc/connect';
+import { bearerToken, type VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
 import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
 import { userStream } from '../../domain/streams/stream-names.js';
+import { parseRequest, text } from '../../domain/validation.js';
+import { z } from 'zod';
 import type { SessionService } from '../../gen/trading/v1/session_pb.js';
 import { requirePrincipal } from './call-context.js';
 import { privateMessage } from './stream-messages.js';
 import { positionsOf } from './stream-positions.js';
 
+const reauthenticateRequest = z.object({
+  sessionId: text(64, { required: true }),
+  accessToken: text(4_096, { required: true }),
+});
+
+export interface SessionRpcDeps {
+  readonly gateway: StreamGateway;
+  /** Verifies an access token and says when it expires. */
+  readonly verifyToken: (token: string) => Promise<VerifiedToken>;
+}
+
 /**
  * `trading.v1.SessionService`: `OpenStream`, the caller's own execution reports (and balances
- * at the start), resumable like market data; `Pong`, the answer to a heartbeat of any stream
- * of the session. Reauthenticate belongs to the long-stream-auth work.
+ * at the start), resumable like market data, until its access token expires unless a fresh one
+ * is handed in with `Reauthenticate` (the unary form, for transports without client streaming);
+ * `Pong`, the answer to a heartbeat of any stream of the session.
  */
-export function sessionRpc(gateway: StreamGateway): Partial<ServiceImpl<typeof SessionService>> {
+export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof SessionService>> {
+  const { gateway } = deps;
   return {
     async *openStream(request, context) {
       const userId = Number(requirePrincipal(context).userId);
+      // The call was authenticated with this header; its expiry bounds the stream.
+      const token = await deps.verifyToken(bearerToken(context.requestHeader.get('authorization')));
       const opened = await gateway.open({
         streams: [userStream(userId)],
         positions: positionsOf(request.positions),
         sessionId: request.sessionId,
         userId,
+        tokenExpiresAtMs: token.expiresAtMs,
         transport: context.protocolName,
         signal: context.signal,
       });
       for await (const delivery of opened.messages) yield privateMessage(delivery, opened);
+    },
+
+    async reauthenticate(request, context) {
+      const caller = requirePrincipal(context);
+      const { sessionId, accessToken } = parseRequest(reauthenticateRequest, request);
+      const fresh = await deps.verifyToken(accessToken);
+      if (fresh.principal.userId !== caller.userId) {
+        throw new DomainError(
+          'permission_denied',
+          "access_token belongs to another user than the caller; a token renews only its own user's session",
+        );
+      }
+      await gateway.reauthenticate(sessionId, fresh);
+      return {};
     },
 
     /**

@@ -1,7 +1,11 @@
 import { create } from '@bufbuild/protobuf';
 import type { SequencedBook } from '../../domain/streams/book-replica.js';
 import type { Quality } from '../../domain/streams/connection-quality.js';
-import type { HeartbeatDelivery, QualityDelivery } from '../../domain/streams/stream-connection.js';
+import type {
+  HeartbeatDelivery,
+  QualityDelivery,
+  ReconnectDelivery,
+} from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import {
   cachedParser,
@@ -18,7 +22,7 @@ import {
   type SubscribeResponse,
   SubscribeResponseSchema,
 } from '../../gen/trading/v1/market_data_pb.js';
-import { OrderSchema } from '../../gen/trading/v1/orders_pb.js';
+import { FillSchema, OrderSchema } from '../../gen/trading/v1/orders_pb.js';
 import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
@@ -27,6 +31,7 @@ import {
   ConnectionQuality,
   HeartbeatSchema,
   QualityChangeSchema,
+  ReconnectSchema,
 } from '../../gen/trading/v1/stream_pb.js';
 import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.js';
 
@@ -66,8 +71,23 @@ const PB_QUALITIES: Record<Quality, ConnectionQuality> = {
   offline: ConnectionQuality.OFFLINE,
 };
 
-/** A heartbeat or quality change, the same event on every stream response. */
-function connectionEvent(delivery: HeartbeatDelivery | QualityDelivery) {
+type ConnectionDelivery = HeartbeatDelivery | QualityDelivery | ReconnectDelivery;
+
+const isConnectionDelivery = (delivery: GatewayDelivery): delivery is ConnectionDelivery =>
+  delivery.kind === 'heartbeat' || delivery.kind === 'quality' || delivery.kind === 'reconnect';
+
+/**
+ * A heartbeat, quality change or reconnect, the same event on every stream response. They
+ * belong to the connection, not to a stream: `stream` is empty and `epoch`/`seq` 0, so a
+ * client never takes one for a position.
+ */
+function connectionEvent(delivery: ConnectionDelivery) {
+  if (delivery.kind === 'reconnect') {
+    return {
+      case: 'reconnect' as const,
+      value: create(ReconnectSchema, { delayMs: delivery.delayMs, reason: delivery.reason }),
+    };
+  }
   return delivery.kind === 'heartbeat'
     ? {
         case: 'heartbeat' as const,
@@ -92,8 +112,7 @@ export function subscribeMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): SubscribeResponse {
-  if (delivery.kind === 'heartbeat' || delivery.kind === 'quality') {
-    // Heartbeats and quality changes belong to the connection, not to a stream.
+  if (isConnectionDelivery(delivery)) {
     return create(SubscribeResponseSchema, {
       sessionId: session.sessionId,
       pod: session.pod,
@@ -161,6 +180,7 @@ export function subscribeMessage(
         price: BigInt(trade.price),
         quantity: BigInt(trade.quantity),
         takerSide: PB_SIDES[trade.takerSide],
+        timeUnixMs: BigInt(trade.timeMs ?? 0),
       },
     },
   });
@@ -171,7 +191,7 @@ export function privateMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
 ): OpenStreamResponse {
-  if (delivery.kind === 'heartbeat' || delivery.kind === 'quality') {
+  if (isConnectionDelivery(delivery)) {
     return create(OpenStreamResponseSchema, {
       sessionId: session.sessionId,
       pod: session.pod,
@@ -210,7 +230,7 @@ export function privateMessage(
           : { case: undefined },
     });
   }
-  const { order } = parseOrder(delivery.entry.payload);
+  const { order, fills } = parseOrder(delivery.entry.payload);
   return create(OpenStreamResponseSchema, {
     ...head,
     event: {
@@ -228,6 +248,15 @@ export function privateMessage(
           status: PB_STATUSES[order.status],
           reason: order.reason,
         }),
+        fills: fills.map((fill) =>
+          create(FillSchema, {
+            tradeId: String(fill.tradeId),
+            orderId: order.orderId,
+            price: BigInt(fill.price),
+            quantity: BigInt(fill.quantity),
+            maker: fill.maker,
+          }),
+        ),
       },
     },
   });

@@ -209,4 +209,27 @@ describe('planBatch', () => {
       'trades.BTC-USD',
     ]);
   });
+
+  test('each execution report carries the fills of that order the change made, and the trade its time', () => {
+    const { run } = shard();
+    const resting = run(place(2, 'sell', 90, 1));
+    const [rested] = resting.messages.filter((m) => m.stream === 'orders.2');
+
+    const plan = run(place(1, 'buy', 90, 1));
+
+    const payload = (stream: string) =>
+      JSON.parse(plan.messages.find((m) => m.stream === stream)?.payload ?? '{}') as {
+        fills?: { tradeId: number; price: number; quantity: number; maker: boolean }[];
+        timeMs?: number;
+      };
+    const [trade] = plan.fills;
+    assert.equal((JSON.parse(rested?.payload ?? '{}') as { fills?: unknown }).fills, undefined);
+    assert.deepEqual(payload('orders.1').fills, [
+      { tradeId: trade?.tradeId, price: 90, quantity: 1, maker: false },
+    ]);
+    assert.deepEqual(payload('orders.2').fills, [
+      { tradeId: trade?.tradeId, price: 90, quantity: 1, maker: true },
+    ]);
+    assert.equal(payload('trades.BTC-USD').timeMs, now.getTime());
+  });
 });
