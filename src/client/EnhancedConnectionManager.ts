@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client, type Transport } from '@connectrpc/connect';
 import { AccountService } from '../gen/trading/v1/account_pb.js';
 import type { Balance } from '../gen/trading/v1/account_pb.js';
 import { AuthService } from '../gen/trading/v1/auth_pb.js';
@@ -29,8 +29,16 @@ import { TokenKeeper, type AuthState } from './token-keeper.js';
 import { authorizingTransport, type TransportKind, type TransportOption } from './transports.js';
 
 export interface ConnectionManagerOptions {
-  /** Transports in order of preference; the next is used when one keeps failing. */
+  /**
+   * Stream transports in order of preference; the next is used when one keeps failing. They
+   * carry MarketDataService and SessionService (streams, pongs, re-authentication).
+   */
   readonly transports: readonly TransportOption[];
+  /**
+   * Unary calls (auth, orders, balances). Connect's protocol is plain HTTP POSTs, which pass
+   * proxies that break gRPC-Web's streaming; defaults to the first stream transport.
+   */
+  readonly unary?: Transport;
   /** Symbols whose book and trades to stream. */
   readonly symbols: readonly string[];
   readonly environment?: Partial<ClientEnvironment>;
@@ -132,24 +140,29 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
       this.#transportIndex = index;
       this.#retryPreferredAt = this.#env.timers.now() + this.#retryPreferredAfterMs;
     }
-    const transport = authorizingTransport({
-      current: () => this.#currentTransport().transport,
-      accessToken: () => this.#tokens.accessToken,
-      refresh: () => this.#tokens.refresh(),
-    });
+    const unary = options.unary ?? options.transports[0]?.transport;
+    if (unary === undefined) throw new Error('no unary transport');
+    const authorized = (current: () => Transport) =>
+      authorizingTransport({
+        current,
+        accessToken: () => this.#tokens.accessToken,
+        refresh: () => this.#tokens.refresh(),
+      });
+    const calls = authorized(() => unary);
+    const streams = authorized(() => this.#currentTransport().transport);
     // Auth calls carry no token and must not wait on a refresh (a refresh is one of them).
     this.auth = createClient(
       AuthService,
       authorizingTransport({
-        current: () => this.#currentTransport().transport,
+        current: () => unary,
         accessToken: () => undefined,
         refresh: () => Promise.resolve(false),
       }),
     );
-    this.orders = createClient(OrderService, transport);
-    this.accounts = createClient(AccountService, transport);
-    this.session = createClient(SessionService, transport);
-    this.market = createClient(MarketDataService, transport);
+    this.orders = createClient(OrderService, calls);
+    this.accounts = createClient(AccountService, calls);
+    this.session = createClient(SessionService, streams);
+    this.market = createClient(MarketDataService, streams);
     this.#tokens = new TokenKeeper({
       auth: this.auth,
       timers: this.#env.timers,

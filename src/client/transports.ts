@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Transport } from '@connectrpc/connect';
-import { createGrpcWebTransport } from '@connectrpc/connect-web';
+import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
 
 /** How the client reaches the platform, best first: gRPC-Web, then WebSocket. */
 export type TransportKind = 'grpc-web' | 'websocket';
@@ -15,6 +15,11 @@ export function grpcWebTransport(baseUrl: string): TransportOption {
     kind: 'grpc-web',
     transport: createGrpcWebTransport({ baseUrl, useBinaryFormat: true }),
   };
+}
+
+/** Unary calls as Connect's protocol: plain HTTP POSTs of binary protobuf. */
+export function connectTransport(baseUrl: string): Transport {
+  return createConnectTransport({ baseUrl, useBinaryFormat: true });
 }
 
 export interface AuthorizingOptions {

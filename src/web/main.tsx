@@ -1,6 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { EnhancedConnectionManager, grpcWebTransport } from '../client/index.js';
+import { connectTransport, EnhancedConnectionManager, grpcWebTransport } from '../client/index.js';
 import { App } from './App.js';
 import { ConnectionProvider } from './ConnectionContext.js';
 import './styles.css';
@@ -8,6 +8,7 @@ import './styles.css';
 const manager = new EnhancedConnectionManager({
   // The page is served by the platform's HTTP port, which also serves gRPC-Web and /ws.
   transports: [grpcWebTransport(window.location.origin)],
+  unary: connectTransport(window.location.origin),
   symbols: ['BTC-USD'],
 });
 

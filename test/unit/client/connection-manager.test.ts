@@ -116,8 +116,14 @@ describe('EnhancedConnectionManager', () => {
     platform.market.push({ messages: [snapshot(1, BOOK.bids, BOOK.asks)], then: 'hang' });
     const client = manager({
       transports: [{ kind: 'grpc-web', transport: blockedTransport }, websocket],
+      unary: platform.transport,
       fallbackAfterFailures: 2,
     });
+    assert.equal(
+      await client.register('ann', 'pw'),
+      '7',
+      'unary calls go over their own transport',
+    );
     client.start();
     await flush();
     assert.equal(client.state.transport, 'grpc-web');
