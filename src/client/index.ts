@@ -9,3 +9,4 @@ export * from './stream-tracker.js';
 export * from './token-keeper.js';
 export * from './transports.js';
 export * from './units.js';
+export * from './websocket-transport.js';
