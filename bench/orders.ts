@@ -23,7 +23,7 @@
  *     [--only batched|baseline|stream|stream-baseline|transport|stream-transport|in-process|
  *       stream-traced]
  *     [--stream-log redis|memory]
- *     [--symbols 1] [--repeat 1]
+ *     [--symbols 1] [--repeat 1] [--revocations on|off]
  *
  * `--repeat N` (odd) runs the whole sequence N times and reports each figure's median: this
  * host's speed drifts by a third within minutes, so one run of each can mislead.
@@ -47,7 +47,10 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createPostgres, runMigrations } from '../src/adapters/postgres/index.js';
-import { createRedisConnection } from '../src/adapters/redis/client.js';
+import { MemorySessionRevocations } from '../src/adapters/auth/session-revocations.memory.js';
+import { RedisSessionRevocations } from '../src/adapters/auth/session-revocations.redis.js';
+import { createRedisConnection, type RedisConnection } from '../src/adapters/redis/client.js';
+import { RevokedSessions } from '../src/domain/auth/revoked-sessions.js';
 import { RedisStreamLog } from '../src/adapters/stream-log/stream-log.redis.js';
 import { AccessTokens } from '../src/domain/auth/access-tokens.js';
 import { systemClock } from '../src/domain/clock.js';
@@ -102,6 +105,10 @@ const { values } = parseArgs({
     // the laptop default, which keeps every stream's last 10,000 events on this process's heap.
     'stream-log': { type: 'string', default: 'redis' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    // on: calls and every order-entry command are checked against the revoked sessions, polled
+    // from the shared store every second with 1,000 revoked sessions in it, as deployed; off:
+    // the same per-command hook doing nothing (the cost of revocation is the difference).
+    revocations: { type: 'string', default: 'on' },
     // Set by the traced run on its child: stop unless a tracer provider is registered.
     'expect-tracing': { type: 'boolean', default: false },
   },
@@ -120,6 +127,8 @@ const CLIENT: ClientKind = values.client === 'grpc-js' ? 'grpc-js' : 'h2';
 const DATABASE_URL = values.database;
 const REDIS_URL = values['stream-log'] === 'memory' ? undefined : values.redis;
 const logger = pino({ level: 'warn' });
+/** The current run's revoked-session poller (--revocations on), stopped at its teardown. */
+let revokedPoller: RevokedSessions | undefined;
 
 interface RunResult {
   readonly orders: number;
@@ -276,6 +285,7 @@ async function run(
   );
   await orders.start();
   const teardown = async () => {
+    revokedPoller?.close();
     for (const step of orders.closeSteps) await step.run();
     await postgres.close();
     if (redis !== undefined) {
@@ -335,6 +345,7 @@ async function run(
     { issuer: 'bench', audience: 'bench', ttlSeconds: 3600 },
     systemClock,
   );
+  const revoked = await revokedSessions(redis, registry);
   const server = await startGrpcServer(
     {
       host: '127.0.0.1',
@@ -343,7 +354,15 @@ async function run(
       registry,
       readiness: new Readiness(),
       tls: undefined,
-      authenticate: (token) => tokens.verify(token),
+      authenticate: async (token) => {
+        const principal = await tokens.verify(token);
+        if (revoked?.isRevoked(principal.sessionId) === true) throw new Error('revoked');
+        return principal;
+      },
+      limitCall: (principal) => {
+        if (revoked?.isRevoked(principal.sessionId) === true) throw new Error('revoked');
+        return Promise.resolve();
+      },
     },
     [registration(OrderService, api.orderRpc)],
   );
@@ -890,4 +909,29 @@ if (isMainThread) {
   await main();
 } else {
   parentPort?.postMessage(await clientWorker(workerData as WorkerJob));
+}
+
+/** With --revocations on: the revoked-session set as deployed (shared store, 1 s polls). */
+async function revokedSessions(
+  redis: RedisConnection | undefined,
+  registry: Registry,
+): Promise<RevokedSessions | undefined> {
+  if (values.revocations !== 'on') return undefined;
+  const store =
+    redis === undefined
+      ? new MemorySessionRevocations()
+      : new RedisSessionRevocations({
+          redis: redis.client,
+          policy: redis.policy,
+          retainMs: 3_600_000,
+        });
+  const revoked = new RevokedSessions(
+    { store, clock: systemClock, logger, registry },
+    { pollIntervalMs: 1_000, accessTokenTtlMs: 3_600_000 },
+  );
+  for (let i = 0; i < 1_000; i += 1) await revoked.revoke(randomUUID());
+  await revoked.start();
+  revokedPoller?.close();
+  revokedPoller = revoked;
+  return revoked;
 }

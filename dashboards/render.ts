@@ -2,8 +2,10 @@
 // and the drift test use this, so "what the test expects" and "what the script writes" cannot
 // disagree.
 import { fileURLToPath } from 'node:url';
+import { connectionQuality } from './connection-quality.js';
 import { dependencies } from './dependencies.js';
 import { serviceOverview } from './service-overview.js';
+import { sessions } from './sessions.js';
 import { trading } from './trading.js';
 
 export interface RenderedDashboard {
@@ -28,6 +30,14 @@ export function renderDashboards(): RenderedDashboard[] {
     {
       path: file('trading.json'),
       content: `${JSON.stringify(trading(), null, 2)}\n`,
+    },
+    {
+      path: file('connection-quality.json'),
+      content: `${JSON.stringify(connectionQuality(), null, 2)}\n`,
+    },
+    {
+      path: file('sessions.json'),
+      content: `${JSON.stringify(sessions(), null, 2)}\n`,
     },
   ];
 }

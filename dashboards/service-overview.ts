@@ -48,7 +48,7 @@ function variables(): QueryVariableBuilder[] {
   ];
 }
 
-const shutdownPhases: ValueMapping[] = [
+export const shutdownPhases: ValueMapping[] = [
   {
     type: MappingType.ValueToText,
     options: {

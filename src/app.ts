@@ -21,6 +21,7 @@ import type { AuthService as Auth } from './domain/auth/auth.service.js';
 import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
+import { openTls } from './wiring/tls.js';
 import { ordersSettings, wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
 import { DEFAULT_ORDERS_SETTINGS } from './wiring/orders.js';
 import { createSimulator } from './wiring/simulator.js';
@@ -80,9 +81,10 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     timeoutMs: config.shutdown.timeoutMs,
   });
 
+  const tls = await openTls(config, { logger, registry });
   const data = await openDataLayer(config, { logger, registry, readiness });
   const auth = await createAuth(config, data, { logger, registry });
-  const orders = wireOrderRoles(config, data, { logger, registry, readiness });
+  const orders = wireOrderRoles(config, data, { logger, registry, readiness, tls });
   await orders.start();
   const simulator =
     orders.local &&
@@ -101,6 +103,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
           logger,
           registry,
           verifyToken: (token) => auth.authenticateExpiring(token),
+          revocations: auth,
         })
       : undefined;
   const perUser = new GuardedRateLimiter({
@@ -112,6 +115,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   const limitCall = async (principal: Principal, method: DescMethod) => {
+    // Also run for each command of an order-entry stream: a revoked session's stream ends.
+    auth.assertActive(principal);
     await perUser.enforce(principal.userId, {
       ...config.limits.perUser,
       cost: config.limits.methodCosts[method.name] ?? 1,
@@ -124,7 +129,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       logger,
       registry,
       readiness,
-      tls: config.tls,
+      // Only the engine's listener is internal: it takes calls from api pods alone (mTLS).
+      tls: tls && {
+        files: tls,
+        requireClientCert: config.role === 'engine' && tls.files.caFile !== undefined,
+      },
       authenticate: (token) => auth.authenticate(token),
       limitCall,
     },
@@ -135,7 +144,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     logger,
     registry,
     readiness,
-    tls: config.tls,
+    tls,
     tracing: config.telemetry.enabled,
     authenticate: (token) => auth.authenticate(token),
     // The engine's internal service stays on the gRPC port (mTLS, NetworkPolicy).
@@ -163,7 +172,23 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (streams !== undefined) shutdown.add(streams.closeStep);
   // Shards commit what is queued and the relay publishes, while the pool is still open.
   for (const step of orders.closeSteps) shutdown.add(step);
+  shutdown.add({
+    name: 'revocations',
+    run: () => {
+      auth.close();
+      return Promise.resolve();
+    },
+  });
   for (const step of data.closeSteps) shutdown.add(step);
+  if (tls !== undefined) {
+    shutdown.add({
+      name: 'tls files',
+      run: () => {
+        tls.close();
+        return Promise.resolve();
+      },
+    });
+  }
   shutdown.add({
     name: 'readiness',
     run: () => {

@@ -8,6 +8,9 @@ import { createLogger, createMetricsRegistry } from './telemetry/index.js';
 /** Exit code for a configuration error (EX_CONFIG from sysexits.h). */
 const EXIT_CONFIG = 78;
 
+/** Signals closer together than this are one signal delivered twice. */
+const REPEATED_SIGNAL_MS = 1_000;
+
 function configOrExit(): Config {
   try {
     return loadConfig();
@@ -33,13 +36,17 @@ trackUnhandledRejections(logger, registry);
 
 try {
   const app = await startApp(config, { logger, registry });
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
+    const now = performance.now();
+    if (firstSignalAt !== undefined) {
+      // One Ctrl-C arrives twice: the terminal signals the whole process group and `npm start`
+      // forwards its own copy. Only a later signal is a person asking to exit at once.
+      if (now - firstSignalAt < REPEATED_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
+    firstSignalAt = now;
     void app.shutdown.run(signal).then((code) => process.exit(code));
   };
   process.on('SIGTERM', onSignal);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -9,6 +10,23 @@ import { z } from 'zod';
 
 export const ROLES = ['all', 'api', 'stream', 'engine'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** off: plaintext; files: the TLS_*_FILE certificates; dev: a development CA made at start-up. */
+export const TLS_MODES = ['off', 'files', 'dev'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** The PEM files of every listener and of the internal client, and how they are kept fresh. */
+export interface TlsSettings {
+  readonly mode: Exclude<TlsMode, 'off'>;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Internal calls: the engine requires client certificates signed by it, the api trusts it. */
+  readonly caFile: string | undefined;
+  /** With mode dev: where the development CA and certificates are made (and reused). */
+  readonly devDir: string | undefined;
+  /** How often the files are checked for a rotation; 0 never. */
+  readonly reloadIntervalMs: number;
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -58,6 +76,16 @@ const url = (protocols: readonly string[]) =>
       },
       { error: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
+
+/** An origin exactly as a browser sends it: scheme, host and port only. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const filePath = z
   .string()
@@ -139,6 +167,18 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
   WEB_ASSETS_DIR: z.string().trim().default('dist/web'),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .refine((origins) => origins.every(isOrigin), {
+      error: 'expected a comma-separated list of origins such as https://app.example.com',
+    }),
   GRPC_PORT: port(50051),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000, 600_000),
   HTTP_IDLE_TIMEOUT_MS: positiveInt(72_000, 3_600_000),
@@ -170,6 +210,11 @@ const envSchema = z.object({
   TLS_CERT_FILE: optional(filePath),
   TLS_KEY_FILE: optional(filePath),
   TLS_CA_FILE: optional(filePath),
+  TLS_MODE: optional(z.enum(TLS_MODES, { error: `expected one of ${TLS_MODES.join(', ')}` })),
+  TLS_DEV_DIR: optional(z.string().trim().min(1)),
+  TLS_RELOAD_INTERVAL_MS: millis(10_000, 3_600_000).refine((ms) => ms === 0 || ms >= 100, {
+    error: 'expected 0 (never reload) or at least 100 milliseconds',
+  }),
   SHUTDOWN_DRAIN_DELAY_MS: millis(5_000, 600_000),
   SHUTDOWN_TIMEOUT_MS: millis(20_000, 600_000),
   READINESS_INTERVAL_MS: millis(1_000, 60_000),
@@ -188,6 +233,7 @@ const envSchema = z.object({
   AUTH_JWT_PRIVATE_KEY_FILE: optional(filePath),
   AUTH_JWT_PUBLIC_KEY_FILE: optional(filePath),
   AUTH_ACCESS_TOKEN_TTL_S: positiveInt(900, 86_400),
+  AUTH_REVOCATION_POLL_MS: positiveInt(1_000, 60_000),
   AUTH_REFRESH_TOKEN_TTL_S: positiveInt(30 * 86_400, 365 * 86_400),
   AUTH_ARGON2_MEMORY_KIB: positiveInt(19_456, 4_194_304),
   AUTH_ARGON2_TIME_COST: positiveInt(2, 100),
@@ -241,6 +287,8 @@ export interface Config {
     readonly port: number;
     /** The built web app, served at `/` when it holds an index.html; '' serves none. */
     readonly webAssetsDir: string;
+    /** Browser origins allowed to call Connect/gRPC-Web and open /ws besides the page's own. */
+    readonly corsOrigins: readonly string[];
     /** Whole request within `requestTimeoutMs`; idle connections closed after `idleTimeoutMs`. */
     readonly limits: { readonly requestTimeoutMs: number; readonly idleTimeoutMs: number };
     /** Largest RPC request body on the HTTP port (Connect, gRPC-Web). */
@@ -260,9 +308,7 @@ export interface Config {
     readonly otlpEndpoint: string | undefined;
     readonly sampler: SamplerSettings;
   };
-  readonly tls:
-    | { readonly certFile: string; readonly keyFile: string; readonly caFile: string | undefined }
-    | undefined;
+  readonly tls: TlsSettings | undefined;
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
   readonly readinessIntervalMs: number;
   readonly postgres: {
@@ -279,6 +325,8 @@ export interface Config {
     readonly privateKeyFile: string | undefined;
     readonly publicKeyFile: string | undefined;
     readonly accessTokenTtlSeconds: number;
+    /** Every pod learns a logout or a revoked session within this (see RevokedSessions). */
+    readonly revocationPollMs: number;
     readonly refreshTokenTtlSeconds: number;
     readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
     readonly demoBalances: Readonly<Record<string, bigint>>;
@@ -396,6 +444,32 @@ function readVersion(): string {
   return parsed.success ? parsed.data.version : '0.0.0';
 }
 
+function tlsSettings(mode: TlsMode, e: z.output<typeof envSchema>): TlsSettings | undefined {
+  const reloadIntervalMs = e.TLS_RELOAD_INTERVAL_MS;
+  if (mode === 'off') return undefined;
+  if (mode === 'dev') {
+    // The files are made at start-up (or reused if still good), so processes sharing the
+    // directory share the CA, and buf curl or a browser can be pointed at its ca.crt.
+    const devDir = e.TLS_DEV_DIR ?? join(e.DATA_DIR, 'tls');
+    return {
+      mode,
+      certFile: join(devDir, 'server.crt'),
+      keyFile: join(devDir, 'server.key'),
+      caFile: join(devDir, 'ca.crt'),
+      devDir,
+      reloadIntervalMs,
+    };
+  }
+  return {
+    mode,
+    certFile: e.TLS_CERT_FILE ?? '',
+    keyFile: e.TLS_KEY_FILE ?? '',
+    caFile: e.TLS_CA_FILE,
+    devDir: undefined,
+    reloadIntervalMs,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -410,6 +484,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
     problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both or neither');
+  }
+  const tlsMode = e.TLS_MODE ?? (e.TLS_CERT_FILE === undefined ? 'off' : 'files');
+  if (tlsMode === 'files' && e.TLS_CERT_FILE === undefined) {
+    problems.push('TLS_MODE=files: set TLS_CERT_FILE and TLS_KEY_FILE');
+  }
+  if (tlsMode !== 'files' && e.TLS_CERT_FILE !== undefined) {
+    problems.push(`TLS_MODE=${tlsMode}: TLS_CERT_FILE is set; use TLS_MODE=files or unset it`);
   }
   for (const [method, cost] of Object.entries(e.USER_RATE_METHOD_COSTS)) {
     if (cost > BigInt(e.USER_RATE_BURST)) {
@@ -450,6 +531,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOST,
       port: e.HTTP_PORT,
       webAssetsDir: e.WEB_ASSETS_DIR,
+      corsOrigins: e.CORS_ORIGINS,
       limits: {
         requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
         idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
@@ -477,10 +559,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
     },
-    tls:
-      e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
-        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, caFile: e.TLS_CA_FILE }
-        : undefined,
+    tls: tlsSettings(tlsMode, e),
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     readinessIntervalMs: e.READINESS_INTERVAL_MS,
     postgres: {
@@ -496,6 +575,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       privateKeyFile: e.AUTH_JWT_PRIVATE_KEY_FILE,
       publicKeyFile: e.AUTH_JWT_PUBLIC_KEY_FILE,
       accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_S,
+      revocationPollMs: e.AUTH_REVOCATION_POLL_MS,
       refreshTokenTtlSeconds: e.AUTH_REFRESH_TOKEN_TTL_S,
       argon2: { memoryCost: e.AUTH_ARGON2_MEMORY_KIB, timeCost: e.AUTH_ARGON2_TIME_COST },
       demoBalances: e.AUTH_DEMO_BALANCES,

@@ -6,6 +6,7 @@ import { PostgresUserRepository } from '../adapters/auth/user.repository.postgre
 import { GuardedRateLimiter } from '../adapters/rate-limit/index.js';
 import { AccessTokens } from '../domain/auth/access-tokens.js';
 import { AuthService } from '../domain/auth/auth.service.js';
+import { RevokedSessions } from '../domain/auth/revoked-sessions.js';
 import { systemClock } from '../domain/clock.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import type { DataLayer } from './data-layer.js';
@@ -24,6 +25,14 @@ export async function createAuth(
     },
     logger,
   );
+  const revokedSessions = new RevokedSessions(
+    { store: data.revocations, clock: systemClock, logger, registry },
+    {
+      pollIntervalMs: config.auth.revocationPollMs,
+      accessTokenTtlMs: config.auth.accessTokenTtlSeconds * 1_000,
+    },
+  );
+  await revokedSessions.start();
   const throttle = (scope: string, failureMode = config.limits.loginFailureMode) =>
     new GuardedRateLimiter({ limiter: data.rateLimiter, scope, failureMode, logger, registry });
   return new AuthService(
@@ -47,6 +56,7 @@ export async function createAuth(
       clock: systemClock,
       logger,
       registry,
+      revokedSessions,
     },
     {
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,

@@ -3,6 +3,9 @@ import type { Config } from '../config/index.js';
 import type { QuotaCounter } from '../domain/ports/quota.port.js';
 import type { RateLimiter } from '../domain/ports/rate-limiter.port.js';
 import type { SessionStore } from '../domain/ports/session-store.port.js';
+import type { SessionRevocations } from '../domain/ports/session-revocations.port.js';
+import { MemorySessionRevocations } from '../adapters/auth/session-revocations.memory.js';
+import { RedisSessionRevocations } from '../adapters/auth/session-revocations.redis.js';
 import type { StreamLog } from '../domain/ports/stream-log.port.js';
 import { MemorySessionStore } from '../adapters/streams/session-store.memory.js';
 import { RedisSessionStore } from '../adapters/streams/session-store.redis.js';
@@ -36,6 +39,8 @@ export interface DataLayer {
   readonly streamLog: StreamLog;
   /** Stream sessions across pods (Redis, or in process). */
   readonly sessions: SessionStore;
+  /** Revoked auth sessions every pod honours (Redis, or in process). */
+  readonly revocations: SessionRevocations;
   /** Closing order: Redis, then the pool, then the embedded server. */
   readonly closeSteps: readonly ShutdownStep[];
 }
@@ -101,12 +106,14 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
   let quotas: QuotaCounter;
   let streamLog: StreamLog;
   let sessions: SessionStore;
+  let revocations: SessionRevocations;
   if (config.redisUrl === undefined) {
     logger.info('redis: using in-process twins (REDIS_URL unset); limits are per process');
     rateLimiter = new MemoryRateLimiter();
     quotas = new MemoryQuotaCounter();
     streamLog = new MemoryStreamLog();
     sessions = new MemorySessionStore();
+    revocations = new MemorySessionRevocations();
   } else {
     redis = createRedisConnection({
       logger,
@@ -124,6 +131,11 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     const redisStreamLog = new RedisStreamLog({ redis: redis.client, policy, logger });
     streamLog = redisStreamLog;
     sessions = new RedisSessionStore({ redis: redis.client, policy });
+    revocations = new RedisSessionRevocations({
+      redis: redis.client,
+      policy,
+      retainMs: config.auth.accessTokenTtlSeconds * 1_000,
+    });
     // Before the shared connection: the tail's reader unblocks through it.
     closeSteps.push({ name: 'stream tail', run: () => redisStreamLog.close() });
     const connection = redis;
@@ -146,6 +158,7 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     quotas,
     streamLog,
     sessions,
+    revocations,
     closeSteps,
   };
 }

@@ -1,3 +1,4 @@
+import type { CertificateFiles } from '../shared/tls/certificate-files.js';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Config } from '../config/index.js';
 import { systemClock } from '../domain/clock.js';
@@ -43,6 +44,8 @@ interface Deps {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
+  /** The process's TLS files: the api presents them to the engine (mTLS). */
+  readonly tls?: CertificateFiles | undefined;
 }
 
 /**
@@ -103,7 +106,7 @@ export function wireOrderRoles(config: Config, data: DataLayer, deps: Deps): Ord
     case 'api': {
       const client = new GrpcOrderEngine({
         address: config.engine.address ?? '',
-        tls: config.tls,
+        tls: deps.tls,
         timeoutMs: config.engine.timeoutMs,
         retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 500 },
         breaker: { threshold: 5, halfOpenAfterMs: 5_000 },

@@ -13,7 +13,7 @@ import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.po
 import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
-import { sessionRpc } from '../transport/rpc/session.rpc.js';
+import { sessionRpc, type RevocationWatch } from '../transport/rpc/session.rpc.js';
 import type { DataLayer } from './data-layer.js';
 import type { OrdersSettings } from './orders.js';
 
@@ -37,6 +37,8 @@ export function createStreams(
     readonly logger: Logger;
     readonly registry: Registry;
     readonly verifyToken: (token: string) => Promise<VerifiedToken>;
+    /** Ends private streams of a revoked session. */
+    readonly revocations?: RevocationWatch;
   },
 ): Streams {
   const limits = { ...DEFAULT_SUBSCRIPTION_LIMITS, maxReplay: config.streams.maxReplay };
@@ -110,7 +112,11 @@ export function createStreams(
       symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
       maxSubscriptions: config.streams.maxSubscriptions,
     }),
-    sessionRpc: sessionRpc({ gateway, verifyToken: deps.verifyToken }),
+    sessionRpc: sessionRpc({
+      gateway,
+      verifyToken: deps.verifyToken,
+      ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
+    }),
     drain,
     drainStep: { name: 'stream drain', run: () => drain.drain() },
     closeStep: {

@@ -17,6 +17,12 @@ import {
   type TestApp,
 } from '../support/app.js';
 import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js';
+import {
+  MarketDataService,
+  type SubscribeResponse,
+} from '../../src/gen/trading/v1/market_data_pb.js';
+import { grpcClient } from '../support/grpc.js';
+import { subscribe } from '../support/stream-client.js';
 
 /**
  * Every series a dashboard queries must be on the /metrics page of a real process. No single
@@ -89,6 +95,27 @@ function roles(): Role[] {
   ];
 }
 
+/**
+ * Series a dashboard may query that no /metrics page has: `up` is Prometheus's own, per target;
+ * the others are in DESIGN.md's catalog and come with the drain work (Reconnect messages on
+ * drain) being built in parallel. An awaited name is excused only while no role exposes it, so
+ * the list cannot hide a typo once the metric exists: remove it then.
+ */
+const NOT_ON_METRICS_PAGES = new Set(['up']);
+const AWAITED = new Set(['stream_reconnects_total', 'stream_drain_seconds_bucket']);
+
+/** Opens a market-data stream on ROLE=all until its snapshot arrives, so stream series exist. */
+async function exerciseStreams(grpcAddress: string): Promise<void> {
+  const market = grpcClient(grpcAddress, MarketDataService);
+  try {
+    const stream = subscribe<SubscribeResponse>(market, 'subscribe', { symbols: ['BTC-USD'] });
+    await stream.until(() => stream.messages.length > 0, 'the first stream message');
+    stream.call.cancel();
+  } finally {
+    market.close();
+  }
+}
+
 const scrape = async ({ httpUrl }: Role): Promise<string> =>
   (await fetch(`${httpUrl}/metrics`)).text();
 
@@ -118,12 +145,19 @@ test('the api and engine roles expose what ROLE=all cannot', async () => {
 for (const { name, json } of dashboards) {
   test(`every metric ${name} queries is exposed on /metrics by one of the roles`, async () => {
     const queried = queriedMetrics(json);
-    assert.ok(queried.length > 10, 'the dashboard queries metrics');
+    assert.ok(queried.length >= 5, 'the dashboard queries metrics');
+    assert.ok(all, 'ROLE=all started');
+    await exerciseStreams(all.grpcAddress);
     const exposed = await Promise.all(
       roles().map(async (role) => exposedMetrics(await scrape(role))),
     );
-    const missing = queried.filter((metric) => !exposed.some((names) => names.has(metric)));
+    const isExposed = (metric: string) => exposed.some((names) => names.has(metric));
+    const missing = queried.filter(
+      (metric) => !isExposed(metric) && !NOT_ON_METRICS_PAGES.has(metric) && !AWAITED.has(metric),
+    );
     assert.deepEqual(missing, [], 'queried, but on no /metrics page of ROLE=all, engine or api');
+    const arrived = [...AWAITED].filter(isExposed);
+    assert.deepEqual(arrived, [], 'exposed now: remove from AWAITED so the check holds them');
   });
 }
 

@@ -4,6 +4,7 @@ import {
   credentials,
   makeGenericClientConstructor,
   Metadata,
+  type ChannelCredentials,
   type Client,
   type ServiceError,
   type ServiceDefinition,
@@ -21,11 +22,18 @@ type UnaryMethod = (
 export const grpcClient = (address: string, service: DescService): Client =>
   clientFor(address, grpcServiceDefinition(service));
 
-export const healthClient = (address: string): Client => clientFor(address, healthDefinition);
+export const healthClient = (
+  address: string,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): Client => clientFor(address, healthDefinition, channelCredentials);
 
-function clientFor(address: string, definition: ServiceDefinition): Client {
+function clientFor(
+  address: string,
+  definition: ServiceDefinition,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): Client {
   const Ctor = makeGenericClientConstructor(definition, 'test');
-  return new Ctor(address, credentials.createInsecure());
+  return new Ctor(address, channelCredentials);
 }
 
 export interface UnaryResult<T> {

@@ -117,7 +117,7 @@ export async function spawnApp(env: Record<string, string> = {}): Promise<AppPro
     lines,
     stderr,
     exited,
-    waitForLog: (msg, timeoutMs = 20_000) => {
+    waitForLog: (msg, timeoutMs = 60_000) => {
       const seen = lines.find((line) => line.msg === msg);
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {

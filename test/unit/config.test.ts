@@ -71,6 +71,43 @@ test('requires TLS certificate and key together, and files that exist', () => {
   ]);
 });
 
+test('TLS_MODE is files when certificate files are given, off otherwise', () => {
+  const files = loadConfig({ TLS_CERT_FILE: 'package.json', TLS_KEY_FILE: 'package.json' });
+  assert.equal(files.tls?.mode, 'files');
+  assert.equal(files.tls.certFile, 'package.json');
+  assert.equal(files.tls.reloadIntervalMs, 10_000);
+  assert.equal(loadConfig({}).tls, undefined);
+  assert.deepEqual(problemsOf({ TLS_MODE: 'files' }), [
+    'TLS_MODE=files: set TLS_CERT_FILE and TLS_KEY_FILE',
+  ]);
+  assert.deepEqual(
+    problemsOf({ TLS_MODE: 'off', TLS_CERT_FILE: 'package.json', TLS_KEY_FILE: 'package.json' }),
+    ['TLS_MODE=off: TLS_CERT_FILE is set; use TLS_MODE=files or unset it'],
+  );
+});
+
+test('TLS_MODE=dev serves certificates made in the dev directory, by default under DATA_DIR', () => {
+  const dev = loadConfig({ TLS_MODE: 'dev', DATA_DIR: '/tmp/x' });
+  assert.deepEqual(
+    { ...dev.tls },
+    {
+      mode: 'dev',
+      certFile: '/tmp/x/tls/server.crt',
+      keyFile: '/tmp/x/tls/server.key',
+      caFile: '/tmp/x/tls/ca.crt',
+      devDir: '/tmp/x/tls',
+      reloadIntervalMs: 10_000,
+    },
+  );
+  assert.equal(
+    loadConfig({ TLS_MODE: 'dev', TLS_DEV_DIR: 'certs' }).tls?.certFile,
+    'certs/server.crt',
+  );
+  assert.deepEqual(problemsOf({ TLS_MODE: 'dev', TLS_RELOAD_INTERVAL_MS: '50' }), [
+    'TLS_RELOAD_INTERVAL_MS="50": expected 0 (never reload) or at least 100 milliseconds',
+  ]);
+});
+
 test('refuses the same port for HTTP and gRPC', () => {
   assert.deepEqual(problemsOf({ HTTP_PORT: '9000', GRPC_PORT: '9000' }), [
     'HTTP_PORT and GRPC_PORT are both 9000: they must differ',
@@ -202,6 +239,17 @@ test('registrations per client address: a small burst, a few a minute, failing c
   assert.deepEqual(problemsOf({ REGISTER_IP_BURST: '0', REGISTER_LIMIT_FAILURE_MODE: 'maybe' }), [
     'REGISTER_IP_BURST="0": expected a whole number from 1 to 100000',
     'REGISTER_LIMIT_FAILURE_MODE="maybe": expected open or closed',
+  ]);
+});
+
+test('CORS_ORIGINS takes exact origins, none by default', () => {
+  assert.deepEqual(loadConfig({}).http.corsOrigins, []);
+  assert.deepEqual(
+    loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).http.corsOrigins,
+    ['https://app.example.com', 'http://localhost:5173'],
+  );
+  assert.deepEqual(problemsOf({ CORS_ORIGINS: 'https://app.example.com/path' }), [
+    'CORS_ORIGINS="https://app.example.com/path": expected a comma-separated list of origins such as https://app.example.com',
   ]);
 });
 

@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config/index.js';
 
 interface EnvVar {
   name: string;
@@ -17,7 +18,7 @@ interface EnvVar {
   };
 }
 interface Probe {
-  httpGet?: { path: string; port: string | number };
+  httpGet?: { path: string; port: string | number; scheme?: string };
 }
 interface Container {
   name: string;
@@ -27,6 +28,9 @@ interface Container {
   envFrom?: { configMapRef?: { name: string; optional?: boolean }; secretRef?: { name: string } }[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;
+  lifecycle?: { preStop?: { exec?: { command: string[] }; sleep?: { seconds: number } } };
+  startupProbe?: Probe;
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: {
     runAsNonRoot?: boolean;
@@ -37,9 +41,14 @@ interface Container {
 }
 interface PodSpec {
   containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string } }[];
   terminationGracePeriodSeconds?: number;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
-  topologySpreadConstraints?: { topologyKey: string; whenUnsatisfiable: string }[];
+  topologySpreadConstraints?: {
+    topologyKey: string;
+    whenUnsatisfiable: string;
+    labelSelector?: { matchLabels?: Record<string, string> };
+  }[];
 }
 interface K8sObject {
   apiVersion: string;
@@ -56,8 +65,12 @@ interface K8sObject {
     scaleTargetRef?: { kind: string; name: string };
     ports?: { name: string; port: number; appProtocol?: string }[];
     rules?: {
-      http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] };
+      http: {
+        paths: { path: string; backend: { service: { name: string; port: { name: string } } } }[];
+      };
     }[];
+    maxUnavailable?: number | string;
+    minAvailable?: number | string;
   };
   data?: Record<string, string>;
   stringData?: Record<string, string>;
@@ -134,6 +147,16 @@ function effectiveEnv(
   return env;
 }
 
+/** How long the preStop hook holds SIGTERM back (a `sleep` command or sleep action). */
+function preStopMs(container: Container): number {
+  const hook = container.lifecycle?.preStop;
+  if (hook === undefined) return 0;
+  if (hook.sleep) return hook.sleep.seconds * 1000;
+  const [command, seconds] = hook.exec?.command ?? [];
+  assert.equal(command, 'sleep', `${container.name}: a preStop hook other than sleep`);
+  return Number(seconds) * 1000;
+}
+
 const matches = (selector: Record<string, string>, labels: Record<string, string> = {}): boolean =>
   Object.entries(selector).every(([key, value]) => labels[key] === value);
 
@@ -198,9 +221,10 @@ for (const dir of TARGETS) {
       );
       const grace = podSpec(workload).terminationGracePeriodSeconds;
       assert.ok(grace !== undefined, `${name}: terminationGracePeriodSeconds is not set`);
+      const preStop = preStopMs(appContainer(workload));
       assert.ok(
-        grace * 1000 > drain + timeout,
-        `${name}: terminationGracePeriodSeconds ${grace}s must exceed drain ${drain}ms + timeout ${timeout}ms`,
+        grace * 1000 > preStop + drain + timeout,
+        `${name}: terminationGracePeriodSeconds ${grace}s must exceed preStop ${preStop}ms + drain ${drain}ms + timeout ${timeout}ms`,
       );
     }
   });
@@ -382,5 +406,253 @@ test('eks: a PodMonitor scrapes the app pods as job "trading-platform"', (t) => 
       `${workload.metadata.name} is not scraped`,
     );
     assert.match(labels?.[monitor.spec.jobLabel] ?? '', /^trading-platform/);
+  }
+});
+
+// --- The stream role, held to the code: ports, probe paths, env names, the drain window ------
+
+/** Every variable src/config reads (the keys of its env schema). */
+const CONFIG_VARIABLES = new Set(
+  [...readFileSync('src/config/config.ts', 'utf8').matchAll(/^ {2}([A-Z][A-Z0-9_]+): /gm)].map(
+    ([, name = '']) => name,
+  ),
+);
+/** Variables read before src/config (Node itself, the OpenTelemetry SDK). */
+const RUNTIME_VARIABLES = new Set(['NODE_OPTIONS', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
+
+const streamWorkload = (dir: string): K8sObject => {
+  const found = appWorkloads(dir).find(
+    (o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'stream',
+  );
+  assert.ok(found, `${dir}: no stream Deployment`);
+  return found;
+};
+
+/** preStop + drain delay + shutdown timeout of the stream pods in `dir`, in ms. */
+function streamDrainWindowMs(dir: string): number {
+  const workload = streamWorkload(dir);
+  const env = effectiveEnv(appContainer(workload), render(dir), workload.metadata.name);
+  return (
+    preStopMs(appContainer(workload)) +
+    Number(env.get('SHUTDOWN_DRAIN_DELAY_MS') ?? DEFAULT_DRAIN_DELAY_MS) +
+    Number(env.get('SHUTDOWN_TIMEOUT_MS') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)
+  );
+}
+
+for (const dir of TARGETS) {
+  test(`${dir}: the stream role listens where the app does and probes paths the app serves`, (t) => {
+    if (!hasKubectl(t)) return;
+    const config = loadConfig({});
+    const container = appContainer(streamWorkload(dir));
+    const ports: Record<string, number> = Object.fromEntries(
+      (container.ports ?? []).map((p) => [p.name ?? '', p.containerPort]),
+    );
+    assert.deepEqual(ports, { http: config.http.port, grpc: config.grpc.port });
+    const server = readFileSync('src/transport/http/server.ts', 'utf8');
+    for (const probe of [container.livenessProbe, container.readinessProbe]) {
+      const path = probe?.httpGet?.path ?? '';
+      assert.ok(server.includes(`app.get('${path}'`), `the app serves no ${path}`);
+    }
+    const service = render(dir).find(
+      (o) => o.kind === 'Service' && o.metadata.name === 'trading-platform-stream',
+    );
+    assert.deepEqual(
+      (service?.spec?.ports ?? []).map((p) => [p.name, p.port]),
+      [
+        ['http', config.http.port],
+        ['grpc', config.grpc.port],
+      ],
+    );
+  });
+
+  test(`${dir}: every variable set for the stream role is one the app reads`, (t) => {
+    if (!hasKubectl(t)) return;
+    assert.ok(CONFIG_VARIABLES.has('SHUTDOWN_TIMEOUT_MS') && CONFIG_VARIABLES.size > 40);
+    const workload = streamWorkload(dir);
+    const env = effectiveEnv(appContainer(workload), render(dir), workload.metadata.name);
+    const names = [...env.keys(), ...(appContainer(workload).env ?? []).map((v) => v.name)];
+    const unknown = names.filter((n) => !CONFIG_VARIABLES.has(n) && !RUNTIME_VARIABLES.has(n));
+    assert.deepEqual([...new Set(unknown)], [], 'set in the manifests, read by nothing');
+    // The settings the drain depends on are the app's own (a typo would fall back silently).
+    for (const name of ['ROLE', 'POD_NAME', 'SHUTDOWN_TIMEOUT_MS']) assert.ok(names.includes(name));
+  });
+
+  test(`${dir}: the stream role drains within its grace period, behind a preStop, a PDB and a spread`, (t) => {
+    if (!hasKubectl(t)) return;
+    const workload = streamWorkload(dir);
+    const spec = podSpec(workload);
+    const window = streamDrainWindowMs(dir);
+    assert.ok(preStopMs(appContainer(workload)) > 0, 'a preStop hook');
+    const grace = (spec.terminationGracePeriodSeconds ?? 0) * 1000;
+    assert.ok(grace >= 120_000, `a long grace period (${grace} ms)`);
+    assert.ok(grace > window, `grace ${grace} ms must exceed the drain window ${window} ms`);
+    // The drain alert fires after the window and before the kubelet's SIGKILL.
+    const rules = readFileSync('alerts/streams.rules.yml', 'utf8');
+    const alertAfter = /min_over_time\(shutdown_phase\{[^}]*\}\[(\d+)s\]\)/.exec(rules)?.[1];
+    const preStop = preStopMs(appContainer(workload));
+    assert.ok(alertAfter !== undefined);
+    assert.ok(
+      window - preStop < Number(alertAfter) * 1000 && Number(alertAfter) * 1000 < grace - preStop,
+      `TradingPlatformStreamDrainTooLong after ${alertAfter}s: between the app's window and the SIGKILL`,
+    );
+
+    const pdb = render(dir).find(
+      (o) =>
+        o.kind === 'PodDisruptionBudget' &&
+        matches(
+          (o.spec?.selector as { matchLabels: Record<string, string> }).matchLabels,
+          workload.spec?.template?.metadata?.labels,
+        ),
+    );
+    assert.ok(pdb, 'a PodDisruptionBudget for the stream pods');
+    assert.equal(pdb.spec?.maxUnavailable, 1);
+    const spread = spec.topologySpreadConstraints?.find(
+      (c) => c.topologyKey === 'kubernetes.io/hostname',
+    );
+    assert.equal(spread?.labelSelector?.matchLabels?.['app.kubernetes.io/component'], 'stream');
+  });
+}
+
+test('eks: /ws and the gRPC-Web/Connect stream services go to the stream role, behind long ALB timeouts', (t) => {
+  if (!hasKubectl(t)) return;
+  const objects = render('k8s/overlays/eks');
+  const ingresses = objects.filter((o) => o.kind === 'Ingress');
+  const http = ingresses.find(
+    (o) =>
+      o.metadata.annotations?.['alb.ingress.kubernetes.io/backend-protocol-version'] === 'HTTP1',
+  );
+  const routes = new Map(
+    (http?.spec?.rules ?? []).flatMap((rule) =>
+      rule.http.paths.map((p) => [p.path, p.backend.service] as const),
+    ),
+  );
+  for (const path of ['/ws', '/trading.v1.MarketDataService', '/trading.v1.SessionService']) {
+    assert.deepEqual(routes.get(path), {
+      name: 'trading-platform-stream',
+      port: { name: 'http' },
+    });
+  }
+
+  // One ALB: the same idle timeout on every Ingress of the group, above every interval at
+  // which a quiet stream still sends something (gRPC keepalive pings, stream heartbeats).
+  const idle = new Set(
+    ingresses.map(
+      (o) => o.metadata.annotations?.['alb.ingress.kubernetes.io/load-balancer-attributes'],
+    ),
+  );
+  assert.equal(idle.size, 1);
+  const idleSeconds = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec([...idle][0] ?? '')?.[1]);
+  // The stream pods' own settings, as the app reads them from their environment.
+  const stream = streamWorkload('k8s/overlays/eks');
+  // Certificate files exist only in the pod; the intervals checked here do not depend on them.
+  const env = effectiveEnv(appContainer(stream), objects, stream.metadata.name);
+  const config = loadConfig(
+    Object.fromEntries([...env].filter(([name]) => !name.startsWith('TLS_'))),
+  );
+  for (const interval of [
+    config.grpc.connections.keepaliveTimeMs ?? 0,
+    config.streams.heartbeat.intervalMs,
+  ])
+    assert.ok(idleSeconds * 1000 > 2 * interval, `ALB idle ${idleSeconds}s vs ${interval} ms`);
+
+  // A deregistered stream target keeps its connections until the delay ends: past the drain.
+  const service = objects.find(
+    (o) => o.kind === 'Service' && o.metadata.name === 'trading-platform-stream',
+  );
+  const delay = Number(
+    /deregistration_delay\.timeout_seconds=(\d+)/.exec(
+      service?.metadata.annotations?.['alb.ingress.kubernetes.io/target-group-attributes'] ?? '',
+    )?.[1],
+  );
+  const window = streamDrainWindowMs('k8s/overlays/eks');
+  const grace =
+    (podSpec(streamWorkload('k8s/overlays/eks')).terminationGracePeriodSeconds ?? 0) * 1000;
+  assert.ok(delay * 1000 >= window && delay * 1000 <= grace, `deregistration delay ${delay}s`);
+});
+
+test('docs/deploy-eks.md states the CloudFront origin timeouts against the ALB and heartbeats', () => {
+  const doc = readFileSync('docs/deploy-eks.md', 'utf8');
+  for (const setting of ['origin response timeout', 'keep-alive timeout', 'idle timeout'])
+    assert.ok(doc.toLowerCase().includes(setting), setting);
+});
+
+/** A cert-manager resource as rendered. */
+interface CertManagerObject {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    secretName?: string;
+    isCA?: boolean;
+    usages?: string[];
+    dnsNames?: string[];
+    renewBefore?: string;
+    issuerRef?: { name: string; kind: string };
+    ca?: { secretName: string };
+  };
+}
+
+test('eks: cert-manager issues one internal certificate, from a CA of its own, for serving and calling', (t) => {
+  if (!hasKubectl(t)) return;
+  const objects = render('k8s/overlays/eks');
+  const byName = (kind: string, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.name === name) as unknown as
+      CertManagerObject | undefined;
+  const leaf = byName('Certificate', 'trading-platform-internal');
+  assert.ok(leaf, 'no Certificate trading-platform-internal');
+  assert.deepEqual(leaf.spec.usages?.filter((u) => u.endsWith(' auth')).sort(), [
+    'client auth',
+    'server auth',
+  ]);
+  // The name the api's engine client dials must be in the certificate.
+  const api = appWorkloads('k8s/overlays/eks').find((w) => w.metadata.name.endsWith('-api'));
+  assert.ok(api);
+  const target = effectiveEnv(appContainer(api), objects, 'api').get('ENGINE_ADDRESS') ?? '';
+  const host = /^dns:\/\/\/([^:]+):/.exec(target)?.[1];
+  assert.ok(host !== undefined && leaf.spec.dnsNames?.includes(host), `${host} not in dnsNames`);
+  const issuer = byName('Issuer', leaf.spec.issuerRef?.name ?? '');
+  const ca = byName('Certificate', 'trading-platform-ca');
+  assert.equal(ca?.spec.isCA, true);
+  assert.equal(issuer?.spec.ca?.secretName, ca.spec.secretName);
+});
+
+test('eks: every role serves TLS from the certificate Secret, mounted so renewals reach it', (t) => {
+  if (!hasKubectl(t)) return;
+  const objects = render('k8s/overlays/eks');
+  const leaf = objects.find(
+    (o) => o.kind === 'Certificate' && o.metadata.name === 'trading-platform-internal',
+  ) as unknown as CertManagerObject | undefined;
+  for (const workload of appWorkloads('k8s/overlays/eks')) {
+    const name = workload.metadata.name;
+    const container = appContainer(workload);
+    const env = effectiveEnv(container, objects, name);
+    assert.equal(env.get('TLS_MODE'), 'files', name);
+    const volume = podSpec(workload).volumes?.find(
+      (v) => v.secret?.secretName === leaf?.spec.secretName,
+    );
+    assert.ok(volume, `${name}: the certificate Secret is not a volume`);
+    const mount = container.volumeMounts?.find((m) => m.name === volume.name);
+    assert.ok(mount, `${name}: the certificate Secret is not mounted`);
+    assert.equal(mount.subPath, undefined, `${name}: a subPath mount is never updated`);
+    for (const variable of ['TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE']) {
+      assert.ok(env.get(variable)?.startsWith(`${mount.mountPath}/`), `${name}: ${variable}`);
+    }
+    for (const probe of [
+      container.livenessProbe,
+      container.readinessProbe,
+      container.startupProbe,
+    ]) {
+      assert.equal(probe?.httpGet?.scheme, 'HTTPS', `${name}: a probe is not over HTTPS`);
+    }
+  }
+});
+
+test('eks: the ALB reaches the pods over TLS', (t) => {
+  if (!hasKubectl(t)) return;
+  const ingresses = render('k8s/overlays/eks').filter((o) => o.kind === 'Ingress');
+  assert.ok(ingresses.length > 0);
+  for (const ingress of ingresses) {
+    const annotations = ingress.metadata.annotations ?? {};
+    assert.equal(annotations['alb.ingress.kubernetes.io/backend-protocol'], 'HTTPS');
+    assert.equal(annotations['alb.ingress.kubernetes.io/healthcheck-protocol'], 'HTTPS');
   }
 });

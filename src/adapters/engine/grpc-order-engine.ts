@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import {
   credentials,
+  experimental,
   makeGenericClientConstructor,
   Metadata,
   status,
@@ -23,7 +23,8 @@ import {
 import { fromSubmitResponse, submitRequest } from '../../shared/grpc/engine-codec.js';
 import { DEPENDENCY_KEY, RETRY_AFTER_KEY } from '../../shared/grpc/error-metadata.js';
 import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
-import type { TlsFiles } from '../../shared/grpc/tls-files.js';
+import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
+import { grpcCertificateProvider } from '../../shared/tls/grpc-certificate-provider.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import {
   createDependencyPolicy,
@@ -39,8 +40,8 @@ export interface GrpcOrderEngineOptions {
    * Calls are spread round robin; a standby's answer sends the call on to the next process.
    */
   readonly address: string;
-  /** mTLS when set: the engine checks our certificate, we check its. */
-  readonly tls: TlsFiles | undefined;
+  /** mTLS when set: the engine checks our certificate, we check its; rotations are followed. */
+  readonly tls: CertificateFiles | undefined;
   /** Per attempt, the commit included. */
   readonly timeoutMs: number;
   readonly retry?: RetryOptions;
@@ -171,11 +172,9 @@ function answerOrFailure(error: ServiceError): Error {
   });
 }
 
-function channelCredentials(tls: TlsFiles | undefined): ChannelCredentials {
+function channelCredentials(tls: CertificateFiles | undefined): ChannelCredentials {
   if (tls === undefined) return credentials.createInsecure();
-  return credentials.createSsl(
-    tls.caFile === undefined ? null : readFileSync(tls.caFile),
-    readFileSync(tls.keyFile),
-    readFileSync(tls.certFile),
-  );
+  const provider = grpcCertificateProvider(tls);
+  tls.track('engine_client');
+  return experimental.createCertificateProviderChannelCredentials(provider, provider);
 }

@@ -6,6 +6,7 @@ import type { ConsumeOptions } from '../ports/rate-limiter.port.js';
 import { parseRequest } from '../validation.js';
 import type { AccessTokens, Principal, VerifiedToken } from './access-tokens.js';
 import { authMetrics } from './auth.metrics.js';
+import type { RevokedSessions } from './revoked-sessions.js';
 import type {
   PasswordHasher,
   RefreshTokenRecord,
@@ -53,6 +54,8 @@ export interface AuthDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** Logout and reuse detection revoke access tokens here too; unset, they live until expiry. */
+  readonly revokedSessions?: RevokedSessions;
 }
 
 export interface IssuedTokens {
@@ -61,6 +64,9 @@ export interface IssuedTokens {
   readonly refreshToken: string;
   readonly refreshTokenExpiresAt: Date;
 }
+
+export const SESSION_REVOKED =
+  'the session of this access token was ended (logout, or its refresh token was reused): log in again';
 
 /** Register, Login, Refresh (with rotation and reuse detection) and Logout. */
 export class AuthService {
@@ -195,20 +201,43 @@ export class AuthService {
     const record = await this.deps.refreshTokens.findByHash(hashRefreshToken(refreshToken));
     if (record === undefined) return;
     await this.deps.refreshTokens.revokeFamily(record.familyId, this.deps.clock.now());
+    // Rejects if the revocation could not be shared: the client's retry repeats both steps.
+    await this.deps.revokedSessions?.revoke(record.familyId);
     this.deps.logger.info(
       { user_id: record.userId, session_id: record.familyId },
       'user logged out',
     );
   }
 
-  /** Verifies the access token of a call. */
-  authenticate(accessToken: string): Promise<Principal> {
-    return this.deps.accessTokens.verify(accessToken);
+  /** Verifies the access token of a call, and that its session was not revoked since. */
+  async authenticate(accessToken: string): Promise<Principal> {
+    const principal = await this.deps.accessTokens.verify(accessToken);
+    this.assertActive(principal);
+    return principal;
+  }
+
+  /** Throws `unauthenticated` if the principal's session was revoked since its token was issued. */
+  assertActive(principal: Principal): void {
+    if (this.deps.revokedSessions?.isRevoked(principal.sessionId) === true) {
+      throw new DomainError('unauthenticated', SESSION_REVOKED);
+    }
+  }
+
+  /** Stops polling for revocations. */
+  close(): void {
+    this.deps.revokedSessions?.close();
+  }
+
+  /** Calls `onRevoked` when the session is revoked (an open stream ends); returns the unwatch. */
+  watchRevocation(sessionId: string, onRevoked: () => void): () => void {
+    return this.deps.revokedSessions?.watch(sessionId, onRevoked) ?? (() => undefined);
   }
 
   /** As `authenticate`, with the token's expiry: for streams that outlive it. */
-  authenticateExpiring(accessToken: string): Promise<VerifiedToken> {
-    return this.deps.accessTokens.verifyExpiring(accessToken);
+  async authenticateExpiring(accessToken: string): Promise<VerifiedToken> {
+    const verified = await this.deps.accessTokens.verifyExpiring(accessToken);
+    this.assertActive(verified.principal);
+    return verified;
   }
 
   #assertUsable(
@@ -234,6 +263,13 @@ export class AuthService {
     // nobody holding this family can be trusted any more.
     const revoked = await this.deps.refreshTokens.revokeFamily(record.familyId, now);
     this.#metrics.refresh('reuse_detected');
+    await this.deps.revokedSessions?.revoke(record.familyId).catch((error: unknown) => {
+      // This pod refuses the session's access tokens already; the others only at their expiry.
+      this.deps.logger.error(
+        { err: error, session_id: record.familyId },
+        'revocation of a reused session could not be shared with other pods',
+      );
+    });
     this.deps.logger.warn(
       { user_id: record.userId, session_id: record.familyId, revoked_tokens: revoked },
       'refresh token reuse detected; session revoked',

@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { DescService } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import {
@@ -11,7 +10,7 @@ import {
 } from '@grpc/grpc-js';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
-import type { TlsFiles } from '../../shared/grpc/tls-files.js';
+import type { CertificateFiles, TlsMaterial } from '../../shared/tls/certificate-files.js';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import { healthService } from './health.js';
 import { RpcServerMetrics } from '../rpc/call-observer.js';
@@ -44,7 +43,7 @@ export interface GrpcServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
-  readonly tls: TlsFiles | undefined;
+  readonly tls: ServerTls | undefined;
   /** Verifies access tokens; see AdapterOptions. */
   readonly authenticate?: AdapterOptions['authenticate'];
   readonly limitCall?: AdapterOptions['limitCall'];
@@ -52,6 +51,13 @@ export interface GrpcServerOptions {
   readonly maxReceiveMessageBytes?: number;
   /** Unset: grpc-js's defaults, which hold any connection for ever. */
   readonly connections?: ConnectionLimits;
+}
+
+export interface ServerTls {
+  /** Served, and replaced on open listeners when the files rotate. */
+  readonly files: CertificateFiles;
+  /** mTLS: refuse a client without a certificate signed by the files' CA (internal listeners). */
+  readonly requireClientCert: boolean;
 }
 
 // A service registered with its Connect-style implementation; the types differ per service.
@@ -124,7 +130,7 @@ export async function startGrpcServer(
     );
   });
   options.logger.info(
-    { port, tls: options.tls !== undefined, mtls: options.tls?.caFile !== undefined },
+    { port, tls: options.tls !== undefined, mtls: options.tls?.requireClientCert ?? false },
     'grpc server listening',
   );
 
@@ -160,29 +166,50 @@ function connectionOptions(limits: ConnectionLimits | undefined): ChannelOptions
 }
 
 function credentials(
-  tls: TlsFiles | undefined,
+  tls: ServerTls | undefined,
   handshakeTimeoutMs: number | undefined,
 ): ServerCredentials {
   if (tls === undefined) return ServerCredentials.createInsecure();
-  const ssl = ServerCredentials.createSsl(
-    tls.caFile === undefined ? null : readFileSync(tls.caFile),
-    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
-    tls.caFile !== undefined,
+  const served = new ReloadableSslCredentials(
+    sslCredentials(tls.files.current(), tls.requireClientCert),
+    handshakeTimeoutMs,
   );
-  return handshakeTimeoutMs === undefined ? ssl : new HandshakeLimited(ssl, handshakeTimeoutMs);
+  tls.files.onChange((material) => {
+    served.reload(sslCredentials(material, tls.requireClientCert));
+  });
+  tls.files.track('grpc');
+  return served;
+}
+
+function sslCredentials(material: TlsMaterial, requireClientCert: boolean): ServerCredentials {
+  return ServerCredentials.createSsl(
+    requireClientCert ? (material.ca ?? null) : null,
+    [{ cert_chain: material.cert, private_key: material.key }],
+    requireClientCert,
+  );
 }
 
 /**
- * TLS credentials whose listener drops a connection that has not finished its handshake in
- * time. grpc-js has no option for it; its TLS server takes Node's `handshakeTimeout` from the
- * credentials' server options, whose default holds a silent connection for two minutes.
+ * TLS credentials that can be replaced on a bound server, and whose listener drops a
+ * connection that has not finished its handshake in time. grpc-js hands new context options
+ * to its HTTP/2 servers (`setSecureContext`): new connections get the new certificate, open
+ * ones and their streams carry on. It has no handshake option; its TLS server takes Node's
+ * `handshakeTimeout` from the credentials' server options, whose default holds a silent
+ * connection for two minutes.
  */
-class HandshakeLimited extends ServerCredentials {
-  constructor(ssl: ServerCredentials, handshakeTimeoutMs: number) {
+class ReloadableSslCredentials extends ServerCredentials {
+  constructor(ssl: ServerCredentials, handshakeTimeoutMs: number | undefined) {
     super(
-      { ...ssl._getConstructorOptions(), handshakeTimeout: handshakeTimeoutMs },
+      {
+        ...ssl._getConstructorOptions(),
+        ...(handshakeTimeoutMs === undefined ? {} : { handshakeTimeout: handshakeTimeoutMs }),
+      },
       ssl._getSecureContextOptions() ?? undefined,
     );
+  }
+
+  reload(ssl: ServerCredentials): void {
+    this.updateSecureContextOptions(ssl._getSecureContextOptions());
   }
 
   _equals(other: ServerCredentials): boolean {

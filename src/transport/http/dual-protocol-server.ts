@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2Server, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -36,7 +35,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export function dualProtocolServer(
   handler: Handler,
   limits: ServerLimits,
-  tls: { readonly certFile: string; readonly keyFile: string } | undefined,
+  tls: { readonly cert: Buffer; readonly key: Buffer } | undefined,
 ): http.Server {
   const sessions = new Set<Http2Session>();
   const track = (server: Http2Server | http2.Http2SecureServer) => {
@@ -54,7 +53,7 @@ export function dualProtocolServer(
 
   if (tls !== undefined) {
     const secure = http2.createSecureServer(
-      { allowHTTP1: true, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+      { allowHTTP1: true, cert: tls.cert, key: tls.key },
       handler as never,
     );
     track(secure);

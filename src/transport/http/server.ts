@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
+import { Server as TlsServer } from 'node:tls';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import {
   fastify,
@@ -14,8 +15,10 @@ import type { Readiness } from '../../lifecycle/readiness.js';
 import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { boundedMessage } from '../../domain/errors.js';
+import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
 import { registerConnectRoutes, type ConnectRoutesOptions } from '../connect/connect-routes.js';
 import { registerAuthentication } from './authenticate.js';
+import { registerBrowserSecurity } from './browser-security.js';
 import {
   DEFAULT_SERVER_LIMITS,
   dualProtocolServer,
@@ -29,9 +32,12 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
-  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
+  readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
+  /** Browser origins allowed across origins (CORS, WebSocket); none by default. */
+  readonly corsOrigins?: readonly string[];
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
   /** The built web app to serve at `/`, if it holds an index.html. */
@@ -58,8 +64,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
     serverFactory: (handler) =>
-      dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls),
+      dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls?.current()),
   }) as unknown as FastifyInstance;
+
+  if (options.tls !== undefined) reloadCertificates(app, options.tls);
+  await registerBrowserSecurity(app, options.corsOrigins ?? []);
 
   const recorder = requestRecorder(options.registry, logger);
   // Each route gets its own hook, bound to its template (`/orders/:id`, never the raw URL:
@@ -174,6 +183,16 @@ async function serveWebApp(app: FastifyInstance, options: HttpServerOptions): Pr
       );
     },
   });
+}
+
+/** New connections get the new certificate; open ones (and their WebSockets) carry on. */
+function reloadCertificates(app: FastifyInstance, files: CertificateFiles): void {
+  const server: unknown = app.server;
+  if (!(server instanceof TlsServer)) throw new Error('the HTTPS server is not a TLS server');
+  files.onChange(({ cert, key }) => {
+    server.setSecureContext({ cert, key });
+  });
+  files.track('http');
 }
 
 interface Observer {

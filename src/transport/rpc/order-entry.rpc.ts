@@ -119,6 +119,11 @@ export function orderEntry(commands: OrderCommands, observability: OrderEntryObs
           await charge(CHARGED_AS[action.case]);
           return create(OrderEntryResponseSchema, { requestId, result: await run(userId, action) });
         } catch (error) {
+          // Only a revoked session fails a running session's command so: the stream ends.
+          if (isDomainError(error) && error.code === 'unauthenticated') {
+            code = 'Unauthenticated';
+            throw error;
+          }
           if (!isDomainError(error)) {
             code = 'Internal';
             span.recordException(error instanceof Error ? error : String(error));

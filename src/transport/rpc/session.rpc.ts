@@ -1,5 +1,6 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { bearerToken, type VerifiedToken } from '../../domain/auth/access-tokens.js';
+import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
 import { userStream } from '../../domain/streams/stream-names.js';
@@ -19,6 +20,13 @@ export interface SessionRpcDeps {
   readonly gateway: StreamGateway;
   /** Verifies an access token and says when it expires. */
   readonly verifyToken: (token: string) => Promise<VerifiedToken>;
+  /** Ends a private stream when its auth session is revoked (logout, refresh-token reuse). */
+  readonly revocations?: RevocationWatch;
+}
+
+/** Tells when an auth session is revoked (AuthService). */
+export interface RevocationWatch {
+  watchRevocation(sessionId: string, onRevoked: () => void): () => void;
 }
 
 /**
@@ -31,19 +39,34 @@ export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof Ses
   const { gateway } = deps;
   return {
     async *openStream(request, context) {
-      const userId = Number(requirePrincipal(context).userId);
+      const principal = requirePrincipal(context);
+      const userId = Number(principal.userId);
       // The call was authenticated with this header; its expiry bounds the stream.
       const token = await deps.verifyToken(bearerToken(context.requestHeader.get('authorization')));
-      const opened = await gateway.open({
-        streams: [userStream(userId)],
-        positions: positionsOf(request.positions),
-        sessionId: request.sessionId,
-        userId,
-        tokenExpiresAtMs: token.expiresAtMs,
-        transport: context.protocolName,
-        signal: context.signal,
-      });
-      for await (const delivery of opened.messages) yield privateMessage(delivery, opened);
+      // A logout or a revoked session ends the stream, on whichever pod it is open.
+      const revoked = new AbortController();
+      const unwatch =
+        deps.revocations?.watchRevocation(principal.sessionId, () => {
+          revoked.abort(new Error('session revoked'));
+        }) ?? (() => undefined);
+      try {
+        const opened = await gateway.open({
+          streams: [userStream(userId)],
+          positions: positionsOf(request.positions),
+          sessionId: request.sessionId,
+          userId,
+          tokenExpiresAtMs: token.expiresAtMs,
+          transport: context.protocolName,
+          signal: AbortSignal.any([context.signal, revoked.signal]),
+        });
+        for await (const delivery of opened.messages) {
+          if (revoked.signal.aborted) break;
+          yield privateMessage(delivery, opened);
+        }
+      } finally {
+        unwatch();
+      }
+      if (revoked.signal.aborted) throw new DomainError('unauthenticated', SESSION_REVOKED);
     },
 
     async reauthenticate(request, context) {

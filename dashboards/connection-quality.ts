@@ -1,0 +1,309 @@
+// The "Connection quality" dashboard: how the stream clients' links are doing as the stream
+// gateway measures them (heartbeat RTT, jitter, missed beats, the class each connection is in
+// and its changes), and how the server protects itself from the bad ones (book deltas conflated
+// into snapshots for poor links, slow consumers disconnected, bytes waiting to be sent).
+//
+// Every query uses metric names from the DESIGN.md catalog ("connections", "sessions"). The
+// alerts TradingPlatformStreamQualityPoor and TradingPlatformStreamSlowConsumers
+// (alerts/streams.rules.yml) read the same series; their runbooks name the panels here.
+//
+// The v1 dashboard schema is deprecated in the SDK; see service-overview.ts for why it ships.
+/* eslint-disable @typescript-eslint/no-deprecated */
+import { RowBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  PanelIds,
+  alarming,
+  labelValuesVariable,
+  platformDashboard,
+  query,
+  rate,
+  stat,
+  target,
+  targetVariables,
+  timeseries,
+} from './panels.js';
+
+export const CONNECTION_QUALITY_UID = 'trading-platform-connection-quality';
+
+/** Queries on per-connection metrics also narrow by the `transport` variable. */
+const conn = `${target}, transport=~"$transport"`;
+
+/** The classes a connection can be in, worst last (docs/protocol.md). */
+const BAD = 'poor|offline';
+
+const quantiles = (metric: string, matchers: string) =>
+  [
+    ['A', '0.5', 'p50'],
+    ['B', '0.9', 'p90'],
+    ['C', '0.99', 'p99'],
+  ].map(([refId = '', q = '', legend = '']) =>
+    query(
+      refId,
+      `histogram_quantile(${q}, sum by (le) (${rate(`${metric}_bucket{${matchers}}`)}))`,
+      legend,
+    ),
+  );
+
+export function connectionQuality(): Dashboard {
+  const ids = new PanelIds();
+  const connections = (matchers = '') => `stream_connections{${conn}${matchers}}`;
+
+  const builder = platformDashboard(
+    'Trading platform / Connection quality',
+    CONNECTION_QUALITY_UID,
+    'Stream connections by transport and quality class, heartbeat RTT and jitter, missed heartbeats, class transitions, conflated messages, slow-consumer disconnects and send queue bytes.',
+    ['trading-platform', 'streams', 'connections'],
+  );
+  for (const variable of targetVariables()) builder.withVariable(variable);
+  builder.withVariable(
+    labelValuesVariable('transport', 'Transport', `stream_connections{${target}}`),
+  );
+
+  builder
+    .withRow(new RowBuilder('Overview').id(ids.take()))
+    .withPanel(
+      stat(
+        ids,
+        'Open streams',
+        'Streams open on the selected pods right now, every transport and class.',
+        'short',
+        [query('A', `sum(${connections()})`, 'streams')],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Poor or offline share',
+        'Share of open streams classed poor or offline (heartbeats late, lost or unanswered). Alert TradingPlatformStreamQualityPoor at 20 % of at least 20 streams for 10 minutes.',
+        'percentunit',
+        [
+          query(
+            'A',
+            `sum(${connections(`, quality=~"${BAD}"`)}) / sum(${connections()})`,
+            'poor or offline',
+          ),
+        ],
+        [
+          { value: null, color: 'green' },
+          { value: 0.05, color: 'orange' },
+          { value: 0.2, color: 'red' },
+        ],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Heartbeat RTT p99',
+        'p99 round-trip time from a server heartbeat to its pong, over every measured connection.',
+        's',
+        [
+          query(
+            'A',
+            `histogram_quantile(0.99, sum by (le) (${rate(`stream_connection_rtt_seconds_bucket{${conn}}`)}))`,
+            'p99',
+          ),
+        ],
+        [
+          { value: null, color: 'green' },
+          { value: 0.3, color: 'orange' },
+          { value: 1, color: 'red' },
+        ],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Slow-consumer disconnects',
+        'Streams ended in the time range because the client fell too far behind (its send queue was full): RESOURCE_EXHAUSTED, the client reconnects and resumes.',
+        'none',
+        [
+          query(
+            'A',
+            `sum(increase(stream_slow_consumer_disconnects_total{${target}}[$__range]))`,
+            'disconnects',
+          ),
+        ],
+        [
+          { value: null, color: 'green' },
+          { value: 1, color: 'orange' },
+          { value: 50, color: 'red' },
+        ],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Conflated messages',
+        'Book deltas replaced by a snapshot in the time range because the link was too poor to take every delta.',
+        'none',
+        [
+          query(
+            'A',
+            `sum(increase(stream_conflated_messages_total{${target}}[$__range]))`,
+            'conflated',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Send queue',
+        'Payload bytes waiting to be written to stream clients on the selected pods right now.',
+        'bytes',
+        [query('A', `sum(stream_send_queue_bytes{${target}})`, 'queued')],
+        [
+          { value: null, color: 'green' },
+          { value: 16 * 1024 * 1024, color: 'orange' },
+          { value: 128 * 1024 * 1024, color: 'red' },
+        ],
+      ),
+    )
+
+    .withRow(new RowBuilder('Connections').id(ids.take()))
+    .withPanel(
+      timeseries(
+        ids,
+        'Streams by quality class',
+        'Open streams by the class the heartbeats put each connection in (excellent, good, fair, poor, offline). Poor and offline together in red.',
+        'short',
+        [
+          query('A', `sum by (quality) (${connections()})`, '{{quality}}'),
+          query('B', `sum(${connections(`, quality=~"${BAD}"`)})`, 'poor or offline'),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Streams by transport',
+        'Open streams by transport: native gRPC, gRPC-Web, Connect, WebSocket. A shift to WebSocket means networks block gRPC-Web.',
+        'short',
+        [query('A', `sum by (transport) (${connections()})`, '{{transport}}')],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Streams by pod',
+        'Open streams per pod: uneven after a rollout until clients reconnect elsewhere; a pod at 0 while others carry everything is not receiving traffic.',
+        'short',
+        [query('A', `sum by (pod) (${connections()})`, '{{pod}}')],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Class changes/s by transition',
+        'Connections moving from one quality class to another, per second. Many moves to poor or offline at once point at the network or the server, not at single clients.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (from, to) (${rate(`stream_quality_changes_total{${target}}`)})`,
+            '{{from}} → {{to}}',
+          ),
+        ],
+      ),
+    )
+
+    .withRow(new RowBuilder('Heartbeats').id(ids.take()))
+    .withPanel(
+      timeseries(
+        ids,
+        'Heartbeat RTT',
+        "Round-trip time from a server heartbeat to the client's pong, p50/p90/p99 over every connection.",
+        's',
+        quantiles('stream_connection_rtt_seconds', conn),
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Jitter',
+        'Variation between successive RTT measurements of a connection, p50/p90/p99. High jitter with normal RTT is a congested or wireless link.',
+        's',
+        quantiles('stream_connection_jitter_seconds', conn),
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Missed heartbeats/s',
+        'Heartbeats that got no pong in time, per second, by pod. A connection that misses several in a row is classed offline.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (pod) (${rate(`stream_heartbeats_missed_total{${target}}`)})`,
+            '{{pod}}',
+          ),
+        ],
+        8,
+      ),
+    )
+
+    .withRow(new RowBuilder('Back-pressure').id(ids.take()))
+    .withPanel(
+      timeseries(
+        ids,
+        'Conflated messages/s',
+        'Book deltas the server folded into a snapshot for clients on poor links, per second, by pod.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (pod) (${rate(`stream_conflated_messages_total{${target}}`)})`,
+            '{{pod}}',
+          ),
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Slow-consumer disconnects/s',
+        'Streams ended because their client fell too far behind, per second, by pod. Alert TradingPlatformStreamSlowConsumers.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (pod) (${rate(`stream_slow_consumer_disconnects_total{${target}}`)})`,
+            '{{pod}}',
+          ),
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Send queue bytes by pod',
+        'Payload bytes waiting to be written to clients. Growing on every pod at once: the pods cannot write fast enough (CPU, event loop); on one pod: a few slow clients there.',
+        'bytes',
+        [query('A', `sum by (pod) (stream_send_queue_bytes{${target}})`, '{{pod}}')],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Messages sent/s by stream kind',
+        'Messages handed to stream clients per second (book, trades, orders): the load the figures above are relative to.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (kind) (${rate(`stream_messages_sent_total{${target}}`)})`,
+            '{{kind}}',
+          ),
+        ],
+        24,
+      ),
+    );
+
+  return builder.build();
+}

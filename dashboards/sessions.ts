@@ -1,0 +1,309 @@
+// The "Sessions & pod migrations" dashboard: what happens to stream clients when pods come and
+// go. Sessions reopened on another pod (migrations) by result, resumes by outcome (replayed from
+// the log, a fresh snapshot instead, rejected) and how much they replayed, how long stream pods
+// took to drain, reconnects by reason, and a reconnect storm at a glance: the resume rate
+// against its usual level. Annotations mark pod starts, drains and unreachable targets, so a
+// spike lines up with the pod event that caused it.
+//
+// Every query uses metric names from the DESIGN.md catalog ("sessions", "connections",
+// "process"). The alerts TradingPlatformStreamReconnectStorm, TradingPlatformStreamResumeSnapshots,
+// TradingPlatformStreamDrainTooLong and TradingPlatformStreamNoPodReady
+// (alerts/streams.rules.yml) read the same series; their runbooks name the panels here.
+//
+// The v1 dashboard schema is deprecated in the SDK; see service-overview.ts for why it ships.
+/* eslint-disable @typescript-eslint/no-deprecated */
+import {
+  AnnotationQueryBuilder,
+  RowBuilder,
+  type Dashboard,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  PanelIds,
+  alarming,
+  datasource,
+  platformDashboard,
+  query,
+  rate,
+  stat,
+  target,
+  targetVariables,
+  timeseries,
+} from './panels.js';
+import { shutdownPhases } from './service-overview.js';
+
+export const SESSIONS_UID = 'trading-platform-sessions';
+
+/** Resumes per second now against the same over the previous day: 1 is usual, 10 a storm. */
+const STORM_RATIO = `sum(rate(stream_resume_total{${target}}[5m])) / clamp_min(sum(rate(stream_resume_total{${target}}[1d] offset 5m)), 0.01)`;
+
+/** A Prometheus annotation: one marker per pod while `expr` has a value. */
+function podEvent(
+  name: string,
+  color: string,
+  expr: string,
+  title: string,
+): AnnotationQueryBuilder {
+  return new AnnotationQueryBuilder()
+    .name(name)
+    .datasource(datasource)
+    .enable(true)
+    .iconColor(color)
+    .expr(expr)
+    .step('30s')
+    .titleFormat(title)
+    .tagKeys('pod');
+}
+
+export function sessions(): Dashboard {
+  const ids = new PanelIds();
+  const resumes = (matchers = '') => `stream_resume_total{${target}${matchers}}`;
+  const migrations = (matchers = '') => `session_migrations_total{${target}${matchers}}`;
+
+  const builder = platformDashboard(
+    'Trading platform / Sessions & pod migrations',
+    SESSIONS_UID,
+    'Session migrations by result, resume outcomes and replay sizes, stream pod drain durations, reconnects by reason and a reconnect storm at a glance, with pod starts and stops as annotations.',
+    ['trading-platform', 'streams', 'sessions'],
+  );
+  for (const variable of targetVariables()) builder.withVariable(variable);
+  builder
+    .annotation(
+      podEvent(
+        'Pod started',
+        'green',
+        `(time() - process_start_time_seconds{${target}}) < 60`,
+        'started {{pod}}',
+      ),
+    )
+    .annotation(
+      podEvent(
+        'Pod draining',
+        'orange',
+        `max by (pod) (shutdown_phase{${target}}) > 0`,
+        'draining {{pod}}',
+      ),
+    )
+    .annotation(
+      podEvent('Target down', 'red', `up{${target}} == 0`, 'unreachable {{pod}} {{instance}}'),
+    );
+
+  builder
+    .withRow(new RowBuilder('Overview').id(ids.take()))
+    .withPanel(
+      stat(
+        ids,
+        'Reconnect storm',
+        'Resumes per second over the last 5 minutes divided by the rate of the day before: about 1 is usual, above 3 clients are reconnecting far more than usual, above 10 is a storm (a pod killed, a network or load balancer dropping connections). Alert TradingPlatformStreamReconnectStorm.',
+        'none',
+        [query('A', STORM_RATIO, 'x usual')],
+        [
+          { value: null, color: 'green' },
+          { value: 3, color: 'orange' },
+          { value: 10, color: 'red' },
+        ],
+      ).decimals(1),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Sessions migrated',
+        'Sessions reopened on another pod than the one that served them last, in the time range: each pod drained or lost moves its clients.',
+        'none',
+        [query('A', `sum(increase(${migrations(', result="migrated"')}[$__range]))`, 'migrated')],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Resumes recovered',
+        'Share of resumes in the time range that replayed everything missed (recovered=true). The rest got a fresh snapshot or were rejected. Alert TradingPlatformStreamResumeSnapshots when snapshots pass 20 %.',
+        'percentunit',
+        [
+          query(
+            'A',
+            `sum(increase(${resumes(', result="replayed"')}[$__range])) / sum(increase(${resumes()}[$__range]))`,
+            'recovered',
+          ),
+        ],
+        [
+          { value: null, color: 'red' },
+          { value: 0.8, color: 'orange' },
+          { value: 0.95, color: 'green' },
+        ],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Longest drain',
+        'Longest stream drain in the time range (from SIGTERM to the last stream gone), estimated from the histogram. Above the drain window means clients were cut off rather than told to reconnect.',
+        's',
+        [
+          query(
+            'A',
+            `histogram_quantile(1, sum by (le) (increase(stream_drain_seconds_bucket{${target}}[$__range])))`,
+            'longest',
+          ),
+        ],
+        [
+          { value: null, color: 'green' },
+          { value: 90, color: 'red' },
+        ],
+      ),
+    )
+    .withPanel(
+      stat(
+        ids,
+        'Stream pods serving',
+        'Stream-serving processes (ROLE=stream or all) that are up and not shutting down. 0 means no client can open a stream: alert TradingPlatformStreamNoPodReady.',
+        'none',
+        [
+          query(
+            'A',
+            `count((shutdown_phase{${target}} == 0) and on (namespace, job, instance) app_info{${target}, role=~"stream|all"})`,
+            'serving',
+          ),
+        ],
+        [
+          { value: null, color: 'red' },
+          { value: 1, color: 'orange' },
+          { value: 2, color: 'green' },
+        ],
+      ),
+    )
+    .withPanel(
+      stat(ids, 'Open streams', 'Streams open on the selected pods right now.', 'short', [
+        query('A', `sum(stream_connections{${target}})`, 'streams'),
+      ]),
+    )
+
+    .withRow(new RowBuilder('Migrations and resumes').id(ids.take()))
+    .withPanel(
+      timeseries(
+        ids,
+        'Resumes/s against the usual rate',
+        'Resumes per second (every outcome) over 5 minutes, and the average rate of the previous day dashed as the baseline. A storm stands far above the line.',
+        'ops',
+        [
+          query('A', `sum(rate(${resumes()}[5m]))`, 'resumes/s'),
+          query('B', `sum(rate(${resumes()}[1d] offset 5m))`, 'usual (previous day)'),
+        ],
+      ).overrideByQuery('B', [
+        { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+        { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
+      ]),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Sessions reopened/s by result',
+        'Sessions reopened by id, per second: migrated (served by another pod before) or unknown (expired or never issued, so a new session). Migrations follow every drained or lost pod.',
+        'ops',
+        [query('A', `sum by (result) (${rate(migrations())})`, '{{result}}')],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Resumes/s by outcome',
+        'Resume attempts per stream, per second: replayed (everything missed sent from the log), snapshot (too far behind, other epoch: a fresh start, recovered=false), rejected (refused). Snapshot and rejected in red.',
+        'ops',
+        [
+          query('A', `sum by (result) (${rate(resumes())})`, '{{result}}'),
+          query(
+            'B',
+            `sum(${rate(resumes(', result=~"snapshot|rejected"'))})`,
+            'snapshot or rejected',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Replay size',
+        'Messages one successful resume replayed from the stream log, p50/p99, and the mean. Close to STREAM_MAX_REPLAY means clients are about to fall back to snapshots.',
+        'short',
+        [
+          query(
+            'A',
+            `histogram_quantile(0.5, sum by (le) (${rate(`stream_replay_messages_bucket{${target}}`)}))`,
+            'p50',
+          ),
+          query(
+            'B',
+            `histogram_quantile(0.99, sum by (le) (${rate(`stream_replay_messages_bucket{${target}}`)}))`,
+            'p99',
+          ),
+          query(
+            'C',
+            `sum(${rate(`stream_replay_messages_sum{${target}}`)}) / sum(${rate(`stream_replay_messages_count{${target}}`)})`,
+            'mean',
+          ),
+        ],
+      ),
+    )
+
+    .withRow(new RowBuilder('Drains and reconnects').id(ids.take()))
+    .withPanel(
+      timeseries(
+        ids,
+        'Drain duration',
+        'How long stream pods took to drain (Reconnect sent to every client, spread over the window, until the last stream closed): p50 and the longest, over 15 minutes.',
+        's',
+        [
+          query(
+            'A',
+            `histogram_quantile(0.5, sum by (le) (increase(stream_drain_seconds_bucket{${target}}[15m])))`,
+            'p50',
+          ),
+          query(
+            'B',
+            `histogram_quantile(1, sum by (le) (increase(stream_drain_seconds_bucket{${target}}[15m])))`,
+            'longest',
+          ),
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Reconnects/s by reason',
+        'Clients told or found to reconnect, per second, by reason (e.g. a drain, a slow consumer, re-authentication).',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (reason) (${rate(`stream_reconnects_total{${target}}`)})`,
+            '{{reason}}',
+          ),
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Shutdown phase by pod',
+        'Graceful shutdown progress per pod: running, draining, closing, exited. A stream pod stuck outside running for minutes is a drain over its window (alert TradingPlatformStreamDrainTooLong).',
+        'none',
+        [query('A', `max by (pod) (shutdown_phase{${target}})`, '{{pod}}')],
+        8,
+      )
+        .mappings(shutdownPhases)
+        .max(3),
+    )
+    .withPanel(
+      timeseries(
+        ids,
+        'Open streams by pod',
+        'Streams per pod: a draining pod empties as its clients land on the others.',
+        'short',
+        [query('A', `sum by (pod) (stream_connections{${target}})`, '{{pod}}')],
+        24,
+      ),
+    );
+
+  return builder.build();
+}
