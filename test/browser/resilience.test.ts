@@ -76,6 +76,8 @@ describe(
         .waitFor();
       const panel = page.getByTestId('connection-panel');
       assert.equal(await panel.locator('[data-status]').getAttribute('data-status'), 'connected');
+      // Streams end at their token's expiry unless re-authenticated in-band: none did.
+      assert.equal(await panel.getByTestId('reconnects').innerText(), '0');
       // Heartbeats are answered: the round trips are drawn.
       await panel.locator('svg.sparkline').waitFor();
       await page.getByTestId('trades').getByRole('row').nth(3).waitFor();
