@@ -151,6 +151,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     ...(config.role === 'engine'
       ? {}
       : { rpc: { registrations, limitCall, readMaxBytes: config.http.maxRequestBytes } }),
+    ...(streams === undefined ? {} : { websocket: streams.websocket }),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();

@@ -28,6 +28,7 @@ import { createLogger, createMetricsRegistry } from '../../src/telemetry/index.j
 import { registration, startGrpcServer } from '../../src/transport/grpc/server.js';
 import { marketDataRpc } from '../../src/transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../../src/transport/rpc/session.rpc.js';
+import { StreamCalls } from '../../src/transport/rpc/stream-calls.js';
 
 export type ServerKind = 'ws' | 'socketio' | 'gateway';
 export type ToServer = { cmd: 'rss' } | { cmd: 'run'; rate: number; durationS: number };
@@ -137,22 +138,15 @@ async function main(kind: ServerKind): Promise<void> {
       sleep: (ms) => sleep(ms),
       now: Date.now,
     });
+    const calls = new StreamCalls({ gateway, symbols: new Set([SYMBOL]), maxSubscriptions: 20 });
     const server = await startGrpcServer(
       { host: '127.0.0.1', port: 0, logger, registry, readiness: new Readiness(), tls: undefined },
       [
-        registration(
-          MarketDataService,
-          marketDataRpc({
-            gateway,
-            replicas,
-            log,
-            symbols: new Set([SYMBOL]),
-            maxSubscriptions: 20,
-          }),
-        ),
+        registration(MarketDataService, marketDataRpc({ calls, replicas, log })),
         registration(
           SessionService,
           sessionRpc({
+            calls,
             gateway,
             verifyToken: () => Promise.reject(new Error('no private streams in this bench')),
           }),

@@ -275,6 +275,11 @@ const envSchema = z.object({
   STREAM_QUALITY_MISSED_OFFLINE: positiveInt(3, 100),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
   STREAM_DRAIN_WINDOW_MS: optional(millis(0, 600_000)),
+  WS_MAX_PAYLOAD_BYTES: positiveInt(65_536, 16 * 1_048_576),
+  WS_MAX_SUBSCRIPTIONS: positiveInt(40, 10_000),
+  WS_MAX_CONNECTIONS_PER_IP: positiveInt(100, 1_000_000),
+  WS_FRAMES_PER_S: positiveInt(20, 100_000),
+  WS_FRAMES_BURST: positiveInt(100, 100_000),
 });
 
 export interface Config {
@@ -400,6 +405,17 @@ export interface Config {
       readonly missedForPoor: number;
       readonly missedForOffline: number;
     };
+  };
+  /** The WebSocket transport at /ws (ROLE=stream and all). */
+  readonly websocket: {
+    /** Largest frame a client may send; a larger one closes the connection (1009). */
+    readonly maxPayloadBytes: number;
+    /** Streams one connection may have open, over all its subscribe frames. */
+    readonly maxSubscriptions: number;
+    /** Connections one client address may hold open on one process. */
+    readonly maxConnectionsPerIp: number;
+    /** Frames a client may send: a token bucket per connection. */
+    readonly frames: RateLimitSetting;
   };
 }
 
@@ -625,6 +641,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         missedForPoor: e.STREAM_QUALITY_MISSED_POOR,
         missedForOffline: e.STREAM_QUALITY_MISSED_OFFLINE,
       },
+    },
+    websocket: {
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
+      maxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
+      frames: { ratePerSec: e.WS_FRAMES_PER_S, burst: e.WS_FRAMES_BURST },
     },
   };
   return deepFreeze(config);

@@ -14,12 +14,18 @@ import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
 import { sessionRpc, type RevocationWatch } from '../transport/rpc/session.rpc.js';
+import { StreamCalls } from '../transport/rpc/stream-calls.js';
+import { WebSocketConnections } from '../transport/websocket/websocket-connections.js';
+import type { WebSocketOptions } from '../transport/websocket/websocket-route.js';
+import { websocketMetrics } from '../transport/websocket/websocket.metrics.js';
 import type { DataLayer } from './data-layer.js';
 import type { OrdersSettings } from './orders.js';
 
 export interface Streams {
   readonly marketDataRpc: ReturnType<typeof marketDataRpc>;
   readonly sessionRpc: ReturnType<typeof sessionRpc>;
+  /** `/ws` on the HTTP port, over the same core as the RPC handlers. */
+  readonly websocket: WebSocketOptions;
   /** Every open stream connection, whatever its transport registers with it. */
   readonly drain: StreamDrain;
   /** Tells every stream to reconnect (jittered) and ends it: before the servers close. */
@@ -104,19 +110,31 @@ export function createStreams(
         dependency: SHUTDOWN_DEPENDENCY,
       }),
   });
+  const calls = new StreamCalls({
+    gateway,
+    symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
+    maxSubscriptions: config.streams.maxSubscriptions,
+  });
+  const { websocket } = config;
   return {
-    marketDataRpc: marketDataRpc({
-      gateway,
-      replicas,
-      log: data.streamLog,
-      symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
-      maxSubscriptions: config.streams.maxSubscriptions,
-    }),
+    marketDataRpc: marketDataRpc({ calls, replicas, log: data.streamLog }),
     sessionRpc: sessionRpc({
+      calls,
       gateway,
       verifyToken: deps.verifyToken,
       ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
     }),
+    websocket: {
+      calls,
+      authenticate: deps.verifyToken,
+      maxSubscriptions: websocket.maxSubscriptions,
+      maxPayloadBytes: websocket.maxPayloadBytes,
+      frames: websocket.frames,
+      connections: new WebSocketConnections(websocket.maxConnectionsPerIp),
+      metrics: websocketMetrics(deps.registry),
+      logger: deps.logger,
+      now: Date.now,
+    },
     drain,
     drainStep: { name: 'stream drain', run: () => drain.drain() },
     closeStep: {

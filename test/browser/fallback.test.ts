@@ -1,25 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket } from 'ws';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
-
-/** Whether the server accepts a WebSocket at `url` (a 404 means it has no such route). */
-function upgrades(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url);
-    socket.on('open', () => {
-      socket.close();
-      resolve(true);
-    });
-    socket.on('unexpected-response', (_request, response) => {
-      resolve(response.statusCode !== 404);
-    });
-    socket.on('error', () => {
-      resolve(false);
-    });
-  });
-}
 
 /**
  * A network that breaks gRPC-Web (a proxy that strips it): the page's gRPC-Web requests are
@@ -33,13 +15,10 @@ describe(
     let app: TestApp;
     let web: Awaited<ReturnType<typeof buildWebApp>>;
     let browser: Awaited<ReturnType<typeof launchBrowser>>;
-    let wsServed = false;
 
     before(async () => {
       web = await buildWebApp();
       app = await startTestApp({ WEB_ASSETS_DIR: web.dir });
-      // /ws lands with the WebSocket transport (issue 17); until then this server 404s it.
-      wsServed = await upgrades(`${app.httpUrl.replace('http', 'ws')}/ws`);
       browser = await launchBrowser();
     });
 
@@ -49,11 +28,7 @@ describe(
       web.remove();
     });
 
-    test('falls back to WebSocket and works: book, order entry, my orders', async (t) => {
-      if (!wsServed) {
-        t.skip('this server has no /ws yet');
-        return;
-      }
+    test('falls back to WebSocket and works: book, order entry, my orders', async () => {
       const page = await browser.context.newPage();
       let blocked = 0;
       await page.route('**/trading.v1.*/*', async (route) => {

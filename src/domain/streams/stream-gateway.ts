@@ -67,7 +67,7 @@ export interface OpenRequest {
   readonly userId: number | undefined;
   /** When the caller's access token expires (ms since the epoch); private streams end then unless renewed. */
   readonly tokenExpiresAtMs?: number;
-  /** grpc, grpc-web, connect: a label of `stream_connections`. */
+  /** grpc, grpc-web, connect, websocket: a label of `stream_connections`. */
   readonly transport: string;
   /** Aborted when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
@@ -83,6 +83,11 @@ export interface OpenStreams {
   readonly messages: AsyncIterable<GatewayDelivery>;
   /** The client's answer to a heartbeat, for a transport that carries it in-band. */
   pong(heartbeatId: number): PongOutcome;
+  /**
+   * Stops some of the streams (a WebSocket unsubscribe): nothing more of them is delivered,
+   * and `messages` ends once every stream is stopped.
+   */
+  close(streams: readonly string[]): void;
 }
 
 const tracer = trace.getTracer('trading-platform/streams');
@@ -148,16 +153,17 @@ export class StreamGateway {
       nextHeartbeatId: connections.nextHeartbeatId,
     });
     const positions = new Map(request.positions.map((p) => [p.stream, p]));
-    const subscriptions: StreamSubscription<StreamSnapshot>[] = [];
+    const subscriptions = new Map<string, StreamSubscription<StreamSnapshot>>();
+    const stopped = new Set<string>();
     const closeAll = () => {
-      for (const subscription of subscriptions) subscription.close();
+      for (const subscription of subscriptions.values()) subscription.close();
       connections.remove(connection);
       connection.close();
     };
     request.signal.addEventListener('abort', closeAll, { once: true });
     try {
       for (const stream of request.streams) {
-        subscriptions.push(await this.#subscribe(stream, positions.get(stream), connection));
+        subscriptions.set(stream, await this.#subscribe(stream, positions.get(stream), connection));
       }
     } catch (error) {
       closeAll();
@@ -196,6 +202,8 @@ export class StreamGateway {
             delivery.kind !== 'quality' &&
             delivery.kind !== 'reconnect'
           ) {
+            // Queued before an unsubscribe: the client no longer wants it.
+            if (stopped.has(delivery.stream)) continue;
             metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
           }
           yield delivery;
@@ -223,6 +231,13 @@ export class StreamGateway {
       pod,
       messages: messages(),
       pong: (heartbeatId) => connection.pong(heartbeatId),
+      close: (streams) => {
+        for (const stream of streams) {
+          subscriptions.get(stream)?.close();
+          stopped.add(stream);
+        }
+        if (request.streams.every((stream) => stopped.has(stream))) closeAll();
+      },
     };
   }
 

@@ -22,7 +22,7 @@ export function streamMetrics(registry: Registry) {
   });
   const connections = gauge(registry, {
     name: 'stream_connections',
-    help: 'Streams open on this process, by transport (grpc, grpc-web, connect, ws) and connection quality (excellent, good, fair, poor, offline).',
+    help: 'Streams open on this process, by transport (grpc, grpc-web, connect: one per call; websocket: one per subscribe or open_stream frame) and connection quality (excellent, good, fair, poor, offline).',
     labelNames: ['transport', 'quality'] as const,
   });
   const queueBytes = gauge(registry, {

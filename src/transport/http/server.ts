@@ -25,6 +25,7 @@ import {
   type ServerLimits,
 } from './dual-protocol-server.js';
 import { toHttpError } from './errors.js';
+import { registerWebSocket, type WebSocketOptions } from '../websocket/websocket-route.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -46,6 +47,8 @@ export interface HttpServerOptions {
   readonly limits?: ServerLimits;
   /** The RPC services, over Connect, gRPC-Web and gRPC (connect-routes.ts). */
   readonly rpc?: Pick<ConnectRoutesOptions, 'registrations' | 'limitCall' | 'readMaxBytes'>;
+  /** Serves the stream protocol at `/ws` (stream and all roles). */
+  readonly websocket?: WebSocketOptions;
 }
 
 /** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
@@ -128,6 +131,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       });
     }
   });
+
+  // Outside the traced context: one upgrade, then frames a request span would not describe.
+  if (options.websocket !== undefined) await registerWebSocket(app, options.websocket);
 
   // Liveness: answering at all proves the event loop turns. Dependencies belong in /readyz,
   // or a database outage would restart every pod.

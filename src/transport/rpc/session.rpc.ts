@@ -3,13 +3,11 @@ import { bearerToken, type VerifiedToken } from '../../domain/auth/access-tokens
 import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
-import { userStream } from '../../domain/streams/stream-names.js';
 import { parseRequest, text } from '../../domain/validation.js';
 import { z } from 'zod';
 import type { SessionService } from '../../gen/trading/v1/session_pb.js';
 import { requirePrincipal } from './call-context.js';
-import { privateMessage } from './stream-messages.js';
-import { positionsOf } from './stream-positions.js';
+import type { StreamCalls } from './stream-calls.js';
 
 const reauthenticateRequest = z.object({
   sessionId: text(64, { required: true }),
@@ -17,6 +15,8 @@ const reauthenticateRequest = z.object({
 });
 
 export interface SessionRpcDeps {
+  /** The stream protocol core, shared with the WebSocket transport. */
+  readonly calls: StreamCalls;
   readonly gateway: StreamGateway;
   /** Verifies an access token and says when it expires. */
   readonly verifyToken: (token: string) => Promise<VerifiedToken>;
@@ -36,7 +36,7 @@ export interface RevocationWatch {
  * `Pong`, the answer to a heartbeat of any stream of the session.
  */
 export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof SessionService>> {
-  const { gateway } = deps;
+  const { calls, gateway } = deps;
   return {
     async *openStream(request, context) {
       const principal = requirePrincipal(context);
@@ -50,18 +50,13 @@ export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof Ses
           revoked.abort(new Error('session revoked'));
         }) ?? (() => undefined);
       try {
-        const opened = await gateway.open({
-          streams: [userStream(userId)],
-          positions: positionsOf(request.positions),
-          sessionId: request.sessionId,
-          userId,
-          tokenExpiresAtMs: token.expiresAtMs,
+        const opened = await calls.openPrivate(request, userId, token.expiresAtMs, {
           transport: context.protocolName,
           signal: AbortSignal.any([context.signal, revoked.signal]),
         });
-        for await (const delivery of opened.messages) {
+        for await (const message of opened.messages) {
           if (revoked.signal.aborted) break;
-          yield privateMessage(delivery, opened);
+          yield message;
         }
       } finally {
         unwatch();
@@ -89,13 +84,7 @@ export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof Ses
      * refused rather than routed, so a client learns that its pongs go astray.
      */
     pong(request) {
-      const outcome = gateway.pong(request.sessionId, Number(request.heartbeatId));
-      if (outcome === 'unknown_session') {
-        throw new DomainError(
-          'failed_precondition',
-          `session ${request.sessionId} has no stream on this pod; send Pong over the connection that carries the stream`,
-        );
-      }
+      calls.pong(request.sessionId, Number(request.heartbeatId));
       return {};
     },
   };

@@ -1,0 +1,156 @@
+import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
+import { DomainError } from '../../domain/errors.js';
+import type { PongOutcome } from '../../domain/streams/stream-connection.js';
+import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
+import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
+import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
+import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
+import { privateMessage, subscribeMessage } from './stream-messages.js';
+import { positionsOf } from './stream-positions.js';
+
+export interface StreamCallsDeps {
+  readonly gateway: StreamGateway;
+  /** Symbols with a book. */
+  readonly symbols: ReadonlySet<string>;
+  /** Streams one Subscribe call may ask for (two per symbol: book and trades). */
+  readonly maxSubscriptions: number;
+}
+
+/** How a transport carries one call: its name for metrics, and when the client has gone. */
+export interface StreamCall {
+  /** grpc, grpc-web, connect, websocket. */
+  readonly transport: string;
+  readonly signal: AbortSignal;
+}
+
+/** A call's open streams, as protobuf messages. */
+export interface OpenedCall<T> {
+  readonly sessionId: string;
+  readonly streams: readonly string[];
+  readonly messages: AsyncIterable<T>;
+  /** Stops some of the streams; `messages` ends once all are stopped. */
+  close(streams: readonly string[]): void;
+  /** The client's answer to a heartbeat of this call, carried in-band (WebSocket). */
+  pong(heartbeatId: number): PongOutcome;
+}
+
+/**
+ * The stream protocol's request handling, shared by every transport: which streams a request
+ * names, whether it may have them, and the gateway's deliveries as protobuf messages. gRPC,
+ * Connect and gRPC-Web yield the messages from a handler; WebSocket writes them as frames.
+ */
+export class StreamCalls {
+  readonly #deps: StreamCallsDeps;
+
+  constructor(deps: StreamCallsDeps) {
+    this.#deps = deps;
+  }
+
+  /** Throws `invalid_argument` for a symbol without a book. */
+  knownSymbol(symbol: string): void {
+    const { symbols } = this.#deps;
+    if (!symbols.has(symbol)) {
+      throw new DomainError(
+        'invalid_argument',
+        `unknown symbol "${symbol}"; traded: ${[...symbols].join(', ')}`,
+        { field: 'symbol' },
+      );
+    }
+  }
+
+  /** The streams a Subscribe of `symbols` opens (checked, at most `maxSubscriptions`). */
+  marketStreams(symbols: readonly string[]): string[] {
+    if (symbols.length === 0) {
+      throw new DomainError('invalid_argument', 'symbols: name at least one symbol', {
+        field: 'symbols',
+      });
+    }
+    const unique = [...new Set(symbols)];
+    for (const symbol of unique) this.knownSymbol(symbol);
+    const streams = unique.flatMap((symbol) => [bookStream(symbol), tradeStream(symbol)]);
+    const max = this.#deps.maxSubscriptions;
+    if (streams.length > max) {
+      throw new DomainError(
+        'resource_exhausted',
+        `${streams.length} streams asked for (book and trades per symbol); at most ${max} per call`,
+      );
+    }
+    return streams;
+  }
+
+  /**
+   * A pong that came outside its stream (the unary `SessionService.Pong`); refused when the
+   * session has no stream on this pod, so a client learns that its pongs go astray.
+   */
+  pong(sessionId: string, heartbeatId: number): void {
+    if (this.#deps.gateway.pong(sessionId, heartbeatId) === 'unknown_session') {
+      throw new DomainError(
+        'failed_precondition',
+        `session ${sessionId} has no stream on this pod; send Pong over the connection that carries the stream`,
+      );
+    }
+  }
+
+  /** A fresh token for a session's private stream, on whichever pod serves it. */
+  reauthenticate(sessionId: string, token: VerifiedToken): Promise<void> {
+    return this.#deps.gateway.reauthenticate(sessionId, token);
+  }
+
+  /** `MarketDataService.Subscribe`: public, no caller. */
+  async subscribe(
+    request: SubscribeRequest,
+    call: StreamCall,
+  ): Promise<OpenedCall<SubscribeResponse>> {
+    const streams = this.marketStreams(request.symbols);
+    const opened = await this.#deps.gateway.open({
+      ...call,
+      streams,
+      positions: positionsOf(request.positions),
+      sessionId: request.sessionId,
+      userId: undefined,
+    });
+    return {
+      sessionId: opened.sessionId,
+      streams,
+      messages: mapped(opened.messages, (delivery) => subscribeMessage(delivery, opened)),
+      close: (names) => {
+        opened.close(names);
+      },
+      pong: (heartbeatId) => opened.pong(heartbeatId),
+    };
+  }
+
+  /**
+   * `SessionService.OpenStream`: the caller's own `orders.<userId>`, which ends when the token
+   * expiring at `tokenExpiresAtMs` does, unless renewed (`reauthenticate`).
+   */
+  async openPrivate(
+    request: OpenStreamRequest,
+    userId: number,
+    tokenExpiresAtMs: number,
+    call: StreamCall,
+  ): Promise<OpenedCall<OpenStreamResponse>> {
+    const streams = [userStream(userId)];
+    const opened = await this.#deps.gateway.open({
+      ...call,
+      streams,
+      positions: positionsOf(request.positions),
+      sessionId: request.sessionId,
+      userId,
+      tokenExpiresAtMs,
+    });
+    return {
+      sessionId: opened.sessionId,
+      streams,
+      messages: mapped(opened.messages, (delivery) => privateMessage(delivery, opened)),
+      close: (names) => {
+        opened.close(names);
+      },
+      pong: (heartbeatId) => opened.pong(heartbeatId),
+    };
+  }
+}
+
+async function* mapped<A, B>(source: AsyncIterable<A>, map: (a: A) => B): AsyncGenerator<B> {
+  for await (const item of source) yield map(item);
+}

@@ -1,0 +1,71 @@
+import fastifyWebsocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import { bearerToken } from '../../domain/auth/access-tokens.js';
+import { isDomainError } from '../../domain/errors.js';
+import { CLOSE_CODES, closeReasonText } from './close-codes.js';
+import { WebSocketConnection, type ConnectionDeps } from './websocket-connection.js';
+import type { WebSocketConnections } from './websocket-connections.js';
+
+export interface WebSocketOptions extends ConnectionDeps {
+  /** Largest frame a client may send; ws closes the connection (1009) on a larger one. */
+  readonly maxPayloadBytes: number;
+  /** The connections of this process, shared with whatever drains or heartbeats them. */
+  readonly connections: WebSocketConnections;
+}
+
+export const WEBSOCKET_PATH = '/ws';
+
+/**
+ * `/ws`: the stream protocol over WebSocket, binary protobuf frames (docs/protocol.md). The
+ * `Authorization` header of the upgrade is optional: market data is public, and a browser,
+ * which cannot set it, sends an authenticate frame instead.
+ */
+export async function registerWebSocket(
+  app: FastifyInstance,
+  options: WebSocketOptions,
+): Promise<void> {
+  const { connections, logger, metrics } = options;
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: options.maxPayloadBytes },
+    // ws closes the connection itself on a protocol error; the connection records why.
+    errorHandler: () => undefined,
+    // On shutdown: every client is told to go elsewhere; nobody waits for slow handshakes.
+    preClose(done) {
+      connections.closeAll('going_away', 'server shutting down: reconnect and resume');
+      done();
+    },
+  });
+  app.get(WEBSOCKET_PATH, { websocket: true }, (socket, request) => {
+    const ip = request.ip;
+    if (!connections.admits(ip)) {
+      metrics.closed.inc({ reason: 'too_many_connections' });
+      logger.warn(
+        { client_ip: ip, max: connections.maxPerIp },
+        'websocket refused: too many connections',
+      );
+      socket.close(
+        CLOSE_CODES.too_many_connections,
+        closeReasonText(`more than ${connections.maxPerIp} connections from one address`),
+      );
+      return;
+    }
+    let bearer: string | undefined;
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      try {
+        bearer = bearerToken(header);
+      } catch (error) {
+        if (!isDomainError(error)) throw error;
+        socket.close(CLOSE_CODES.unauthenticated, closeReasonText(error.message));
+        metrics.closed.inc({ reason: 'unauthenticated' });
+        return;
+      }
+    }
+    const connection = new WebSocketConnection(socket, ip, options);
+    connections.add(connection);
+    socket.on('close', () => {
+      connections.delete(connection);
+    });
+    connection.start(bearer);
+  });
+}

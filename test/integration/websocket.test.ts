@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Code } from '@connectrpc/connect';
+import type { Client, Metadata } from '@grpc/grpc-js';
+import pg from 'pg';
+import { Side } from '../../src/gen/trading/v1/common_pb.js';
+import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
+import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
+import {
+  dropRedisKeys,
+  sample,
+  startTestApp,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  type TestApp,
+} from '../support/app.js';
+import { grpcClient, unary } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
+import { ClientBook, signUp } from '../support/stream-client.js';
+import { WsClient } from '../support/ws-client.js';
+
+const BOOK = 'book.BTC-USD';
+const TRADES = 'trades.BTC-USD';
+
+const tokenOf = (auth: Metadata) => String(auth.get('authorization')[0]).replace(/^Bearer /, '');
+
+/**
+ * The streams over WebSocket at /ws, across pods as in streams.test.ts: an engine (ROLE=all)
+ * and two stream pods sharing PostgreSQL and Redis. The resume test shuts stream-1 down, so
+ * the tests after it use stream-2.
+ */
+describe('streams over WebSocket, across pods', () => {
+  let engine: TestApp;
+  let pod1: TestApp;
+  let pod2: TestApp;
+  let orders: Client;
+  const grpcClients: Client[] = [];
+  const sockets: WsClient[] = [];
+  const connect = async (app: TestApp, headers?: Record<string, string>) => {
+    const client = await WsClient.connect(app.httpUrl, headers);
+    sockets.push(client);
+    return client;
+  };
+
+  before(async () => {
+    engine = await startTestApp({ REDIS_URL: TEST_REDIS_URL, POD_NAME: 'engine' });
+    const shared = {
+      REDIS_URL: TEST_REDIS_URL,
+      ROLE: 'stream',
+      PG_SCHEMA: engine.config.postgres.schema ?? '',
+      REDIS_KEY_PREFIX: engine.config.redis.keyPrefix,
+    };
+    pod1 = await startTestApp({ ...shared, POD_NAME: 'stream-1' });
+    pod2 = await startTestApp({ ...shared, POD_NAME: 'stream-2' });
+    orders = grpcClient(engine.grpcAddress, OrderService);
+    grpcClients.push(orders);
+  });
+  after(async () => {
+    for (const socket of sockets) socket.close();
+    for (const client of grpcClients) client.close();
+    await pod2.shutdown.run('test finished');
+    await pod1.shutdown.run('test finished');
+    await engine.stop();
+    await dropRedisKeys(engine.config.redis.keyPrefix);
+  });
+
+  const head = async (stream: string): Promise<bigint> => {
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ seq: string }>(
+        `SELECT seq::text FROM "${engine.config.postgres.schema ?? ''}".stream_heads WHERE stream = $1`,
+        [stream],
+      );
+      return BigInt(rows[0]?.seq ?? 0);
+    } finally {
+      await db.end();
+    }
+  };
+
+  let orderCount = 0;
+  const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {
+    const placed = await unary(
+      orders,
+      'placeOrder',
+      placeRequest(`ws${++orderCount}`, { side, price, quantity }),
+      auth,
+    );
+    assert.equal(placed.error, null);
+  };
+
+  test('a book kept from the snapshot and deltas of binary frames verifies every checksum; trades arrive', async () => {
+    const { auth } = await signUp(engine.grpcAddress, 'ws-book-maker');
+    const taker = await signUp(engine.grpcAddress, 'ws-book-taker');
+    await place(auth, Side.BUY, 64_000n, 2n);
+    await place(auth, Side.SELL, 66_000n, 3n);
+    const ws = await connect(pod1);
+
+    ws.send({ requestId: 1, frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
+    await ws.until(() => ws.market(BOOK).length > 0, 'the snapshot');
+    for (let i = 0; i < 6; i++) {
+      const buy = i % 2 === 0;
+      await place(auth, buy ? Side.BUY : Side.SELL, BigInt(buy ? 64_100 + i : 65_900 - i));
+    }
+    await place(taker.auth, Side.BUY, 66_000n, 4n);
+    const last = await head(BOOK);
+    await ws.until(() => ws.market(BOOK).at(-1)?.seq === last, `book seq ${last}`);
+
+    const book = new ClientBook();
+    const checks = ws.market(BOOK).map((message) => book.apply(message));
+    const market = grpcClient(pod1.grpcAddress, MarketDataService);
+    grpcClients.push(market);
+    const final = await unary<{ book: { seq: bigint; checksum: number } }>(market, 'getOrderBook', {
+      symbol: 'BTC-USD',
+    });
+
+    assert.equal(ws.market(BOOK)[0]?.event.case, 'snapshot');
+    assert.ok(checks.every(Boolean), `checksums: ${checks.join(',')}`);
+    assert.equal(book.seq, final.response?.book.seq);
+    assert.equal(book.checksum(), final.response?.book.checksum);
+    assert.ok(ws.market(TRADES).some((m) => m.event.case === 'trade'));
+    const metrics = await pod1.registry.metrics();
+    assert.equal(sample(metrics, 'stream_connections', { transport: 'websocket' }), 1);
+    ws.close();
+  });
+
+  test('the private stream carries the caller’s own orders, authenticated by a frame or by the upgrade header', async () => {
+    const trader = await signUp(engine.grpcAddress, 'ws-private-trader');
+    const byFrame = await connect(pod1);
+    const byHeader = await connect(pod1, { authorization: `Bearer ${tokenOf(trader.auth)}` });
+
+    // A browser cannot set headers: it authenticates in-band before opening the stream.
+    byFrame.send({
+      requestId: 1,
+      frame: { case: 'authenticate', value: { accessToken: tokenOf(trader.auth) } },
+    });
+    byFrame.send({ requestId: 2, frame: { case: 'openStream', value: {} } });
+    byHeader.send({ requestId: 1, frame: { case: 'openStream', value: {} } });
+    await byFrame.until(() => byFrame.user().length > 0, 'the balances');
+    await byHeader.until(() => byHeader.user().length > 0, 'the balances');
+    await place(trader.auth, Side.BUY, 61_000n);
+    for (const ws of [byFrame, byHeader]) {
+      await ws.until(() => ws.user().some((m) => m.event.case === 'execution'), 'the order');
+    }
+
+    for (const ws of [byFrame, byHeader]) {
+      const [start, execution] = ws.user();
+      assert.equal(start?.stream, `orders.${trader.userId}`);
+      assert.equal(start.event.case, 'balances');
+      assert.equal(execution?.event.case, 'execution');
+      assert.equal(execution.event.value.order?.price, 61_000n);
+      assert.deepEqual(ws.errors(), []);
+    }
+    assert.deepEqual(byFrame.acks(), [1]);
+    byFrame.close();
+    byHeader.close();
+  });
+
+  test('a client resumes on another pod after its pod goes away: no gap, no duplicate, recovered, migrated', async () => {
+    const trader = await signUp(engine.grpcAddress, 'ws-migrating-trader');
+    const own = `orders.${trader.userId}`;
+    const first = await connect(pod1);
+    first.send({ frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
+    first.send({ frame: { case: 'authenticate', value: { accessToken: tokenOf(trader.auth) } } });
+    first.send({ frame: { case: 'openStream', value: {} } });
+    await first.until(
+      () => first.market(BOOK).length > 0 && first.user(own).length > 0,
+      'both starts',
+    );
+    await place(trader.auth, Side.BUY, 63_000n);
+    await place(trader.auth, Side.SELL, 67_000n);
+    await first.until(() => first.user(own).length >= 3, 'two execution reports');
+    await first.until(() => first.market(BOOK).length >= 3, 'two deltas');
+
+    await pod1.shutdown.run('killed by the test');
+    const closed = await first.closedWith();
+    // Missed while no pod serves the client.
+    await place(trader.auth, Side.BUY, 63_100n);
+    await place(trader.auth, Side.SELL, 63_000n);
+
+    const second = await connect(pod2);
+    second.send({
+      frame: {
+        case: 'subscribe',
+        value: {
+          symbols: ['BTC-USD'],
+          sessionId: first.market()[0]?.sessionId ?? '',
+          positions: WsClient.positions(first.market()),
+        },
+      },
+    });
+    second.send({ frame: { case: 'authenticate', value: { accessToken: tokenOf(trader.auth) } } });
+    second.send({
+      frame: {
+        case: 'openStream',
+        value: {
+          sessionId: first.user(own)[0]?.sessionId ?? '',
+          positions: WsClient.positions(first.user(own)),
+        },
+      },
+    });
+    const ownHead = await head(`orders.${trader.userId}`);
+    await second.until(
+      () => second.user(own).at(-1)?.seq === ownHead,
+      'the missed execution reports',
+    );
+    const bookHead = await head(BOOK);
+    await second.until(() => second.market(BOOK).at(-1)?.seq === bookHead, 'the missed deltas');
+    await second.until(() => second.market(TRADES).length > 0, 'the trades start');
+
+    assert.equal(closed.code, 1001);
+    assert.ok(
+      first.market().some((m) => m.event.case === 'reconnect'),
+      'the drain told the client to reconnect',
+    );
+    for (const [before, after] of [
+      [first.market(BOOK), second.market(BOOK)],
+      [first.market(TRADES), second.market(TRADES)],
+      [first.user(own), second.user(own)],
+    ] as const) {
+      const [start, ...rest] = after;
+      assert.equal(start?.recovered, true, `${start?.stream} recovered`);
+      assert.equal(start.event.case, undefined);
+      assert.equal(start.seq, before.at(-1)?.seq);
+      assert.equal(start.pod, 'stream-2');
+      assert.equal(before[0]?.pod, 'stream-1');
+      const seqs = [...before.slice(1), ...rest].map((m) => m.seq);
+      const from = before[0].seq;
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => from + 1n + BigInt(i)),
+        `${start.stream} contiguous, no duplicate`,
+      );
+    }
+    const book = new ClientBook();
+    for (const message of [...first.market(BOOK), ...second.market(BOOK)]) {
+      assert.ok(book.apply(message), `checksum at ${message.seq}`);
+    }
+    assert.equal(second.market()[0]?.sessionId, first.market()[0]?.sessionId);
+    const metrics = await pod2.registry.metrics();
+    assert.equal(sample(metrics, 'session_migrations_total', { result: 'migrated' }), 2);
+    assert.equal(sample(metrics, 'stream_resume_total', { result: 'replayed' }), 3);
+    second.close();
+  });
+
+  test("another user's private stream is an error frame PERMISSION_DENIED, and the connection goes on", async () => {
+    const eve = await signUp(engine.grpcAddress, 'ws-eve');
+    const ws = await connect(pod2);
+    ws.send({
+      requestId: 1,
+      frame: { case: 'authenticate', value: { accessToken: tokenOf(eve.auth) } },
+    });
+    ws.send({
+      requestId: 2,
+      frame: {
+        case: 'openStream',
+        value: { positions: [{ stream: 'orders.1', epoch: 0n, seq: 0n }] },
+      },
+    });
+    await ws.until(() => ws.errors().length > 0, 'the refusal');
+    ws.send({ requestId: 3, frame: { case: 'openStream', value: {} } });
+    await ws.until(() => ws.user().length > 0, 'her own stream');
+
+    const [error] = ws.errors();
+    assert.equal(error?.requestId, 2);
+    assert.equal(error.code, Code.PermissionDenied);
+    assert.match(error.message, /belongs to another user/);
+    assert.equal(ws.user()[0]?.stream, `orders.${eve.userId}`);
+    assert.equal(ws.closed, undefined);
+    ws.close();
+  });
+});
