@@ -27,6 +27,8 @@ describe(
     let url: string;
     let pod1: AppProcess;
     let pod2: AppProcess;
+    let spawn: (env: Record<string, string>) => Promise<AppProcess>;
+    let page: Page;
 
     before(async () => {
       web = await buildWebApp();
@@ -38,7 +40,7 @@ describe(
         TELEMETRY_ENABLED: 'false',
         STREAM_HEARTBEAT_INTERVAL_MS: '1000',
       };
-      const spawn = async (env: Record<string, string>) => {
+      spawn = async (env: Record<string, string>) => {
         const app = await spawnApp({ ...shared, ...env });
         apps.push(app);
         await app.waitForLog('app started', 60_000);
@@ -76,7 +78,7 @@ describe(
     };
 
     test('SIGKILL of the stream pod: reconnecting, then connected on the new pod, nothing lost or repeated', async () => {
-      const page = await browser.context.newPage();
+      page = await browser.context.newPage();
       await page.goto(url);
       const username = `eve${Date.now().toString(36)}`;
       await page.getByLabel('Username').fill(username);
@@ -110,6 +112,20 @@ describe(
         'every book checksum right',
       );
       await page.getByTestId('book-verified').waitFor();
+    });
+
+    test('SIGTERM of the stream pod: its Reconnect is obeyed and the page moves on, resumed', async () => {
+      const pod3 = await spawn({ ROLE: 'stream', POD_NAME: 'stream-3' });
+      const panel = page.getByTestId('connection-panel');
+      ingress.streamTarget = pod3.httpUrl;
+      pod2.child.kill('SIGTERM');
+      await panel.getByTestId('pod').getByText('stream-3').waitFor({ timeout: 20_000 });
+      await panel.locator('[data-status="connected"]').waitFor();
+      assert.match(await panel.getByTestId('reconnects').innerText(), /server-reconnect/);
+      assert.equal(await panel.getByTestId('migrations').innerText(), '2');
+      assert.equal(await panel.getByTestId('unrecovered').innerText(), '0');
+      assert.equal(await panel.getByTestId('resyncs').innerText(), '0 / 0');
+      assert.equal(await pod2.exited, 0, 'the old pod drained and exited cleanly');
     });
   },
 );
