@@ -82,6 +82,8 @@ export class TokenKeeper {
 
   /** Signs in again from the refresh token the tab remembers, if any; true when it did. */
   async restore(): Promise<boolean> {
+    // Already signed in or restoring (React's StrictMode mounts effects twice).
+    if (this.#held !== undefined) return this.#refreshing ?? this.#state.status === 'signed-in';
     const raw = this.options.storage?.getItem(STORAGE_KEY);
     if (raw === null || raw === undefined) return false;
     const saved = JSON.parse(raw) as { userId: string; username: string; refresh: string };

@@ -471,6 +471,22 @@ describe('EnhancedConnectionManager', () => {
     assert.equal(client.authState.status, 'signed-in');
   });
 
+  test('a reloaded tab signs in again from its remembered refresh token, once', async () => {
+    storage.setItem(
+      'trading.session',
+      JSON.stringify({ userId: '7', username: 'ann', refresh: 'refresh-0' }),
+    );
+    const client = manager();
+    const restored = await Promise.all([client.restoreSession(), client.restoreSession()]);
+    assert.deepEqual(restored, [true, true]);
+    assert.deepEqual(
+      platform.refreshes.map((r) => r.refreshToken),
+      ['refresh-0'],
+    );
+    assert.equal(client.authState.status, 'signed-in');
+    assert.match(storage.getItem('trading.session') ?? '', /refresh-1/);
+  });
+
   test('a refused refresh ends signed out, once, without a loop', async () => {
     platform.accessTtlMs = 10_000;
     platform.refreshFails = new ConnectError('refresh token reused', Code.Unauthenticated);
