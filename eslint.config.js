@@ -27,6 +27,14 @@ const LAYERS = {
     hint: 'plumbing that src/adapters needs too goes in src/shared',
   },
   lifecycle: { mayImport: ['telemetry'], hint: 'readiness and shutdown are plumbing' },
+  client: {
+    mayImport: ['gen'],
+    hint: 'the client SDK runs in browsers and in the load tool: it speaks only the contract',
+  },
+  web: {
+    mayImport: ['client', 'gen'],
+    hint: 'the web app reaches the platform through src/client',
+  },
   telemetry: { mayImport: ['config'], hint: 'telemetry is plumbing, preloaded before the app' },
   config: { mayImport: [], hint: 'configuration depends on nothing' },
 };
@@ -51,7 +59,7 @@ const layerRules = Object.entries(LAYERS).flatMap(([layer, { mayImport, hint }])
       : ['Read configuration in src/wiring (or app.ts, main.ts) and pass the values in.']),
   ].join(' ');
   return Array.from({ length: MAX_DEPTH }, (_, index) => ({
-    files: [`src/${layer}/${'*/'.repeat(index)}*.ts`],
+    files: [`src/${layer}/${'*/'.repeat(index)}*.{ts,tsx}`],
     rules: {
       'no-restricted-imports': [
         'error',

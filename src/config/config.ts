@@ -172,6 +172,7 @@ const envSchema = z.object({
   ROLE: z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` }).default('all'),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   HTTP_PORT: port(8080),
+  WEB_ASSETS_DIR: z.string().trim().default('dist/web'),
   CORS_ORIGINS: z
     .string()
     .default('')
@@ -300,6 +301,8 @@ export interface Config {
   readonly http: {
     readonly host: string;
     readonly port: number;
+    /** The built web app, served at `/` when it holds an index.html; '' serves none. */
+    readonly webAssetsDir: string;
     /** Browser origins allowed to call Connect/gRPC-Web and open /ws besides the page's own. */
     readonly corsOrigins: readonly string[];
     /** Whole request within `requestTimeoutMs`; idle connections closed after `idleTimeoutMs`. */
@@ -573,6 +576,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: {
       host: e.HOST,
       port: e.HTTP_PORT,
+      webAssetsDir: e.WEB_ASSETS_DIR,
       corsOrigins: e.CORS_ORIGINS,
       limits: {
         requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -43,6 +43,9 @@ describe('layer imports', () => {
     ['src/shared/grpc/probe.ts', '../../transport/grpc/status.js', 'so it can use neither'],
     ['src/shared/grpc/probe.ts', '../../adapters/resilience/index.js', 'so it can use neither'],
     ['src/adapters/a/b/c/probe.ts', '../../../../transport/grpc/server.js', 'goes in src/shared'],
+    ['src/client/probe.ts', '../engine/checksum.js', 'src/client may import only src/gen'],
+    ['src/client/probe.ts', '../transport/rpc/session.rpc.js', 'speaks only the contract'],
+    ['src/web/probe.tsx', '../transport/http/server.js', 'through src/client'],
   ];
   for (const [file, specifier, says] of refused) {
     test(`${file} may not import ${specifier}`, async () => {
@@ -67,6 +70,8 @@ describe('layer imports', () => {
     ['src/telemetry/probe.ts', '../config/index.js'],
     ['src/wiring/probe.ts', '../adapters/engine/grpc-order-engine.js'],
     ['src/wiring/probe.ts', '../config/index.js'],
+    ['src/client/probe.ts', '../gen/trading/v1/session_pb.js'],
+    ['src/web/probe.tsx', '../client/index.js'],
   ];
   for (const [file, specifier] of allowed) {
     test(`${file} may import ${specifier}`, async () => {

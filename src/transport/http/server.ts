@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import { Server as TlsServer } from 'node:tls';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import {
@@ -38,6 +41,8 @@ export interface HttpServerOptions {
   readonly corsOrigins?: readonly string[];
   /** Adds a span per route and hook (@fastify/otel) under the http server span. */
   readonly tracing: boolean;
+  /** The built web app to serve at `/`, if it holds an index.html. */
+  readonly webAssetsDir?: string;
   /** Unset: DEFAULT_SERVER_LIMITS. */
   readonly limits?: ServerLimits;
   /** The RPC services, over Connect, gRPC-Web and gRPC (connect-routes.ts). */
@@ -158,7 +163,32 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     return reply.type(options.registry.contentType).send(text);
   });
 
+  await serveWebApp(app, options);
   return app;
+}
+
+/**
+ * The web app's files, one route per file found at start (no catch-all route, so unknown
+ * paths still reach the JSON 404 and route labels stay bounded). Hashed assets are cached
+ * for good; index.html is revalidated so a deploy shows at the next load.
+ */
+async function serveWebApp(app: FastifyInstance, options: HttpServerOptions): Promise<void> {
+  const dir = options.webAssetsDir;
+  if (dir === undefined || dir === '') return;
+  if (!existsSync(join(dir, 'index.html'))) {
+    options.logger.info({ dir }, 'web app not built: nothing served at /');
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root: resolve(dir),
+    wildcard: false,
+    setHeaders: (response, path) => {
+      response.header(
+        'cache-control',
+        path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
+    },
+  });
 }
 
 /** New connections get the new certificate; open ones (and their WebSockets) carry on. */
