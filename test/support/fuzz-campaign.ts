@@ -57,6 +57,9 @@ export const KNOWN_DEFECTS: readonly { readonly name: string; readonly pattern: 
   },
   // grpc-js answers an unparseable grpc-timeout header with INTERNAL.
   { name: 'grpc-js: bad grpc-timeout is INTERNAL', pattern: /Invalid grpc-timeout value/ },
+  // grpc-js answers a message it cannot decompress with INTERNAL, as gRPC's status-code table
+  // prescribes for "could not decompress, but compression algorithm supported".
+  { name: 'grpc-js: undecompressable message is INTERNAL', pattern: /Failed to decompress/ },
 ];
 
 export interface FuzzReport {
@@ -154,6 +157,15 @@ export async function runFuzzCampaign(app: TestApp, options: FuzzOptions): Promi
   bystander.send({ frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
   await bystander.until(() => bystander.market().length > 0, 'the bystander snapshot');
   let bystanderRequest = 1_000;
+  // A well-behaved client answers each heartbeat, or the server rightly ends its stream.
+  const answered = new Set<bigint>();
+  const pongs = setInterval(() => {
+    for (const message of bystander.market()) {
+      if (message.event.case !== 'heartbeat' || answered.has(message.event.value.id)) continue;
+      answered.add(message.event.value.id);
+      bystander.send({ frame: { case: 'pong', value: { heartbeatId: message.event.value.id } } });
+    }
+  }, 500);
 
   const db = new pg.Client({ connectionString: app.config.databaseUrl });
   await db.connect();
@@ -286,6 +298,7 @@ export async function runFuzzCampaign(app: TestApp, options: FuzzOptions): Promi
     await Promise.all(Array.from({ length: concurrency }, worker));
     await checkBystanders(options.inputs);
   } finally {
+    clearInterval(pongs);
     h2session.current.destroy();
     bystander.close();
     authClient.close();
@@ -633,15 +646,19 @@ function sendRawWs(port: number, random: SeededRandom): Promise<Outcome> {
         refused: true,
       });
     };
-    const timer = setTimeout(finish, STREAM_WAIT_MS);
+    // A loaded host may take a while to upgrade; the garbage then gets STREAM_WAIT_MS.
+    let timer = setTimeout(finish, STREAM_WAIT_MS * 8);
     socket.on('error', () => undefined);
     socket.on('close', finish);
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       if (!upgraded && received.includes('\r\n\r\n')) {
         upgraded = received.subarray(0, 12).toString() === 'HTTP/1.1 101';
-        if (upgraded) socket.end(garbage);
-        else finish();
+        if (upgraded) {
+          clearTimeout(timer);
+          timer = setTimeout(finish, STREAM_WAIT_MS);
+          socket.end(garbage);
+        } else finish();
       }
     });
     socket.write(
