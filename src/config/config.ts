@@ -2,6 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import {
+  INSTRUMENTATION_NAMES,
+  instrumentationList,
+  resourceAttributes,
+  type InstrumentationName,
+} from './otel-env.js';
 
 /**
  * All configuration, read once from the environment, validated, typed and frozen.
@@ -197,7 +203,10 @@ const envSchema = z.object({
   DATA_DIR: z.string().trim().min(1).default('.data'),
   TELEMETRY_ENABLED: bool(true),
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(['http:', 'https:'])),
-  OTEL_SERVICE_NAME: z.string().trim().min(1).default('trading-platform'),
+  OTEL_SERVICE_NAME: optional(z.string().trim().min(1)),
+  OTEL_RESOURCE_ATTRIBUTES: resourceAttributes,
+  OTEL_NODE_ENABLED_INSTRUMENTATIONS: instrumentationList(INSTRUMENTATION_NAMES.join(',')),
+  OTEL_NODE_DISABLED_INSTRUMENTATIONS: instrumentationList(''),
   OTEL_TRACES_SAMPLER: z
     .enum(SAMPLER_NAMES, { error: `expected one of ${SAMPLER_NAMES.join(', ')}` })
     .default('parentbased_always_on'),
@@ -231,6 +240,7 @@ const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: millis(1_000, 60_000),
   AUTH_JWT_PRIVATE_KEY_FILE: optional(filePath),
   AUTH_JWT_PUBLIC_KEY_FILE: optional(filePath),
+  AUTH_REQUIRE_KEY_FILES: bool(false),
   AUTH_ACCESS_TOKEN_TTL_S: positiveInt(900, 86_400),
   AUTH_REVOCATION_POLL_MS: positiveInt(1_000, 60_000),
   AUTH_REFRESH_TOKEN_TTL_S: positiveInt(30 * 86_400, 365 * 86_400),
@@ -310,6 +320,10 @@ export interface Config {
     readonly enabled: boolean;
     readonly otlpEndpoint: string | undefined;
     readonly sampler: SamplerSettings;
+    /** Extra resource attributes from `OTEL_RESOURCE_ATTRIBUTES`. */
+    readonly resourceAttributes: Readonly<Record<string, string>>;
+    /** Instrumentations to register: enabled minus disabled. */
+    readonly instrumentations: readonly InstrumentationName[];
   };
   readonly tls: TlsSettings | undefined;
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
@@ -541,13 +555,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   problems.push(...streamProblems(e));
+  // Several processes each with a development key reject each other's tokens.
+  if (e.AUTH_REQUIRE_KEY_FILES && e.AUTH_JWT_PRIVATE_KEY_FILE === undefined) {
+    problems.push(
+      'AUTH_JWT_PRIVATE_KEY_FILE=(unset): AUTH_REQUIRE_KEY_FILES=true needs the shared Ed25519 signing key (and AUTH_JWT_PUBLIC_KEY_FILE), not a per-process development key',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
     role: e.ROLE,
     version: readVersion(),
     podName: e.POD_NAME,
-    serviceName: e.OTEL_SERVICE_NAME,
+    // OTEL_SERVICE_NAME wins over a service.name in OTEL_RESOURCE_ATTRIBUTES (the OTel spec).
+    serviceName:
+      e.OTEL_SERVICE_NAME ?? e.OTEL_RESOURCE_ATTRIBUTES['service.name'] ?? 'trading-platform',
     http: {
       host: e.HOST,
       port: e.HTTP_PORT,
@@ -578,6 +600,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       enabled: e.TELEMETRY_ENABLED,
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
+      resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES,
+      instrumentations: e.OTEL_NODE_ENABLED_INSTRUMENTATIONS.filter(
+        (name) => !e.OTEL_NODE_DISABLED_INSTRUMENTATIONS.includes(name),
+      ),
     },
     tls: tlsSettings(tlsMode, e),
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS, timeoutMs: e.SHUTDOWN_TIMEOUT_MS },

@@ -1,2 +1,3 @@
 export { ConfigError, loadConfig, ROLES } from './config.js';
 export type { Config, Role, SamplerSettings } from './config.js';
+export { INSTRUMENTATION_NAMES, type InstrumentationName } from './otel-env.js';

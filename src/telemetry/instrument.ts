@@ -29,6 +29,8 @@ if (config?.telemetry.enabled === true) {
     podName: config.podName,
     otlpEndpoint: config.telemetry.otlpEndpoint,
     sampler: config.telemetry.sampler,
+    resourceAttributes: config.telemetry.resourceAttributes,
+    instrumentations: config.telemetry.instrumentations,
   });
   await waitForAllMessagesAcknowledged();
 }

@@ -157,3 +157,26 @@ test('HTTP business routes are traced; probes and scrapes are not', async () => 
     await traced.stop();
   }
 });
+
+test('a stream subscription joins the trace of the client that sent traceparent', async () => {
+  const { MarketDataService } = await import('../../src/gen/trading/v1/market_data_pb.js');
+  const { subscribe } = await import('../support/stream-client.js');
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const metadata = new Metadata();
+  metadata.set('traceparent', `00-${traceId}-b7ad6b7169203331-01`);
+  const market = grpcClient(app.grpcAddress, MarketDataService);
+  const stream = subscribe(market, 'subscribe', { symbols: ['BTC-USD'] }, metadata);
+  try {
+    const deadline = Date.now() + 10_000;
+    const subscribed = () =>
+      exporter.getFinishedSpans().filter((s) => s.name === 'stream.subscribe');
+    while (subscribed().length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(subscribed().length > 0, 'no stream.subscribe span');
+    for (const span of subscribed()) assert.equal(span.spanContext().traceId, traceId);
+  } finally {
+    stream.call.cancel();
+    market.close();
+  }
+});

@@ -269,3 +269,16 @@ test('the stream drain window defaults to half the shutdown deadline and may not
     'STREAM_DRAIN_WINDOW_MS="15000": at most half of SHUTDOWN_TIMEOUT_MS (20000), so servers, shards and pools still close within the deadline after the streams are drained',
   ]);
 });
+
+test('AUTH_REQUIRE_KEY_FILES refuses a development signing key', () => {
+  assert.deepEqual(problemsOf({ AUTH_REQUIRE_KEY_FILES: 'true' }), [
+    'AUTH_JWT_PRIVATE_KEY_FILE=(unset): AUTH_REQUIRE_KEY_FILES=true needs the shared Ed25519 signing key (and AUTH_JWT_PUBLIC_KEY_FILE), not a per-process development key',
+  ]);
+  // Any existing file passes config; signing-keys checks that it is an Ed25519 key.
+  const config = loadConfig({
+    AUTH_REQUIRE_KEY_FILES: 'true',
+    AUTH_JWT_PRIVATE_KEY_FILE: 'package.json',
+  });
+  assert.equal(config.auth.privateKeyFile, 'package.json');
+  assert.doesNotThrow(() => loadConfig({ AUTH_REQUIRE_KEY_FILES: 'false' }));
+});

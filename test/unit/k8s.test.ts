@@ -78,6 +78,8 @@ interface K8sObject {
 
 const TARGETS = ['k8s/base', 'k8s/overlays/local', 'k8s/overlays/eks'];
 const ROLES = ['api', 'engine', 'stream'];
+// The roles that serve Auth (issue tokens) or authenticated calls and streams (src/app.ts).
+const TOKEN_ROLES = ['api', 'stream'];
 // The app's defaults when the variables are unset (src/config).
 const DEFAULT_DRAIN_DELAY_MS = 5000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20000;
@@ -264,6 +266,32 @@ for (const dir of TARGETS) {
     }
   });
 
+  test(`${dir}: every role that issues or verifies tokens mounts the one signing key pair`, (t) => {
+    if (!hasKubectl(t)) return;
+    const objects = render(dir);
+    const keySources = new Set<string>();
+    for (const workload of appWorkloads(dir)) {
+      const role = workload.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+      if (!TOKEN_ROLES.includes(role)) continue;
+      const where = workload.metadata.name;
+      const container = appContainer(workload);
+      const env = effectiveEnv(container, objects, where);
+      assert.equal(env.get('AUTH_REQUIRE_KEY_FILES'), 'true', `${where}: AUTH_REQUIRE_KEY_FILES`);
+      const files = ['AUTH_JWT_PRIVATE_KEY_FILE', 'AUTH_JWT_PUBLIC_KEY_FILE'].map((name) => {
+        const file = env.get(name);
+        assert.ok(file, `${where}: ${name} is unset, so the pod signs with a key of its own`);
+        const mount = container.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+        assert.ok(mount, `${where}: ${name}=${file} is on no mounted volume`);
+        assert.equal(mount.subPath, undefined, `${where}: a subPath mount never sees a rotation`);
+        const volume = podSpec(workload).volumes?.find((v) => v.name === mount.name);
+        assert.ok(volume?.secret?.secretName, `${where}: ${file} is not from a Secret`);
+        return `${volume.secret.secretName}:${file}`;
+      });
+      keySources.add(files.join(' '));
+    }
+    assert.equal(keySources.size, 1, `roles read different keys: ${[...keySources].join(', ')}`);
+  });
+
   test(`${dir}: renders no Secret with literal data`, (t) => {
     if (!hasKubectl(t)) return;
     const secrets = render(dir).filter((o) => o.kind === 'Secret' && (o.data ?? o.stringData));
@@ -323,6 +351,23 @@ test('the base sets no namespace, so overlays choose it', (t) => {
   assert.deepEqual(
     namespaced.map((o) => `${o.kind}/${o.metadata.name}`),
     [],
+  );
+});
+
+test('eks: the External Secrets Operator fills the signing key Secret the pods mount', (t) => {
+  if (!hasKubectl(t)) return;
+  const mounted = new Set(
+    appWorkloads('k8s/overlays/eks').flatMap((o) =>
+      (podSpec(o).volumes ?? []).map((v) => v.secret?.secretName),
+    ),
+  );
+  const filled = render('k8s/overlays/eks')
+    .filter((o) => o.kind === 'ExternalSecret')
+    .map((o) => (o.spec as { target?: { name?: string } } | undefined)?.target?.name);
+  assert.ok(mounted.has('trading-platform-jwt'));
+  assert.ok(
+    filled.includes('trading-platform-jwt'),
+    'no ExternalSecret makes trading-platform-jwt',
   );
 });
 
@@ -544,10 +589,13 @@ test('eks: /ws and the gRPC-Web/Connect stream services go to the stream role, b
   const idleSeconds = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec([...idle][0] ?? '')?.[1]);
   // The stream pods' own settings, as the app reads them from their environment.
   const stream = streamWorkload('k8s/overlays/eks');
-  // Certificate files exist only in the pod; the intervals checked here do not depend on them.
+  // Certificate and signing key files exist only in the pod; the intervals checked here do not
+  // depend on them.
   const env = effectiveEnv(appContainer(stream), objects, stream.metadata.name);
   const config = loadConfig(
-    Object.fromEntries([...env].filter(([name]) => !name.startsWith('TLS_'))),
+    Object.fromEntries(
+      [...env].filter(([name]) => !/^(TLS_|AUTH_JWT_|AUTH_REQUIRE_KEY_FILES$)/.test(name)),
+    ),
   );
   for (const interval of [
     config.grpc.connections.keepaliveTimeMs ?? 0,
