@@ -1,7 +1,8 @@
 /**
  * `npm run bench:fanout -- --clients N --rate R --duration S`: the same N subscribers and the
  * same publish rate (R book updates/s, each to every subscriber) against a bare `ws`
- * broadcaster, Socket.IO 4 and this gateway (over native gRPC), one after the other in one run.
+ * broadcaster, Socket.IO 4 and this gateway (over native gRPC and over WebSocket at /ws, each
+ * with its full protocol), one after the other in one run.
  * Each server runs in a process of its own; the clients run here. Prints per server delivered
  * messages/s, p99 publish-to-receipt latency, server CPU per delivered message and memory per
  * connection; the last line is JSON.
@@ -9,7 +10,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { credentials, Metadata, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
 import { io as socketIo, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
@@ -19,6 +20,7 @@ import {
   type SubscribeResponse,
 } from '../src/gen/trading/v1/market_data_pb.js';
 import { SessionService } from '../src/gen/trading/v1/session_pb.js';
+import { ClientFrameSchema, ServerFrameSchema } from '../src/gen/trading/v1/websocket_pb.js';
 import { grpcServiceDefinition } from '../src/shared/grpc/service-definition.js';
 import type { FromServer, ServerKind, ToServer } from './support/fanout-server.js';
 
@@ -90,6 +92,41 @@ async function connect(kind: ServerKind, port: number, receipts: Receipts) {
         socket.terminate();
       });
       return once(socket, 'open').then(() => undefined);
+    }
+    if (kind === 'websocket') {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
+      socket.binaryType = 'nodebuffer';
+      const frame = (value: Parameters<typeof create<typeof ClientFrameSchema>>[1]) => {
+        socket.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, value)));
+      };
+      closers.push(() => {
+        socket.terminate();
+      });
+      return new Promise((resolve, reject) => {
+        socket.once('open', () => {
+          frame({ requestId: 1, frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
+        });
+        socket.once('error', reject);
+        socket.on('message', (data: Buffer) => {
+          const server = fromBinary(ServerFrameSchema, data).frame;
+          if (server.case !== 'market') {
+            if (server.case === 'error') reject(new Error(server.value.message));
+            return;
+          }
+          const message = server.value;
+          switch (message.event.case) {
+            case 'delta':
+              receipts.add(Number(message.seq));
+              break;
+            case 'heartbeat':
+              frame({ frame: { case: 'pong', value: { heartbeatId: message.event.value.id } } });
+              break;
+            default:
+              // The start message: subscribed.
+              resolve();
+          }
+        });
+      });
     }
     if (kind === 'socketio') {
       const socket: Socket = socketIo(`http://127.0.0.1:${port}`, {
@@ -228,7 +265,7 @@ async function run(kind: ServerKind): Promise<Result> {
 }
 
 const results: Result[] = [];
-for (const kind of ['ws', 'socketio', 'gateway'] as const) {
+for (const kind of ['ws', 'socketio', 'grpc', 'websocket'] as const) {
   const result = await run(kind);
   results.push(result);
   console.log(
@@ -239,12 +276,15 @@ for (const kind of ['ws', 'socketio', 'gateway'] as const) {
       `${(result.bytesPerConnection / 1_024).toFixed(1)} KiB/connection`,
   );
 }
-const [ws, socketio, gateway] = results as [Result, Result, Result];
-console.log('gateway measured over native gRPC server streams (MarketDataService.Subscribe)');
+const [ws, socketio, grpc, gateway] = results as [Result, Result, Result, Result];
+console.log(
+  'grpc: the gateway over native gRPC server streams (MarketDataService.Subscribe); ' +
+    'websocket: the gateway over /ws (binary ServerFrames), the headline figures',
+);
 console.log(
   JSON.stringify({
     bench: 'fanout',
-    transport: 'grpc',
+    transport: 'websocket',
     clients,
     rate,
     duration_s: durationS,
@@ -258,6 +298,12 @@ console.log(
     vs_socketio: Number((gateway.messagesPerS / socketio.messagesPerS).toFixed(2)),
     cpu_us_per_message: Number(gateway.cpuUsPerMessage.toFixed(2)),
     bytes_per_connection: Math.round(gateway.bytesPerConnection),
+    grpc_messages_per_s: Math.round(grpc.messagesPerS),
+    grpc_p99_ms: Number(grpc.p99Ms.toFixed(1)),
+    grpc_vs_ws: Number((grpc.messagesPerS / ws.messagesPerS).toFixed(2)),
+    grpc_vs_socketio: Number((grpc.messagesPerS / socketio.messagesPerS).toFixed(2)),
+    grpc_cpu_us_per_message: Number(grpc.cpuUsPerMessage.toFixed(2)),
+    grpc_bytes_per_connection: Math.round(grpc.bytesPerConnection),
   }),
 );
 process.exit(0);

@@ -1,10 +1,12 @@
 /**
  * One server of `npm run bench:fanout`, in a process of its own so its CPU and memory are
  * measured apart from the clients: `ws` (bare WebSocket broadcast of the same bytes),
- * `socketio` (Socket.IO 4 broadcast of the same payload) or `gateway` (this platform's stream
- * gateway over native gRPC: seq, checksum, heartbeats and quality tracking). Driven over IPC.
+ * `socketio` (Socket.IO 4 broadcast of the same payload), or this platform's stream gateway
+ * (seq, checksum, heartbeats and quality tracking) over native gRPC (`grpc`) or over its
+ * WebSocket transport at /ws (`websocket`). Driven over IPC.
  */
 import { createServer } from 'node:http';
+import Fastify from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toBinary, create } from '@bufbuild/protobuf';
 import { Server as SocketIoServer } from 'socket.io';
@@ -26,11 +28,14 @@ import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
 import { Readiness } from '../../src/lifecycle/readiness.js';
 import { createLogger, createMetricsRegistry } from '../../src/telemetry/index.js';
 import { registration, startGrpcServer } from '../../src/transport/grpc/server.js';
+import { registerWebSocket } from '../../src/transport/websocket/websocket-route.js';
+import { WebSocketConnections } from '../../src/transport/websocket/websocket-connections.js';
+import { websocketMetrics } from '../../src/transport/websocket/websocket.metrics.js';
 import { marketDataRpc } from '../../src/transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../../src/transport/rpc/session.rpc.js';
 import { StreamCalls } from '../../src/transport/rpc/stream-calls.js';
 
-export type ServerKind = 'ws' | 'socketio' | 'gateway';
+export type ServerKind = 'ws' | 'socketio' | 'grpc' | 'websocket';
 export type ToServer = { cmd: 'rss' } | { cmd: 'run'; rate: number; durationS: number };
 export type FromServer =
   | { type: 'ready'; port: number }
@@ -139,21 +144,45 @@ async function main(kind: ServerKind): Promise<void> {
       now: Date.now,
     });
     const calls = new StreamCalls({ gateway, symbols: new Set([SYMBOL]), maxSubscriptions: 20 });
-    const server = await startGrpcServer(
-      { host: '127.0.0.1', port: 0, logger, registry, readiness: new Readiness(), tls: undefined },
-      [
-        registration(MarketDataService, marketDataRpc({ calls, replicas, log })),
-        registration(
-          SessionService,
-          sessionRpc({
-            calls,
-            gateway,
-            verifyToken: () => Promise.reject(new Error('no private streams in this bench')),
-          }),
-        ),
-      ],
-    );
-    port = server.port;
+    if (kind === 'websocket') {
+      const app = Fastify();
+      await registerWebSocket(app, {
+        calls,
+        authenticate: () => Promise.reject(new Error('no private streams in this bench')),
+        maxSubscriptions: 20,
+        maxPayloadBytes: 64 * 1_024,
+        frames: { ratePerSec: 100, burst: 100 },
+        connections: new WebSocketConnections(1_000_000),
+        metrics: websocketMetrics(registry),
+        logger,
+        now: Date.now,
+      });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      port = (app.server.address() as { port: number }).port;
+    } else {
+      const server = await startGrpcServer(
+        {
+          host: '127.0.0.1',
+          port: 0,
+          logger,
+          registry,
+          readiness: new Readiness(),
+          tls: undefined,
+        },
+        [
+          registration(MarketDataService, marketDataRpc({ calls, replicas, log })),
+          registration(
+            SessionService,
+            sessionRpc({
+              calls,
+              gateway,
+              verifyToken: () => Promise.reject(new Error('no private streams in this bench')),
+            }),
+          ),
+        ],
+      );
+      port = server.port;
+    }
     publish = (seq, payload) => {
       void log.append([{ stream: STREAM, seq, payload }]);
     };

@@ -193,6 +193,13 @@ export class StreamGateway {
       'stream opened',
     );
     const log = this.#log;
+    // Label children bound once per open: no label lookup per message on the hot path.
+    const sentBy = new Map(
+      request.streams.map((stream) => [
+        stream,
+        metrics.sent.labels({ kind: parseStreamName(stream)?.kind ?? 'book' }),
+      ]),
+    );
     async function* messages(): AsyncGenerator<GatewayDelivery> {
       let failure: unknown;
       try {
@@ -204,7 +211,10 @@ export class StreamGateway {
           ) {
             // Queued before an unsubscribe: the client no longer wants it.
             if (stopped.has(delivery.stream)) continue;
-            metrics.sent.inc({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' });
+            (
+              sentBy.get(delivery.stream) ??
+              metrics.sent.labels({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' })
+            ).inc();
           }
           yield delivery;
         }

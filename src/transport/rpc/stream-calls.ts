@@ -1,7 +1,7 @@
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { DomainError } from '../../domain/errors.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
-import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
+import type { GatewayDelivery, StreamGateway } from '../../domain/streams/stream-gateway.js';
 import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
 import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
@@ -26,8 +26,16 @@ export interface StreamCall {
 /** A call's open streams, as protobuf messages. */
 export interface OpenedCall<T> {
   readonly sessionId: string;
+  readonly pod: string;
   readonly streams: readonly string[];
   readonly messages: AsyncIterable<T>;
+  /**
+   * The gateway's deliveries, for a transport that encodes them itself (WebSocket shares one
+   * encoding among subscribers); iterate either this or `messages`, not both.
+   */
+  readonly deliveries: AsyncIterable<GatewayDelivery>;
+  /** One delivery as the message `messages` would yield. */
+  message(delivery: GatewayDelivery): T;
   /** Stops some of the streams; `messages` ends once all are stopped. */
   close(streams: readonly string[]): void;
   /** The client's answer to a heartbeat of this call, carried in-band (WebSocket). */
@@ -109,10 +117,14 @@ export class StreamCalls {
       sessionId: request.sessionId,
       userId: undefined,
     });
+    const message = (delivery: GatewayDelivery) => subscribeMessage(delivery, opened);
     return {
       sessionId: opened.sessionId,
+      pod: opened.pod,
       streams,
-      messages: mapped(opened.messages, (delivery) => subscribeMessage(delivery, opened)),
+      messages: mapped(opened.messages, message),
+      deliveries: opened.messages,
+      message,
       close: (names) => {
         opened.close(names);
       },
@@ -139,10 +151,14 @@ export class StreamCalls {
       userId,
       tokenExpiresAtMs,
     });
+    const message = (delivery: GatewayDelivery) => privateMessage(delivery, opened);
     return {
       sessionId: opened.sessionId,
+      pod: opened.pod,
       streams,
-      messages: mapped(opened.messages, (delivery) => privateMessage(delivery, opened)),
+      messages: mapped(opened.messages, message),
+      deliveries: opened.messages,
+      message,
       close: (names) => {
         opened.close(names);
       },

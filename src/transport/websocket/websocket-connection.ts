@@ -23,6 +23,7 @@ import {
   type CloseName,
 } from './close-codes.js';
 import { FrameBudget } from './frame-budget.js';
+import { SharedMarketFrames, sessionIdField } from './shared-market-frames.js';
 import type { WebSocketMetrics } from './websocket.metrics.js';
 
 /** The `transport` label of this transport's streams. */
@@ -62,6 +63,9 @@ export type FrameSocket = Pick<WebSocket, 'on' | 'send' | 'close' | 'bufferedAmo
 type StreamResponse = SubscribeResponse | OpenStreamResponse;
 
 type FrameCase = NonNullable<MessageInitShape<typeof ServerFrameSchema>['frame']>;
+
+/** Every connection of the process shares the encoding of each market stream entry. */
+const marketFrames = new SharedMarketFrames();
 
 /**
  * One WebSocket client: decodes its frames, opens its streams through the shared core, writes
@@ -199,6 +203,7 @@ export class WebSocketConnection {
       streams,
       (call) => this.#deps.calls.subscribe(request, call),
       (message) => ({ case: 'market', value: message }),
+      true,
     );
   }
 
@@ -222,6 +227,7 @@ export class WebSocketConnection {
       [userStream(userId)],
       (call) => this.#deps.calls.openPrivate(request, userId, expiresAtMs, call),
       (message) => ({ case: 'user', value: message }),
+      false,
     );
   }
 
@@ -256,13 +262,15 @@ export class WebSocketConnection {
   /**
    * Opens streams and writes their messages; not awaited, so a slow open (a snapshot being
    * read) holds back no other frame. A refusal answers with an error frame; a stream failing
-   * later closes the connection (the client resumes from its positions).
+   * later closes the connection (the client resumes from its positions). Market stream
+   * entries (`shared`) are written from the encoding every subscriber shares.
    */
   #run<T extends StreamResponse>(
     requestId: number,
     streams: readonly string[],
     open: (call: StreamCall) => Promise<OpenedCall<T>>,
     frame: (message: T) => FrameCase,
+    shared: boolean,
   ): void {
     const entry: Open = {
       controller: new AbortController(),
@@ -281,10 +289,19 @@ export class WebSocketConnection {
         const opened = await open(call);
         entry.opened = opened;
         if (entry.stopped.size > 0) opened.close([...entry.stopped]);
-        for await (const message of opened.messages) {
-          if (message.event.case === 'heartbeat')
-            this.#heartbeats.set(message.event.value.id, entry);
-          await this.#send(frame(message));
+        const sessionField = sessionIdField(opened.sessionId);
+        for await (const delivery of opened.deliveries) {
+          if (this.#closing !== undefined || this.#finished) continue;
+          let bytes: Uint8Array;
+          if (shared && delivery.kind === 'entry') {
+            bytes = marketFrames.frame(delivery, opened.pod, sessionField);
+          } else {
+            const message = opened.message(delivery);
+            if (message.event.case === 'heartbeat')
+              this.#heartbeats.set(message.event.value.id, entry);
+            bytes = encodeFrame(frame(message));
+          }
+          if (!this.#write(bytes)) await this.#drained(bytes);
         }
       } catch (error) {
         if (entry.controller.signal.aborted || this.#closing !== undefined) return;
@@ -447,12 +464,20 @@ export class WebSocketConnection {
 
   async #send(frame: FrameCase): Promise<void> {
     if (this.#closing !== undefined || this.#finished) return;
-    const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame }));
-    if (this.#socket.bufferedAmount < HIGH_WATER_BYTES) {
-      this.#socket.send(bytes);
-      return;
-    }
-    await new Promise<void>((resolve) => {
+    const bytes = encodeFrame(frame);
+    if (!this.#write(bytes)) await this.#drained(bytes);
+  }
+
+  /** Writes at once unless the socket is past its high-water mark; false when it is. */
+  #write(bytes: Uint8Array): boolean {
+    if (this.#socket.bufferedAmount >= HIGH_WATER_BYTES) return false;
+    this.#socket.send(bytes);
+    return true;
+  }
+
+  /** Writes once the socket has flushed what it holds. */
+  #drained(bytes: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve) => {
       this.#socket.send(bytes, () => {
         resolve();
       });
@@ -498,6 +523,10 @@ export class WebSocketConnection {
       'websocket closed',
     );
   }
+}
+
+function encodeFrame(frame: FrameCase): Uint8Array {
+  return toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame }));
 }
 
 function bytesOf(data: RawData): Uint8Array {
