@@ -254,6 +254,7 @@ const envSchema = z.object({
   ENGINE_ADDRESS: optional(z.string().trim().min(1)),
   ENGINE_TIMEOUT_MS: millis(2_000, 60_000),
   ENGINE_LEADER_POLL_MS: millis(1_000, 60_000),
+  ENGINE_LEADER_LEASE_MS: millis(5_000, 600_000),
   SIMULATOR_ENABLED: bool(true),
   SIMULATOR_RATE: positiveInt(5, 1_000),
   SIMULATOR_BOTS: positiveInt(4, 50),
@@ -353,8 +354,10 @@ export interface Config {
     readonly address: string | undefined;
     /** Per attempt of an api → engine call, the commit included. */
     readonly timeoutMs: number;
-    /** How often a standby engine tries to take a shard's leadership. */
+    /** How often a standby engine tries to take a shard's leadership (and a leader renews). */
     readonly leaderPollMs: number;
+    /** How long a leader that stopped renewing keeps the shard (a paused process loses it). */
+    readonly leaderLeaseMs: number;
   };
   /** The built-in market simulator; it only ever runs in ROLE=all. */
   readonly simulator: {
@@ -521,6 +524,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'ENGINE_ADDRESS=(unset): ROLE=api calls the engine over gRPC; set its address (e.g. engine:50051)',
     );
   }
+  if (e.ENGINE_LEADER_LEASE_MS < 2 * e.ENGINE_LEADER_POLL_MS) {
+    problems.push(
+      `ENGINE_LEADER_LEASE_MS="${e.ENGINE_LEADER_LEASE_MS}": must be at least twice ENGINE_LEADER_POLL_MS (${e.ENGINE_LEADER_POLL_MS}), or a leader renewing on time could lose its lease`,
+    );
+  }
   if (e.SIMULATOR_BOTS < 2) {
     problems.push(
       `SIMULATOR_BOTS="${e.SIMULATOR_BOTS}": expected at least 2 bots, so they have someone to trade with`,
@@ -609,6 +617,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: e.ENGINE_ADDRESS,
       timeoutMs: e.ENGINE_TIMEOUT_MS,
       leaderPollMs: e.ENGINE_LEADER_POLL_MS,
+      leaderLeaseMs: e.ENGINE_LEADER_LEASE_MS,
     },
     simulator: {
       enabled: e.SIMULATOR_ENABLED,

@@ -76,6 +76,9 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     connectionTimeoutMillis: config.postgres.connectTimeoutMs,
     idleTimeoutMillis: config.postgres.idleTimeoutMs,
     statementTimeoutMs: config.postgres.statementTimeoutMs,
+    // A paused engine must not pin, mid-transaction, the locks its successor needs: after the
+    // engine lease PostgreSQL ends such a session (see ShardLeadership).
+    ...(embedded === undefined ? { idleInTransactionTimeoutMs: config.engine.leaderLeaseMs } : {}),
     applicationName: `trading-platform/${config.role}/${config.podName}`,
     resilience: { ...DEFAULT_POSTGRES_RESILIENCE, timeoutMs: config.postgres.queryTimeoutMs },
   });

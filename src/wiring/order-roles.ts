@@ -71,7 +71,15 @@ export function wireOrderRoles(config: Config, data: DataLayer, deps: Deps): Ord
     registry,
     clock: systemClock,
     // On embedded PGlite there is one process and no session lock to hold: leadership is local.
-    ...(data.embedded ? {} : { leadership: { pollIntervalMs: config.engine.leaderPollMs } }),
+    ...(data.embedded
+      ? {}
+      : {
+          leadership: {
+            pollIntervalMs: config.engine.leaderPollMs,
+            leaseMs: config.engine.leaderLeaseMs,
+            holder: config.podName,
+          },
+        }),
   };
   const none = { api: undefined, engineRpc: undefined, local: undefined };
 

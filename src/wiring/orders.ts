@@ -77,10 +77,15 @@ export interface OrdersDeps {
   readonly clock: Clock;
   /**
    * Elect one leader per shard with a PostgreSQL advisory lock (standbys poll every
-   * `pollIntervalMs`). Absent: this process takes every shard at start (embedded PGlite, where
-   * leadership is local, and tests that restart shards by hand).
+   * `pollIntervalMs`; a leader silent for `leaseMs` loses it; `holder` names this process).
+   * Absent: this process takes every shard at start (embedded PGlite, where leadership is
+   * local, and tests that restart shards by hand).
    */
-  readonly leadership?: { readonly pollIntervalMs: number };
+  readonly leadership?: {
+    readonly pollIntervalMs: number;
+    readonly leaseMs: number;
+    readonly holder: string;
+  };
 }
 
 /** The use cases and their RPC handlers: what ROLE=api serves, in front of an engine. */
@@ -249,6 +254,8 @@ export function createOrderEngine(settings: OrdersSettings, deps: OrdersDeps): O
               shard: runner.shard,
               postgres,
               pollIntervalMs: leadership.pollIntervalMs,
+              leaseMs: leadership.leaseMs,
+              holder: leadership.holder,
               logger,
               registry,
               onAcquired: () => takeShard(runner),

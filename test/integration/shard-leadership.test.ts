@@ -8,21 +8,28 @@ import { DATABASE_URL, PostgresTestSchema } from '../contract/support/postgres.j
 import { silentLogger } from '../unit/adapters/support/observability.js';
 
 const database = new PostgresTestSchema();
+const LEASE_MS = 1_000;
 let postgres: Postgres;
 
 before(async () => {
   postgres = database.create({ max: 6 });
   await postgres.query(`CREATE SCHEMA ${database.schema}`);
+  await postgres.query(
+    `CREATE TABLE ${database.schema}.engine_leases (shard text PRIMARY KEY, holder text NOT NULL,
+       renewed_at timestamptz NOT NULL)`,
+  );
 });
 after(() => database.cleanup());
 
-function candidate(name: string, events: string[]) {
+function candidate(name: string, events: string[], registry = new Registry()) {
   return new ShardLeadership({
     shard: 'shard-0',
     postgres,
     pollIntervalMs: 50,
+    leaseMs: LEASE_MS,
+    holder: name,
     logger: silentLogger(),
-    registry: new Registry(),
+    registry,
     onAcquired: () => {
       events.push(`${name} leads`);
       return Promise.resolve();
@@ -95,15 +102,95 @@ test('one leader per shard; when its lock connection dies it steps down and a st
   }
 });
 
+const sample = async (registry: Registry, name: string, labels: Record<string, string>) =>
+  (await registry.getSingleMetric(name)?.get())?.values.find((value) =>
+    Object.entries(labels).every(([key, label]) => value.labels[key] === label),
+  )?.value;
+
+test('a leader silent past its lease loses the lock to PostgreSQL; the next leader measures its takeover', async () => {
+  const events: string[] = [];
+  const registries = { a: new Registry(), b: new Registry() };
+  const a = candidate('a', events, registries.a);
+  const b = candidate('b', events, registries.b);
+  await postgres.query(`DELETE FROM ${database.schema}.engine_leases`); // no takeover at start
+  try {
+    await a.start();
+    await b.start();
+    assert.equal(a.leading, true);
+    // This process stops as a paused pod would: no heartbeat, no timer, its sessions open.
+    // Both sessions go silent, so either candidate may lead next; a must have stepped down.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LEASE_MS * 2);
+    await until('a has stepped down', () => events.includes('a stops'));
+    await until('a leader again', () => a.leading !== b.leading);
+    assert.equal(
+      await sample(registries.a, 'engine_leadership_lost_total', { reason: 'lease' }),
+      1,
+    );
+    const [name, registry] = b.leading ? ['b', registries.b] : ['a', registries.a];
+    const takeover = await registry.getSingleMetricAsString('engine_takeover_seconds');
+    const series = (metric: string) =>
+      Number(new RegExp(`^${metric}\\{shard="shard-0"\\} (\\S+)$`, 'm').exec(takeover)?.[1]);
+    assert.equal(series('engine_takeover_seconds_count'), 1);
+    const seconds = series('engine_takeover_seconds_sum');
+    assert.ok(seconds >= LEASE_MS / 1000, `takeover ${seconds} s`);
+    const { rows } = await postgres.query<{ holder: string }>(
+      `SELECT holder FROM ${database.schema}.engine_leases WHERE shard = 'shard-0'`,
+    );
+    assert.deepEqual(rows, [{ holder: name }]);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test('a leader whose start outlasts its lease keeps the shard: it renews while it starts', async () => {
+  const events: string[] = [];
+  const slow = new ShardLeadership({
+    shard: 'shard-0',
+    postgres,
+    pollIntervalMs: 50,
+    leaseMs: 200,
+    holder: 'slow',
+    logger: silentLogger(),
+    registry: new Registry(),
+    onAcquired: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // rebuilding big books
+      events.push('slow leads');
+    },
+    onLost: () => {
+      events.push('slow stops');
+      return Promise.resolve();
+    },
+  });
+  const other = candidate('other', events);
+  try {
+    await slow.start();
+    await other.start();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(events, ['slow leads']);
+    assert.equal(slow.leading, true);
+    assert.equal(other.leading, false);
+  } finally {
+    await slow.stop();
+    await other.stop();
+  }
+});
+
 test('a schema is its own namespace: the same shard name leads in two schemas at once', async () => {
   const other = new PostgresTestSchema();
   const elsewhere = other.create({ max: 2 });
   await elsewhere.query(`CREATE SCHEMA ${other.schema}`);
+  await elsewhere.query(
+    `CREATE TABLE ${other.schema}.engine_leases (shard text PRIMARY KEY, holder text NOT NULL,
+       renewed_at timestamptz NOT NULL)`,
+  );
   const here = candidate('here', []);
   const there = new ShardLeadership({
     shard: 'shard-0',
     postgres: elsewhere,
     pollIntervalMs: 50,
+    leaseMs: LEASE_MS,
+    holder: 'there',
     logger: silentLogger(),
     registry: new Registry(),
     onAcquired: () => Promise.resolve(),

@@ -161,12 +161,20 @@ test('ROLE=api needs the engine address it calls, and reads the engine settings'
     ENGINE_ADDRESS: 'dns:///engine:50051',
     ENGINE_TIMEOUT_MS: '1500',
     ENGINE_LEADER_POLL_MS: '250',
+    ENGINE_LEADER_LEASE_MS: '2000',
   });
   assert.deepEqual(config.engine, {
     address: 'dns:///engine:50051',
     timeoutMs: 1500,
     leaderPollMs: 250,
+    leaderLeaseMs: 2000,
   });
+});
+
+test('refuses an engine lease shorter than two leader polls', () => {
+  assert.deepEqual(problemsOf({ ENGINE_LEADER_POLL_MS: '1000', ENGINE_LEADER_LEASE_MS: '1500' }), [
+    'ENGINE_LEADER_LEASE_MS="1500": must be at least twice ENGINE_LEADER_POLL_MS (1000), or a leader renewing on time could lose its lease',
+  ]);
 });
 
 test('traces every call by default; OTEL_TRACES_SAMPLER and its ratio are the standard ones', () => {

@@ -1,12 +1,20 @@
 import type { PoolClient } from 'pg';
-import { gauge, type Logger, type Registry } from '../../telemetry/index.js';
-import type { Postgres } from '../postgres/index.js';
+import { counter, gauge, histogram, type Logger, type Registry } from '../../telemetry/index.js';
+import { sqlStateOf, type Postgres } from '../postgres/index.js';
 
 export interface ShardLeadershipOptions {
   readonly shard: string;
   readonly postgres: Postgres;
-  /** How often a standby tries the lock, and a leader checks its lock connection. */
+  /** How often a standby tries the lock, and a leader renews its lease. */
   readonly pollIntervalMs: number;
+  /**
+   * How long the lock's session may stay silent before PostgreSQL ends it (its
+   * `idle_session_timeout`), which frees the lock: a leader paused (SIGSTOP, a frozen VM, a
+   * stalled event loop) loses the shard after this long. At least twice `pollIntervalMs`.
+   */
+  readonly leaseMs: number;
+  /** Names this process in the lease row (the pod name). */
+  readonly holder: string;
   readonly logger: Logger;
   readonly registry: Registry;
   /** The lock is held: start serving the shard (bump the epoch, rebuild the books). */
@@ -15,6 +23,9 @@ export interface ShardLeadershipOptions {
   readonly onLost: () => Promise<void>;
 }
 
+/** SQLSTATE of a session PostgreSQL ended for its `idle_session_timeout`. */
+const IDLE_SESSION_TIMEOUT = '57P05';
+
 /**
  * One leader per engine shard, elected by a PostgreSQL session advisory lock held on a
  * connection of its own. Standbys try the lock every `pollIntervalMs`; when the leader dies its
@@ -22,6 +33,15 @@ export interface ShardLeadershipOptions {
  * connection fails (or stops answering its heartbeat) stops serving at once and becomes a
  * standby. The lock is the fast path; correctness rests on the fencing epoch every batch
  * checks, so a paused old leader that still believes it leads cannot write.
+ *
+ * A paused leader's connection stays open (its kernel still answers TCP keepalives), so its
+ * lock would be held for as long as it is paused. The lock's session therefore carries an
+ * `idle_session_timeout` of `leaseMs`, renewed by the leader's heartbeat every poll: a silent
+ * leader's session is ended by PostgreSQL itself and the lock is free. (Connections that run
+ * transactions carry an `idle_in_transaction_session_timeout` for the same reason: a batch
+ * paused mid-transaction would hold the fencing row that the next leader's epoch bump needs.)
+ * The heartbeat also stamps the shard's row in `engine_leases`, from which the next leader
+ * measures its takeover.
  *
  * The lock key is two int4s: the schema (tests and tenants share a database) and the shard.
  */
@@ -33,8 +53,11 @@ export class ShardLeadership {
   #lost = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  #lostError: unknown;
   readonly #log: Logger;
   readonly #leader;
+  readonly #takeover;
+  readonly #lostTotal;
 
   constructor(private readonly options: ShardLeadershipOptions) {
     this.shard = options.shard;
@@ -45,6 +68,20 @@ export class ShardLeadership {
       labelNames: ['shard'] as const,
     });
     this.#leader.set({ shard: this.shard }, 0);
+    this.#takeover = histogram(options.registry, {
+      name: 'engine_takeover_seconds',
+      help: "Time from the previous leader's last lease renewal to this process serving the shard (books rebuilt), per takeover.",
+      labelNames: ['shard'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60],
+    });
+    this.#lostTotal = counter(options.registry, {
+      name: 'engine_leadership_lost_total',
+      help: 'Times this process stopped leading a shard without being asked to, by reason (lease: PostgreSQL ended its silent session; connection: the lock connection failed; start_failed: it could not start serving).',
+      labelNames: ['shard', 'reason'] as const,
+    });
+    for (const reason of ['lease', 'connection', 'start_failed']) {
+      this.#lostTotal.inc({ shard: this.shard, reason }, 0);
+    }
   }
 
   get leading(): boolean {
@@ -90,6 +127,7 @@ export class ShardLeadership {
   }
 
   async #attempt(): Promise<void> {
+    let previous: { holder: string; silent_s: number } | undefined;
     try {
       this.#client ??= await this.#connect();
       const { rows } = await this.#client.query<{ ok: boolean }>(
@@ -97,38 +135,90 @@ export class ShardLeadership {
         [this.shard],
       );
       if (rows[0]?.ok !== true) return;
+      previous = (
+        await this.#client.query<{ holder: string; silent_s: number }>(
+          `WITH previous AS (SELECT holder, renewed_at FROM engine_leases WHERE shard = $1),
+           mine AS (
+             INSERT INTO engine_leases (shard, holder, renewed_at)
+             VALUES ($1, $2, clock_timestamp())
+             ON CONFLICT (shard) DO UPDATE SET holder = $2, renewed_at = clock_timestamp()
+           )
+           SELECT holder, extract(epoch FROM clock_timestamp() - renewed_at)::float8 AS silent_s
+           FROM previous`,
+          [this.shard, this.options.holder],
+        )
+      ).rows[0];
     } catch (error) {
       this.#log.warn({ err: error }, 'engine leadership attempt failed; retrying');
       await this.#release();
       return;
     }
+    const acquiredAt = performance.now();
     this.#leading = true;
     this.#leader.set({ shard: this.shard }, 1);
     this.#log.info('engine shard leadership acquired');
+    // Rebuilding the books can outlast the lease: renew it meanwhile, or PostgreSQL would end
+    // the lock's session while this process is still starting to serve.
+    const renewing = setInterval(() => {
+      this.#renew().catch(() => undefined); // a lost connection is found by the next check
+    }, this.options.pollIntervalMs);
     try {
       await this.options.onAcquired();
     } catch (error) {
       // Could not start serving (PostgreSQL failing mid-recovery): let another process try.
       this.#log.error({ err: error }, 'engine shard could not start as leader; stepping down');
-      await this.#stepDown();
+      await this.#stepDown('start_failed');
+      return;
+    } finally {
+      clearInterval(renewing);
+    }
+    if (previous !== undefined) {
+      const seconds = previous.silent_s + (performance.now() - acquiredAt) / 1000;
+      this.#takeover.observe({ shard: this.shard }, seconds);
+      this.#log.info(
+        {
+          previous_holder: previous.holder,
+          takeover_ms: Math.round(seconds * 1000),
+          lease_ms: this.options.leaseMs,
+        },
+        'engine shard takeover',
+      );
     }
   }
 
-  /** Heartbeat on the lock connection: a broken one means the lock is (or will be) gone. */
+  /**
+   * Renews the lease on the lock connection: a failure means the lock is (or will be) gone,
+   * whether PostgreSQL ended the session for its silence or the connection broke.
+   */
   async #checkLock(): Promise<void> {
+    let failure: unknown = this.#lostError;
     if (!this.#lost) {
       try {
-        await this.#client?.query('SELECT 1');
+        await this.#renew();
         return;
       } catch (error) {
-        this.#log.warn({ err: error }, 'engine leadership connection failed');
+        failure = error;
       }
     }
-    this.#log.error('engine shard leadership lost; stopping the shard');
-    await this.#stepDown();
+    const reason = [sqlStateOf(failure), sqlStateOf(this.#lostError)].includes(IDLE_SESSION_TIMEOUT)
+      ? 'lease'
+      : 'connection';
+    this.#log.error(
+      { reason, err: failure, lease_ms: this.options.leaseMs },
+      'engine shard leadership lost; stopping the shard',
+    );
+    await this.#stepDown(reason);
   }
 
-  async #stepDown(): Promise<void> {
+  async #renew(): Promise<void> {
+    await this.#client?.query(
+      'UPDATE engine_leases SET renewed_at = clock_timestamp() WHERE shard = $1',
+      [this.shard],
+    );
+  }
+
+  async #stepDown(reason: 'lease' | 'connection' | 'start_failed'): Promise<void> {
+    this.#lostTotal.inc({ shard: this.shard, reason });
     this.#leading = false;
     this.#leader.set({ shard: this.shard }, 0);
     try {
@@ -141,13 +231,22 @@ export class ShardLeadership {
   async #connect(): Promise<PoolClient> {
     const client = await this.options.postgres.pool.connect();
     this.#lost = false;
+    this.#lostError = undefined;
     client.on('error', this.#onLost);
     client.on('end', this.#onLost);
+    try {
+      // The lease (see the class comment); the connection never goes back to the pool.
+      await client.query(`SET idle_session_timeout = ${Math.round(this.options.leaseMs)}`);
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
     return client;
   }
 
-  readonly #onLost = () => {
+  readonly #onLost = (error?: unknown) => {
     this.#lost = true;
+    this.#lostError ??= error;
     this.#wake?.();
   };
 

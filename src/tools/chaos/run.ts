@@ -1,0 +1,426 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { AuthService } from '../../gen/trading/v1/auth_pb.js';
+import { OrderService } from '../../gen/trading/v1/orders_pb.js';
+import { DEFAULT_ORDERS_SETTINGS } from '../../wiring/orders.js';
+import { topChecksum } from './client-book.js';
+import { LocalCluster, type Role, type Slot } from './cluster.js';
+import { bearer, grpcClient, unary } from './grpc-calls.js';
+import { killSchedule, type KillSignal } from './kill-schedule.js';
+import { checkLedger, type LedgerReport } from './ledger.js';
+import { Subscriber } from './subscriber.js';
+import { grpcOrderGateway, Trader, type OrderGateway } from './trader.js';
+
+export interface ChaosOptions {
+  readonly kills: number;
+  readonly durationS: number;
+  readonly seed: number;
+  /** Share of kills that are SIGKILL (the rest SIGTERM). */
+  readonly sigkillShare: number;
+  readonly traders: number;
+  readonly marketSubscribers: number;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  /** Keep the schema, Redis keys and pod logs after the run (for a post-mortem). */
+  readonly keep: boolean;
+  /** Where the traders send orders; plain gRPC when absent (the SDK can stand in). */
+  readonly gateway?: (address: string) => OrderGateway;
+}
+
+export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
+  kills: 10,
+  durationS: 60,
+  seed: 1,
+  sigkillShare: 0.5,
+  traders: 6,
+  marketSubscribers: 4,
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
+  redisUrl: 'redis://127.0.0.1:6379',
+  keep: false,
+};
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly duration_s: number;
+  readonly kills: number;
+  readonly kills_by: Record<string, number>;
+  readonly engine_leader_kills: number;
+  readonly engine_takeovers: number;
+  readonly takeover_max_ms: number;
+  readonly acked_orders: number;
+  readonly acked_orders_lost: number;
+  readonly acks_conflicting: number;
+  readonly orders_duplicated: number;
+  readonly fills_duplicated: number;
+  readonly trade_ids_broken: number;
+  readonly balances_conserved: boolean;
+  readonly reservations_mismatched: number;
+  readonly stream_gaps: number;
+  readonly stream_duplicates: number;
+  readonly checksum_mismatches: number;
+  readonly books_mismatched: number;
+  readonly streams_behind: number;
+  readonly resumes: number;
+  readonly resumes_not_recovered: number;
+  readonly migrations: number;
+  readonly stream_pod_kills: number;
+  readonly resume_p50_ms: number;
+  readonly resume_p99_ms: number;
+  readonly resume_max_ms: number;
+  readonly orders_per_s: number;
+  readonly messages_per_s: number;
+  readonly calls_abandoned: number;
+  readonly call_retries: number;
+  readonly log_dir: string | undefined;
+}
+
+const [DEFAULT_MARKET] = DEFAULT_ORDERS_SETTINGS.markets;
+if (DEFAULT_MARKET === undefined) throw new Error('no default market');
+const MARKET = { ...DEFAULT_MARKET, symbol: DEFAULT_MARKET.spec.symbol };
+const DEMO = new Map([
+  ['USD', 1_000_000_000_000n],
+  ['BTC', 100_000_000_000n],
+]);
+const ROLES: readonly Role[] = ['engine', 'api', 'stream'];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const percentile = (values: readonly number[], p: number): number => {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0);
+};
+
+/**
+ * Runs a local cluster (2 api, 2 stream, an engine leader and a standby) on one fresh schema
+ * and Redis prefix, puts order load and stream subscribers on it, kills processes on a seeded
+ * schedule while restarting each as a new pod, then checks what must hold.
+ */
+export async function runChaos(
+  options: ChaosOptions,
+  say: (line: string) => void,
+): Promise<ChaosReport> {
+  const schema = `chaos_${options.seed}_${Date.now().toString(36)}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'tp-chaos-'));
+  const logDir = join(dataDir, 'logs');
+  await mkdir(logDir);
+  const cluster = new LocalCluster(
+    {
+      DATABASE_URL: options.databaseUrl,
+      PG_SCHEMA: schema,
+      PG_POOL_MAX: '4',
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: `${schema}:`,
+      DATA_DIR: dataDir,
+      AUTH_ARGON2_MEMORY_KIB: '1024',
+      AUTH_ARGON2_TIME_COST: '1',
+      AUTH_DEMO_BALANCES: [...DEMO].map(([asset, amount]) => `${asset}=${amount}`).join(','),
+      REGISTER_IP_BURST: '100000',
+      REGISTER_IP_PER_MIN: '600000',
+      USER_RATE_PER_S: '100000',
+      USER_RATE_BURST: '100000',
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+      SIMULATOR_ENABLED: 'false',
+      ENGINE_LEADER_POLL_MS: '250',
+      ENGINE_LEADER_LEASE_MS: '2000',
+      ENGINE_TIMEOUT_MS: '2000',
+      TELEMETRY_ENABLED: 'false',
+      LOG_LEVEL: 'info',
+    },
+    logDir,
+  );
+  const db = new pg.Client({ connectionString: options.databaseUrl });
+  const traders: Trader[] = [];
+  const subscribers: Subscriber[] = [];
+  const closers: (() => void)[] = [];
+  let completed = false;
+  try {
+    for (const role of ROLES) {
+      await cluster.add(`${role}-0`, role);
+      await cluster.add(`${role}-1`, role);
+    }
+    const [engine0, ...others] = cluster.slots;
+    if (engine0 === undefined) throw new Error('no engine slot');
+    say(`chaos: schema ${schema}, seed ${options.seed}, logs in ${logDir}`);
+    await startOrRetry(cluster, engine0, say); // applies the migrations alone
+    await Promise.all(others.map((slot) => startOrRetry(cluster, slot, say)));
+    say(`chaos: cluster up (${cluster.slots.map((slot) => slot.pod).join(', ')})`);
+    await db.connect();
+    await db.query(`SET search_path TO "${schema}"`);
+
+    const apiAddress = cluster.address('api');
+    const auth = grpcClient(apiAddress, AuthService);
+    const orders = grpcClient(apiAddress, OrderService);
+    closers.push(
+      () => {
+        auth.close();
+      },
+      () => {
+        orders.close();
+      },
+    );
+    const gateway = options.gateway?.(apiAddress) ?? grpcOrderGateway(orders, 5_000);
+    const streamAddresses = cluster.slots
+      .filter((slot) => slot.role === 'stream')
+      .map((slot) => `127.0.0.1:${slot.grpcPort}`);
+    for (let i = 0; i < options.traders; i += 1) {
+      const credentials = { username: `chaos_trader_${i}`, password: 'long enough password' };
+      const registered = await unary(auth, 'register', credentials, bearer(''), 30_000);
+      if (!registered.ok) throw registered.error;
+      const login = await unary<{ userId: string; tokens: { accessToken: string } }>(
+        auth,
+        'login',
+        credentials,
+        bearer(''),
+        30_000,
+      );
+      if (!login.ok) throw login.error;
+      const account = {
+        userId: login.response.userId,
+        auth: bearer(login.response.tokens.accessToken),
+      };
+      traders.push(
+        new Trader(gateway, account, {
+          name: `t${i}`,
+          seed: options.seed * 1_000 + i,
+          symbol: MARKET.symbol,
+          mid: 1_000,
+          thinkMs: 20,
+          giveUpMs: 120_000,
+          cancelShare: 0.15,
+        }),
+      );
+      subscribers.push(
+        new Subscriber({
+          kind: 'private',
+          addresses: streamAddresses,
+          first: i,
+          symbol: MARKET.symbol,
+          auth: account.auth,
+        }),
+      );
+    }
+    for (let i = 0; i < options.marketSubscribers; i += 1) {
+      subscribers.push(
+        new Subscriber({
+          kind: 'market',
+          addresses: streamAddresses,
+          first: i,
+          symbol: MARKET.symbol,
+        }),
+      );
+    }
+    for (const subscriber of subscribers) subscriber.start();
+    for (const trader of traders) trader.start();
+    say(`chaos: ${traders.length} traders, ${subscribers.length} subscribers running`);
+
+    // The kills.
+    const startedAt = Date.now();
+    const durationMs = options.durationS * 1_000;
+    const plan = killSchedule({
+      seed: options.seed,
+      roles: ROLES,
+      kills: options.kills,
+      durationMs,
+      sigkillShare: options.sigkillShare,
+    });
+    const killsBy: Record<string, number> = {};
+    const restarts: Promise<void>[] = [];
+    let leaderKills = 0;
+    let done = 0;
+    for (const kill of plan) {
+      await sleep(Math.max(0, startedAt + kill.atMs - Date.now()));
+      // Each role keeps one process up: wait for a restart when none may go now.
+      let victim = pickVictim(cluster.slots, kill.role, kill.pick);
+      while (victim === undefined && Date.now() < startedAt + durationMs) {
+        await sleep(200);
+        victim = pickVictim(cluster.slots, kill.role, kill.pick);
+      }
+      if (victim === undefined) {
+        say('chaos: the run ended before a process could be killed; kill skipped');
+        continue;
+      }
+      const leader = victim.role === 'engine' && isLeader(cluster, victim);
+      if (leader) leaderKills += 1;
+      const label = `${victim.role}${leader ? ' (leader)' : ''} ${kill.signal}`;
+      killsBy[label] = (killsBy[label] ?? 0) + 1;
+      done += 1;
+      say(
+        `chaos: ${Math.round((Date.now() - startedAt) / 1000)} s: ${kill.signal} ${victim.pod}${leader ? ' (engine leader)' : ''}`,
+      );
+      restarts.push(restart(cluster, victim, kill.signal, say));
+    }
+    await sleep(Math.max(0, startedAt + durationMs - Date.now()));
+    await Promise.all(restarts);
+    const elapsedS = (Date.now() - startedAt) / 1000;
+
+    // Quiesce, then check.
+    await Promise.all(traders.map((trader) => trader.stop()));
+    const acks = traders.flatMap((trader) => trader.acks);
+    say(`chaos: load stopped after ${Math.round(elapsedS)} s; ${acks.length} orders acknowledged`);
+    const behind = await catchUp(db, subscribers, traders, 60_000);
+    const engineBook = await engineChecksum(db, MARKET.symbol);
+    const market = subscribers.filter((_, i) => i >= traders.length);
+    const booksMismatched = market.filter((s) => s.book.checksum() !== engineBook).length;
+    const ledger: LedgerReport = await checkLedger(db, MARKET, DEMO, acks);
+    await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+
+    const sum = (f: (s: Subscriber) => number) => subscribers.reduce((n, s) => n + f(s), 0);
+    const resumeMs = subscribers.flatMap((s) => s.stats.resumeMs);
+    const takeovers = cluster.events.filter((e) => e.line.msg === 'engine shard takeover');
+    completed = true;
+    return {
+      seed: options.seed,
+      duration_s: Math.round(elapsedS),
+      kills: done,
+      kills_by: killsBy,
+      engine_leader_kills: leaderKills,
+      engine_takeovers: takeovers.length,
+      takeover_max_ms: Math.max(0, ...takeovers.map((e) => Number(e.line.takeover_ms))),
+      acked_orders: ledger.acked_orders,
+      acked_orders_lost: ledger.acked_orders_lost,
+      acks_conflicting: ledger.acks_conflicting,
+      orders_duplicated: ledger.orders_duplicated,
+      fills_duplicated: ledger.fills_duplicated,
+      trade_ids_broken: ledger.trade_ids_broken,
+      balances_conserved: ledger.balances_conserved,
+      reservations_mismatched: ledger.reservations_mismatched,
+      stream_gaps: sum((s) => s.stats.gaps),
+      stream_duplicates: sum((s) => s.stats.duplicates),
+      checksum_mismatches: sum((s) => s.stats.checksumMismatches),
+      books_mismatched: booksMismatched,
+      streams_behind: behind,
+      resumes: sum((s) => s.stats.resumes),
+      resumes_not_recovered: sum((s) => s.stats.notRecovered),
+      migrations: sum((s) => s.stats.migrations),
+      stream_pod_kills: Object.entries(killsBy)
+        .filter(([label]) => label.startsWith('stream'))
+        .reduce((n, [, count]) => n + count, 0),
+      resume_p50_ms: percentile(resumeMs, 0.5),
+      resume_p99_ms: percentile(resumeMs, 0.99),
+      resume_max_ms: Math.round(Math.max(0, ...resumeMs)),
+      orders_per_s: Math.round((acks.length / elapsedS) * 10) / 10,
+      messages_per_s: Math.round((sum((s) => s.stats.messages) / elapsedS) * 10) / 10,
+      calls_abandoned: traders.reduce((n, t) => n + t.stats.abandoned, 0),
+      call_retries: traders.reduce((n, t) => n + t.stats.retries, 0),
+      log_dir: options.keep ? logDir : undefined,
+    };
+  } finally {
+    await Promise.all(traders.map((trader) => trader.stop()));
+    await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+    for (const close of closers) close();
+    await cluster.stop();
+    await db.end().catch(() => undefined);
+    // A run that broke keeps its pods' logs for the post-mortem.
+    if (!options.keep) await cleanUp(options, schema, completed ? dataDir : undefined);
+    if (!completed) say(`chaos: the run broke; pod logs kept in ${logDir}`);
+  }
+}
+
+/**
+ * A process of `role` that may go now, as a disruption budget would allow: one that is up,
+ * while the role's other process is up too, so every role keeps serving.
+ */
+function pickVictim(slots: readonly Slot[], role: Role, pick: number): Slot | undefined {
+  const ofRole = slots.filter((slot) => slot.role === role);
+  const candidates = ofRole.every((slot) => slot.ready) ? ofRole : [];
+  return candidates[Math.floor(pick * candidates.length)];
+}
+
+/** Whether the slot's current pod is the last engine to have started serving the shard. */
+function isLeader(cluster: LocalCluster, slot: Slot): boolean {
+  const started = cluster.events.filter((e) => e.line.msg === 'engine shard started');
+  return started.at(-1)?.pod === slot.pod;
+}
+
+async function restart(
+  cluster: LocalCluster,
+  slot: Slot,
+  signal: KillSignal,
+  say: (line: string) => void,
+): Promise<void> {
+  const before = slot.pod;
+  await cluster.kill(slot, signal);
+  const at = performance.now();
+  await startOrRetry(cluster, slot, say);
+  say(`chaos: ${before} → ${slot.pod} up in ${Math.round(performance.now() - at)} ms`);
+}
+
+/** A pod that fails to start (a dependency timing out on a saturated machine) gets one more go. */
+async function startOrRetry(
+  cluster: LocalCluster,
+  slot: Slot,
+  say: (line: string) => void,
+): Promise<void> {
+  try {
+    await cluster.start(slot);
+  } catch (error) {
+    say(`chaos: ${slot.pod} failed to start (${String(error)}; see its log); once more`);
+    await cluster.kill(slot, 'SIGKILL');
+    await cluster.start(slot);
+  }
+}
+
+/**
+ * Waits until every subscriber holds the last seq of each of its streams (the outbox relayed);
+ * resolves to how many streams are still behind at the deadline.
+ */
+async function catchUp(
+  db: pg.Client,
+  subscribers: readonly Subscriber[],
+  traders: readonly Trader[],
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const users = traders.map((trader) => trader.account.userId);
+  for (;;) {
+    const { rows } = await db.query<{ stream: string; seq: string }>(
+      'SELECT stream, seq::text FROM stream_heads',
+    );
+    const heads = new Map(rows.map((row) => [row.stream, BigInt(row.seq)]));
+    const behind = subscribers.filter((subscriber, i) => {
+      const streams =
+        i < users.length
+          ? [`orders.${users[i]}`]
+          : [`book.${MARKET.symbol}`, `trades.${MARKET.symbol}`];
+      return streams.some((stream) => subscriber.seq(stream) < (heads.get(stream) ?? 0n));
+    }).length;
+    if (behind === 0 || Date.now() > deadline) return behind;
+    await sleep(250);
+  }
+}
+
+/** The engine's book as committed: open orders summed per price level. */
+async function engineChecksum(db: pg.Client, symbol: string): Promise<number> {
+  const { rows } = await db.query<{ side: string; price: string; quantity: string }>(
+    `SELECT side, price::text, sum(quantity - filled)::text AS quantity FROM orders
+     WHERE symbol = $1 AND status IN ('new', 'partially_filled') GROUP BY side, price`,
+    [symbol],
+  );
+  const side = (name: string) =>
+    new Map(
+      rows
+        .filter((row) => row.side === name)
+        .map((row) => [BigInt(row.price), BigInt(row.quantity)]),
+    );
+  return topChecksum(side('buy'), side('sell'));
+}
+
+async function cleanUp(
+  options: ChaosOptions,
+  schema: string,
+  dataDir: string | undefined,
+): Promise<void> {
+  const db = new pg.Client({ connectionString: options.databaseUrl });
+  await db.connect();
+  await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db.end();
+  const redis = new Redis(options.redisUrl);
+  const keys = await redis.keys(`${schema}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+  if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+}
