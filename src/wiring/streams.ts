@@ -13,8 +13,8 @@ import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.po
 import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
-import { sessionRpc, type RevocationWatch } from '../transport/rpc/session.rpc.js';
-import { StreamCalls } from '../transport/rpc/stream-calls.js';
+import { sessionRpc } from '../transport/rpc/session.rpc.js';
+import { StreamCalls, type RevocationWatch } from '../transport/rpc/stream-calls.js';
 import { WebSocketConnections } from '../transport/websocket/websocket-connections.js';
 import type { WebSocketOptions } from '../transport/websocket/websocket-route.js';
 import { websocketMetrics } from '../transport/websocket/websocket.metrics.js';
@@ -114,16 +114,12 @@ export function createStreams(
     gateway,
     symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
     maxSubscriptions: config.streams.maxSubscriptions,
+    ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
   });
   const { websocket } = config;
   return {
     marketDataRpc: marketDataRpc({ calls, replicas, log: data.streamLog }),
-    sessionRpc: sessionRpc({
-      calls,
-      gateway,
-      verifyToken: deps.verifyToken,
-      ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
-    }),
+    sessionRpc: sessionRpc({ calls, gateway, verifyToken: deps.verifyToken }),
     websocket: {
       calls,
       authenticate: deps.verifyToken,

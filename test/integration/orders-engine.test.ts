@@ -455,7 +455,7 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
     );
   });
 
-  test('the relay publishes execution reports with contiguous per-stream seqs', async () => {
+  test('the relay publishes execution reports and balance updates with contiguous per-stream seqs', async () => {
     const alice = await harness.user();
     await harness.orders.orders.place(alice, limit({ price: 500n }));
     await harness.orders.orders.place(alice, limit({ price: 501n }));
@@ -469,10 +469,19 @@ describe('orders on PostgreSQL (use cases through the engine shard)', () => {
 
     assert.deepEqual(
       entries.map((e) => e.seq),
-      [1, 2],
+      [1, 2, 3, 4],
     );
-    const last = JSON.parse(entries[1]?.payload ?? '{}') as { order: { status: string } };
-    assert.equal(last.order.status, 'new');
+    // Each order's execution report, then the balances it changed, as they stand after it.
+    const payloads = entries.map((e) => JSON.parse(e.payload) as Record<string, unknown>);
+    assert.deepEqual(
+      payloads.map((p) => p.type),
+      ['order', 'balances', 'order', 'balances'],
+    );
+    assert.equal((payloads[2] as { order: { status: string } }).order.status, 'new');
+    const usd = (payloads[3] as { balances: { asset: string; reserved: string }[] }).balances.find(
+      (b) => b.asset === 'USD',
+    );
+    assert.equal(usd?.reserved, String((await harness.balances(alice)).USD?.reserved));
     assert.equal((await harness.orders.relay.measure()).pending, 0);
   });
 });

@@ -104,7 +104,8 @@ describe('engine shard recovery', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal((await harness.orders.relay.measure()).pending, 0);
-    assert.equal((await harness.orders.streamLog.read(`orders.${alice}`, 0, 10)).length, 1);
+    // The execution report and the balance update of the order.
+    assert.equal((await harness.orders.streamLog.read(`orders.${alice}`, 0, 10)).length, 2);
   });
 
   test('a failed batch transaction is UNAVAILABLE, rebuilds the book, and a retry fills once', async () => {
@@ -300,7 +301,7 @@ const PIPELINED_BATCH = [
   'engine-find-existing-v2/1',
   'SET LOCAL/2',
   'engine-open-batch-v5/3',
-  'engine-write-batch-v8/0',
+  'engine-write-batch-v9/0',
   'COMMIT/1',
 ];
 
@@ -359,7 +360,7 @@ describe('engine shard statements, not pipelined (embedded PGlite)', () => {
       'engine-find-existing-v2/0',
       'SET LOCAL/0',
       'engine-open-batch-v5/0',
-      'engine-write-batch-v8/0',
+      'engine-write-batch-v9/0',
       'COMMIT/0',
     ]);
   });

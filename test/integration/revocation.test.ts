@@ -15,6 +15,7 @@ import { startTestApp, TEST_REDIS_URL, uniqueName, type TestApp } from '../suppo
 import { grpcClient, unary } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
 import { subscribe } from '../support/stream-client.js';
+import { WsClient } from '../support/ws-client.js';
 
 /**
  * A logout or a reused refresh token revokes the session's access tokens on every pod within
@@ -125,6 +126,20 @@ describe('revoked sessions across pods', () => {
       .until(() => stream.error !== undefined || stream.ended, 'the stream to end', POLL_MS * 10)
       .catch(() => undefined);
     assert.equal(stream.error?.code, status.UNAUTHENTICATED);
+  });
+
+  test('an open /ws private stream on another pod closes 4401 at logout, saying why', async () => {
+    const tokens = await login();
+    const ws = await WsClient.connect(podB.httpUrl);
+    ws.send({ frame: { case: 'authenticate', value: { accessToken: tokens.accessToken } } });
+    ws.send({ frame: { case: 'openStream', value: {} } });
+    await ws.until(() => ws.user().length > 0, 'the private stream to start');
+
+    await unary(authA, 'logout', { refreshToken: tokens.refreshToken });
+
+    const closed = await ws.closedWith(POLL_MS * 10);
+    assert.equal(closed.code, 4401);
+    assert.match(closed.reason, /session .*ended|log in again/);
   });
 
   test('an open order-entry stream on another pod ends with UNAUTHENTICATED at its next command', async () => {

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { PoolClient } from 'pg';
-import type { BatchPlan, MutableOrder } from '../../src/adapters/orders/batch-plan.js';
+import {
+  balancesPlaceholder,
+  type BatchPlan,
+  type MutableOrder,
+} from '../../src/adapters/orders/batch-plan.js';
 import {
   bumpEpoch,
   openBatch,
@@ -56,6 +60,7 @@ const messagesOnly = (messages: BatchPlan['messages']): BatchPlan => ({
   fills: [],
   deltas: new Map(),
   messages,
+  completeMessages: messages.length,
   touchedSymbols: new Set(),
   closedOwners: [],
   trades: 0,
@@ -81,7 +86,11 @@ async function runBatch(client: PoolClient, userId: number, existingOrderId?: nu
     ),
     fills: [],
     deltas: new Map([['k', { userId, asset: 'USD', available: -500n, reserved: 500n }]]),
-    messages: [{ stream: `orders.${String(userId)}`, payload: '{}' }],
+    messages: [
+      { stream: `orders.${String(userId)}`, payload: '{}' },
+      { stream: `orders.${String(userId)}`, payload: balancesPlaceholder(userId) },
+    ],
+    completeMessages: 1,
     touchedSymbols: new Set(['BTC-USD']),
     closedOwners: [],
     trades: 0,

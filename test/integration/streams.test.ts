@@ -8,6 +8,7 @@ import {
   MarketDataService,
   type SubscribeResponse,
 } from '../../src/gen/trading/v1/market_data_pb.js';
+import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { SessionService, type OpenStreamResponse } from '../../src/gen/trading/v1/session_pb.js';
 import {
@@ -229,6 +230,45 @@ describe('market data and private streams over gRPC, across pods', () => {
     assert.equal(start?.recovered, false);
     assert.equal(start.event.case, 'snapshot');
     assert.equal(start.seq, BigInt(Number(lastId?.split('-')[0])));
+  });
+
+  test("an order's balance change reaches its owner's private stream after its execution report", async () => {
+    const trader = await signUp(engine.grpcAddress, 'balance-watcher');
+    const own = subscribe<OpenStreamResponse>(
+      client(pod2, SessionService),
+      'openStream',
+      {},
+      trader.auth,
+    );
+    await own.until(() => own.messages.length > 0, 'the start');
+    const [start] = own.messages;
+    assert.equal(start?.event.case, 'balances');
+    const usdBefore = start.event.value.balances.find((b) => b.asset === 'USD');
+    assert.equal(usdBefore?.reserved ?? 0n, 0n);
+
+    await place(trader.auth, Side.BUY, 50_000n);
+    await own.until(() => own.messages.length >= 3, 'the execution report and balance update');
+
+    const [, execution, update] = own.messages;
+    assert.equal(execution?.event.case, 'execution');
+    assert.equal(update?.event.case, 'balances');
+    assert.equal(update.seq, execution.seq + 1n, 'contiguous on the same stream');
+    assert.equal(update.stream, execution.stream);
+    const accounts = grpcClient(engine.grpcAddress, AccountService);
+    clients.push(accounts);
+    const committed = await unary<{
+      balances: { asset: string; available: bigint; reserved: bigint }[];
+    }>(accounts, 'getBalances', {}, trader.auth);
+    const usd = committed.response?.balances.find((b) => b.asset === 'USD');
+    const usdUpdate = update.event.value.balances.find((b) => b.asset === 'USD');
+    assert.ok(usd !== undefined && usd.reserved > 0n, 'the order reserved USD');
+    assert.ok(usdUpdate !== undefined, 'the update names USD');
+    assert.deepEqual(
+      { available: usdUpdate.available, reserved: usdUpdate.reserved },
+      { available: usd.available, reserved: usd.reserved },
+    );
+    assert.equal(usdUpdate.available + usdUpdate.reserved, usdBefore?.available ?? 0n);
+    own.call.cancel();
   });
 
   test("another user's private stream is PERMISSION_DENIED, and no token is UNAUTHENTICATED", async () => {

@@ -66,6 +66,11 @@ export interface BatchPlan {
   readonly fills: FillRow[];
   readonly deltas: Map<string, BalanceDelta>;
   readonly messages: StreamMessage[];
+  /**
+   * How many of `messages` the plan wrote whole; the rest are one balance update per user whose
+   * balances changed, whose payloads the write fills in with the new amounts (`balanceUpdates`).
+   */
+  completeMessages: number;
   readonly touchedSymbols: Set<string>;
   /** Owners of orders that were open before this batch and are done now, one entry each. */
   readonly closedOwners: number[];
@@ -122,6 +127,7 @@ export function planBatch(input: PlanInput): BatchPlan {
     fills: [],
     deltas: new Map(),
     messages: [],
+    completeMessages: 0,
     touchedSymbols: new Set(),
     closedOwners: [],
     trades: 0,
@@ -467,8 +473,28 @@ export function planBatch(input: PlanInput): BatchPlan {
     plan.touchedSymbols.add(command.symbol);
     plan.outcomes.push({ ok: true, orderId: order.id, fills });
   }
+  balanceUpdates(plan);
   return plan;
 }
+
+/**
+ * One balance update per user whose balances this batch changed, after the batch's execution
+ * reports on the user's stream. Its payload names the user only: the new amounts are known in
+ * the write, which adds the deltas and puts them in the same outbox row (no extra round trip).
+ */
+function balanceUpdates(plan: BatchPlan): void {
+  plan.completeMessages = plan.messages.length;
+  const users = new Set<number>();
+  for (const delta of plan.deltas.values()) {
+    if (delta.available !== 0n || delta.reserved !== 0n) users.add(delta.userId);
+  }
+  for (const userId of users) {
+    plan.messages.push({ stream: userStream(userId), payload: balancesPlaceholder(userId) });
+  }
+}
+
+/** What the write replaces with `{"type":"balances","balances":[…]}` (shard-store.postgres.ts). */
+export const balancesPlaceholder = (userId: number) => `{"userId":${userId}}`;
 
 /** The fills of `orderId` among `rows`, as execution reports carry them. */
 function fillsOf(orderId: number, rows: readonly FillRow[]) {

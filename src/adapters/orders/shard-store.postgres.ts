@@ -204,7 +204,9 @@ function streamSequencing(messages: readonly StreamMessage[]): {
 /**
  * Writes everything a planned batch changed in ONE statement (data-modifying CTEs): orders,
  * fills, balances, book counters and the batch's stream events with their per-stream sequence
- * numbers, as one outbox row (arrays in publish order; migration 0004 says why).
+ * numbers, as one outbox row (arrays in publish order; migration 0004 says why). The batch's
+ * balance updates (the messages past `plan.completeMessages`) get the new amounts the balance
+ * statements return, in this same statement.
  *
  * Balances: rows that exist get the deltas added (the CHECKs are the last guard against an
  * overdraft); a counterparty without a row for the asset (its first BTC) gets one inserted.
@@ -234,7 +236,7 @@ export async function writePlan(
   const m = plan.messages;
   const sequencing = streamSequencing(m);
   await tx.query({
-    name: 'engine-write-batch-v8',
+    name: 'engine-write-batch-v9',
     text: `WITH ins AS (
        INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
          reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
@@ -265,7 +267,7 @@ export async function writePlan(
        UPDATE balances b SET available = b.available + d.available,
          reserved = b.reserved + d.reserved, updated_at = now()
        FROM d WHERE b.user_id = d.user_id AND b.asset = d.asset
-       RETURNING b.user_id, b.asset
+       RETURNING b.user_id, b.asset, b.available, b.reserved
      ), newbal AS (
        INSERT INTO balances (user_id, asset, available, reserved)
        SELECT d.user_id, d.asset, d.available, d.reserved FROM d
@@ -273,6 +275,9 @@ export async function writePlan(
        ON CONFLICT (user_id, asset) DO UPDATE SET
          available = balances.available + EXCLUDED.available,
          reserved = balances.reserved + EXCLUDED.reserved, updated_at = now()
+       RETURNING user_id, asset, available, reserved
+     ), nb AS (
+       SELECT * FROM bal UNION ALL SELECT * FROM newbal
      ), bk AS (
        INSERT INTO books (symbol, next_trade_id, next_priority, last_trade_price)
        SELECT * FROM unnest($38::text[], $39::bigint[], $40::bigint[], $41::bigint[])
@@ -289,8 +294,12 @@ export async function writePlan(
          ARRAY(SELECT heads.seq - m.later
            FROM unnest($42::text[], $43::bigint[]) WITH ORDINALITY AS m(stream, later, ord)
            JOIN heads USING (stream) ORDER BY m.ord),
-         ARRAY(SELECT p::text FROM json_array_elements($46::json) WITH ORDINALITY AS x(p, i)
-           ORDER BY i)
+         ARRAY(SELECT CASE WHEN i <= $47 THEN p::text ELSE (
+             SELECT json_build_object('type', 'balances', 'balances', json_agg(json_build_object(
+               'asset', nb.asset, 'available', nb.available::text,
+               'reserved', nb.reserved::text) ORDER BY nb.asset))::text
+             FROM nb WHERE nb.user_id = (p->>'userId')::bigint) END
+           FROM json_array_elements($46::json) WITH ORDINALITY AS x(p, i) ORDER BY i)
        WHERE cardinality($42::text[]) > 0
      )
      SELECT 1`,
@@ -341,6 +350,7 @@ export async function writePlan(
       textArray([...sequencing.counts.keys()]),
       scalarArray([...sequencing.counts.values()]),
       payloadsJson(m),
+      plan.completeMessages,
     ],
   });
 }

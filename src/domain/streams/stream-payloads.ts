@@ -60,6 +60,19 @@ export const orderPayload = z.object({
 });
 export type OrderPayload = z.output<typeof orderPayload>;
 
+/** Minor units as decimal text: a bigint, which JSON numbers cannot carry exactly. */
+const amount = z.string().regex(/^-?\d+$/);
+
+/** A user's balances that a batch changed, as they stand after it (not the deltas). */
+export const balancesPayload = z.object({
+  type: z.literal('balances'),
+  balances: z.array(z.object({ asset: z.string(), available: amount, reserved: amount })),
+});
+export type BalancesPayload = z.output<typeof balancesPayload>;
+
+/** What `orders.<userId>` carries: execution reports and balance updates. */
+export const privatePayload = z.discriminatedUnion('type', [orderPayload, balancesPayload]);
+
 /** Memoizes a parser per entry text: a payload fanned out to many subscribers is parsed once. */
 export function cachedParser<T>(schema: z.ZodType<T>, size = 1_024): (payload: string) => T {
   const cache = new Map<string, T>();

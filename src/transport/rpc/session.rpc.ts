@@ -1,6 +1,5 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { bearerToken, type VerifiedToken } from '../../domain/auth/access-tokens.js';
-import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { StreamGateway } from '../../domain/streams/stream-gateway.js';
 import { parseRequest, text } from '../../domain/validation.js';
@@ -20,13 +19,6 @@ export interface SessionRpcDeps {
   readonly gateway: StreamGateway;
   /** Verifies an access token and says when it expires. */
   readonly verifyToken: (token: string) => Promise<VerifiedToken>;
-  /** Ends a private stream when its auth session is revoked (logout, refresh-token reuse). */
-  readonly revocations?: RevocationWatch;
-}
-
-/** Tells when an auth session is revoked (AuthService). */
-export interface RevocationWatch {
-  watchRevocation(sessionId: string, onRevoked: () => void): () => void;
 }
 
 /**
@@ -40,28 +32,18 @@ export function sessionRpc(deps: SessionRpcDeps): Partial<ServiceImpl<typeof Ses
   return {
     async *openStream(request, context) {
       const principal = requirePrincipal(context);
-      const userId = Number(principal.userId);
       // The call was authenticated with this header; its expiry bounds the stream.
       const token = await deps.verifyToken(bearerToken(context.requestHeader.get('authorization')));
-      // A logout or a revoked session ends the stream, on whichever pod it is open.
-      const revoked = new AbortController();
-      const unwatch =
-        deps.revocations?.watchRevocation(principal.sessionId, () => {
-          revoked.abort(new Error('session revoked'));
-        }) ?? (() => undefined);
-      try {
-        const opened = await calls.openPrivate(request, userId, token.expiresAtMs, {
-          transport: context.protocolName,
-          signal: AbortSignal.any([context.signal, revoked.signal]),
-        });
-        for await (const message of opened.messages) {
-          if (revoked.signal.aborted) break;
-          yield message;
-        }
-      } finally {
-        unwatch();
-      }
-      if (revoked.signal.aborted) throw new DomainError('unauthenticated', SESSION_REVOKED);
+      const opened = await calls.openPrivate(
+        request,
+        {
+          userId: Number(principal.userId),
+          authSessionId: principal.sessionId,
+          tokenExpiresAtMs: token.expiresAtMs,
+        },
+        { transport: context.protocolName, signal: context.signal },
+      );
+      yield* opened.messages;
     },
 
     async reauthenticate(request, context) {

@@ -1,4 +1,5 @@
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
+import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery, StreamGateway } from '../../domain/streams/stream-gateway.js';
@@ -14,6 +15,21 @@ export interface StreamCallsDeps {
   readonly symbols: ReadonlySet<string>;
   /** Streams one Subscribe call may ask for (two per symbol: book and trades). */
   readonly maxSubscriptions: number;
+  /** Ends a private stream when its auth session is revoked (logout, refresh-token reuse). */
+  readonly revocations?: RevocationWatch;
+}
+
+/** Tells when an auth session is revoked (AuthService). */
+export interface RevocationWatch {
+  watchRevocation(sessionId: string, onRevoked: () => void): () => void;
+}
+
+/** Whose private stream, and how long its access token holds it open. */
+export interface PrivateOwner {
+  readonly userId: number;
+  /** The auth session of the access token: its revocation ends the stream. */
+  readonly authSessionId: string;
+  readonly tokenExpiresAtMs: number;
 }
 
 /** How a transport carries one call: its name for metrics, and when the client has gone. */
@@ -133,38 +149,73 @@ export class StreamCalls {
   }
 
   /**
-   * `SessionService.OpenStream`: the caller's own `orders.<userId>`, which ends when the token
-   * expiring at `tokenExpiresAtMs` does, unless renewed (`reauthenticate`).
+   * `SessionService.OpenStream`: the caller's own `orders.<userId>`, which ends when its token
+   * expires, unless renewed (`reauthenticate`), and with `unauthenticated` when its auth session
+   * is revoked, on whichever transport and pod it is open.
    */
   async openPrivate(
     request: OpenStreamRequest,
-    userId: number,
-    tokenExpiresAtMs: number,
+    owner: PrivateOwner,
     call: StreamCall,
   ): Promise<OpenedCall<OpenStreamResponse>> {
+    const { userId } = owner;
     const streams = [userStream(userId)];
-    const opened = await this.#deps.gateway.open({
-      ...call,
-      streams,
-      positions: positionsOf(request.positions),
-      sessionId: request.sessionId,
-      userId,
-      tokenExpiresAtMs,
-    });
-    const message = (delivery: GatewayDelivery) => privateMessage(delivery, opened);
+    const revoked = new AbortController();
+    const unwatch =
+      this.#deps.revocations?.watchRevocation(owner.authSessionId, () => {
+        revoked.abort(new Error('session revoked'));
+      }) ?? (() => undefined);
+    let opened;
+    try {
+      opened = await this.#deps.gateway.open({
+        ...call,
+        signal: AbortSignal.any([call.signal, revoked.signal]),
+        streams,
+        positions: positionsOf(request.positions),
+        sessionId: request.sessionId,
+        userId,
+        tokenExpiresAtMs: owner.tokenExpiresAtMs,
+      });
+    } catch (error) {
+      unwatch();
+      throw revoked.signal.aborted ? new DomainError('unauthenticated', SESSION_REVOKED) : error;
+    }
+    const gateway = opened;
+    const message = (delivery: GatewayDelivery) => privateMessage(delivery, gateway);
+    // One iterator behind both views: a transport reads `messages` or `deliveries`, not both.
+    const deliveries = untilRevoked(gateway.messages, revoked.signal, unwatch);
     return {
-      sessionId: opened.sessionId,
-      pod: opened.pod,
+      sessionId: gateway.sessionId,
+      pod: gateway.pod,
       streams,
-      messages: mapped(opened.messages, message),
-      deliveries: opened.messages,
+      messages: mapped(deliveries, message),
+      deliveries,
       message,
       close: (names) => {
-        opened.close(names);
+        gateway.close(names);
       },
-      pong: (heartbeatId) => opened.pong(heartbeatId),
+      pong: (heartbeatId) => gateway.pong(heartbeatId),
     };
   }
+}
+
+/** `source` until `revoked`, then the `unauthenticated` error that says so; `done` at the end. */
+async function* untilRevoked<T>(
+  source: AsyncIterable<T>,
+  revoked: AbortSignal,
+  done: () => void,
+): AsyncGenerator<T> {
+  try {
+    for await (const item of source) {
+      if (revoked.aborted) break;
+      yield item;
+    }
+  } catch (error) {
+    if (!revoked.aborted) throw error;
+  } finally {
+    done();
+  }
+  if (revoked.aborted) throw new DomainError('unauthenticated', SESSION_REVOKED);
 }
 
 async function* mapped<A, B>(source: AsyncIterable<A>, map: (a: A) => B): AsyncGenerator<B> {

@@ -1,4 +1,5 @@
 import { create } from '@bufbuild/protobuf';
+import type { Balance } from '../../domain/accounts/balance.js';
 import type { SequencedBook } from '../../domain/streams/book-replica.js';
 import type { Quality } from '../../domain/streams/connection-quality.js';
 import type {
@@ -10,7 +11,7 @@ import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import {
   cachedParser,
   levelsPayload,
-  orderPayload,
+  privatePayload,
   tradePayload,
   type LevelChange,
 } from '../../domain/streams/stream-payloads.js';
@@ -42,7 +43,7 @@ import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.j
 
 const parseLevels = cachedParser(levelsPayload);
 const parseTrade = cachedParser(tradePayload);
-const parseOrder = cachedParser(orderPayload);
+const parsePrivate = cachedParser(privatePayload);
 
 const levels = (list: readonly { price: number; quantity: number }[]) =>
   list.map((l) =>
@@ -186,6 +187,9 @@ export function subscribeMessage(
   });
 }
 
+const balanceMessage = (b: Balance) =>
+  create(BalanceSchema, { asset: b.asset, available: b.available, reserved: b.reserved });
+
 /** A delivery of `orders.<userId>` as a SessionService.OpenStream message. */
 export function privateMessage(
   delivery: GatewayDelivery,
@@ -215,22 +219,29 @@ export function privateMessage(
       ...head,
       event:
         snapshot?.kind === 'balances'
-          ? {
-              case: 'balances',
-              value: {
-                balances: snapshot.balances.map((b) =>
-                  create(BalanceSchema, {
-                    asset: b.asset,
-                    available: b.available,
-                    reserved: b.reserved,
-                  }),
-                ),
-              },
-            }
+          ? { case: 'balances', value: { balances: snapshot.balances.map(balanceMessage) } }
           : { case: undefined },
     });
   }
-  const { order, fills } = parseOrder(delivery.entry.payload);
+  const payload = parsePrivate(delivery.entry.payload);
+  if (payload.type === 'balances') {
+    return create(OpenStreamResponseSchema, {
+      ...head,
+      event: {
+        case: 'balances',
+        value: {
+          balances: payload.balances.map((b) =>
+            balanceMessage({
+              asset: b.asset,
+              available: BigInt(b.available),
+              reserved: BigInt(b.reserved),
+            }),
+          ),
+        },
+      },
+    });
+  }
+  const { order, fills } = payload;
   return create(OpenStreamResponseSchema, {
     ...head,
     event: {

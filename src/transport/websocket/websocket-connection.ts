@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { RawData, WebSocket } from 'ws';
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
+import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
@@ -219,13 +220,16 @@ export class WebSocketConnection {
       );
       return;
     }
-    const userId = Number(principal.userId);
-    const expiresAtMs = this.#auth?.verified.expiresAtMs ?? 0;
-    if (!this.#admits(requestId, [userStream(userId)])) return;
+    const owner = {
+      userId: Number(principal.userId),
+      authSessionId: principal.sessionId,
+      tokenExpiresAtMs: this.#auth?.verified.expiresAtMs ?? 0,
+    };
+    if (!this.#admits(requestId, [userStream(owner.userId)])) return;
     this.#run(
       requestId,
-      [userStream(userId)],
-      (call) => this.#deps.calls.openPrivate(request, userId, expiresAtMs, call),
+      [userStream(owner.userId)],
+      (call) => this.#deps.calls.openPrivate(request, owner, call),
       (message) => ({ case: 'user', value: message }),
       false,
     );
@@ -313,11 +317,7 @@ export class WebSocketConnection {
           this.#log.error({ err: error, streams }, 'websocket stream failed unexpectedly');
         }
         const name = closeNameOf(error);
-        this.close(
-          name,
-          CLOSE_REASONS[name] ??
-            (isDomainError(error) ? error.message : 'internal error: reconnect'),
-        );
+        this.close(name, closeReasonOf(name, error));
       } finally {
         for (const stream of streams) {
           if (this.#streams.get(stream) === entry) this.#streams.delete(stream);
@@ -527,6 +527,14 @@ export class WebSocketConnection {
 
 function encodeFrame(frame: FrameCase): Uint8Array {
   return toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame }));
+}
+
+/** The gateway's reasons name unary RPCs; this transport's say what to do here instead. */
+function closeReasonOf(name: CloseName, error: unknown): string {
+  if (isDomainError(error) && error.message === SESSION_REVOKED) return error.message;
+  return (
+    CLOSE_REASONS[name] ?? (isDomainError(error) ? error.message : 'internal error: reconnect')
+  );
 }
 
 function bytesOf(data: RawData): Uint8Array {

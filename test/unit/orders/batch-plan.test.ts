@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MatchingEngine } from '../../../src/engine/index.js';
-import { balanceKey, type MutableOrder } from '../../../src/adapters/orders/batch-plan.js';
+import {
+  balanceKey,
+  balancesPlaceholder,
+  type MutableOrder,
+} from '../../../src/adapters/orders/batch-plan.js';
 import type { Market } from '../../../src/domain/orders/market.js';
 import type { OrderCommand } from '../../../src/domain/orders/order-engine.port.js';
 import { planner } from './support/planner.js';
@@ -202,11 +206,24 @@ describe('planBatch', () => {
 
     const plan = run(place(1, 'buy', 90, 1));
 
-    assert.deepEqual(plan.messages.map((m) => m.stream).sort(), [
-      'book.BTC-USD',
-      'orders.1',
-      'orders.2',
-      'trades.BTC-USD',
+    assert.deepEqual(
+      plan.messages
+        .slice(0, plan.completeMessages)
+        .map((m) => m.stream)
+        .sort(),
+      ['book.BTC-USD', 'orders.1', 'orders.2', 'trades.BTC-USD'],
+    );
+  });
+
+  test('ends with one balance update per user whose balances changed, for the write to fill in', () => {
+    const { run } = shard();
+    run(place(2, 'sell', 90, 1));
+
+    const plan = run(place(1, 'buy', 90, 1));
+
+    assert.deepEqual(plan.messages.slice(plan.completeMessages), [
+      { stream: 'orders.1', payload: balancesPlaceholder(1) },
+      { stream: 'orders.2', payload: balancesPlaceholder(2) },
     ]);
   });
 
