@@ -34,23 +34,31 @@ const logger = createLogger({
 const registry = createMetricsRegistry({ version: config.version, role: config.role });
 trackUnhandledRejections(logger, registry);
 
+// Signals are handled from the first moment: 'app started' is logged inside startApp, and a
+// signal between that line and handlers installed after it would kill the process undrained.
+const starting = startApp(config, { logger, registry });
+let firstSignalAt: number | undefined;
+const onSignal = (signal: NodeJS.Signals) => {
+  const now = performance.now();
+  if (firstSignalAt !== undefined) {
+    // One Ctrl-C arrives twice: the terminal signals the whole process group and `npm start`
+    // forwards its own copy. Only a later signal is a person asking to exit at once.
+    if (now - firstSignalAt < REPEATED_SIGNAL_MS) return;
+    logger.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  firstSignalAt = now;
+  // A failed start is logged and exits below; a signal during start-up drains once it is up.
+  void starting.then(
+    (app) => app.shutdown.run(signal).then((code) => process.exit(code)),
+    () => undefined,
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
 try {
-  const app = await startApp(config, { logger, registry });
-  let firstSignalAt: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    const now = performance.now();
-    if (firstSignalAt !== undefined) {
-      // One Ctrl-C arrives twice: the terminal signals the whole process group and `npm start`
-      // forwards its own copy. Only a later signal is a person asking to exit at once.
-      if (now - firstSignalAt < REPEATED_SIGNAL_MS) return;
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    firstSignalAt = now;
-    void app.shutdown.run(signal).then((code) => process.exit(code));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const app = await starting;
   process.on('uncaughtException', (error) => {
     // State may be corrupt: stop taking traffic and leave, but let in-flight work finish.
     logger.fatal({ err: error }, 'uncaught exception');
