@@ -48,6 +48,8 @@ export interface LoadReport {
   readonly unrecovered: number;
   readonly resyncs: number;
   readonly reconnects: number;
+  /** Each client's last error by message, so reconnects can be told apart. */
+  readonly last_errors: Record<string, number>;
   /**
    * Growth of the server's resident memory from before the clients connected to after, per
    * client; null without /metrics. Includes the clients' own memory when they share its process.
@@ -148,6 +150,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       states.reduce((total, state) => total + pick(state), 0);
     const transports: Record<string, number> = {};
     for (const { kind } of managers) transports[kind] = (transports[kind] ?? 0) + 1;
+    const lastErrors: Record<string, number> = {};
+    for (const { lastError } of states) {
+      if (lastError !== undefined) lastErrors[lastError] = (lastErrors[lastError] ?? 0) + 1;
+    }
     const messages = counters.book + counters.trades + counters.private;
     return {
       clients: managers.length,
@@ -168,6 +174,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       unrecovered: sum((state) => state.unrecovered),
       resyncs: counters.resyncs,
       reconnects: sum((state) => state.reconnects),
+      last_errors: lastErrors,
       server_bytes_per_connection:
         memoryBefore === undefined || memoryAfter === undefined || connected === 0
           ? null
