@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { status, type Client, type Metadata } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import {
   MarketDataService,
@@ -21,7 +20,7 @@ import {
 } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
-import { ClientBook, signUp, subscribe } from '../support/stream-client.js';
+import { ClientBook, signUp, streamHead, subscribe } from '../support/stream-client.js';
 
 const BOOK = 'book.BTC-USD';
 const TRADES = 'trades.BTC-USD';
@@ -64,20 +63,8 @@ describe('market data and private streams over gRPC, across pods', () => {
     await dropRedisKeys(engine.config.redis.keyPrefix);
   });
 
-  /** The last seq the engine gave `stream`: where every subscriber must end up. */
-  const head = async (stream: string): Promise<bigint> => {
-    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await db.connect();
-    try {
-      const { rows } = await db.query<{ seq: string }>(
-        `SELECT seq::text FROM "${engine.config.postgres.schema ?? ''}".stream_heads WHERE stream = $1`,
-        [stream],
-      );
-      return BigInt(rows[0]?.seq ?? 0);
-    } finally {
-      await db.end();
-    }
-  };
+  const head = (stream: string) =>
+    streamHead(TEST_DATABASE_URL, engine.config.postgres.schema ?? '', stream);
 
   let orderCount = 0;
   const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Code } from '@connectrpc/connect';
 import type { Client, Metadata } from '@grpc/grpc-js';
-import pg from 'pg';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
@@ -16,7 +15,7 @@ import {
 } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
-import { ClientBook, signUp } from '../support/stream-client.js';
+import { ClientBook, signUp, streamHead } from '../support/stream-client.js';
 import { WsClient } from '../support/ws-client.js';
 
 const BOOK = 'book.BTC-USD';
@@ -64,19 +63,8 @@ describe('streams over WebSocket, across pods', () => {
     await dropRedisKeys(engine.config.redis.keyPrefix);
   });
 
-  const head = async (stream: string): Promise<bigint> => {
-    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await db.connect();
-    try {
-      const { rows } = await db.query<{ seq: string }>(
-        `SELECT seq::text FROM "${engine.config.postgres.schema ?? ''}".stream_heads WHERE stream = $1`,
-        [stream],
-      );
-      return BigInt(rows[0]?.seq ?? 0);
-    } finally {
-      await db.end();
-    }
-  };
+  const head = (stream: string) =>
+    streamHead(TEST_DATABASE_URL, engine.config.postgres.schema ?? '', stream);
 
   let orderCount = 0;
   const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {

@@ -1,4 +1,5 @@
 import { Metadata, type Client, type ClientReadableStream } from '@grpc/grpc-js';
+import pg from 'pg';
 import { bookChecksum, type LevelView } from '../../src/engine/index.js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import type { SubscribeResponse } from '../../src/gen/trading/v1/market_data_pb.js';
@@ -136,5 +137,24 @@ export async function signUp(
     return { userId: login.response.userId, auth };
   } finally {
     client.close();
+  }
+}
+
+/** The last seq the engine gave `stream` in `schema`: where every subscriber must end up. */
+export async function streamHead(
+  databaseUrl: string,
+  schema: string,
+  stream: string,
+): Promise<bigint> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ seq: string }>(
+      `SELECT seq::text FROM "${schema}".stream_heads WHERE stream = $1`,
+      [stream],
+    );
+    return BigInt(rows[0]?.seq ?? 0);
+  } finally {
+    await db.end();
   }
 }

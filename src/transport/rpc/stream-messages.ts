@@ -108,6 +108,37 @@ function connectionEvent(delivery: ConnectionDelivery) {
       };
 }
 
+/** What every sequenced message carries: its position, and the session and pod serving it. */
+const headOf = (
+  delivery: { stream: string; epoch: number; seq: number; recovered: boolean },
+  session: { sessionId: string; pod: string },
+) => ({
+  stream: delivery.stream,
+  epoch: BigInt(delivery.epoch),
+  seq: BigInt(delivery.seq),
+  recovered: delivery.recovered,
+  sessionId: session.sessionId,
+  pod: session.pod,
+});
+
+/** A book delta; a conflated one also says where its seq range starts. */
+const bookDelta = (
+  symbol: string,
+  levels: Parameters<typeof side>[0],
+  checksum: number,
+  firstSeq?: number,
+) =>
+  ({
+    case: 'delta',
+    value: {
+      symbol,
+      bids: side(levels, 'buy'),
+      asks: side(levels, 'sell'),
+      checksum,
+      ...(firstSeq === undefined ? {} : { firstSeq: BigInt(firstSeq) }),
+    },
+  }) as const;
+
 /** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
   delivery: GatewayDelivery,
@@ -121,14 +152,7 @@ export function subscribeMessage(
     });
   }
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
-  const head = {
-    stream: delivery.stream,
-    epoch: BigInt(delivery.epoch),
-    seq: BigInt(delivery.seq),
-    recovered: delivery.recovered,
-    sessionId: session.sessionId,
-    pod: session.pod,
-  };
+  const head = headOf(delivery, session);
   if (delivery.kind === 'start') {
     const snapshot = delivery.snapshot;
     return create(SubscribeResponseSchema, {
@@ -142,16 +166,7 @@ export function subscribeMessage(
   if (delivery.kind === 'conflated') {
     return create(SubscribeResponseSchema, {
       ...head,
-      event: {
-        case: 'delta',
-        value: {
-          symbol,
-          bids: side(delivery.levels, 'buy'),
-          asks: side(delivery.levels, 'sell'),
-          checksum: delivery.checksum,
-          firstSeq: BigInt(delivery.firstSeq),
-        },
-      },
+      event: bookDelta(symbol, delivery.levels, delivery.checksum, delivery.firstSeq),
     });
   }
   const { payload } = delivery.entry;
@@ -159,15 +174,7 @@ export function subscribeMessage(
     const delta = parseLevels(payload);
     return create(SubscribeResponseSchema, {
       ...head,
-      event: {
-        case: 'delta',
-        value: {
-          symbol,
-          bids: side(delta.levels, 'buy'),
-          asks: side(delta.levels, 'sell'),
-          checksum: delta.checksum ?? 0,
-        },
-      },
+      event: bookDelta(symbol, delta.levels, delta.checksum ?? 0),
     });
   }
   const trade = parseTrade(payload);
@@ -205,14 +212,7 @@ export function privateMessage(
   if (delivery.kind === 'conflated') {
     throw new RangeError(`a private stream is never conflated (${delivery.stream})`);
   }
-  const head = {
-    stream: delivery.stream,
-    epoch: BigInt(delivery.epoch),
-    seq: BigInt(delivery.seq),
-    recovered: delivery.recovered,
-    sessionId: session.sessionId,
-    pod: session.pod,
-  };
+  const head = headOf(delivery, session);
   if (delivery.kind === 'start') {
     const snapshot = delivery.snapshot;
     return create(OpenStreamResponseSchema, {
