@@ -17,6 +17,7 @@ import { RpcServerMetrics } from '../rpc/call-observer.js';
 import { initializeMetrics, observabilityInterceptor } from './observability.js';
 import { reflectionService } from './reflection.js';
 import { singleRequestInterceptor } from './single-request.js';
+import { guardTimeoutHeaders, timeoutInterceptor } from './timeout-guard.js';
 import { grpcServiceImplementation, type AdapterOptions } from './service-adapter.js';
 
 /**
@@ -86,7 +87,11 @@ export async function startGrpcServer(
   const metrics = new RpcServerMetrics(options.registry);
   const server = new Server({
     // The last one listed is the outermost: observability sees every answer, its own included.
-    interceptors: [observabilityInterceptor(metrics, options.logger), singleRequestInterceptor],
+    interceptors: [
+      observabilityInterceptor(metrics, options.logger),
+      singleRequestInterceptor,
+      timeoutInterceptor,
+    ],
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
     ...connectionOptions(options.connections),
   });
@@ -129,6 +134,7 @@ export async function startGrpcServer(
       },
     );
   });
+  guardTimeoutHeaders(server);
   options.logger.info(
     { port, tls: options.tls !== undefined, mtls: options.tls?.requireClientCert ?? false },
     'grpc server listening',
