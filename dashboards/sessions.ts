@@ -270,7 +270,7 @@ export function sessions(): Dashboard {
       timeseries(
         ids,
         'Reconnects/s by reason',
-        'Clients told or found to reconnect, per second, by reason (e.g. a drain, a slow consumer, re-authentication).',
+        'Stream calls reopened with a session id, per second, by the reason the client gives: drain (after a Reconnect: rollouts), network (dropped connections, an unavailable service), slow_consumer, token (expired or revoked), error, resync (a gap or checksum mismatch: should be 0), transport_fallback (gRPC-Web blocked), unspecified (a client that does not say).',
         'ops',
         [
           query(
