@@ -313,7 +313,7 @@ export function connectionQuality(): Dashboard {
       timeseries(
         closeIds,
         'Pongs/s by result',
-        'Answers to heartbeats, per second: accepted; late (not the heartbeat in flight: a slow or repeating client); unknown_session, in red (a Pong that reached a pod holding no stream of its session: over gRPC-Web the load balancer sends the unary Pong elsewhere, so enable stickiness, docs/protocol.md "Where a Pong must go"; such clients are then classed offline and cut at the idle timeout).',
+        'Answers to heartbeats, per second: accepted; late (not the heartbeat in flight: a slow or repeating client); unknown_session, in red (a Pong that reached a pod holding no stream of its session: over gRPC-Web the load balancer sends the unary Pong elsewhere, so enable stickiness, docs/protocol.md "Where a Pong must go"; such clients are then classed offline and cut at the idle timeout). Alert TradingPlatformStreamPongsMisrouted.',
         'ops',
         [
           query('A', `sum by (result) (${rate(`stream_pongs_total{${target}}`)})`, '{{result}}'),
