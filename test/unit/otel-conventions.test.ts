@@ -1,6 +1,7 @@
 // The standard OTEL_* variables an operator expects: service name, resource attributes and
 // which library instrumentations run.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ConfigError, INSTRUMENTATION_NAMES, loadConfig } from '../../src/config/index.js';
 import { createInstrumentations, tracingResource } from '../../src/telemetry/tracing.js';
@@ -116,4 +117,19 @@ test('the names accepted are exactly those of @opentelemetry/auto-instrumentatio
     all.map((i) => i.instrumentationName.slice(prefix.length)).sort(),
     [...INSTRUMENTATION_NAMES].sort(),
   );
+});
+
+test('one copy of each OpenTelemetry package: ours pinned to the versions sdk-node pins', () => {
+  // auto-instrumentations-node's sdk-node pins its SDK release exactly; a direct dependency a
+  // patch apart makes npm nest a second copy of the SDK under each of its exporters.
+  const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  const nested = Object.keys(lock.packages).filter(
+    (path) =>
+      /node_modules\/.+\/node_modules\/@opentelemetry\//.test(path) &&
+      // @fastify/otel asks for instrumentation ^0.222, which 0.223 does not satisfy.
+      !path.startsWith('node_modules/@fastify/otel/'),
+  );
+  assert.deepEqual(nested, []);
 });
