@@ -103,6 +103,10 @@ test('OTEL_NODE_ENABLED_INSTRUMENTATIONS=http,pg adds HTTP server spans, probes 
   const call = spans.find((span) => span.name === 'trading.v1.MarketDataService/GetOrderBook');
   assert.ok(request && call);
   assert.equal(call.traceId, request.traceId, 'the RPC span continues the HTTP request trace');
+  assert.ok(
+    spans.some((span) => span.scope === '@fastify/otel' && span.parentSpanId === request.spanId),
+    'the route span is a child of the HTTP server span',
+  );
   assert.ok(spans.some((span) => span.scope === PG));
 });
 
