@@ -2,8 +2,8 @@
 // @generated from file trading/v1/market_data.proto (package trading.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { PriceLevel, Side } from "./common_pb.js";
 import { file_trading_v1_common } from "./common_pb.js";
 import type { Heartbeat, QualityChange, Reconnect, StreamPosition } from "./stream_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/market_data.proto.
  */
 export const file_trading_v1_market_data: GenFile = /*@__PURE__*/
-  fileDesc("Chx0cmFkaW5nL3YxL21hcmtldF9kYXRhLnByb3RvEgp0cmFkaW5nLnYxIpUBCglPcmRlckJvb2sSDgoGc3ltYm9sGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIkCgRiaWRzGAQgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYBSADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBiABKA0iNAoTR2V0T3JkZXJCb29rUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFZGVwdGgYAiABKA0iOwoUR2V0T3JkZXJCb29rUmVzcG9uc2USIwoEYm9vaxgBIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rImYKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ltYm9scxgBIAMoCRISCgpzZXNzaW9uX2lkGAIgASgJEi0KCXBvc2l0aW9ucxgDIAMoCzIaLnRyYWRpbmcudjEuU3RyZWFtUG9zaXRpb24ijAEKCUJvb2tEZWx0YRIOCgZzeW1ib2wYASABKAkSJAoEYmlkcxgCIAMoCzIWLnRyYWRpbmcudjEuUHJpY2VMZXZlbBIkCgRhc2tzGAMgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEhAKCGNoZWNrc3VtGAQgASgNEhEKCWZpcnN0X3NlcRgFIAEoBCKGAQoFVHJhZGUSDgoGc3ltYm9sGAEgASgJEhAKCHRyYWRlX2lkGAIgASgJEg0KBXByaWNlGAMgASgDEhAKCHF1YW50aXR5GAQgASgDEiQKCnRha2VyX3NpZGUYBSABKA4yEC50cmFkaW5nLnYxLlNpZGUSFAoMdGltZV91bml4X21zGAYgASgDImQKBlRpY2tlchIOCgZzeW1ib2wYASABKAkSEgoKbGFzdF9wcmljZRgCIAEoAxIQCghiZXN0X2JpZBgDIAEoAxIQCghiZXN0X2FzaxgEIAEoAxISCgp2b2x1bWVfMjRoGAUgASgDIp8DChFTdWJzY3JpYmVSZXNwb25zZRIOCgZzdHJlYW0YASABKAkSDQoFZXBvY2gYAiABKAQSCwoDc2VxGAMgASgEEhEKCXJlY292ZXJlZBgEIAEoCBISCgpzZXNzaW9uX2lkGAUgASgJEgsKA3BvZBgGIAEoCRIpCghzbmFwc2hvdBgKIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rSAASJgoFZGVsdGEYCyABKAsyFS50cmFkaW5nLnYxLkJvb2tEZWx0YUgAEiIKBXRyYWRlGAwgASgLMhEudHJhZGluZy52MS5UcmFkZUgAEiQKBnRpY2tlchgNIAEoCzISLnRyYWRpbmcudjEuVGlja2VySAASKgoJaGVhcnRiZWF0GA4gASgLMhUudHJhZGluZy52MS5IZWFydGJlYXRIABIqCglyZWNvbm5lY3QYDyABKAsyFS50cmFkaW5nLnYxLlJlY29ubmVjdEgAEiwKB3F1YWxpdHkYECABKAsyGS50cmFkaW5nLnYxLlF1YWxpdHlDaGFuZ2VIAEIHCgVldmVudDKyAQoRTWFya2V0RGF0YVNlcnZpY2USUQoMR2V0T3JkZXJCb29rEh8udHJhZGluZy52MS5HZXRPcmRlckJvb2tSZXF1ZXN0GiAudHJhZGluZy52MS5HZXRPcmRlckJvb2tSZXNwb25zZRJKCglTdWJzY3JpYmUSHC50cmFkaW5nLnYxLlN1YnNjcmliZVJlcXVlc3QaHS50cmFkaW5nLnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_trading_v1_common, file_trading_v1_stream]);
+  fileDesc("Chx0cmFkaW5nL3YxL21hcmtldF9kYXRhLnByb3RvEgp0cmFkaW5nLnYxIpUBCglPcmRlckJvb2sSDgoGc3ltYm9sGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIkCgRiaWRzGAQgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYBSADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBiABKA0iNAoTR2V0T3JkZXJCb29rUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFZGVwdGgYAiABKA0iOwoUR2V0T3JkZXJCb29rUmVzcG9uc2USIwoEYm9vaxgBIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rIpEBChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3N5bWJvbHMYASADKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRItCglwb3NpdGlvbnMYAyADKAsyGi50cmFkaW5nLnYxLlN0cmVhbVBvc2l0aW9uEikKB3N0cmVhbXMYBCADKA4yGC50cmFkaW5nLnYxLk1hcmtldFN0cmVhbSKMAQoJQm9va0RlbHRhEg4KBnN5bWJvbBgBIAEoCRIkCgRiaWRzGAIgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYAyADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBCABKA0SEQoJZmlyc3Rfc2VxGAUgASgEIoYBCgVUcmFkZRIOCgZzeW1ib2wYASABKAkSEAoIdHJhZGVfaWQYAiABKAkSDQoFcHJpY2UYAyABKAMSEAoIcXVhbnRpdHkYBCABKAMSJAoKdGFrZXJfc2lkZRgFIAEoDjIQLnRyYWRpbmcudjEuU2lkZRIUCgx0aW1lX3VuaXhfbXMYBiABKAMihQMKBlRpY2tlchIOCgZzeW1ib2wYASABKAkSEgoKbGFzdF9wcmljZRgCIAEoAxIQCghiZXN0X2JpZBgDIAEoAxIQCghiZXN0X2FzaxgEIAEoAxISCgp2b2x1bWVfMjRoGAUgASgDEhUKDWxhc3RfcXVhbnRpdHkYBiABKAMSGQoRYmVzdF9iaWRfcXVhbnRpdHkYByABKAMSGQoRYmVzdF9hc2tfcXVhbnRpdHkYCCABKAMSEAoIb3Blbl8yNGgYCSABKAMSEAoIaGlnaF8yNGgYCiABKAMSDwoHbG93XzI0aBgLIAEoAxIYChBxdW90ZV92b2x1bWVfMjRoGAwgASgDEhgKEHByaWNlX2NoYW5nZV8yNGgYDSABKAMSHAoUcHJpY2VfY2hhbmdlX2Jwc18yNGgYDiABKAUSFwoPdHJhZGVfY291bnRfMjRoGA8gASgEEhQKDHRpbWVfdW5peF9tcxgQIAEoAxIcChR3aW5kb3dfc3RhcnRfdW5peF9tcxgRIAEoAyKfAwoRU3Vic2NyaWJlUmVzcG9uc2USDgoGc3RyZWFtGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIRCglyZWNvdmVyZWQYBCABKAgSEgoKc2Vzc2lvbl9pZBgFIAEoCRILCgNwb2QYBiABKAkSKQoIc25hcHNob3QYCiABKAsyFS50cmFkaW5nLnYxLk9yZGVyQm9va0gAEiYKBWRlbHRhGAsgASgLMhUudHJhZGluZy52MS5Cb29rRGVsdGFIABIiCgV0cmFkZRgMIAEoCzIRLnRyYWRpbmcudjEuVHJhZGVIABIkCgZ0aWNrZXIYDSABKAsyEi50cmFkaW5nLnYxLlRpY2tlckgAEioKCWhlYXJ0YmVhdBgOIAEoCzIVLnRyYWRpbmcudjEuSGVhcnRiZWF0SAASKgoJcmVjb25uZWN0GA8gASgLMhUudHJhZGluZy52MS5SZWNvbm5lY3RIABIsCgdxdWFsaXR5GBAgASgLMhkudHJhZGluZy52MS5RdWFsaXR5Q2hhbmdlSABCBwoFZXZlbnQqeQoMTWFya2V0U3RyZWFtEh0KGU1BUktFVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIWChJNQVJLRVRfU1RSRUFNX0JPT0sQARIYChRNQVJLRVRfU1RSRUFNX1RSQURFUxACEhgKFE1BUktFVF9TVFJFQU1fVElDS0VSEAMysgEKEU1hcmtldERhdGFTZXJ2aWNlElEKDEdldE9yZGVyQm9vaxIfLnRyYWRpbmcudjEuR2V0T3JkZXJCb29rUmVxdWVzdBogLnRyYWRpbmcudjEuR2V0T3JkZXJCb29rUmVzcG9uc2USSgoJU3Vic2NyaWJlEhwudHJhZGluZy52MS5TdWJzY3JpYmVSZXF1ZXN0Gh0udHJhZGluZy52MS5TdWJzY3JpYmVSZXNwb25zZTABYgZwcm90bzM", [file_trading_v1_common, file_trading_v1_stream]);
 
 /**
  * @generated from message trading.v1.OrderBook
@@ -121,6 +121,13 @@ export type SubscribeRequest = Message<"trading.v1.SubscribeRequest"> & {
    * @generated from field: repeated trading.v1.StreamPosition positions = 3;
    */
   positions: StreamPosition[];
+
+  /**
+   * Which streams of each symbol to open; none: book and trades.
+   *
+   * @generated from field: repeated trading.v1.MarketStream streams = 4;
+   */
+  streams: MarketStream[];
 };
 
 /**
@@ -218,6 +225,11 @@ export const TradeSchema: GenMessage<Trade> = /*@__PURE__*/
   messageDesc(file_trading_v1_market_data, 5);
 
 /**
+ * A symbol's ticker (stream `ticker.<symbol>`, docs/protocol.md "Tickers"): whole, not a
+ * delta; each message replaces the one before. The 24h figures cover the trades from
+ * window_start_unix_ms (a whole minute, 24 hours before the minute of time_unix_ms) to
+ * time_unix_ms. Prices are ticks, quantities and volume lots, quote volume minor units.
+ *
  * @generated from message trading.v1.Ticker
  */
 export type Ticker = Message<"trading.v1.Ticker"> & {
@@ -227,11 +239,15 @@ export type Ticker = Message<"trading.v1.Ticker"> & {
   symbol: string;
 
   /**
+   * Price of the last trade, in or before the window; 0 before the first trade.
+   *
    * @generated from field: int64 last_price = 2;
    */
   lastPrice: bigint;
 
   /**
+   * Best bid and ask prices; 0 when that side of the book is empty.
+   *
    * @generated from field: int64 best_bid = 3;
    */
   bestBid: bigint;
@@ -242,9 +258,89 @@ export type Ticker = Message<"trading.v1.Ticker"> & {
   bestAsk: bigint;
 
   /**
+   * Lots traded in the window (base volume).
+   *
    * @generated from field: int64 volume_24h = 5;
    */
   volume24h: bigint;
+
+  /**
+   * Quantity of the last trade.
+   *
+   * @generated from field: int64 last_quantity = 6;
+   */
+  lastQuantity: bigint;
+
+  /**
+   * Quantity at the best bid and at the best ask.
+   *
+   * @generated from field: int64 best_bid_quantity = 7;
+   */
+  bestBidQuantity: bigint;
+
+  /**
+   * @generated from field: int64 best_ask_quantity = 8;
+   */
+  bestAskQuantity: bigint;
+
+  /**
+   * First, highest and lowest trade price in the window; the last price when the window
+   * holds no trade (the price has not moved in it).
+   *
+   * @generated from field: int64 open_24h = 9;
+   */
+  open24h: bigint;
+
+  /**
+   * @generated from field: int64 high_24h = 10;
+   */
+  high24h: bigint;
+
+  /**
+   * @generated from field: int64 low_24h = 11;
+   */
+  low24h: bigint;
+
+  /**
+   * What the window's trades cost, in minor units of the quote asset (cents for BTC-USD).
+   *
+   * @generated from field: int64 quote_volume_24h = 12;
+   */
+  quoteVolume24h: bigint;
+
+  /**
+   * last_price - open_24h, ticks.
+   *
+   * @generated from field: int64 price_change_24h = 13;
+   */
+  priceChange24h: bigint;
+
+  /**
+   * price_change_24h / open_24h in basis points (hundredths of a percent: 125 is +1.25 %),
+   * rounded half away from zero.
+   *
+   * @generated from field: int32 price_change_bps_24h = 14;
+   */
+  priceChangeBps24h: number;
+
+  /**
+   * Trades in the window.
+   *
+   * @generated from field: uint64 trade_count_24h = 15;
+   */
+  tradeCount24h: bigint;
+
+  /**
+   * When the engine batch that published it committed its trades: the window ends here.
+   *
+   * @generated from field: int64 time_unix_ms = 16;
+   */
+  timeUnixMs: bigint;
+
+  /**
+   * @generated from field: int64 window_start_unix_ms = 17;
+   */
+  windowStartUnixMs: bigint;
 };
 
 /**
@@ -350,6 +446,45 @@ export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE_
   messageDesc(file_trading_v1_market_data, 7);
 
 /**
+ * The public streams of a symbol.
+ *
+ * @generated from enum trading.v1.MarketStream
+ */
+export enum MarketStream {
+  /**
+   * @generated from enum value: MARKET_STREAM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * book.<symbol>: a snapshot, then deltas.
+   *
+   * @generated from enum value: MARKET_STREAM_BOOK = 1;
+   */
+  BOOK = 1,
+
+  /**
+   * trades.<symbol>: each trade.
+   *
+   * @generated from enum value: MARKET_STREAM_TRADES = 2;
+   */
+  TRADES = 2,
+
+  /**
+   * ticker.<symbol>: the whole ticker after each change.
+   *
+   * @generated from enum value: MARKET_STREAM_TICKER = 3;
+   */
+  TICKER = 3,
+}
+
+/**
+ * Describes the enum trading.v1.MarketStream.
+ */
+export const MarketStreamSchema: GenEnum<MarketStream> = /*@__PURE__*/
+  enumDesc(file_trading_v1_market_data, 0);
+
+/**
  * MarketDataService serves public market data: order books, trades and tickers.
  *
  * @generated from service trading.v1.MarketDataService
@@ -364,7 +499,8 @@ export const MarketDataService: GenService<{
     output: typeof GetOrderBookResponseSchema;
   },
   /**
-   * Subscribe streams a snapshot then sequenced deltas for each requested symbol.
+   * Subscribe streams, for each requested symbol, the requested streams (book, trades, ticker):
+   * each one's start (a snapshot where it has one), then its sequenced entries.
    *
    * @generated from rpc trading.v1.MarketDataService.Subscribe
    */
