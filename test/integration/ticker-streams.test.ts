@@ -108,7 +108,7 @@ describe('the ticker stream over gRPC and WebSocket', () => {
     const seqs = stream.of(TICKER).map((m) => m.seq);
     assert.deepEqual(
       seqs,
-      seqs.map((_, i) => (start?.seq ?? 0n) + BigInt(i)),
+      seqs.map((_, i) => start.seq + BigInt(i)),
       'contiguous seqs',
     );
     const ticker = tickerOf(stream.of(TICKER).at(-1));
