@@ -198,7 +198,13 @@ describe('market data and private streams over gRPC, across pods', () => {
     await place(auth, Side.BUY, 62_001n);
     const redis = new Redis(TEST_REDIS_URL);
     const key = `${engine.config.redis.keyPrefix}stream:${BOOK}`;
-    const [[lastId] = []] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
+    // The relay publishes after the order is acknowledged: trim once it has published all.
+    const published = `${await head(BOOK)}-0`;
+    let lastId: string | undefined;
+    for (let i = 0; i < 500 && lastId !== published; i++) {
+      lastId = (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0];
+      if (lastId !== published) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await redis.xtrim(key, 'MINID', lastId ?? '0');
     redis.disconnect();
     const market = client(pod2, MarketDataService);

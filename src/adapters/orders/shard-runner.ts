@@ -256,8 +256,9 @@ export class ShardRunner {
     this.#stopRollCheck = () => {
       clearInterval(rollCheck);
     };
-    // What was restored is published at once: the window may have rolled while no one led.
-    this.#publishDueTickers();
+    // What was restored is published before the shard takes commands: the window may have
+    // rolled while no one led, and the log then holds a ticker to snapshot from.
+    await this.#drain();
     this.#log.info(
       {
         epoch: this.#epoch,
