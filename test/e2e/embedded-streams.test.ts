@@ -52,7 +52,10 @@ test('the embedded default streams the simulated BTC-USD book and ticker: a snap
     for (const message of messages) assert.ok(book.apply(message), `checksum at ${message.seq}`);
     assert.ok(book.bids.size > 0 && book.asks.size > 0, 'both sides quoted');
     const tickers = stream.of('ticker.BTC-USD');
-    assert.ok(tickers.every((m) => m.event.case === 'ticker'), 'a snapshot, then whole tickers');
+    assert.ok(
+      tickers.every((m) => m.event.case === 'ticker'),
+      'a snapshot, then whole tickers',
+    );
     const seqs = tickers.map((m) => m.seq);
     assert.deepEqual(
       seqs,

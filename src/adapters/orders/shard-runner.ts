@@ -305,10 +305,14 @@ export class ShardRunner {
   #rollTickers(): void {
     if (this.#state !== 'running') return;
     const now = this.options.clock.now().getTime();
+    const rolled: string[] = [];
     for (const [symbol, ticker] of this.#tickers) {
       const expiry = ticker.nextExpiryMs();
-      if (expiry !== undefined && expiry <= now) this.#tickersDue.add(symbol);
+      if (expiry === undefined || expiry > now) continue;
+      this.#tickersDue.add(symbol);
+      rolled.push(symbol);
     }
+    if (rolled.length > 0) this.#log.debug({ symbols: rolled }, 'ticker window rolled');
     this.#publishDueTickers();
   }
 
@@ -450,14 +454,18 @@ export class ShardRunner {
         if (this.#needsRecovery) await this.#recover();
         const startedAt = performance.now();
         const steps = new BatchSteps();
-        const { outcomes, trades, messages, closedOwners } = await this.#commit(
+        const { outcomes, trades, messages, tickers, closedOwners } = await this.#commit(
           batch,
           previous,
           markWritten,
           steps,
         );
         const tradeCount = [...trades.values()].reduce((sum, n) => sum + n, 0);
-        span.setAttributes({ 'engine.trades': tradeCount, 'engine.epoch': this.#epoch });
+        span.setAttributes({
+          'engine.trades': tradeCount,
+          'engine.tickers': tickers,
+          'engine.epoch': this.#epoch,
+        });
         for (const [step, seconds] of steps.seconds) {
           this.#metrics.batchStepSeconds.observe({ shard: this.shard, step }, seconds);
           span.setAttribute(`engine.${step}_ms`, Math.round(seconds * 1e5) / 100);
@@ -466,6 +474,7 @@ export class ShardRunner {
           {
             batch_size: batch.length,
             trades: tradeCount,
+            tickers,
             messages,
             commit_ms: Math.round((performance.now() - startedAt) * 100) / 100,
           },
@@ -627,6 +636,8 @@ export class ShardRunner {
     outcomes: ({ ok: true; result: Submitted } | { ok: false; error: DomainError })[];
     trades: Map<string, number>;
     messages: number;
+    /** Ticker entries among the messages. */
+    tickers: number;
     closedOwners: number[];
   }> {
     const { clock } = this.options;
@@ -678,6 +689,7 @@ export class ShardRunner {
         ),
         trades,
         messages: plan.messages.length,
+        tickers: plan.messages.filter((m) => m.stream.startsWith('ticker.')).length,
         closedOwners: plan.closedOwners,
       };
       steps.done('plan');
