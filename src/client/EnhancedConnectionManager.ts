@@ -551,8 +551,10 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     }
     const { event } = message;
     if (this.#control(attempt, message.sessionId, event)) return;
-    const start = event.case === undefined || event.case === 'balances';
-    const accepted = this.#accept(attempt, message, start);
+    // Only the call's first message opens the stream (the tracker knows which): `balances`
+    // also follows every engine batch that moved the user's balances, so later in the call it
+    // is an entry, and one past a missing seq is a gap (a server restart too: resubscribe).
+    const accepted = this.#accept(attempt, message, false);
     if (accepted === undefined) return;
     if (event.case === 'balances') this.emit('balances', event.value.balances);
     else if (event.case === 'execution') this.emit('execution', event.value);

@@ -18,6 +18,7 @@ import {
   start,
   ticker,
   trade,
+  type PrivateMessage,
 } from './fake-platform.js';
 
 /** Lets the in-memory calls run: many turns of the event loop, no timers. */
@@ -386,6 +387,69 @@ describe('EnhancedConnectionManager', () => {
     assert.equal(client.state.unrecovered, 1);
     assert.deepEqual(resyncs, ['unrecovered']);
     assert.equal(client.book('BTC-USD')?.bids[0]?.price, 63000n);
+  });
+
+  /** A private stream message of user 7: its balances (a start, or a batch's update) or an execution. */
+  function own(seq: number, event: 'balances' | 'execution'): PrivateMessage {
+    return {
+      stream: 'orders.7',
+      epoch: 1n,
+      seq: BigInt(seq),
+      sessionId: 'p-1',
+      pod: 'pod-a',
+      event:
+        event === 'balances'
+          ? { case: 'balances', value: { balances: [{ asset: 'USD', available: BigInt(seq) }] } }
+          : { case: 'execution', value: { order: { orderId: `o${seq}` } } },
+    };
+  }
+
+  test('a balance update on the private stream is an entry after its execution, not a fresh start', async () => {
+    platform.private.push(
+      { messages: [own(1, 'balances'), own(2, 'execution'), own(3, 'balances')], then: 'end' },
+      {
+        messages: [{ ...own(3, 'balances'), event: { case: undefined }, recovered: true }],
+        then: 'hang',
+      },
+    );
+    const client = manager();
+    const resyncs: string[] = [];
+    const balances: bigint[] = [];
+    client.on('resync', ({ stream, reason }) => resyncs.push(`${stream} ${reason}`));
+    client.on('balances', (list) => balances.push(list[0]?.available ?? -1n));
+    client.start();
+    await client.signIn('ann', 'pw');
+    await flush();
+    await advance(client.state.nextRetryAt! - Date.now());
+
+    assert.deepEqual(resyncs, []);
+    assert.equal(client.state.unrecovered, 0);
+    assert.deepEqual(balances, [1n, 3n]);
+    assert.deepEqual(
+      platform.opens[1]?.request.positions.map((p) => [p.stream, p.seq]),
+      [['orders.7', 3n]],
+    );
+  });
+
+  test('a private entry after a missing one is a gap, a balance update too', async () => {
+    platform.private.push({ messages: [own(1, 'balances'), own(2, 'execution')], then: 'end' });
+    platform.private.push({
+      messages: [
+        { ...own(2, 'execution'), event: { case: undefined }, recovered: true },
+        own(4, 'balances'),
+      ],
+      then: 'hang',
+    });
+    const client = manager();
+    const resyncs: string[] = [];
+    client.on('resync', ({ stream, reason }) => resyncs.push(`${stream} ${reason}`));
+    client.start();
+    await client.signIn('ann', 'pw');
+    await flush();
+    await advance(client.state.nextRetryAt! - Date.now());
+
+    assert.equal(client.state.gaps, 1);
+    assert.deepEqual(resyncs, ['orders.7 gap']);
   });
 
   test("obeys the server's Reconnect delay", async () => {
