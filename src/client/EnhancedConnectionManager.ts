@@ -15,7 +15,10 @@ import {
   type ExecutionReport,
   type OpenStreamResponse,
 } from '../gen/trading/v1/session_pb.js';
-import { ConnectionQuality } from '../gen/trading/v1/stream_pb.js';
+import {
+  ConnectionQuality,
+  ReconnectReason as WireReconnectReason,
+} from '../gen/trading/v1/stream_pb.js';
 import { Backoff, DEFAULT_BACKOFF } from './backoff.js';
 import { ClientBook, type BookView } from './client-book.js';
 import {
@@ -26,6 +29,7 @@ import {
 } from './connection-state.js';
 import { defaultEnvironment, type ClientEnvironment } from './environment.js';
 import { Emitter } from './event-emitter.js';
+import { wireReconnectReason } from './reconnect-reason.js';
 import { StreamTracker, type Accepted, type StreamMessage } from './stream-tracker.js';
 import { TokenKeeper, type AuthState } from './token-keeper.js';
 import { authorizingTransport, type TransportKind, type TransportOption } from './transports.js';
@@ -139,6 +143,8 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
   #started = false;
   #marketSessionId = '';
   #privateSessionId = '';
+  /** Why the last call ended, sent with the session ids on the next (the server counts it). */
+  #reconnectReason = WireReconnectReason.UNSPECIFIED;
 
   constructor(options: ConnectionManagerOptions) {
     super();
@@ -344,6 +350,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
         reason = 'transport-fallback';
       }
     }
+    this.#reconnectReason = wireReconnectReason(reason, error);
     this.#schedule(reason, message, hintMs);
   }
 
@@ -377,6 +384,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     }
     // The network is back: try at once, from the minimum delay if that fails.
     this.#backoff.reset();
+    this.#reconnectReason = wireReconnectReason('online');
     this.#update({ lastReconnectReason: 'online' });
     this.#connectNow();
   }
@@ -424,6 +432,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
           streams: this.#kinds().map((kind) => MARKET_STREAMS[kind]),
           sessionId: this.#marketSessionId,
           positions: this.#tracker.positions(streams),
+          reconnectReason: this.#reconnectReason,
         },
         { signal: attempt.controller.signal },
       );
@@ -448,7 +457,11 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     this.#tracker.beginCall([stream]);
     try {
       const messages = this.session.openStream(
-        { sessionId: this.#privateSessionId, positions: this.#tracker.positions([stream]) },
+        {
+          sessionId: this.#privateSessionId,
+          positions: this.#tracker.positions([stream]),
+          reconnectReason: this.#reconnectReason,
+        },
         { signal },
       );
       for await (const message of messages) {

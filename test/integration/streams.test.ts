@@ -11,6 +11,7 @@ import {
 import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { SessionService, type OpenStreamResponse } from '../../src/gen/trading/v1/session_pb.js';
+import { ReconnectReason } from '../../src/gen/trading/v1/stream_pb.js';
 import {
   dropRedisKeys,
   sample,
@@ -147,15 +148,21 @@ describe('market data and private streams over gRPC, across pods', () => {
 
     const market2 = client(pod2, MarketDataService);
     const session2 = client(pod2, SessionService);
+    // As the SDK does after a Reconnect: says why it is back.
     const second = subscribe<SubscribeResponse>(market2, 'subscribe', {
       symbols: ['BTC-USD'],
       sessionId: first.messages[0]?.sessionId,
       positions: first.positions(),
+      reconnectReason: ReconnectReason.DRAIN,
     });
     const own2 = subscribe<OpenStreamResponse>(
       session2,
       'openStream',
-      { sessionId: own.messages[0]?.sessionId, positions: own.positions() },
+      {
+        sessionId: own.messages[0]?.sessionId,
+        positions: own.positions(),
+        reconnectReason: ReconnectReason.DRAIN,
+      },
       trader.auth,
     );
     const ownHead = await head(own.messages[0]?.stream ?? '');
@@ -189,6 +196,7 @@ describe('market data and private streams over gRPC, across pods', () => {
     const metrics = await pod2.registry.metrics();
     assert.equal(sample(metrics, 'session_migrations_total', { result: 'migrated' }), 2);
     assert.equal(sample(metrics, 'stream_resume_total', { result: 'replayed' }), 3);
+    assert.equal(sample(metrics, 'stream_reconnects_total', { reason: 'drain' }), 2);
     second.call.cancel();
     own2.call.cancel();
   });

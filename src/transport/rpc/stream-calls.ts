@@ -17,6 +17,7 @@ import {
 import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import { privateMessage, subscribeMessage } from './stream-messages.js';
 import { positionsOf } from './stream-positions.js';
+import { reconnectReasonOf } from './reconnect-reason.js';
 
 export interface StreamCallsDeps {
   readonly gateway: StreamGateway;
@@ -145,6 +146,7 @@ export class StreamCalls {
       streams,
       positions: positionsOf(request.positions),
       sessionId: request.sessionId,
+      reconnectReason: reconnectReasonOf(request.reconnectReason),
       userId: undefined,
     });
     const message = (delivery: GatewayDelivery) => subscribeMessage(delivery, opened);
@@ -187,6 +189,7 @@ export class StreamCalls {
         streams,
         positions: positionsOf(request.positions),
         sessionId: request.sessionId,
+        reconnectReason: reconnectReasonOf(request.reconnectReason),
         userId,
         tokenExpiresAtMs: owner.tokenExpiresAtMs,
       });

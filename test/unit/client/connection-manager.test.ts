@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { ConnectionQuality } from '../../../src/gen/trading/v1/stream_pb.js';
+import { ConnectionQuality, ReconnectReason } from '../../../src/gen/trading/v1/stream_pb.js';
 import {
   EnhancedConnectionManager,
   Flag,
@@ -473,6 +473,52 @@ describe('EnhancedConnectionManager', () => {
     assert.equal(platform.subscribes.length, 1);
     await advance(1);
     assert.equal(platform.subscribes.length, 2);
+  });
+
+  test('tells the server why it reconnects: a drain, a slow consumer, a resync', async () => {
+    platform.market.push(
+      {
+        messages: [
+          snapshot(5, BOOK.bids, BOOK.asks),
+          { stream: '', pod: 'pod-a', event: { case: 'reconnect', value: { delayMs: 1_000 } } },
+        ],
+        then: 'hang',
+      },
+      {
+        messages: [start('book.BTC-USD', 5, true)],
+        then: new ConnectError('fell behind', Code.ResourceExhausted),
+      },
+      {
+        messages: [start('book.BTC-USD', 5, true), delta(7, {}, BOOK)],
+        then: 'hang',
+      },
+    );
+    const client = manager();
+    client.start();
+    await flush();
+    for (let call = 1; call < 4; call++) await advance(client.state.nextRetryAt! - Date.now());
+
+    assert.deepEqual(
+      platform.subscribes.map((request) => [request.sessionId, request.reconnectReason]),
+      [
+        ['', ReconnectReason.UNSPECIFIED],
+        ['s-1', ReconnectReason.DRAIN],
+        ['s-1', ReconnectReason.SLOW_CONSUMER],
+        ['s-1', ReconnectReason.RESYNC],
+      ],
+    );
+  });
+
+  test('a device back online says network', async () => {
+    platform.market.push({ messages: [snapshot(5, BOOK.bids, BOOK.asks)], then: 'hang' });
+    const client = manager();
+    client.start();
+    await flush();
+    online.set(false);
+    await flush();
+    online.set(true);
+    await flush();
+    assert.equal(platform.subscribes[1]?.reconnectReason, ReconnectReason.NETWORK);
   });
 
   test('tries nothing while offline and reconnects at once when the network is back', async () => {
