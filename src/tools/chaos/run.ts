@@ -463,8 +463,12 @@ export async function runChaos(
   }
 }
 
-/** Seconds between two scrapes (and rule evaluations) of the run's Prometheus. */
-const SCRAPE_INTERVAL_S = 1;
+/**
+ * Seconds between two scrapes (and rule evaluations) of the run's Prometheus, and each
+ * scrape's timeout: on a saturated machine a pod's /metrics can take over a second, and every
+ * scrape lost leaves a rate over a few scrapes with nothing to say.
+ */
+const SCRAPE_INTERVAL_S = 2;
 
 /**
  * A Prometheus to scrape every pod of the cluster as it is spawned (the file_sd targets
