@@ -554,7 +554,9 @@ export class ShardRunner {
   }
 
   #refuse(item: Pending, refusal: Refusal, error: unknown): void {
-    this.#metrics.refused.inc({ shard: this.shard, sqlstate: refusal.sqlState });
+    const answer = refusedCommandError(refusal, error);
+    // `code` tells the caller's bad data (invalid_argument) from a bug (internal): alerts split on it.
+    this.#metrics.refused.inc({ shard: this.shard, sqlstate: refusal.sqlState, code: answer.code });
     // Bad input is the caller's; a broken constraint is a bug of the platform's.
     this.#log[refusal.kind === 'bad-input' ? 'warn' : 'error'](
       {
@@ -567,7 +569,7 @@ export class ShardRunner {
       'engine command refused by the database; failed alone',
     );
     this.#observe(item);
-    item.reject(refusedCommandError(refusal, error));
+    item.reject(answer);
   }
 
   async #commit(
