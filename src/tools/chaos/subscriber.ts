@@ -1,5 +1,7 @@
+import { wireReconnectReason } from '../../client/reconnect-reason.js';
 import type { SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
 import type { OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
+import { ReconnectReason } from '../../gen/trading/v1/stream_pb.js';
 import { ClientBook } from './client-book.js';
 import { PrivateView } from './private-view.js';
 import { SequenceCheck, type SequenceFindings } from './sequence-check.js';
@@ -53,6 +55,8 @@ export class Subscriber {
   readonly privateView = new PrivateView();
   readonly #sequence = new SequenceCheck();
   #sessionId = '';
+  /** Why the last call ended, sent with the next one (`stream_reconnects_total{reason}`). */
+  #reconnectReason = ReconnectReason.UNSPECIFIED;
   #pod = '';
   #next: number;
   #running = false;
@@ -132,6 +136,11 @@ export class Subscriber {
     this.#call = call;
     this.#sequence.newCall();
     const positions = this.#sequence.positions();
+    const resume = {
+      sessionId: this.#sessionId,
+      positions,
+      reconnectReason: this.#reconnectReason,
+    };
     const headers: Record<string, string> =
       this.options.accessToken === undefined
         ? {}
@@ -139,15 +148,13 @@ export class Subscriber {
     const stream: AsyncIterable<Message> =
       this.options.kind === 'market'
         ? clients.market.subscribe(
-            { symbols: [this.options.symbol], sessionId: this.#sessionId, positions },
+            { symbols: [this.options.symbol], ...resume },
             { signal: call.signal, headers },
           )
-        : clients.session.openStream(
-            { sessionId: this.#sessionId, positions },
-            { signal: call.signal, headers },
-          );
+        : clients.session.openStream(resume, { signal: call.signal, headers });
     let served = false;
     let reconnect: NodeJS.Timeout | undefined;
+    this.#reconnectReason = wireReconnectReason('server-closed');
     try {
       for await (const message of stream) {
         if (!served) {
@@ -164,6 +171,7 @@ export class Subscriber {
         const { event } = message;
         if (event.case === 'heartbeat') this.#pong(clients, message.sessionId, event.value.id);
         if (event.case === 'reconnect' && reconnect === undefined) {
+          this.#reconnectReason = wireReconnectReason('server-reconnect');
           // The pod is draining: come back (to another pod) after the delay it drew for us.
           reconnect = setTimeout(() => {
             call.abort();
@@ -171,8 +179,9 @@ export class Subscriber {
         }
         this.#receive(message);
       }
-    } catch {
+    } catch (error) {
       // The call ended with a status (the pod gone, drained or the call aborted): reconnect.
+      if (reconnect === undefined) this.#reconnectReason = wireReconnectReason('error', error);
     } finally {
       clearTimeout(reconnect);
     }
