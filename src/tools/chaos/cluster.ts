@@ -56,6 +56,7 @@ export class LocalCluster {
   readonly slots: Slot[] = [];
   readonly events: PodEvent[] = [];
   readonly #logs: WriteStream[] = [];
+  readonly #spawnListeners: ((slot: Slot) => void)[] = [];
 
   constructor(
     private readonly env: Record<string, string>,
@@ -76,6 +77,14 @@ export class LocalCluster {
     };
     this.slots.push(slot);
     return slot;
+  }
+
+  /**
+   * Calls `listener` each time a slot's next pod is spawned (its new name set), before it is up:
+   * when Kubernetes discovery would first list the pod.
+   */
+  onSpawn(listener: (slot: Slot) => void): void {
+    this.#spawnListeners.push(listener);
   }
 
   address(role: Role): string {
@@ -107,6 +116,7 @@ export class LocalCluster {
       },
     );
     slot.child = child;
+    for (const listener of this.#spawnListeners) listener(slot);
     child.stderr.pipe(log, { end: false });
     const { pod, role } = slot;
     const started = new Promise<void>((resolve) => {

@@ -7,12 +7,19 @@ import { AuthService } from '../../gen/trading/v1/auth_pb.js';
 import { OrderService } from '../../gen/trading/v1/orders_pb.js';
 import { DEFAULT_ORDERS_SETTINGS } from '../../wiring/orders.js';
 import { topChecksum } from './client-book.js';
-import { LocalCluster, type Role, type Slot } from './cluster.js';
+import { freePort, LocalCluster, type Role, type Slot } from './cluster.js';
 import { bearer, grpcClient, unary } from './grpc-calls.js';
 import { killSchedule, type KillSignal } from './kill-schedule.js';
 import { checkLedger, type LedgerReport } from './ledger.js';
+import { observeRun, queryWindow, type Observation } from './observation.js';
+import { checkPrivateStream, privateMismatches } from './private-check.js';
+import { ChaosPrometheus, prometheusInstalled, type ScrapeTarget } from './prometheus.js';
+import { STREAM_TRANSPORTS, type StreamTransport } from './stream-transports.js';
 import { Subscriber } from './subscriber.js';
 import { grpcOrderGateway, Trader, type OrderGateway } from './trader.js';
+
+/** `auto`: observe with Prometheus when the binary is installed; `on`: fail without it. */
+export type PrometheusMode = 'auto' | 'on' | 'off';
 
 export interface ChaosOptions {
   readonly kills: number;
@@ -26,6 +33,11 @@ export interface ChaosOptions {
   readonly redisUrl: string;
   /** Keep the schema, Redis keys and pod logs after the run (for a post-mortem). */
   readonly keep: boolean;
+  /** Stream subscribers take these in turn (market and private ones each). */
+  readonly transports: readonly StreamTransport[];
+  readonly prometheus: PrometheusMode;
+  /** Every alert rule's `for:` set to this for the run (e.g. `10s`); shipped when absent. */
+  readonly alertFor?: string;
   /** Where the traders send orders; plain gRPC when absent (the SDK can stand in). */
   readonly gateway?: (address: string) => OrderGateway;
 }
@@ -40,7 +52,25 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
   redisUrl: 'redis://127.0.0.1:6379',
   keep: false,
+  transports: STREAM_TRANSPORTS,
+  prometheus: 'auto',
 };
+
+/** The invariants of the subscribers of one transport. */
+export interface TransportReport {
+  readonly subscribers: number;
+  readonly messages: number;
+  readonly stream_gaps: number;
+  readonly stream_duplicates: number;
+  readonly checksum_mismatches: number;
+  readonly books_mismatched: number;
+  readonly streams_behind: number;
+  readonly private_mismatches: number;
+  readonly resumes: number;
+  readonly resumes_not_recovered: number;
+  readonly migrations: number;
+  readonly resume_p99_ms: number;
+}
 
 export interface ChaosReport {
   readonly seed: number;
@@ -63,6 +93,9 @@ export interface ChaosReport {
   readonly checksum_mismatches: number;
   readonly books_mismatched: number;
   readonly streams_behind: number;
+  /** Fills, order states and final balances where a private stream and PostgreSQL differ. */
+  readonly private_mismatches: number;
+  readonly transports: Record<string, TransportReport>;
   readonly resumes: number;
   readonly resumes_not_recovered: number;
   readonly migrations: number;
@@ -74,6 +107,20 @@ export interface ChaosReport {
   readonly messages_per_s: number;
   readonly calls_abandoned: number;
   readonly call_retries: number;
+  /** Whether Prometheus watched the run: `observed`, `not installed` or `off`. */
+  readonly prometheus: string;
+  /** Alert names that fired during the run; null without Prometheus. */
+  readonly alerts_fired: string[] | null;
+  /** Alert names whose condition held, but not for their `for:`. */
+  readonly alerts_pending: string[] | null;
+  /** Panels of the Sessions & pod migrations and Connection quality dashboards that moved. */
+  readonly panels_moved: number | null;
+  readonly panels_total: number | null;
+  /** Those that did not, as "Dashboard / Panel". */
+  readonly panels_still: string[] | null;
+  readonly annotations_marked: string[] | null;
+  /** Dashboard queries Prometheus refused: must be empty. */
+  readonly dashboard_query_errors: string[];
   readonly log_dir: string | undefined;
 }
 
@@ -87,6 +134,20 @@ const DEMO = new Map([
 const ROLES: readonly Role[] = ['engine', 'api', 'stream'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const percentile = (values: readonly number[], p: number): number => {
   if (values.length === 0) return 0;
@@ -136,6 +197,7 @@ export async function runChaos(
   const traders: Trader[] = [];
   const subscribers: Subscriber[] = [];
   const closers: (() => void)[] = [];
+  let prometheus: ChaosPrometheus | undefined;
   let completed = false;
   try {
     for (const role of ROLES) {
@@ -145,8 +207,19 @@ export async function runChaos(
     const [engine0, ...others] = cluster.slots;
     if (engine0 === undefined) throw new Error('no engine slot');
     say(`chaos: schema ${schema}, seed ${options.seed}, logs in ${logDir}`);
+    prometheus = await preparePrometheus(options, dataDir, cluster, say);
+    // Prometheus starts while the pods do; a failure to start fails the run below.
+    const watching = prometheus?.start(scrapeTargets(cluster));
+    watching?.catch(() => undefined);
     await startOrRetry(cluster, engine0, say); // applies the migrations alone
     await Promise.all(others.map((slot) => startOrRetry(cluster, slot, say)));
+    await watching;
+    if (prometheus !== undefined) {
+      const rules = options.alertFor === undefined ? 'shipped' : `every 'for:' ${options.alertFor}`;
+      say(
+        `chaos: prometheus at ${prometheus.url}, every ${SCRAPE_INTERVAL_S} s, ${rules} alert rules`,
+      );
+    }
     say(`chaos: cluster up (${cluster.slots.map((slot) => slot.pod).join(', ')})`);
     await db.connect();
     await db.query(`SET search_path TO "${schema}"`);
@@ -163,9 +236,17 @@ export async function runChaos(
       },
     );
     const gateway = options.gateway?.(apiAddress) ?? grpcOrderGateway(orders, 5_000);
-    const streamAddresses = cluster.slots
+    const pods = cluster.slots
       .filter((slot) => slot.role === 'stream')
-      .map((slot) => `127.0.0.1:${slot.grpcPort}`);
+      .map((slot) => ({
+        grpc: `127.0.0.1:${slot.grpcPort}`,
+        http: `http://127.0.0.1:${slot.httpPort}`,
+      }));
+    const transportOf = (i: number) => {
+      const kind = options.transports[i % options.transports.length];
+      if (kind === undefined) throw new RangeError('at least one stream transport is needed');
+      return kind;
+    };
     for (let i = 0; i < options.traders; i += 1) {
       const credentials = { username: `chaos_trader_${i}`, password: 'long enough password' };
       const registered = await unary(auth, 'register', credentials, bearer(''), 30_000);
@@ -178,10 +259,8 @@ export async function runChaos(
         30_000,
       );
       if (!login.ok) throw login.error;
-      const account = {
-        userId: login.response.userId,
-        auth: bearer(login.response.tokens.accessToken),
-      };
+      const { accessToken } = login.response.tokens;
+      const account = { userId: login.response.userId, auth: bearer(accessToken) };
       traders.push(
         new Trader(gateway, account, {
           name: `t${i}`,
@@ -196,10 +275,11 @@ export async function runChaos(
       subscribers.push(
         new Subscriber({
           kind: 'private',
-          addresses: streamAddresses,
+          transport: transportOf(i),
+          pods,
           first: i,
           symbol: MARKET.symbol,
-          auth: account.auth,
+          accessToken,
         }),
       );
     }
@@ -207,15 +287,26 @@ export async function runChaos(
       subscribers.push(
         new Subscriber({
           kind: 'market',
-          addresses: streamAddresses,
+          transport: transportOf(i),
+          pods,
           first: i,
           symbol: MARKET.symbol,
         }),
       );
     }
     for (const subscriber of subscribers) subscriber.start();
+    // Orders start once every stream is open: a private stream's first message is the account
+    // as it stands, and what came before it is not replayed, so a fill before it would be
+    // missing from what the private-stream check holds against PostgreSQL.
+    await withTimeout(
+      Promise.all(subscribers.map((subscriber) => subscriber.streaming)),
+      60_000,
+      'every subscriber streaming',
+    );
     for (const trader of traders) trader.start();
-    say(`chaos: ${traders.length} traders, ${subscribers.length} subscribers running`);
+    say(
+      `chaos: ${traders.length} traders, ${subscribers.length} subscribers running (${options.transports.join(', ')})`,
+    );
 
     // The kills.
     const startedAt = Date.now();
@@ -255,7 +346,8 @@ export async function runChaos(
     }
     await sleep(Math.max(0, startedAt + durationMs - Date.now()));
     await Promise.all(restarts);
-    const elapsedS = (Date.now() - startedAt) / 1000;
+    const endedAt = Date.now();
+    const elapsedS = (endedAt - startedAt) / 1000;
 
     // Quiesce, then check.
     await Promise.all(traders.map((trader) => trader.stop()));
@@ -263,12 +355,42 @@ export async function runChaos(
     say(`chaos: load stopped after ${Math.round(elapsedS)} s; ${acks.length} orders acknowledged`);
     const behind = await catchUp(db, subscribers, traders, 60_000);
     const engineBook = await engineChecksum(db, MARKET.symbol);
-    const market = subscribers.filter((_, i) => i >= traders.length);
-    const booksMismatched = market.filter((s) => s.book.checksum() !== engineBook).length;
+    const bookWrong = (s: Subscriber) => s.kind === 'market' && s.book.checksum() !== engineBook;
     const ledger: LedgerReport = await checkLedger(db, MARKET, DEMO, acks);
+    const privateWrong = new Map<Subscriber, number>();
+    for (const [i, trader] of traders.entries()) {
+      const subscriber = subscribers[i];
+      if (subscriber === undefined) continue;
+      const findings = await checkPrivateStream(db, trader.account.userId, subscriber.privateView);
+      privateWrong.set(subscriber, privateMismatches(findings));
+      for (const example of findings.examples)
+        say(`chaos: private stream ≠ PostgreSQL: ${example}`);
+    }
     await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+    const observation =
+      prometheus === undefined ? undefined : await observe(prometheus, startedAt, endedAt, say);
 
-    const sum = (f: (s: Subscriber) => number) => subscribers.reduce((n, s) => n + f(s), 0);
+    const perTransport = (group: readonly Subscriber[]): TransportReport => {
+      const sum = (f: (s: Subscriber) => number) => group.reduce((n, s) => n + f(s), 0);
+      return {
+        subscribers: group.length,
+        messages: sum((s) => s.stats.messages),
+        stream_gaps: sum((s) => s.stats.gaps),
+        stream_duplicates: sum((s) => s.stats.duplicates),
+        checksum_mismatches: sum((s) => s.stats.checksumMismatches),
+        books_mismatched: group.filter(bookWrong).length,
+        streams_behind: group.filter((s) => behind.has(s)).length,
+        private_mismatches: sum((s) => privateWrong.get(s) ?? 0),
+        resumes: sum((s) => s.stats.resumes),
+        resumes_not_recovered: sum((s) => s.stats.notRecovered),
+        migrations: sum((s) => s.stats.migrations),
+        resume_p99_ms: percentile(
+          group.flatMap((s) => s.stats.resumeMs),
+          0.99,
+        ),
+      };
+    };
+    const all = perTransport(subscribers);
     const resumeMs = subscribers.flatMap((s) => s.stats.resumeMs);
     const takeovers = cluster.events.filter((e) => e.line.msg === 'engine shard takeover');
     completed = true;
@@ -288,14 +410,21 @@ export async function runChaos(
       trade_ids_broken: ledger.trade_ids_broken,
       balances_conserved: ledger.balances_conserved,
       reservations_mismatched: ledger.reservations_mismatched,
-      stream_gaps: sum((s) => s.stats.gaps),
-      stream_duplicates: sum((s) => s.stats.duplicates),
-      checksum_mismatches: sum((s) => s.stats.checksumMismatches),
-      books_mismatched: booksMismatched,
-      streams_behind: behind,
-      resumes: sum((s) => s.stats.resumes),
-      resumes_not_recovered: sum((s) => s.stats.notRecovered),
-      migrations: sum((s) => s.stats.migrations),
+      stream_gaps: all.stream_gaps,
+      stream_duplicates: all.stream_duplicates,
+      checksum_mismatches: all.checksum_mismatches,
+      books_mismatched: all.books_mismatched,
+      streams_behind: all.streams_behind,
+      private_mismatches: all.private_mismatches,
+      transports: Object.fromEntries(
+        options.transports.map((kind) => [
+          kind,
+          perTransport(subscribers.filter((s) => s.transport === kind)),
+        ]),
+      ),
+      resumes: all.resumes,
+      resumes_not_recovered: all.resumes_not_recovered,
+      migrations: all.migrations,
       stream_pod_kills: Object.entries(killsBy)
         .filter(([label]) => label.startsWith('stream'))
         .reduce((n, [, count]) => n + count, 0),
@@ -303,9 +432,22 @@ export async function runChaos(
       resume_p99_ms: percentile(resumeMs, 0.99),
       resume_max_ms: Math.round(Math.max(0, ...resumeMs)),
       orders_per_s: Math.round((acks.length / elapsedS) * 10) / 10,
-      messages_per_s: Math.round((sum((s) => s.stats.messages) / elapsedS) * 10) / 10,
+      messages_per_s: Math.round((all.messages / elapsedS) * 10) / 10,
       calls_abandoned: traders.reduce((n, t) => n + t.stats.abandoned, 0),
       call_retries: traders.reduce((n, t) => n + t.stats.retries, 0),
+      prometheus:
+        observation !== undefined
+          ? 'observed'
+          : options.prometheus === 'off'
+            ? 'off'
+            : 'not installed',
+      alerts_fired: observation?.alertsFired ?? null,
+      alerts_pending: observation?.alertsPending ?? null,
+      panels_moved: observation?.panels.filter((p) => p.moved).length ?? null,
+      panels_total: observation?.panels.length ?? null,
+      panels_still: observation?.panels.filter((p) => !p.moved).map((p) => p.name) ?? null,
+      annotations_marked: observation?.annotationsMarked ?? null,
+      dashboard_query_errors: observation?.queryErrors ?? [],
       log_dir: options.keep ? logDir : undefined,
     };
   } finally {
@@ -313,11 +455,78 @@ export async function runChaos(
     await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
     for (const close of closers) close();
     await cluster.stop();
+    await prometheus?.stop();
     await db.end().catch(() => undefined);
     // A run that broke keeps its pods' logs for the post-mortem.
     if (!options.keep) await cleanUp(options, schema, completed ? dataDir : undefined);
     if (!completed) say(`chaos: the run broke; pod logs kept in ${logDir}`);
   }
+}
+
+/**
+ * Seconds between two scrapes (and rule evaluations) of the run's Prometheus, and each
+ * scrape's timeout: on a saturated machine a pod's /metrics can take over a second, and every
+ * scrape lost leaves a rate over a few scrapes with nothing to say.
+ */
+const SCRAPE_INTERVAL_S = 2;
+
+/**
+ * A Prometheus to scrape every pod of the cluster as it is spawned (the file_sd targets
+ * rewritten at each restart, with the new pod name), not started yet; undefined when it is off
+ * or, in `auto`, not installed.
+ */
+async function preparePrometheus(
+  options: ChaosOptions,
+  dataDir: string,
+  cluster: LocalCluster,
+  say: (line: string) => void,
+): Promise<ChaosPrometheus | undefined> {
+  if (options.prometheus === 'off') return undefined;
+  if (!prometheusInstalled()) {
+    if (options.prometheus === 'on') throw new Error('--prometheus on: no prometheus binary');
+    say('chaos: no prometheus binary (Debian package prometheus): alerts and panels not read');
+    return undefined;
+  }
+  const dir = join(dataDir, 'prometheus');
+  await mkdir(dir);
+  const prometheus = new ChaosPrometheus({
+    dir,
+    port: await freePort(),
+    scrapeIntervalS: SCRAPE_INTERVAL_S,
+    ...(options.alertFor === undefined ? {} : { alertFor: options.alertFor }),
+  });
+  cluster.onSpawn(() => {
+    prometheus.setTargets(scrapeTargets(cluster)).catch((error: unknown) => {
+      say(`chaos: could not rewrite the Prometheus targets: ${String(error)}`);
+    });
+  });
+  return prometheus;
+}
+
+/** Every pod spawned and not yet replaced, as the PodMonitor would find it. */
+const scrapeTargets = (cluster: LocalCluster): ScrapeTarget[] =>
+  cluster.slots
+    .filter((slot) => slot.generation > 0)
+    .map((slot) => ({ address: `127.0.0.1:${slot.httpPort}`, namespace: 'chaos', pod: slot.pod }));
+
+/** Reads alerts and panels back once the last samples of the window are in. */
+async function observe(
+  prometheus: ChaosPrometheus,
+  startedAt: number,
+  endedAt: number,
+  say: (line: string) => void,
+): Promise<Observation> {
+  await sleep(Math.max(0, endedAt + 3 * SCRAPE_INTERVAL_S * 1_000 - Date.now()));
+  const observation = await observeRun(
+    prometheus,
+    queryWindow(startedAt / 1_000, endedAt / 1_000, SCRAPE_INTERVAL_S),
+  );
+  const moved = observation.panels.filter((p) => p.moved).length;
+  say(
+    `chaos: prometheus saw alerts fired [${observation.alertsFired.join(', ')}], pending [${observation.alertsPending.join(', ')}]; ${moved} of ${observation.panels.length} panels moved`,
+  );
+  for (const error of observation.queryErrors) say(`chaos: dashboard query refused: ${error}`);
+  return observation;
 }
 
 /**
@@ -366,14 +575,14 @@ async function startOrRetry(
 
 /**
  * Waits until every subscriber holds the last seq of each of its streams (the outbox relayed);
- * resolves to how many streams are still behind at the deadline.
+ * resolves to the subscribers still behind at the deadline.
  */
 async function catchUp(
   db: pg.Client,
   subscribers: readonly Subscriber[],
   traders: readonly Trader[],
   timeoutMs: number,
-): Promise<number> {
+): Promise<Set<Subscriber>> {
   const deadline = Date.now() + timeoutMs;
   const users = traders.map((trader) => trader.account.userId);
   for (;;) {
@@ -387,8 +596,8 @@ async function catchUp(
           ? [`orders.${users[i]}`]
           : [`book.${MARKET.symbol}`, `trades.${MARKET.symbol}`];
       return streams.some((stream) => subscriber.seq(stream) < (heads.get(stream) ?? 0n));
-    }).length;
-    if (behind === 0 || Date.now() > deadline) return behind;
+    });
+    if (behind.length === 0 || Date.now() > deadline) return new Set(behind);
     await sleep(250);
   }
 }

@@ -1,10 +1,16 @@
-import type { Client, ClientReadableStream, Metadata } from '@grpc/grpc-js';
-import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
-import { MarketDataService, type SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
-import { SessionService, type OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
+import { wireReconnectReason } from '../../client/reconnect-reason.js';
+import type { SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
+import type { OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
+import { ReconnectReason } from '../../gen/trading/v1/stream_pb.js';
 import { ClientBook } from './client-book.js';
-import { grpcClient, serverStream, unary } from './grpc-calls.js';
+import { PrivateView } from './private-view.js';
 import { SequenceCheck, type SequenceFindings } from './sequence-check.js';
+import {
+  streamClients,
+  type StreamClients,
+  type StreamPod,
+  type StreamTransport,
+} from './stream-transports.js';
 
 type Message = SubscribeResponse | OpenStreamResponse;
 
@@ -24,37 +30,55 @@ export type SubscriberKind = 'market' | 'private';
 
 export interface SubscriberOptions {
   readonly kind: SubscriberKind;
-  /** gRPC addresses of the stream pods; each reconnect goes to the next one. */
-  readonly addresses: readonly string[];
+  readonly transport: StreamTransport;
+  /** The stream pods; each reconnect goes to the next one. */
+  readonly pods: readonly StreamPod[];
   readonly first: number;
   readonly symbol: string;
-  /** A bearer, for the private stream. */
-  readonly auth?: Metadata;
+  /** The user's access token, for the private stream. */
+  readonly accessToken?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * One streaming client over plain gRPC: subscribes, keeps its position per stream, and when the
- * stream breaks (a pod killed or drained) reconnects to another pod with its session id and
+ * One streaming client over one transport: subscribes, keeps its position per stream, and when
+ * the stream breaks (a pod killed or drained) reconnects to another pod with its session id and
  * positions, counting every gap, duplicate and checksum mismatch it sees, and how long each
- * resume took.
+ * resume took. A private subscriber also keeps what its stream said of the account
+ * (`privateView`), for the end-of-run check against PostgreSQL.
  */
 export class Subscriber {
   readonly #counts = { messages: 0, checksumMismatches: 0, resumes: 0, migrations: 0 };
   readonly #resumeMs: number[] = [];
   readonly book = new ClientBook();
+  readonly privateView = new PrivateView();
   readonly #sequence = new SequenceCheck();
   #sessionId = '';
+  /** Why the last call ended, sent with the next one (`stream_reconnects_total{reason}`). */
+  #reconnectReason = ReconnectReason.UNSPECIFIED;
   #pod = '';
   #next: number;
   #running = false;
-  #call: ClientReadableStream<Message> | undefined;
+  #call: AbortController | undefined;
   #loop: Promise<void> | undefined;
-  readonly #clients = new Map<string, Client>();
+  readonly #clients = new Map<string, StreamClients>();
+  #firstMessage: () => void = () => undefined;
+  /** Resolves when the first message arrives: the subscription is in place. */
+  readonly streaming = new Promise<void>((resolve) => {
+    this.#firstMessage = resolve;
+  });
 
   constructor(private readonly options: SubscriberOptions) {
     this.#next = options.first;
+  }
+
+  get kind(): SubscriberKind {
+    return this.options.kind;
+  }
+
+  get transport(): StreamTransport {
+    return this.options.transport;
   }
 
   get stats(): SubscriberStats {
@@ -68,9 +92,8 @@ export class Subscriber {
 
   async stop(): Promise<void> {
     this.#running = false;
-    this.#call?.cancel();
+    this.#call?.abort();
     await this.#loop;
-    for (const client of this.#clients.values()) client.close();
   }
 
   /** The last seq this client has of `stream` (0 before its first message). */
@@ -81,9 +104,10 @@ export class Subscriber {
   async #run(): Promise<void> {
     let brokeAt: number | undefined;
     while (this.#running) {
-      const address = this.options.addresses[this.#next % this.options.addresses.length] ?? '';
+      const pod = this.options.pods[this.#next % this.options.pods.length];
+      if (pod === undefined) throw new RangeError('a subscriber needs a stream pod');
       this.#next += 1;
-      const outcome = await this.#once(address, brokeAt);
+      const outcome = await this.#once(pod, brokeAt);
       if (this.#stopped()) break;
       // A resume is timed from the moment the last call that delivered anything ended.
       if (outcome === 'served') brokeAt = performance.now();
@@ -96,31 +120,43 @@ export class Subscriber {
     return !this.#running;
   }
 
-  /** One call; resolves when it ends: whether it delivered anything. */
-  #once(address: string, brokeAt: number | undefined): Promise<'served' | 'failed'> {
-    const service = this.options.kind === 'market' ? MarketDataService : SessionService;
-    const key = `${address}/${this.options.kind}`;
-    let client = this.#clients.get(key);
-    if (client === undefined) {
-      client = grpcClient(address, service);
-      this.#clients.set(key, client);
+  #clientsOf(pod: StreamPod): StreamClients {
+    let clients = this.#clients.get(pod.http);
+    if (clients === undefined) {
+      clients = streamClients(this.options.transport, pod);
+      this.#clients.set(pod.http, clients);
     }
-    const positions = this.#sequence.positions();
-    const request =
-      this.options.kind === 'market'
-        ? { symbols: [this.options.symbol], sessionId: this.#sessionId, positions }
-        : { sessionId: this.#sessionId, positions };
-    const call = serverStream<Message>(
-      client,
-      this.options.kind === 'market' ? 'subscribe' : 'openStream',
-      request,
-      this.options.auth ?? new GrpcMetadata(),
-    );
+    return clients;
+  }
+
+  /** One call; resolves when it ends: whether it delivered anything. */
+  async #once(pod: StreamPod, brokeAt: number | undefined): Promise<'served' | 'failed'> {
+    const clients = this.#clientsOf(pod);
+    const call = new AbortController();
     this.#call = call;
     this.#sequence.newCall();
+    const positions = this.#sequence.positions();
+    const resume = {
+      sessionId: this.#sessionId,
+      positions,
+      reconnectReason: this.#reconnectReason,
+    };
+    const headers: Record<string, string> =
+      this.options.accessToken === undefined
+        ? {}
+        : { authorization: `Bearer ${this.options.accessToken}` };
+    const stream: AsyncIterable<Message> =
+      this.options.kind === 'market'
+        ? clients.market.subscribe(
+            { symbols: [this.options.symbol], ...resume },
+            { signal: call.signal, headers },
+          )
+        : clients.session.openStream(resume, { signal: call.signal, headers });
     let served = false;
-    return new Promise((resolve) => {
-      call.on('data', (message: Message) => {
+    let reconnect: NodeJS.Timeout | undefined;
+    this.#reconnectReason = wireReconnectReason('server-closed');
+    try {
+      for await (const message of stream) {
         if (!served) {
           served = true;
           if (brokeAt !== undefined) {
@@ -129,34 +165,32 @@ export class Subscriber {
             if (this.#pod !== '' && message.pod !== this.#pod) this.#counts.migrations += 1;
           }
           this.#pod = message.pod;
+          this.#firstMessage();
         }
         this.#sessionId = message.sessionId;
         const { event } = message;
-        if (event.case === 'heartbeat') this.#pong(address, message.sessionId, event.value.id);
-        if (event.case === 'reconnect') {
+        if (event.case === 'heartbeat') this.#pong(clients, message.sessionId, event.value.id);
+        if (event.case === 'reconnect' && reconnect === undefined) {
+          this.#reconnectReason = wireReconnectReason('server-reconnect');
           // The pod is draining: come back (to another pod) after the delay it drew for us.
-          setTimeout(() => {
-            call.cancel();
+          reconnect = setTimeout(() => {
+            call.abort();
           }, event.value.delayMs);
         }
         this.#receive(message);
-      });
-      call.on('error', () => undefined); // the status ends the call; the loop reconnects
-      call.on('status', () => {
-        resolve(served ? 'served' : 'failed');
-      });
-    });
+      }
+    } catch (error) {
+      // The call ended with a status (the pod gone, drained or the call aborted): reconnect.
+      if (reconnect === undefined) this.#reconnectReason = wireReconnectReason('error', error);
+    } finally {
+      clearTimeout(reconnect);
+    }
+    return served ? 'served' : 'failed';
   }
 
   /** Answers a heartbeat on the pod that holds the stream (docs/protocol.md). */
-  #pong(address: string, sessionId: string, heartbeatId: bigint): void {
-    const key = `${address}/pong`;
-    let client = this.#clients.get(key);
-    if (client === undefined) {
-      client = grpcClient(address, SessionService);
-      this.#clients.set(key, client);
-    }
-    void unary(client, 'pong', { sessionId, heartbeatId }, new GrpcMetadata(), 5_000);
+  #pong(clients: StreamClients, sessionId: string, heartbeatId: bigint): void {
+    clients.session.pong({ sessionId, heartbeatId }, { timeoutMs: 5_000 }).catch(() => undefined);
   }
 
   #receive(message: Message): void {
@@ -172,6 +206,8 @@ export class Subscriber {
     } else if (event.case === 'delta') {
       this.book.apply(event.value.bids, event.value.asks);
       if (this.book.checksum() !== event.value.checksum) this.#counts.checksumMismatches += 1;
+    } else if (this.options.kind === 'private') {
+      this.privateView.apply(message as OpenStreamResponse);
     }
   }
 }
