@@ -1,10 +1,11 @@
 import type { BookState, OpenOrder } from '../../engine/index.js';
+import { balanceKey } from '../../domain/orders/balance-ledger.js';
 import type { StoredPlace } from '../../domain/orders/order-replay.js';
 import type { PoolClient } from 'pg';
 import type { Queryable } from '../postgres/index.js';
 import { instantArray, scalarArray, textArray } from '../postgres/array-literal.js';
 import type { BatchPlan, MutableOrder, StreamMessage } from './batch-plan.js';
-import { balanceKey, clientKey } from './batch-plan.js';
+import { clientKey } from './batch-plan.js';
 import { withFills } from './order-reader.postgres.js';
 import {
   ORDER_COLUMNS,

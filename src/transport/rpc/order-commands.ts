@@ -6,7 +6,7 @@ import type {
   PlaceOrderRequest,
 } from '../../gen/trading/v1/orders_pb.js';
 import { fromPb, PB_SIDES, PB_TIFS, PB_TYPES } from '../../shared/grpc/order-enums.js';
-import { toPbFill, toPbOrder } from './order-messages.js';
+import { toPbFill, toPbOrder } from '../../shared/orders/order-messages.js';
 
 const withFills = (result: OrderResult) => ({
   order: toPbOrder(result.order),

@@ -5,7 +5,7 @@ import { fromPb, PB_STATUSES } from '../../shared/grpc/order-enums.js';
 import { requirePrincipal } from './call-context.js';
 import { orderCommands } from './order-commands.js';
 import { orderEntry, type OrderEntryObservability } from './order-entry.rpc.js';
-import { toPbOrder } from './order-messages.js';
+import { toPbOrder } from '../../shared/orders/order-messages.js';
 
 const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
   Number(requirePrincipal(context).userId);
