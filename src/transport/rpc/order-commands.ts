@@ -1,5 +1,5 @@
 import type { OrderResult } from '../../domain/orders/order.js';
-import type { OrderService as Orders } from '../../domain/orders/order.service.js';
+import type { OrderDesk } from '../../domain/orders/order-desk.js';
 import type {
   AmendOrderRequest,
   CancelOrderRequest,
@@ -17,7 +17,7 @@ const withFills = (result: OrderResult) => ({
  * The commands that change orders, for a user: shared by the unary calls and the order-entry
  * stream, so both validate and answer alike.
  */
-export function orderCommands(orders: Orders) {
+export function orderCommands(orders: OrderDesk) {
   return {
     async place(userId: number, request: PlaceOrderRequest) {
       const result = await orders.place(userId, {

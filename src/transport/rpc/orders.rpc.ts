@@ -1,5 +1,5 @@
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { OrderService as Orders } from '../../domain/orders/order.service.js';
+import type { OrderDesk } from '../../domain/orders/order-desk.js';
 import type { OrderService } from '../../gen/trading/v1/orders_pb.js';
 import { fromPb, PB_STATUSES } from '../../shared/grpc/order-enums.js';
 import { requirePrincipal } from './call-context.js';
@@ -12,7 +12,7 @@ const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
 
 /** `trading.v1.OrderService`: every method acts on the authenticated caller's orders only. */
 export function ordersRpc(
-  orders: Orders,
+  orders: OrderDesk,
   observability: OrderEntryObservability,
 ): ServiceImpl<typeof OrderService> {
   const commands = orderCommands(orders);

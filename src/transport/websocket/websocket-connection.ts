@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { RawData, WebSocket } from 'ws';
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
-import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
+import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
