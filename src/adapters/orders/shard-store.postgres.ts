@@ -314,7 +314,7 @@ const HEAD_COLUMNS: Columns<BatchWrite['heads'][number]> = {
  * its price and quantity as inserted; only an amend in the batch that placed it could make
  * them differ, and the use cases amend committed orders only.
  */
-const WRITE_BATCH = namedStatement<BatchWrite>('engine-write-batch-v10', (p) => {
+const WRITE_BATCH = namedStatement<BatchWrite>('engine-write-batch-v9', (p) => {
   const streams = p.param('text[]', (w) => textArray(w.messages.map((x) => x.stream)));
   const changed = Object.keys(CHANGED_ORDER_COLUMNS).filter((name) => name !== 'id');
   return `WITH ins AS (
