@@ -28,7 +28,7 @@ export interface PlannedBatch {
 
 /** The shard a batch runs on. */
 export interface BatchShard {
-  readonly shard: string;
+  readonly name: string;
   readonly epoch: number;
   readonly books: ShardBooks;
   readonly markets: ReadonlyMap<string, Market>;
@@ -46,18 +46,18 @@ export interface BatchShard {
  */
 export async function readAndPlan(
   tx: BatchClient,
-  on: BatchShard,
+  shard: BatchShard,
   commands: readonly OrderCommand[],
   steps: BatchSteps,
 ): Promise<Written<PlannedBatch>> {
-  const { engine, open } = on.books;
+  const { engine, open } = shard.books;
   const places = commands.filter((command) => command.kind === 'place');
   const opening = await openBatch(
     tx,
-    on.shard,
-    on.epoch,
+    shard.name,
+    shard.epoch,
     places,
-    balanceLocks({ engine, open, markets: on.markets, commands, scope: on.lockScope }),
+    balanceLocks({ engine, open, markets: shard.markets, commands, scope: shard.lockScope }),
   );
   steps.done('read');
   if (!opening.fenced) throw new LostLeadership();
@@ -66,7 +66,7 @@ export async function readAndPlan(
   const plan = planBatch({
     engine,
     open,
-    markets: on.markets,
+    markets: shard.markets,
     available: opening.available,
     existing,
     commands: commands.map((command) =>
@@ -74,7 +74,7 @@ export async function readAndPlan(
         ? { command, newOrderId: orderIds[next++] ?? 0 }
         : { command },
     ),
-    now: on.clock.now(),
+    now: shard.clock.now(),
   });
   const books = new Map<string, BookState>();
   for (const symbol of plan.touchedSymbols) {

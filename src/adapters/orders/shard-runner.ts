@@ -275,8 +275,8 @@ export class ShardRunner {
         const startedAt = performance.now();
         const steps = new BatchSteps();
         const turn = await this.#connections.next();
-        const on = {
-          shard: this.shard,
+        const shard = {
+          name: this.shard,
           epoch: this.#epoch,
           books: this.#books,
           markets: this.#markets,
@@ -287,7 +287,7 @@ export class ShardRunner {
         const planned = await pipelinedTransaction(
           turn,
           { ahead, steps, written: markWritten },
-          (tx) => readAndPlan(tx, on, commands, steps),
+          (tx) => readAndPlan(tx, shard, commands, steps),
         );
         this.#committed(batch, planned, steps, span, performance.now() - startedAt);
         return true;
