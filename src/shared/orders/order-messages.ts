@@ -9,7 +9,7 @@ import {
   type EngineFill,
   type EngineOrder,
 } from '../../gen/trading/internal/v1/engine_pb.js';
-import { FillSchema, OrderSchema } from '../../gen/trading/v1/orders_pb.js';
+import { FillSchema, OrderSchema, type Order as PbOrder } from '../../gen/trading/v1/orders_pb.js';
 import { PB_SIDES, PB_STATUSES, PB_TIFS, PB_TYPES } from '../grpc/order-enums.js';
 import { knownEnum, safeInteger } from '../grpc/wire-values.js';
 
@@ -72,15 +72,19 @@ const pbFill = (orderId: string, fill: ReportedFill) =>
     maker: fill.maker,
   });
 
-/** An order as OrderService answers with it. */
-export const toPbOrder = (order: Order) =>
-  create(OrderSchema, {
-    ...reportedFields(orderReport(order)),
-    timeInForce: PB_TIFS[order.timeInForce],
-    postOnly: order.postOnly,
-    createdAt: timestampFromDate(order.createdAt),
-    updatedAt: timestampFromDate(order.updatedAt),
-  });
+/**
+ * An order as OrderService answers with it. The answer's own fields are set on the message, not
+ * spread into `create`'s init with the report's: V8 reads an object built as `{ ...a, b }` on a
+ * slow path, which made this ten times dearer.
+ */
+export function toPbOrder(order: Order): PbOrder {
+  const message = create(OrderSchema, reportedFields(orderReport(order)));
+  message.timeInForce = PB_TIFS[order.timeInForce];
+  message.postOnly = order.postOnly;
+  message.createdAt = timestampFromDate(order.createdAt);
+  message.updatedAt = timestampFromDate(order.updatedAt);
+  return message;
+}
 
 export const toPbFill = (fill: Fill) => pbFill(String(fill.orderId), fill);
 
