@@ -1,7 +1,8 @@
 // The "Connection quality" dashboard: how the stream clients' links are doing as the stream
 // gateway measures them (heartbeat RTT, jitter, missed beats, the class each connection is in
 // and its changes), and how the server protects itself from the bad ones (book deltas conflated
-// into snapshots for poor links, slow consumers disconnected, bytes waiting to be sent).
+// into snapshots for poor links, slow consumers disconnected, bytes waiting to be sent), and
+// how connections end (pongs that go astray, idle disconnects, WebSocket close reasons).
 //
 // Every query uses metric names from the DESIGN.md catalog ("connections", "sessions"). The
 // alerts TradingPlatformStreamQualityPoor and TradingPlatformStreamSlowConsumers
@@ -46,12 +47,14 @@ const quantiles = (metric: string, matchers: string) =>
 
 export function connectionQuality(): Dashboard {
   const ids = new PanelIds();
+  // The heartbeat answers and WebSocket closes row came after the first version (ids 1-21).
+  const closeIds = new PanelIds(22);
   const connections = (matchers = '') => `stream_connections{${conn}${matchers}}`;
 
   const builder = platformDashboard(
     'Trading platform / Connection quality',
     CONNECTION_QUALITY_UID,
-    'Stream connections by transport and quality class, heartbeat RTT and jitter, missed heartbeats, class transitions, conflated messages, slow-consumer disconnects and send queue bytes.',
+    'Stream connections by transport and quality class, heartbeat RTT and jitter, missed heartbeats, class transitions, conflated messages, slow-consumer disconnects and send queue bytes; pongs by result, idle disconnects, WebSocket closes by reason and error frames.',
     ['trading-platform', 'streams', 'connections'],
   );
   for (const variable of targetVariables()) builder.withVariable(variable);
@@ -302,6 +305,74 @@ export function connectionQuality(): Dashboard {
           ),
         ],
         24,
+      ),
+    )
+
+    .withRow(new RowBuilder('Heartbeat answers and WebSocket closes').id(closeIds.take()))
+    .withPanel(
+      timeseries(
+        closeIds,
+        'Pongs/s by result',
+        'Answers to heartbeats, per second: accepted; late (not the heartbeat in flight: a slow or repeating client); unknown_session, in red (a Pong that reached a pod holding no stream of its session: over gRPC-Web the load balancer sends the unary Pong elsewhere, so enable stickiness, docs/protocol.md "Where a Pong must go"; such clients are then classed offline and cut at the idle timeout). Alert TradingPlatformStreamPongsMisrouted.',
+        'ops',
+        [
+          query('A', `sum by (result) (${rate(`stream_pongs_total{${target}}`)})`, '{{result}}'),
+          query(
+            'B',
+            `sum(${rate(`stream_pongs_total{${target}, result="unknown_session"}`)})`,
+            'unknown_session',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        closeIds,
+        'Idle disconnects/s by pod',
+        'Streams closed UNAVAILABLE because their client answered no heartbeat for STREAM_IDLE_TIMEOUT_MS (35 s): dead clients, networks that dropped the connection silently, or pongs that go astray (unknown_session, left). Such clients reconnect with reason network.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (pod) (${rate(`stream_idle_disconnects_total{${target}}`)})`,
+            '{{pod}}',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        closeIds,
+        'WebSocket closes/s by reason',
+        '/ws connections closed, per second, by reason (close codes in docs/protocol.md): client and going_away (a drain) are normal; the rest, also summed in red, are a client breaking the protocol (malformed_frame, text_frame, unknown_frame, message_too_big, frame_flood, too_many_connections), a token refused or expired (unauthenticated), or the stream failing (slow_consumer, unavailable, internal).',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (reason) (${rate(`stream_websocket_closed_total{${target}}`)})`,
+            '{{reason}}',
+          ),
+          query(
+            'B',
+            `sum(${rate(`stream_websocket_closed_total{${target}, reason!~"client|going_away"}`)})`,
+            'abnormal',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        closeIds,
+        'WebSocket error frames/s by code',
+        "/ws frames refused with an error frame while the connection goes on, by code: invalid_argument (an unknown symbol), permission_denied (another user's stream), resource_exhausted (too many streams on a connection), failed_precondition (already open), unauthenticated (open_stream without a token). A client bug, or a client probing.",
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (code) (${rate(`stream_websocket_error_frames_total{${target}}`)})`,
+            '{{code}}',
+          ),
+        ],
       ),
     );
 

@@ -1,8 +1,9 @@
 // The "Dependencies & security" dashboard: how the service's dependencies (PostgreSQL, Redis,
 // later the engine) behave as seen through the resilience layer (circuit breakers, timeouts,
 // retries, health checks, the connection pool), and the security signals next to them (rate
-// limits, logins, refresh token rotation). The two belong together: a Redis outage shows up
-// as an open breaker, a down dependency and a rate limiter failing open in the same minutes.
+// limits, logins, refresh token rotation, revocation syncs, TLS certificates). The two belong
+// together: a Redis outage shows up as an open breaker, a down dependency and a rate limiter
+// failing open in the same minutes.
 //
 // Every query uses metric names from docs/metrics.md. `redis_connection_up` is left out on
 // purpose: it exists only when Redis is configured (not in the default embedded mode), and
@@ -54,6 +55,8 @@ const upStates: ValueMapping[] = [
 
 export function dependencies(): Dashboard {
   const ids = new PanelIds();
+  // The revocations and TLS row came after the first version (ids 1-27).
+  const securityIds = new PanelIds(28);
   // Rejected attempts never reach the dependency (the breaker refused them in microseconds);
   // counting them in latency would make an outage look fast.
   const attempted = `${dep}, outcome!="rejected"`;
@@ -61,7 +64,7 @@ export function dependencies(): Dashboard {
   const builder = platformDashboard(
     'Trading platform / Dependencies & security',
     DEPENDENCIES_UID,
-    'Circuit breakers, dependency calls, health checks and the PostgreSQL pool; rate limits, logins and refresh token rotation.',
+    'Circuit breakers, dependency calls, health checks and the PostgreSQL pool; rate limits, logins, refresh token rotation, session revocation syncs and TLS certificate expiry and reloads.',
     ['trading-platform', 'dependencies', 'security'],
   );
   for (const variable of targetVariables()) builder.withVariable(variable);
@@ -379,6 +382,70 @@ export function dependencies(): Dashboard {
         'short',
         [query('A', `max(auth_active_sessions{${target}})`, 'sessions')],
       ),
+    );
+
+  builder
+    .withRow(new RowBuilder('Session revocations and TLS').id(securityIds.take()))
+    .withPanel(
+      timeseries(
+        securityIds,
+        'Revocation syncs/s by result',
+        'Polls of the shared session revocations (every AUTH_REVOCATION_POLL_MS, on every pod) by result. failure, in red: the pod cannot read them (PostgreSQL unreachable), so logouts and refresh-token reuse made on other pods do not reach it, and their access tokens keep working there, open streams included, until the syncs succeed again or the tokens expire. Alert TradingPlatformRevocationSyncFailing.',
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (result) (${rate(`auth_revocation_syncs_total{${target}}`)})`,
+            '{{result}}',
+          ),
+          query(
+            'B',
+            `sum by (pod) (${rate(`auth_revocation_syncs_total{${target}, result="failure"}`)})`,
+            'failure {{pod}}',
+          ),
+        ],
+      ).overrideByRegexp('^failure .*', alarming),
+    )
+    .withPanel(
+      timeseries(
+        securityIds,
+        'Revoked sessions known, by pod',
+        'Revoked sessions whose access tokens have not expired yet, as each pod knows them (auth_revoked_sessions). Every pod should show the same line; a pod below the others has missed revocations (its syncs fail, left).',
+        'short',
+        [query('A', `max by (pod) (auth_revoked_sessions{${target}})`, '{{pod}}')],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        securityIds,
+        'TLS certificate time left by listener and pod',
+        'Time until the certificate each listener serves expires (tls_certificate_expiry_seconds: grpc, http, and engine_client for the api → engine mTLS), by pod. A line that keeps falling where the others jumped back up is a pod that did not pick up the renewed files (see reloads, right). Alerts TradingPlatformTlsCertificateExpiring at 14 days and TradingPlatformTlsCertificateExpiryImminent at 2. Empty without TLS.',
+        's',
+        [
+          query(
+            'A',
+            `min by (listener, pod) (tls_certificate_expiry_seconds{${target}})`,
+            '{{listener}} {{pod}}',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        securityIds,
+        'TLS certificate reloads in 1h by result',
+        'Checks of the TLS files that found them changed, over an hour, by result: success (the new certificate is served from then on) or failure, in red (a file unreadable, a PEM that does not parse or a key that does not match: the previous certificate stays, and expires; counted at every check until fixed).',
+        'short',
+        [
+          query(
+            'A',
+            `sum by (result) (increase(tls_certificate_reloads_total{${target}}[1h]))`,
+            '{{result}}',
+          ),
+        ],
+      )
+        .decimals(0)
+        .overrideByName('failure', alarming),
     );
 
   return builder.build();

@@ -2,8 +2,9 @@
 // go. Sessions reopened on another pod (migrations) by result, resumes by outcome (replayed from
 // the log, a fresh snapshot instead, rejected) and how much they replayed, how long stream pods
 // took to drain, reconnects by reason, and a reconnect storm at a glance: the resume rate
-// against its usual level. Annotations mark pod starts, drains and unreachable targets, so a
-// spike lines up with the pod event that caused it.
+// against its usual level; and the private streams' tokens, renewed or expired. Annotations
+// mark pod starts, drains and unreachable targets, so a spike lines up with the pod event
+// that caused it.
 //
 // Every query uses metric names from the DESIGN.md catalog ("sessions", "connections",
 // "process"). The alerts TradingPlatformStreamReconnectStorm, TradingPlatformStreamResumeSnapshots,
@@ -56,13 +57,15 @@ function podEvent(
 
 export function sessions(): Dashboard {
   const ids = new PanelIds();
+  // The token row came after the first version (ids 1-17).
+  const tokenIds = new PanelIds(18);
   const resumes = (matchers = '') => `stream_resume_total{${target}${matchers}}`;
   const migrations = (matchers = '') => `session_migrations_total{${target}${matchers}}`;
 
   const builder = platformDashboard(
     'Trading platform / Sessions & pod migrations',
     SESSIONS_UID,
-    'Session migrations by result, resume outcomes and replay sizes, stream pod drain durations, reconnects by reason and a reconnect storm at a glance, with pod starts and stops as annotations.',
+    'Session migrations by result, resume outcomes and replay sizes, stream pod drain durations, reconnects by reason and a reconnect storm at a glance, token renewals and expiries of private streams, with pod starts and stops as annotations.',
     ['trading-platform', 'streams', 'sessions'],
   );
   for (const variable of targetVariables()) builder.withVariable(variable);
@@ -270,7 +273,7 @@ export function sessions(): Dashboard {
       timeseries(
         ids,
         'Reconnects/s by reason',
-        'Clients told or found to reconnect, per second, by reason (e.g. a drain, a slow consumer, re-authentication).',
+        'Stream calls reopened with a session id, per second, by the reason the client gives: drain (after a Reconnect: rollouts), network (dropped connections, an unavailable service), slow_consumer, token (expired or revoked), error, resync (a gap or checksum mismatch: should be 0), transport_fallback (gRPC-Web blocked), unspecified (a client that does not say).',
         'ops',
         [
           query(
@@ -302,6 +305,37 @@ export function sessions(): Dashboard {
         'short',
         [query('A', `sum by (pod) (stream_connections{${target}})`, '{{pod}}')],
         24,
+      ),
+    )
+
+    .withRow(new RowBuilder('Tokens on private streams').id(tokenIds.take()))
+    .withPanel(
+      timeseries(
+        tokenIds,
+        'Re-authentications/s by result',
+        "Fresh access tokens handed to private stream sessions (SessionService/Reauthenticate or a /ws authenticate frame), by result: ok; unknown (the session expired: the client reopens the stream); denied, in red (a token of another user than the session's: a client bug, or someone trying sessions that are not theirs).",
+        'ops',
+        [
+          query(
+            'A',
+            `sum by (result) (${rate(`session_reauthentications_total{${target}}`)})`,
+            '{{result}}',
+          ),
+          query(
+            'B',
+            `sum(${rate(`session_reauthentications_total{${target}, result="denied"}`)})`,
+            'denied',
+          ),
+        ],
+      ).overrideByQuery('B', alarming),
+    )
+    .withPanel(
+      timeseries(
+        tokenIds,
+        'Private streams ended by token expiry/s',
+        'Private streams ended UNAUTHENTICATED because their access token expired with no fresh one handed in (stream_token_expiries_total), by pod. The SDK renews a minute ahead, so a rise means clients cannot refresh (AuthService/Refresh failing: Dependencies & security, Token refreshes) or do not renew; each such client reconnects with reason token (Reconnects/s by reason).',
+        'ops',
+        [query('A', `sum by (pod) (${rate(`stream_token_expiries_total{${target}}`)})`, '{{pod}}')],
       ),
     );
 

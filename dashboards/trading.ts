@@ -99,6 +99,8 @@ export function trading(): Dashboard {
   const added = new PanelIds(24);
   // The order-entry row came after those (ids 1-35).
   const entryIds = new PanelIds(36);
+  // Leadership losses and takeover durations came after that (ids 1-43).
+  const takeoverIds = new PanelIds(44);
   const orders = (matchers = '') => `orders_total{${target}${matchers}}`;
   const batches = (result: string) => `engine_batches_total{${sharded}, result=~"${result}"}`;
   const engineHandled = (codes: string) =>
@@ -109,7 +111,7 @@ export function trading(): Dashboard {
   const builder = platformDashboard(
     'Trading platform / Trading',
     TRADING_UID,
-    'Orders by result, the api → engine call, engine command latency and batching, failed and fenced batches, shard leadership and standbys, trades, the outbox relay that feeds the streams, and the market simulator.',
+    'Orders by result, the api → engine call, engine command latency and batching, failed and fenced batches, shard leadership, standbys, leadership losses and takeover durations, trades, the outbox relay that feeds the streams, and the market simulator.',
     ['trading-platform', 'trading', 'engine'],
   );
   for (const variable of targetVariables()) builder.withVariable(variable);
@@ -519,6 +521,38 @@ export function trading(): Dashboard {
     )
     .withPanel(
       timeseries(
+        takeoverIds,
+        'Leadership lost in 15m by shard and reason',
+        'engine_leadership_lost_total by shard and reason, over 15 minutes: times a leader stopped leading a shard without being asked. lease: PostgreSQL ended its lock session because it renewed nothing for ENGINE_LEADER_LEASE_MS (a paused, CPU-starved or stalled process); connection: the lock connection failed; start_failed: it took the lock but could not start serving. Each loss stops the shard until a standby takes over (next panel). Alert TradingPlatformEngineLeadershipFlapping at 3 in an hour.',
+        'short',
+        [
+          query(
+            'A',
+            `sum by (shard, reason) (increase(engine_leadership_lost_total{${sharded}}[15m]))`,
+            '{{shard}} {{reason}}',
+          ),
+        ],
+        8,
+      ).decimals(0),
+    )
+    .withPanel(
+      timeseries(
+        takeoverIds,
+        'Takeover duration, longest in 15m by shard',
+        "engine_takeover_seconds: per takeover, from the previous leader's last lease renewal to the new leader serving the shard with its books rebuilt, the time its symbols could not trade. A poll or two after a crash (the lock goes with the process), ENGINE_LEADER_LEASE_MS plus a poll after a pause (5-6 s by default); longer with more open orders to rebuild. Empty when no takeover happened.",
+        's',
+        [
+          query(
+            'A',
+            `histogram_quantile(1, sum by (shard, le) (increase(engine_takeover_seconds_bucket{${sharded}}[15m])))`,
+            '{{shard}}',
+          ),
+        ],
+        8,
+      ),
+    )
+    .withPanel(
+      timeseries(
         added,
         'Quota units corrected at shard start',
         'open_order_quota_corrected_units_total by pod and kind: open-order quota units a new leader corrected against the open orders in PostgreSQL. leaked: counted without an open order (a process died between commit and release); missing: an open order without a unit. It moves once per shard taken, at start or takeover and usually before the first scrape, so this shows the counter itself, not a rate that would miss it. A step after a crash is expected; one after every clean restart points at a leak.',
@@ -571,22 +605,27 @@ export function trading(): Dashboard {
       timeseries(
         entryIds,
         'Commands the database refused, and their neighbours isolated',
-        "engine_commands_refused_total by SQLSTATE: commands PostgreSQL refused for their own data once run alone (22xxx: a value it cannot store, such as a NUL; 23514 on an orders column: input the api's validation should have refused, both answered INVALID_ARGUMENT; other 23xxx: a constraint the engine should have kept, answered INTERNAL: a bug). engine_commands_isolated_total by shard: the commands of their batches, run again in halves so that only the refused one failed. Any refusal means a validation gap or a bug: the 'engine command refused by the database' log line names the SQLSTATE, the user and the field.",
+        "engine_commands_refused_total by code and SQLSTATE: commands PostgreSQL refused for their own data once run alone (invalid_argument: 22xxx, a value it cannot store such as a NUL, or 23514 on an orders column, input the api's validation should have refused; internal, in red: another 23xxx, a constraint the engine should have kept: a bug, alert TradingPlatformEngineConstraintViolated). engine_commands_isolated_total by shard: the commands of their batches, run again in halves so that only the refused one failed. Any refusal means a validation gap or a bug: the 'engine command refused by the database' log line names the SQLSTATE, the user and the field.",
         'ops',
         [
           query(
             'A',
-            `sum by (sqlstate) (${rate(`engine_commands_refused_total{${target}}`)})`,
-            'refused {{sqlstate}}',
+            `sum by (code, sqlstate) (${rate(`engine_commands_refused_total{${target}}`)})`,
+            'refused {{code}} {{sqlstate}}',
           ),
           query(
             'B',
             `sum by (shard) (${rate(`engine_commands_isolated_total{${target}}`)})`,
             'isolated {{shard}}',
           ),
+          query(
+            'C',
+            `sum(${rate(`engine_commands_refused_total{${target}, code="internal"}`)})`,
+            'internal: a bug',
+          ),
         ],
         8,
-      ),
+      ).overrideByQuery('C', alarming),
     )
     .withPanel(
       timeseries(

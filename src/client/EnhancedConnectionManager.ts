@@ -13,7 +13,10 @@ import {
   type ExecutionReport,
   type OpenStreamResponse,
 } from '../gen/trading/v1/session_pb.js';
-import { ConnectionQuality } from '../gen/trading/v1/stream_pb.js';
+import {
+  ConnectionQuality,
+  ReconnectReason as WireReconnectReason,
+} from '../gen/trading/v1/stream_pb.js';
 import { Backoff, DEFAULT_BACKOFF } from './backoff.js';
 import { ClientBook, type BookView } from './client-book.js';
 import {
@@ -24,6 +27,7 @@ import {
 } from './connection-state.js';
 import { defaultEnvironment, type ClientEnvironment } from './environment.js';
 import { Emitter } from './event-emitter.js';
+import { wireReconnectReason } from './reconnect-reason.js';
 import { StreamTracker, type Accepted, type StreamMessage } from './stream-tracker.js';
 import { TokenKeeper, type AuthState } from './token-keeper.js';
 import { authorizingTransport, type TransportKind, type TransportOption } from './transports.js';
@@ -124,6 +128,8 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
   #started = false;
   #marketSessionId = '';
   #privateSessionId = '';
+  /** Why the last call ended, sent with the session ids on the next (the server counts it). */
+  #reconnectReason = WireReconnectReason.UNSPECIFIED;
 
   constructor(options: ConnectionManagerOptions) {
     super();
@@ -329,6 +335,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
         reason = 'transport-fallback';
       }
     }
+    this.#reconnectReason = wireReconnectReason(reason, error);
     this.#schedule(reason, message, hintMs);
   }
 
@@ -362,6 +369,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     }
     // The network is back: try at once, from the minimum delay if that fails.
     this.#backoff.reset();
+    this.#reconnectReason = wireReconnectReason('online');
     this.#update({ lastReconnectReason: 'online' });
     this.#connectNow();
   }
@@ -400,6 +408,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
           symbols: [...this.#options.symbols],
           sessionId: this.#marketSessionId,
           positions: this.#tracker.positions(streams),
+          reconnectReason: this.#reconnectReason,
         },
         { signal: attempt.controller.signal },
       );
@@ -424,7 +433,11 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     this.#tracker.beginCall([stream]);
     try {
       const messages = this.session.openStream(
-        { sessionId: this.#privateSessionId, positions: this.#tracker.positions([stream]) },
+        {
+          sessionId: this.#privateSessionId,
+          positions: this.#tracker.positions([stream]),
+          reconnectReason: this.#reconnectReason,
+        },
         { signal },
       );
       for await (const message of messages) {
@@ -519,8 +532,10 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     }
     const { event } = message;
     if (this.#control(attempt, message.sessionId, event)) return;
-    const start = event.case === undefined || event.case === 'balances';
-    const accepted = this.#accept(attempt, message, start);
+    // Only the call's first message opens the stream (the tracker knows which): `balances`
+    // also follows every engine batch that moved the user's balances, so later in the call it
+    // is an entry, and one past a missing seq is a gap (a server restart too: resubscribe).
+    const accepted = this.#accept(attempt, message, false);
     if (accepted === undefined) return;
     if (event.case === 'balances') this.emit('balances', event.value.balances);
     else if (event.case === 'execution') this.emit('execution', event.value);

@@ -21,6 +21,7 @@ import {
 import { ClientFrameSchema, ServerFrameSchema } from '../gen/trading/v1/websocket_pb.js';
 
 type FrameInit = MessageInitShape<typeof ClientFrameSchema>['frame'];
+type TraceFields = Pick<MessageInitShape<typeof ClientFrameSchema>, 'traceparent' | 'tracestate'>;
 
 const CODES = new Map<number, Code>(
   Object.values(Code)
@@ -135,9 +136,11 @@ export function websocketTransport(url: string, factory?: WebSocketFactory): Tra
   const acks = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
   let nextRequestId = 1;
 
-  const send = (socket: WebSocketLike, frame: FrameInit): number => {
+  const send = (socket: WebSocketLike, frame: FrameInit, trace?: TraceFields): number => {
     const requestId = nextRequestId++;
-    socket.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { requestId, frame })));
+    socket.send(
+      toBinary(ClientFrameSchema, create(ClientFrameSchema, { requestId, frame, ...trace })),
+    );
     return requestId;
   };
   const onSocket = (sessionId: string, method: string): WebSocketLike => {
@@ -196,7 +199,13 @@ export function websocketTransport(url: string, factory?: WebSocketFactory): Tra
         );
       }
       const request = (await only(input)) as Partial<SubscribeRequest & OpenStreamRequest>;
-      const token = /^Bearer (.+)$/.exec(new Headers(header).get('authorization') ?? '')?.[1];
+      const headers = new Headers(header);
+      const token = /^Bearer (.+)$/.exec(headers.get('authorization') ?? '')?.[1];
+      // A tracing interceptor's headers, carried in the frame (no headers on a WebSocket).
+      const trace: TraceFields = {
+        traceparent: headers.get('traceparent') ?? '',
+        tracestate: headers.get('tracestate') ?? '',
+      };
       const inbox = new Inbox<unknown>();
       const sessions = new Set<string>();
       const socket = open(url);
@@ -215,8 +224,8 @@ export function websocketTransport(url: string, factory?: WebSocketFactory): Tra
       socket.onopen = () => {
         if (token !== undefined)
           send(socket, { case: 'authenticate', value: { accessToken: token } });
-        if (market) send(socket, { case: 'subscribe', value: request });
-        else send(socket, { case: 'openStream', value: request });
+        if (market) send(socket, { case: 'subscribe', value: request }, trace);
+        else send(socket, { case: 'openStream', value: request }, trace);
       };
       socket.onmessage = ({ data }) => {
         if (!(data instanceof ArrayBuffer)) return;

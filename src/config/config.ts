@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
-  INSTRUMENTATION_NAMES,
   instrumentationList,
   resourceAttributes,
+  selectInstrumentations,
   type InstrumentationName,
 } from './otel-env.js';
 
@@ -206,8 +206,8 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(url(['http:', 'https:'])),
   OTEL_SERVICE_NAME: optional(z.string().trim().min(1)),
   OTEL_RESOURCE_ATTRIBUTES: resourceAttributes,
-  OTEL_NODE_ENABLED_INSTRUMENTATIONS: instrumentationList(INSTRUMENTATION_NAMES.join(',')),
-  OTEL_NODE_DISABLED_INSTRUMENTATIONS: instrumentationList(''),
+  OTEL_NODE_ENABLED_INSTRUMENTATIONS: instrumentationList,
+  OTEL_NODE_DISABLED_INSTRUMENTATIONS: instrumentationList,
   OTEL_TRACES_SAMPLER: z
     .enum(SAMPLER_NAMES, { error: `expected one of ${SAMPLER_NAMES.join(', ')}` })
     .default('parentbased_always_on'),
@@ -605,8 +605,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
       sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
       resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES,
-      instrumentations: e.OTEL_NODE_ENABLED_INSTRUMENTATIONS.filter(
-        (name) => !e.OTEL_NODE_DISABLED_INSTRUMENTATIONS.includes(name),
+      instrumentations: selectInstrumentations(
+        e.OTEL_NODE_ENABLED_INSTRUMENTATIONS,
+        e.OTEL_NODE_DISABLED_INSTRUMENTATIONS,
       ),
     },
     tls: tlsSettings(tlsMode, e),

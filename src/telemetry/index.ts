@@ -8,4 +8,4 @@ export {
   LATENCY_BUCKETS,
   Registry,
 } from './metrics.js';
-export { shutdownTracing, startTracing } from './tracing.js';
+export { OPERATIONAL_ROUTES, shutdownTracing, startTracing } from './tracing.js';

@@ -1,6 +1,7 @@
 /**
- * Loaded with `node --import` before the application, so instrumentations patch `pg`,
- * `ioredis` and `http` before anything imports them.
+ * Loaded with `node --import` before the application, so the instrumentations named by
+ * `OTEL_NODE_*_INSTRUMENTATIONS` (`pg` and `ioredis` by default) patch their libraries before
+ * anything imports them.
  */
 import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
@@ -22,7 +23,7 @@ if (config?.telemetry.enabled === true) {
   // Hook only the ESM modules an instrumentation asks for, not every import.
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  startTracing({
+  await startTracing({
     serviceName: config.serviceName,
     version: config.version,
     role: config.role,

@@ -1,12 +1,17 @@
+import type { IncomingMessage } from 'node:http';
+import type { InstrumentationConfigMap } from '@opentelemetry/auto-instrumentations-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { InstrumentationName, SamplerSettings } from '../config/index.js';
+import {
+  DEFAULT_INSTRUMENTATIONS,
+  INSTRUMENTATION_NAMES,
+  type InstrumentationName,
+  type SamplerSettings,
+} from '../config/index.js';
 import { createSampler } from './sampler.js';
 
 export interface TracingSettings {
@@ -23,11 +28,19 @@ export interface TracingSettings {
   readonly instrumentations?: readonly InstrumentationName[];
 }
 
-/** Library spans only inside a traced call: a pool's idle pings are not worth a trace. */
-const INSTRUMENTATIONS = {
-  pg: () => new PgInstrumentation({ requireParentSpan: true }),
-  ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
-} satisfies Record<InstrumentationName, () => Instrumentation>;
+/** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
+export const OPERATIONAL_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+const isOperational = (request: IncomingMessage) =>
+  OPERATIONAL_ROUTES.has((request.url ?? '').split('?', 1)[0] ?? '');
+
+/** Our options for the instrumentations that need any; the others run as the package sets them. */
+const INSTRUMENTATION_OPTIONS: InstrumentationConfigMap = {
+  // Library spans only inside a traced call: a pool's idle pings are not worth a trace.
+  '@opentelemetry/instrumentation-pg': { requireParentSpan: true },
+  '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+  '@opentelemetry/instrumentation-http': { ignoreIncomingRequestHook: isOperational },
+};
 
 /** The resource every span carries: the operator's attributes, then the process's own. */
 export function tracingResource(settings: TracingSettings): Resource {
@@ -41,9 +54,25 @@ export function tracingResource(settings: TracingSettings): Resource {
   });
 }
 
-/** The instrumentations `startTracing` registers. */
-export function createInstrumentations(settings: TracingSettings): Instrumentation[] {
-  return (settings.instrumentations ?? ['pg', 'ioredis']).map((name) => INSTRUMENTATIONS[name]());
+/**
+ * The instrumentations `startTracing` registers: those named in `settings.instrumentations`,
+ * from @opentelemetry/auto-instrumentations-node. Each gets an explicit `enabled`, which wins
+ * over the package's own reading of `OTEL_NODE_*_INSTRUMENTATIONS`: the config module has read
+ * them already, with this service's default. Imported here, not at the top: the package loads
+ * all 41 instrumentations, which a process with telemetry off (or a test) need not pay for.
+ */
+export async function createInstrumentations(
+  settings: TracingSettings,
+): Promise<Instrumentation[]> {
+  const { getNodeAutoInstrumentations } = await import('@opentelemetry/auto-instrumentations-node');
+  const enabled = new Set(settings.instrumentations ?? DEFAULT_INSTRUMENTATIONS);
+  const configs = Object.fromEntries(
+    INSTRUMENTATION_NAMES.map((name) => {
+      const key = `@opentelemetry/instrumentation-${name}` as const;
+      return [key, { ...INSTRUMENTATION_OPTIONS[key], enabled: enabled.has(name) }];
+    }),
+  ) as InstrumentationConfigMap; // the keys are the package's: indexing the options checks them
+  return getNodeAutoInstrumentations(configs);
 }
 
 let active: NodeTracerProvider | undefined;
@@ -52,12 +81,12 @@ let active: NodeTracerProvider | undefined;
  * Starts tracing for the process. Built on NodeTracerProvider rather than NodeSDK on purpose:
  * NodeSDK configures exporters from OTEL_* variables behind the config module's back, and
  * installs no tracer at all when nothing is exported, which would drop trace ids from logs.
- * gRPC server spans come from our own interceptor (src/transport/grpc), not from
- * instrumentation-grpc, so each call has exactly one server span. HTTP server spans come from
- * @fastify/otel (registered by the HTTP server), not instrumentation-http: the latter wraps
- * every request, probes included, and halved /healthz throughput in bench:http.
+ * gRPC spans come from our own interceptors (src/transport/grpc, src/shared/grpc) and HTTP
+ * route spans from @fastify/otel (registered by the HTTP server), so neither `grpc` nor `http`
+ * is instrumented by default: instrumentation-http wraps every request, probes included, and
+ * halved /healthz throughput in bench:http. An operator who enables them gets their spans too.
  */
-export function startTracing(settings: TracingSettings): void {
+export async function startTracing(settings: TracingSettings): Promise<void> {
   if (active !== undefined) return;
   const spanProcessors: SpanProcessor[] =
     settings.otlpEndpoint === undefined
@@ -69,7 +98,7 @@ export function startTracing(settings: TracingSettings): void {
     sampler: createSampler(settings.sampler),
   });
   active.register();
-  registerInstrumentations({ instrumentations: createInstrumentations(settings) });
+  registerInstrumentations({ instrumentations: await createInstrumentations(settings) });
 }
 
 /** Flushes buffered spans; called last during shutdown. */

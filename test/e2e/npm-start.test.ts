@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
+import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
+import { grpcClient, unary } from '../support/grpc.js';
+import { startOtlpReceiver } from '../support/otlp-receiver.js';
 import { freePort } from '../support/process.js';
 
 const schemas: string[] = [];
@@ -30,6 +33,7 @@ after(async () => {
 
 interface NpmStart {
   readonly npm: ChildProcess;
+  readonly grpcAddress: string;
   readonly lines: { msg?: string; at: number }[];
   readonly exited: Promise<{ code: number | null; signal: string | null; at: number }>;
   waitForLog(msg: string): Promise<void>;
@@ -38,6 +42,7 @@ interface NpmStart {
 async function npmStart(env: Record<string, string> = {}): Promise<NpmStart> {
   const schema = uniqueName('npmstart');
   schemas.push(schema);
+  const grpcPort = await freePort();
   const npm = spawn('npm', ['start', '--ignore-scripts', '--silent'], {
     // Its own process group, so the test can signal the group as a terminal's Ctrl-C does.
     detached: true,
@@ -47,7 +52,7 @@ async function npmStart(env: Record<string, string> = {}): Promise<NpmStart> {
       HOME: process.env.HOME,
       HOST: '127.0.0.1',
       HTTP_PORT: String(await freePort()),
-      GRPC_PORT: String(await freePort()),
+      GRPC_PORT: String(grpcPort),
       DATABASE_URL: TEST_DATABASE_URL,
       PG_SCHEMA: schema,
       PG_POOL_MAX: '2',
@@ -79,6 +84,7 @@ async function npmStart(env: Record<string, string> = {}): Promise<NpmStart> {
   }));
   return {
     npm,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
     lines,
     exited,
     waitForLog: (msg) =>
@@ -154,5 +160,37 @@ test("npm start exits with the app's exit code", async () => {
     assert.equal(code, 78);
   } finally {
     cleanUp(run);
+  }
+});
+
+test('npm start (dist/, telemetry preloaded) exports the spans of a gRPC call and its queries', async () => {
+  const receiver = await startOtlpReceiver();
+  const run = await npmStart({
+    TELEMETRY_ENABLED: 'true',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+  });
+  try {
+    await run.waitForLog('app started');
+    const auth = grpcClient(run.grpcAddress, AuthService);
+    const credentials = { username: uniqueName('npmstart'), password: 'long enough password' };
+    const registered = await unary(auth, 'register', credentials);
+    auth.close();
+    assert.equal(registered.error, null);
+    run.npm.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+
+    // Stopping flushed the spans: the call's server span, with pg's spans under it.
+    const call = receiver.spans.find((span) => span.name === 'trading.v1.AuthService/Register');
+    assert.ok(call, receiver.spans.map((span) => span.name).join(', '));
+    assert.ok(
+      receiver.spans.some(
+        (span) =>
+          span.scope === '@opentelemetry/instrumentation-pg' && span.parentSpanId === call.spanId,
+      ),
+    );
+  } finally {
+    cleanUp(run);
+    await receiver.close();
   }
 });

@@ -1,7 +1,8 @@
 // The alert rules against a real Prometheus (Debian's `prometheus` package) scraping two real
 // app processes ("pods" a and b of one deployment) on loopback: the shipped rule files with
-// only their `for:` shortened, real conditions provoked (a process killed with its clients
-// migrating to the other, PostgreSQL cut under the survivor, the last process killed), and the
+// only their `for:` shortened, real conditions provoked (an order breaking a database
+// constraint, a process killed with its clients migrating to the other, PostgreSQL cut under
+// the survivor, the last process killed), and the
 // alerts' states and the recording rules' values read from Prometheus's HTTP API.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,21 +12,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from '@grpc/grpc-js';
+import { status, type Client } from '@grpc/grpc-js';
+import pg from 'pg';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
+import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import {
   MarketDataService,
   type SubscribeResponse,
 } from '../../src/gen/trading/v1/market_data_pb.js';
 import { dropRedisKeys, dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
+import { placeRequest } from '../support/order-requests.js';
 import { deploymentEnv, freePort, spawnApp, type AppProcess } from '../support/process.js';
-import { subscribe, type StreamRecorder } from '../support/stream-client.js';
+import { signUp, subscribe, type StreamRecorder } from '../support/stream-client.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const CLIENTS = 40;
 /** The alerts the tests below bring about. */
 const PROVOKED = [
+  'TradingPlatformEngineConstraintViolated',
   'TradingPlatformTargetDown',
   'TradingPlatformStreamReconnectStorm',
   'TradingPlatformCircuitBreakerOpen',
@@ -211,6 +216,47 @@ test('recording rules record the streams of both processes', { skip: !hasPrometh
     [],
   );
 });
+
+test(
+  'a command breaking a database invariant is counted as a bug and the alert fires',
+  { skip: !hasPrometheus },
+  async () => {
+    assert.ok(podA && podB);
+    // An invariant of the platform's own, as a bug of the engine's planning would break one.
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await db.connect();
+    await db.query(
+      `ALTER TABLE "${schema}".orders ADD CONSTRAINT e2e_invariant CHECK (price <> 59000)`,
+    );
+    try {
+      // One of the two processes leads the shard; the other answers UNAVAILABLE.
+      const codes: (number | undefined)[] = [];
+      for (const [i, pod] of [podA, podB].entries()) {
+        const { auth } = await signUp(pod.grpcAddress, `invariant-${i}`);
+        const orders = grpcClient(pod.grpcAddress, OrderService);
+        clients.push(orders);
+        const placed = await unary(
+          orders,
+          'placeOrder',
+          placeRequest(`invariant-${i}`, { price: 59_000n }),
+          auth,
+        );
+        codes.push(placed.error?.code);
+      }
+      assert.ok(codes.includes(status.INTERNAL), `codes ${codes.join(', ')}`);
+
+      const states = await firing({
+        alertname: 'TradingPlatformEngineConstraintViolated',
+        namespace: 'e2e',
+        sqlstate: '23514',
+      });
+      assert.ok(states.has('firing'));
+    } finally {
+      await db.query(`ALTER TABLE "${schema}".orders DROP CONSTRAINT e2e_invariant`);
+      await db.end();
+    }
+  },
+);
 
 test(
   'a killed process: its target goes down and its clients migrate in a storm',

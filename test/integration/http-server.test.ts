@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { after, before, test } from 'node:test';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 
@@ -115,4 +117,18 @@ test('each request is logged once, with its route template and duration', async 
   assert.ok(line);
   assert.equal(line.method, 'GET');
   assert.equal(typeof line.duration_ms, 'number');
+});
+
+test('a connection that has not sent a byte yet does not hold up shutdown', async () => {
+  // Browsers preconnect, and undici opens a spare connection when a fetch is aborted: such a
+  // socket is neither HTTP/1.1 nor HTTP/2 until its first bytes say which.
+  const own = await startTestApp();
+  const silent = createConnection({ host: '127.0.0.1', port: own.httpPort });
+  await once(silent, 'connect');
+  const closed = once(silent, 'close');
+
+  const code = await own.stop();
+
+  assert.equal(code, 0, 'shut down within its deadline, nothing forced');
+  await closed;
 });

@@ -801,7 +801,10 @@ describe('a command the database refuses, in a batch with others', () => {
       assert.match(error.message, new RegExp(`could not be stored \\(SQLSTATE ${sqlState}\\)`));
       assert.ok(error.message.length < 300, 'the refused value is not echoed');
       assert.equal(
-        await metricValue(fresh.registry, 'engine_commands_refused_total', { sqlstate: sqlState }),
+        await metricValue(fresh.registry, 'engine_commands_refused_total', {
+          sqlstate: sqlState,
+          code: 'invalid_argument',
+        }),
         1,
       );
       assert.ok(
@@ -853,6 +856,43 @@ describe('a command the database refuses, in a batch with others', () => {
     const { order } = await fresh.orders.orders.place(alice, limit({ price: 2_000n }));
 
     assert.equal(order.status, 'new');
+  });
+
+  test('a broken constraint the engine should have kept is INTERNAL, counted apart from bad data', async () => {
+    // An invariant of the platform's own (not a CHECK on an input column), as a bug breaks one.
+    await fresh.postgres.query(
+      'ALTER TABLE orders ADD CONSTRAINT test_platform_invariant CHECK (price <> 777)',
+    );
+    try {
+      const bob = await fresh.user();
+      const shard = fresh.orders.shards.get('shard-0');
+      assert.ok(shard !== undefined);
+
+      const refused = await shard.submit(place(bob, 'breaks-invariant', 777)).then(
+        () => assert.fail('the command was committed'),
+        (error: unknown) => error,
+      );
+
+      assert.ok(refused instanceof DomainError, String(refused));
+      assert.equal(refused.code, 'internal');
+      assert.equal(
+        await metricValue(fresh.registry, 'engine_commands_refused_total', {
+          sqlstate: '23514',
+          code: 'internal',
+        }),
+        1,
+      );
+      assert.ok(
+        capture.lines.some(
+          (line) =>
+            line.msg === 'engine command refused by the database; failed alone' &&
+            line.level === 50,
+        ),
+        'logged as an error',
+      );
+    } finally {
+      await fresh.postgres.query('ALTER TABLE orders DROP CONSTRAINT test_platform_invariant');
+    }
   });
 });
 

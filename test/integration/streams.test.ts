@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type Client, type Metadata } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
@@ -10,6 +11,7 @@ import {
 import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { SessionService, type OpenStreamResponse } from '../../src/gen/trading/v1/session_pb.js';
+import { ReconnectReason } from '../../src/gen/trading/v1/stream_pb.js';
 import {
   dropRedisKeys,
   sample,
@@ -146,15 +148,21 @@ describe('market data and private streams over gRPC, across pods', () => {
 
     const market2 = client(pod2, MarketDataService);
     const session2 = client(pod2, SessionService);
+    // As the SDK does after a Reconnect: says why it is back.
     const second = subscribe<SubscribeResponse>(market2, 'subscribe', {
       symbols: ['BTC-USD'],
       sessionId: first.messages[0]?.sessionId,
       positions: first.positions(),
+      reconnectReason: ReconnectReason.DRAIN,
     });
     const own2 = subscribe<OpenStreamResponse>(
       session2,
       'openStream',
-      { sessionId: own.messages[0]?.sessionId, positions: own.positions() },
+      {
+        sessionId: own.messages[0]?.sessionId,
+        positions: own.positions(),
+        reconnectReason: ReconnectReason.DRAIN,
+      },
       trader.auth,
     );
     const ownHead = await head(own.messages[0]?.stream ?? '');
@@ -188,6 +196,7 @@ describe('market data and private streams over gRPC, across pods', () => {
     const metrics = await pod2.registry.metrics();
     assert.equal(sample(metrics, 'session_migrations_total', { result: 'migrated' }), 2);
     assert.equal(sample(metrics, 'stream_resume_total', { result: 'replayed' }), 3);
+    assert.equal(sample(metrics, 'stream_reconnects_total', { reason: 'drain' }), 2);
     second.call.cancel();
     own2.call.cancel();
   });
@@ -196,10 +205,18 @@ describe('market data and private streams over gRPC, across pods', () => {
     const { auth } = await signUp(engine.grpcAddress, 'history-trimmer');
     await place(auth, Side.BUY, 62_000n);
     await place(auth, Side.BUY, 62_001n);
+    // The relay publishes after the engine commits: trim only once the log holds the head.
+    const bookHead = await head(BOOK);
     const redis = new Redis(TEST_REDIS_URL);
     const key = `${engine.config.redis.keyPrefix}stream:${BOOK}`;
-    const [[lastId] = []] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
-    await redis.xtrim(key, 'MINID', lastId ?? '0');
+    const lastId = `${bookHead}-0`;
+    const tail = async () => (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0];
+    const deadline = Date.now() + 10_000;
+    while ((await tail()) !== lastId) {
+      assert.ok(Date.now() < deadline, `the log never reached ${lastId}`);
+      await sleep(10);
+    }
+    await redis.xtrim(key, 'MINID', lastId);
     redis.disconnect();
     const market = client(pod2, MarketDataService);
     const epoch = (
@@ -216,7 +233,7 @@ describe('market data and private streams over gRPC, across pods', () => {
     const [start] = stream.of(BOOK);
     assert.equal(start?.recovered, false);
     assert.equal(start.event.case, 'snapshot');
-    assert.equal(start.seq, BigInt(Number(lastId?.split('-')[0])));
+    assert.equal(start.seq, bookHead);
   });
 
   test("an order's balance change reaches its owner's private stream after its execution report", async () => {

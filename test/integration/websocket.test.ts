@@ -5,6 +5,7 @@ import type { Client, Metadata } from '@grpc/grpc-js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
+import { ReconnectReason } from '../../src/gen/trading/v1/stream_pb.js';
 import {
   dropRedisKeys,
   sample,
@@ -167,6 +168,7 @@ describe('streams over WebSocket, across pods', () => {
     await place(trader.auth, Side.SELL, 63_000n);
 
     const second = await connect(pod2);
+    // The market resume says why it is back, as the SDK does; the private one does not.
     second.send({
       frame: {
         case: 'subscribe',
@@ -174,6 +176,7 @@ describe('streams over WebSocket, across pods', () => {
           symbols: ['BTC-USD'],
           sessionId: first.market()[0]?.sessionId ?? '',
           positions: WsClient.positions(first.market()),
+          reconnectReason: ReconnectReason.DRAIN,
         },
       },
     });
@@ -195,6 +198,11 @@ describe('streams over WebSocket, across pods', () => {
     const bookHead = await head(BOOK);
     await second.until(() => second.market(BOOK).at(-1)?.seq === bookHead, 'the missed deltas');
     await second.until(() => second.market(TRADES).length > 0, 'the trades start');
+    // A first subscription (no session id) is no reconnect.
+    const newcomer = await connect(pod2);
+    newcomer.send({ frame: { case: 'subscribe', value: { symbols: ['BTC-USD'] } } });
+    await newcomer.until(() => newcomer.market(BOOK).length > 0, "the newcomer's snapshot");
+    newcomer.close();
 
     assert.equal(closed.code, 1001);
     assert.ok(
@@ -228,6 +236,13 @@ describe('streams over WebSocket, across pods', () => {
     const metrics = await pod2.registry.metrics();
     assert.equal(sample(metrics, 'session_migrations_total', { result: 'migrated' }), 2);
     assert.equal(sample(metrics, 'stream_resume_total', { result: 'replayed' }), 3);
+    assert.equal(sample(metrics, 'stream_reconnects_total', { reason: 'drain' }), 1);
+    assert.equal(sample(metrics, 'stream_reconnects_total', { reason: 'unspecified' }), 1);
+    const reconnects = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('stream_reconnects_total{'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    assert.equal(reconnects, 2, 'the newcomer is not counted');
     second.close();
   });
 

@@ -1,3 +1,4 @@
+import { ConnectError } from '@connectrpc/connect';
 import { Metadata, type Client, type ClientReadableStream } from '@grpc/grpc-js';
 import pg from 'pg';
 import { bookChecksum, type LevelView } from '../../src/engine/index.js';
@@ -8,33 +9,33 @@ import { grpcClient, unary } from './grpc.js';
 
 type StreamMessage = SubscribeResponse | OpenStreamResponse;
 
-/** Everything a server stream sent, and how it ended. */
-export class StreamRecorder<T extends StreamMessage> {
+/** Everything a server stream sent, and how it ended, whichever client library read it. */
+abstract class RecordedStream<T extends StreamMessage, E extends Error & { code?: number }> {
   /** Messages of the streams, in arrival order. */
   readonly messages: T[] = [];
   /** `Reconnect` messages (they belong to no stream), with when they arrived. */
   readonly reconnects: { delayMs: number; reason: string; at: number }[] = [];
-  error: (Error & { code?: number; metadata?: Metadata }) | undefined;
+  error: E | undefined;
   endedAt: number | undefined;
   ended = false;
 
-  constructor(readonly call: ClientReadableStream<T>) {
-    call.on('data', (message: T) => {
-      if (message.event.case === 'reconnect') {
-        const { delayMs, reason } = message.event.value;
-        this.reconnects.push({ delayMs, reason, at: performance.now() });
-      } else {
-        this.messages.push(message);
-      }
-    });
-    call.on('error', (error: Error & { code?: number; metadata?: Metadata }) => {
-      this.error = error;
-      this.endedAt ??= performance.now();
-    });
-    call.on('end', () => {
-      this.ended = true;
-      this.endedAt ??= performance.now();
-    });
+  protected receive(message: T): void {
+    if (message.event.case === 'reconnect') {
+      const { delayMs, reason } = message.event.value;
+      this.reconnects.push({ delayMs, reason, at: performance.now() });
+    } else {
+      this.messages.push(message);
+    }
+  }
+
+  protected fail(error: E): void {
+    this.error = error;
+    this.endedAt ??= performance.now();
+  }
+
+  protected finish(): void {
+    this.ended = true;
+    this.endedAt ??= performance.now();
   }
 
   of(stream: string): T[] {
@@ -44,16 +45,114 @@ export class StreamRecorder<T extends StreamMessage> {
   /** The last (epoch, seq) seen of each stream: what a client sends back to resume. */
   positions(): { stream: string; epoch: bigint; seq: bigint }[] {
     const last = new Map<string, T>();
-    for (const message of this.messages) last.set(message.stream, message);
+    for (const message of this.messages) {
+      if (message.stream !== '') last.set(message.stream, message);
+    }
     return [...last.values()].map((m) => ({ stream: m.stream, epoch: m.epoch, seq: m.seq }));
   }
 
-  async until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (this.error !== undefined) throw this.error;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+  /** Waits for `condition`; fails at once if the stream failed first. */
+  until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    return until(
+      () => {
+        if (condition()) return true;
+        if (this.error !== undefined) throw this.error;
+        return false;
+      },
+      what,
+      timeoutMs,
+    );
+  }
+}
+
+/** Polls `condition` until it holds (for what a test cannot await), failing after `timeoutMs`. */
+export async function until(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A server stream read with grpc-js. */
+export class StreamRecorder<T extends StreamMessage> extends RecordedStream<
+  T,
+  Error & { code?: number; metadata?: Metadata }
+> {
+  constructor(readonly call: ClientReadableStream<T>) {
+    super();
+    call.on('data', (message: T) => {
+      this.receive(message);
+    });
+    call.on('error', (error: Error & { code?: number; metadata?: Metadata }) => {
+      this.fail(error);
+    });
+    call.on('end', () => {
+      this.finish();
+    });
+  }
+}
+
+/**
+ * A server stream read with a Connect client, over any transport (gRPC, gRPC-Web, Connect, or
+ * the SDK's WebSocket); `cancel` aborts the call.
+ */
+export class ConnectStreamRecorder<T extends StreamMessage> extends RecordedStream<
+  T,
+  ConnectError
+> {
+  readonly openedAt = performance.now();
+  readonly #abort = new AbortController();
+
+  constructor(open: (signal: AbortSignal) => AsyncIterable<T>) {
+    super();
+    void this.#read(open(this.#abort.signal));
+  }
+
+  cancel(): void {
+    this.#abort.abort();
+  }
+
+  async #read(messages: AsyncIterable<T>): Promise<void> {
+    try {
+      for await (const message of messages) this.receive(message);
+      this.finish();
+    } catch (error) {
+      this.fail(ConnectError.from(error));
+    }
+  }
+}
+
+/**
+ * A server stream that another reader consumes (a client under test): `tap` records the
+ * messages as they pass through, and how the stream ended, failed, or was left by its reader.
+ */
+export class TappedStream<T extends StreamMessage> extends RecordedStream<T, ConnectError> {
+  readonly openedAt = performance.now();
+
+  /** Records a call that failed before it had a response. */
+  refused(error: unknown): void {
+    this.fail(ConnectError.from(error));
+  }
+
+  /** The messages of the stream, recorded; `M` is `T` as the generic Transport types it. */
+  async *tap<M>(messages: AsyncIterable<M>): AsyncGenerator<M> {
+    try {
+      for await (const message of messages) {
+        this.receive(message as unknown as T);
+        yield message;
+      }
+      this.finish();
+    } catch (error) {
+      this.fail(ConnectError.from(error));
+      throw error;
+    } finally {
+      // The reader stopped reading (it moved on): the stream is over for it.
+      if (this.endedAt === undefined) this.finish();
     }
   }
 }
@@ -117,6 +216,9 @@ export class ClientBook {
   }
 }
 
+/** The password `signUp` gives every user. */
+export const SIGN_UP_PASSWORD = 'correct horse battery staple';
+
 /** Registers and logs in a user; resolves to its id and bearer metadata. */
 export async function signUp(
   address: string,
@@ -124,7 +226,7 @@ export async function signUp(
 ): Promise<{ userId: string; auth: Metadata }> {
   const client = grpcClient(address, AuthService);
   try {
-    const credentials = { username, password: 'correct horse battery staple' };
+    const credentials = { username, password: SIGN_UP_PASSWORD };
     await unary(client, 'register', credentials);
     const login = await unary<{ userId: string; tokens: { accessToken: string } }>(
       client,

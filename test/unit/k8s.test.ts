@@ -616,6 +616,12 @@ test('eks: /ws and the gRPC-Web/Connect stream services go to the stream role, b
   const grace =
     (podSpec(streamWorkload('k8s/overlays/eks')).terminationGracePeriodSeconds ?? 0) * 1000;
   assert.ok(delay * 1000 >= window && delay * 1000 <= grace, `deregistration delay ${delay}s`);
+
+  // A gRPC-Web client's unary Pong must reach the pod that holds its stream.
+  assert.match(
+    service?.metadata.annotations?.['alb.ingress.kubernetes.io/target-group-attributes'] ?? '',
+    /stickiness\.enabled=true,stickiness\.type=lb_cookie/,
+  );
 });
 
 test('docs/deploy-eks.md states the CloudFront origin timeouts against the ALB and heartbeats', () => {

@@ -1,8 +1,9 @@
 // The standard OTEL_* variables an operator expects: service name, resource attributes and
 // which library instrumentations run.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { ConfigError, INSTRUMENTATION_NAMES, loadConfig } from '../../src/config/index.js';
 import { createInstrumentations, tracingResource } from '../../src/telemetry/tracing.js';
 
 const settings = (env: Record<string, string>) => {
@@ -47,24 +48,88 @@ test('a malformed OTEL_RESOURCE_ATTRIBUTES is a configuration error', () => {
   assert.throws(() => loadConfig({ OTEL_RESOURCE_ATTRIBUTES: 'a=%E0%A4%A' }), ConfigError);
 });
 
-test('instrumentations: pg and ioredis by default, enabled minus disabled', () => {
-  const names = (env: Record<string, string>) =>
-    createInstrumentations(settings(env)).map((i) => i.instrumentationName);
-  assert.deepEqual(names({}), [
+/** The instrumentations made for `env`, disabled again: enabled, each hooks its module loads. */
+async function instrumentationNames(env: Record<string, string>): Promise<string[]> {
+  const instrumentations = await createInstrumentations(settings(env));
+  for (const instrumentation of instrumentations) instrumentation.disable();
+  return instrumentations.map((i) => i.instrumentationName);
+}
+
+test('instrumentations: pg and ioredis unless OTEL_NODE_ENABLED_INSTRUMENTATIONS says otherwise', async () => {
+  assert.deepEqual(await instrumentationNames({}), [
+    '@opentelemetry/instrumentation-ioredis',
     '@opentelemetry/instrumentation-pg',
-    '@opentelemetry/instrumentation-ioredis',
   ]);
-  assert.deepEqual(names({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'ioredis' }), [
-    '@opentelemetry/instrumentation-ioredis',
-  ]);
+  // Empty is unset, as @opentelemetry/auto-instrumentations-node reads it.
+  assert.deepEqual(
+    loadConfig({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: '' }).telemetry.instrumentations,
+    ['pg', 'ioredis'],
+  );
+  assert.deepEqual(
+    await instrumentationNames({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: ' dns,http ' }),
+    ['@opentelemetry/instrumentation-dns', '@opentelemetry/instrumentation-http'],
+  );
+});
+
+test('OTEL_NODE_DISABLED_INSTRUMENTATIONS is removed from the enabled list (or the default)', () => {
+  const names = (env: Record<string, string>) => loadConfig(env).telemetry.instrumentations;
+  assert.deepEqual(names({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg' }), ['ioredis']);
   assert.deepEqual(names({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg, ioredis' }), []);
+  assert.deepEqual(
+    names({
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pg,net',
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'net,ioredis',
+    }),
+    ['http', 'pg'],
+  );
 });
 
 test('an unknown instrumentation name is a configuration error naming the known ones', () => {
   assert.throws(
-    () => loadConfig({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,mysql' }),
+    () => loadConfig({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,prisma' }),
     (error: unknown) =>
       error instanceof ConfigError &&
-      /unknown instrumentation "mysql".*pg, ioredis/.test(error.message),
+      /OTEL_NODE_ENABLED_INSTRUMENTATIONS="pg,prisma": unknown instrumentation "prisma"; expected names from amqplib, .*pg, .*winston/.test(
+        error.message,
+      ),
   );
+  assert.throws(
+    () => loadConfig({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: '@opentelemetry/instrumentation-pg' }),
+    ConfigError,
+  );
+});
+
+test('the names accepted are exactly those of @opentelemetry/auto-instrumentations-node', async () => {
+  // Every instrumentation the package has, each enabled, then disabled again: enabling one
+  // hooks its module loads, which this process must not keep.
+  const { getNodeAutoInstrumentations } = await import('@opentelemetry/auto-instrumentations-node');
+  const all = getNodeAutoInstrumentations(
+    Object.fromEntries(
+      INSTRUMENTATION_NAMES.map((name) => [
+        `@opentelemetry/instrumentation-${name}`,
+        { enabled: true },
+      ]),
+    ),
+  );
+  for (const instrumentation of all) instrumentation.disable();
+  const prefix = '@opentelemetry/instrumentation-';
+  assert.deepEqual(
+    all.map((i) => i.instrumentationName.slice(prefix.length)).sort(),
+    [...INSTRUMENTATION_NAMES].sort(),
+  );
+});
+
+test('one copy of each OpenTelemetry package: ours pinned to the versions sdk-node pins', () => {
+  // auto-instrumentations-node's sdk-node pins its SDK release exactly; a direct dependency a
+  // patch apart makes npm nest a second copy of the SDK under each of its exporters.
+  const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  const nested = Object.keys(lock.packages).filter(
+    (path) =>
+      /node_modules\/.+\/node_modules\/@opentelemetry\//.test(path) &&
+      // @fastify/otel asks for instrumentation ^0.222, which 0.223 does not satisfy.
+      !path.startsWith('node_modules/@fastify/otel/'),
+  );
+  assert.deepEqual(nested, []);
 });

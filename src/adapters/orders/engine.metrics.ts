@@ -53,8 +53,8 @@ export function engineMetrics(registry: Registry) {
     }),
     refused: counter(registry, {
       name: 'engine_commands_refused_total',
-      help: 'Commands the database refused when run alone, failed by themselves (INVALID_ARGUMENT for data it cannot store, INTERNAL for a broken constraint), by SQLSTATE.',
-      labelNames: ['shard', 'sqlstate'] as const,
+      help: 'Commands the database refused when run alone, failed by themselves, by SQLSTATE and the code they were answered with (invalid_argument: data it cannot store; internal: a broken constraint, a bug).',
+      labelNames: ['shard', 'sqlstate', 'code'] as const,
     }),
     epoch: gauge(registry, {
       name: 'engine_epoch',

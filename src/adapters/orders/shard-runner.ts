@@ -416,7 +416,9 @@ export class ShardRunner {
   }
 
   #refuse(item: Pending, refusal: Refusal, error: unknown): void {
-    this.#metrics.refused.inc({ shard: this.shard, sqlstate: refusal.sqlState });
+    const answer = refusedCommandError(refusal, error);
+    // `code` tells the caller's bad data (invalid_argument) from a bug (internal): alerts split on it.
+    this.#metrics.refused.inc({ shard: this.shard, sqlstate: refusal.sqlState, code: answer.code });
     // Bad input is the caller's; a broken constraint is a bug of the platform's.
     this.#log[refusal.kind === 'bad-input' ? 'warn' : 'error'](
       {
@@ -429,7 +431,7 @@ export class ShardRunner {
       'engine command refused by the database; failed alone',
     );
     this.#observe(item);
-    item.reject(refusedCommandError(refusal, error));
+    item.reject(answer);
   }
 
   /** Rebuilds every book of the shard from committed state. */

@@ -19,7 +19,7 @@ import {
 import type { StreamDrain } from './stream-drain.js';
 import { parseStreamName } from './stream-names.js';
 import type { StreamSnapshot } from './stream-snapshot.js';
-import type { StreamMetrics } from './stream.metrics.js';
+import type { ReconnectReason, StreamMetrics } from './stream.metrics.js';
 import {
   StreamSubscription,
   type Snapshot,
@@ -63,6 +63,8 @@ export interface OpenRequest {
   readonly positions: readonly StreamPosition[];
   /** From an earlier open; empty for a new session. */
   readonly sessionId: string;
+  /** Why the client reconnects, as it says; counted when it sends a session id. */
+  readonly reconnectReason?: ReconnectReason;
   /** The authenticated caller; undefined on public market data. */
   readonly userId: number | undefined;
   /** When the caller's access token expires (ms since the epoch); private streams end then unless renewed. */
@@ -140,6 +142,14 @@ export class StreamGateway {
 
   async open(request: OpenRequest): Promise<OpenStreams> {
     const { metrics, pod, connections } = this.#deps;
+    // Counted before anything can refuse it: a reconnect storm shows even while resumes fail.
+    const reconnectReason =
+      request.sessionId === '' ? undefined : (request.reconnectReason ?? 'unspecified');
+    if (reconnectReason !== undefined) {
+      metrics.reconnects.inc({ reason: reconnectReason });
+      // On the transport's span of the call (gRPC, Connect, a /ws frame), which this runs in.
+      trace.getActiveSpan()?.setAttribute('stream.reconnect_reason', reconnectReason);
+    }
     this.authorize(request.streams, request.positions, request.userId);
     const sessionId = await this.#session(request);
     const connection = new StreamConnection({
@@ -189,7 +199,12 @@ export class StreamGateway {
           });
     const openedAt = this.#deps.now();
     this.#log.info(
-      { session_id: sessionId, streams: request.streams, transport: request.transport },
+      {
+        session_id: sessionId,
+        streams: request.streams,
+        transport: request.transport,
+        ...(reconnectReason === undefined ? {} : { reconnect_reason: reconnectReason }),
+      },
       'stream opened',
     );
     const log = this.#log;

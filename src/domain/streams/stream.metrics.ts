@@ -3,6 +3,22 @@ import { counter, gauge, histogram, type Registry } from '../../telemetry/index.
 export type ResumeResult = 'replayed' | 'snapshot' | 'rejected';
 export type MigrationResult = 'migrated' | 'unknown';
 
+/**
+ * Why a client reconnected, as it says (the `reason` label of `stream_reconnects_total`; the
+ * wire's `ReconnectReason`, proto/trading/v1/stream.proto). `unspecified`: it did not say.
+ */
+export const RECONNECT_REASONS = [
+  'unspecified',
+  'drain',
+  'network',
+  'slow_consumer',
+  'token',
+  'error',
+  'resync',
+  'transport_fallback',
+] as const;
+export type ReconnectReason = (typeof RECONNECT_REASONS)[number];
+
 /** The stream gateway's metrics, named as in docs/metrics.md, the metrics contract. */
 export function streamMetrics(registry: Registry) {
   const resumes = counter(registry, {
@@ -85,6 +101,11 @@ export function streamMetrics(registry: Registry) {
     name: 'stream_idle_disconnects_total',
     help: 'Streams closed because their client answered no heartbeat for the idle timeout.',
   });
+  const reconnects = counter(registry, {
+    name: 'stream_reconnects_total',
+    help: 'Stream calls (a WebSocket subscribe or open_stream frame) reopened with a session id, by the reason the client gives: drain, network, slow_consumer, token, error, resync, transport_fallback, unspecified.',
+    labelNames: ['reason'] as const,
+  });
   const pongs = counter(registry, {
     name: 'stream_pongs_total',
     help: 'Pongs received, by result: accepted, late (not the heartbeat in flight), unknown_session (no stream of that session on this pod).',
@@ -94,6 +115,7 @@ export function streamMetrics(registry: Registry) {
   for (const reason of ['quality', 'queue'] as const) conflated.inc({ reason }, 0);
   for (const result of ['accepted', 'late', 'unknown_session'] as const) pongs.inc({ result }, 0);
   idleDisconnects.inc(0);
+  for (const reason of RECONNECT_REASONS) reconnects.inc({ reason }, 0);
   for (const result of ['migrated', 'unknown'] as const) migrations.inc({ result }, 0);
   for (const kind of ['book', 'trades', 'orders'] as const) sent.inc({ kind }, 0);
   slowConsumers.inc(0);
@@ -115,6 +137,7 @@ export function streamMetrics(registry: Registry) {
     qualityChanges,
     conflated,
     idleDisconnects,
+    reconnects,
     pongs,
   };
 }

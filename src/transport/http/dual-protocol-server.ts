@@ -68,11 +68,18 @@ export function dualProtocolServer(
   track(h2);
   const [h1Connection] = h1.listeners('connection') as ((socket: Socket) => void)[];
   if (h1Connection === undefined) throw new Error('node:http server has no connection listener');
+  // Connections that have sent nothing yet belong to neither server, so neither would close
+  // them: a browser's preconnect (or undici's spare connection after an aborted fetch) would
+  // hold up close() until the client gave up or the request timeout passed.
+  const undecided = new Set<Socket>();
   h1.removeAllListeners('connection');
   h1.on('connection', (socket: Socket) => {
+    undecided.add(socket);
+    socket.once('close', () => undecided.delete(socket));
     // The HTTP/1.1 server's own timeouts start only once it has the socket.
     socket.setTimeout(limits.requestTimeoutMs, () => socket.destroy());
     socket.once('data', (first: Buffer) => {
+      undecided.delete(socket);
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(first);
@@ -87,6 +94,15 @@ export function dualProtocolServer(
     });
   });
   h1.once('close', closeHttp2Sessions);
-  const server: http.Server & ClosesSessions = Object.assign(h1, { closeHttp2Sessions });
+  // Called by Fastify and by close(): a connection with no request yet is idle too.
+  const closeH1IdleConnections = h1.closeIdleConnections.bind(h1);
+  const closeIdleConnections = () => {
+    for (const socket of undecided) socket.destroy();
+    closeH1IdleConnections();
+  };
+  const server: http.Server & ClosesSessions = Object.assign(h1, {
+    closeHttp2Sessions,
+    closeIdleConnections,
+  });
   return server;
 }

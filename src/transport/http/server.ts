@@ -12,7 +12,13 @@ import {
   type onSendHookHandler,
 } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
-import { histogram, LATENCY_BUCKETS, type Logger, type Registry } from '../../telemetry/index.js';
+import {
+  histogram,
+  LATENCY_BUCKETS,
+  OPERATIONAL_ROUTES,
+  type Logger,
+  type Registry,
+} from '../../telemetry/index.js';
 import type { Principal } from '../../domain/auth/access-tokens.js';
 import { boundedMessage } from '../../domain/errors.js';
 import type { CertificateFiles } from '../../shared/tls/certificate-files.js';
@@ -50,9 +56,6 @@ export interface HttpServerOptions {
   /** Serves the stream protocol at `/ws` (stream and all roles). */
   readonly websocket?: WebSocketOptions;
 }
-
-/** Probes and scrapes: frequent and uninteresting, so logged at debug and never traced. */
-const OPERATIONAL_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const { logger } = options;

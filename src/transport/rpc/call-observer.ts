@@ -109,7 +109,7 @@ const SERVER_FAULTS: ReadonlySet<number> = new Set([
   Code.DataLoss,
 ]);
 
-function isServerFault(code: number): boolean {
+export function isServerFault(code: number): boolean {
   return SERVER_FAULTS.has(code);
 }
 

@@ -8,6 +8,7 @@ import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/m
 import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import { privateMessage, subscribeMessage } from './stream-messages.js';
 import { positionsOf } from './stream-positions.js';
+import { reconnectReasonOf } from './reconnect-reason.js';
 
 export interface StreamCallsDeps {
   readonly gateway: StreamGateway;
@@ -131,6 +132,7 @@ export class StreamCalls {
       streams,
       positions: positionsOf(request.positions),
       sessionId: request.sessionId,
+      reconnectReason: reconnectReasonOf(request.reconnectReason),
       userId: undefined,
     });
     const message = (delivery: GatewayDelivery) => subscribeMessage(delivery, opened);
@@ -173,6 +175,7 @@ export class StreamCalls {
         streams,
         positions: positionsOf(request.positions),
         sessionId: request.sessionId,
+        reconnectReason: reconnectReasonOf(request.reconnectReason),
         userId,
         tokenExpiresAtMs: owner.tokenExpiresAtMs,
       });

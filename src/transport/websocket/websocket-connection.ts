@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { context as otelContext, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { RawData, WebSocket } from 'ws';
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
@@ -24,6 +25,7 @@ import {
   type CloseName,
 } from './close-codes.js';
 import { FrameBudget } from './frame-budget.js';
+import { frameTraceContext, startFrameSpan, type FrameSpan } from './frame-tracing.js';
 import { SharedMarketFrames, sessionIdField } from './shared-market-frames.js';
 import type { WebSocketMetrics } from './websocket.metrics.js';
 
@@ -91,6 +93,8 @@ export class WebSocketConnection {
   #chain: Promise<void> = Promise.resolve();
   #closing: { name: CloseName; reason: string } | undefined;
   #finished = false;
+  /** The upgrade request's trace context: frames without their own traceparent join it. */
+  #traceContext: Context = ROOT_CONTEXT;
 
   constructor(
     socket: FrameSocket,
@@ -104,8 +108,12 @@ export class WebSocketConnection {
     this.#budget = new FrameBudget(deps.frames, deps.now);
   }
 
-  /** Starts serving; `bearer` is the token of an `Authorization` header on the upgrade. */
-  start(bearer: string | undefined): void {
+  /**
+   * Starts serving; `bearer` is the token of an `Authorization` header on the upgrade, and
+   * `traceContext` the trace its `traceparent` header names.
+   */
+  start(bearer: string | undefined, traceContext: Context = ROOT_CONTEXT): void {
+    this.#traceContext = traceContext;
     this.#log.info({ authenticated: bearer !== undefined }, 'websocket connected');
     this.#socket.on('message', (data, isBinary) => {
       this.#onMessage(data, isBinary);
@@ -172,10 +180,18 @@ export class WebSocketConnection {
     const body = frame.frame;
     switch (body.case) {
       case 'subscribe':
-        this.#subscribe(requestId, body.value);
+        this.#subscribe(
+          requestId,
+          body.value,
+          startFrameSpan(frameTraceContext(frame, this.#traceContext), 'subscribe', requestId),
+        );
         return;
       case 'openStream':
-        this.#openStream(requestId, body.value);
+        this.#openStream(
+          requestId,
+          body.value,
+          startFrameSpan(frameTraceContext(frame, this.#traceContext), 'open_stream', requestId),
+        );
         return;
       case 'unsubscribe':
         await this.#unsubscribe(requestId, body.value);
@@ -194,21 +210,24 @@ export class WebSocketConnection {
     }
   }
 
-  #subscribe(requestId: number, request: SubscribeRequest): void {
-    const streams = this.#refusing(requestId, () =>
-      this.#deps.calls.marketStreams(request.symbols),
+  #subscribe(requestId: number, request: SubscribeRequest, span: FrameSpan): void {
+    const streams = this.#refusing(
+      requestId,
+      () => this.#deps.calls.marketStreams(request.symbols),
+      span,
     );
-    if (streams === undefined || !this.#admits(requestId, streams)) return;
+    if (streams === undefined || !this.#admits(requestId, streams, span)) return;
     this.#run(
       requestId,
       streams,
       (call) => this.#deps.calls.subscribe(request, call),
       (message) => ({ case: 'market', value: message }),
       true,
+      span,
     );
   }
 
-  #openStream(requestId: number, request: OpenStreamRequest): void {
+  #openStream(requestId: number, request: OpenStreamRequest, span: FrameSpan): void {
     const principal = this.#auth?.verified.principal;
     if (principal === undefined) {
       this.#refuse(
@@ -217,6 +236,7 @@ export class WebSocketConnection {
           'unauthenticated',
           'open_stream needs an access token: send an authenticate frame first (or "authorization: Bearer <token>" on the upgrade)',
         ),
+        span,
       );
       return;
     }
@@ -225,18 +245,20 @@ export class WebSocketConnection {
       authSessionId: principal.sessionId,
       tokenExpiresAtMs: this.#auth?.verified.expiresAtMs ?? 0,
     };
-    if (!this.#admits(requestId, [userStream(owner.userId)])) return;
+    if (!this.#admits(requestId, [userStream(owner.userId)], span)) return;
     this.#run(
       requestId,
       [userStream(owner.userId)],
       (call) => this.#deps.calls.openPrivate(request, owner, call),
       (message) => ({ case: 'user', value: message }),
       false,
+      span,
     );
   }
 
   /** Refuses streams already open here, or past WS_MAX_SUBSCRIPTIONS for the connection. */
-  #admits(requestId: number, streams: readonly string[]): boolean {
+  #admits(requestId: number, streams: readonly string[], span: FrameSpan): boolean {
+    span.streams(streams);
     const open = streams.filter((stream) => this.#streams.has(stream));
     if (open.length > 0) {
       this.#refuse(
@@ -245,6 +267,7 @@ export class WebSocketConnection {
           'failed_precondition',
           `already open on this connection: ${open.join(', ')}; unsubscribe first`,
         ),
+        span,
       );
       return false;
     }
@@ -257,6 +280,7 @@ export class WebSocketConnection {
           'resource_exhausted',
           `${total} streams on one connection; at most ${max}: unsubscribe or open another connection`,
         ),
+        span,
       );
       return false;
     }
@@ -267,7 +291,8 @@ export class WebSocketConnection {
    * Opens streams and writes their messages; not awaited, so a slow open (a snapshot being
    * read) holds back no other frame. A refusal answers with an error frame; a stream failing
    * later closes the connection (the client resumes from its positions). Market stream
-   * entries (`shared`) are written from the encoding every subscriber shares.
+   * entries (`shared`) are written from the encoding every subscriber shares. The open runs in
+   * the frame's span, so the gateway's spans and log lines join the client's trace.
    */
   #run<T extends StreamResponse>(
     requestId: number,
@@ -275,6 +300,7 @@ export class WebSocketConnection {
     open: (call: StreamCall) => Promise<OpenedCall<T>>,
     frame: (message: T) => FrameCase,
     shared: boolean,
+    span: FrameSpan,
   ): void {
     const entry: Open = {
       controller: new AbortController(),
@@ -288,9 +314,10 @@ export class WebSocketConnection {
       signal: entry.controller.signal,
       countedByTransport: true,
     };
-    void (async () => {
+    void otelContext.with(span.context, async () => {
       try {
         const opened = await open(call);
+        span.opened(opened.sessionId);
         entry.opened = opened;
         if (entry.stopped.size > 0) opened.close([...entry.stopped]);
         const sessionField = sessionIdField(opened.sessionId);
@@ -308,7 +335,11 @@ export class WebSocketConnection {
           if (!this.#write(bytes)) await this.#drained(bytes);
         }
       } catch (error) {
-        if (entry.controller.signal.aborted || this.#closing !== undefined) return;
+        if (entry.controller.signal.aborted || this.#closing !== undefined) {
+          span.cancelled();
+          return;
+        }
+        span.failed(error);
         if (entry.opened === undefined && isDomainError(error)) {
           this.#refuse(requestId, error);
           return;
@@ -323,7 +354,7 @@ export class WebSocketConnection {
           if (this.#streams.get(stream) === entry) this.#streams.delete(stream);
         }
       }
-    })();
+    });
   }
 
   /** A pong goes to the open whose heartbeat it answers; an unknown id is dropped. */
@@ -428,12 +459,12 @@ export class WebSocketConnection {
   }
 
   /** Runs `step`; a domain error becomes an error frame and undefined. */
-  #refusing<T>(requestId: number, step: () => T): T | undefined {
+  #refusing<T>(requestId: number, step: () => T, span: FrameSpan): T | undefined {
     try {
       return step();
     } catch (error) {
       if (!isDomainError(error)) throw error;
-      this.#refuse(requestId, error);
+      this.#refuse(requestId, error, span);
       return undefined;
     }
   }
@@ -450,7 +481,8 @@ export class WebSocketConnection {
     }
   }
 
-  #refuse(requestId: number, error: DomainError): void {
+  #refuse(requestId: number, error: DomainError, span?: FrameSpan): void {
+    span?.failed(error);
     this.#deps.metrics.errorFrames.inc({ code: error.code });
     this.#log.info(
       { request_id: requestId, code: error.code, err_msg: error.message },

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { bearerToken } from '../../domain/auth/access-tokens.js';
 import { isDomainError } from '../../domain/errors.js';
 import { CLOSE_CODES, closeReasonText } from './close-codes.js';
+import { upgradeTraceContext } from './frame-tracing.js';
 import { WebSocketConnection, type ConnectionDeps } from './websocket-connection.js';
 import type { WebSocketConnections } from './websocket-connections.js';
 
@@ -18,7 +19,8 @@ export const WEBSOCKET_PATH = '/ws';
 /**
  * `/ws`: the stream protocol over WebSocket, binary protobuf frames (docs/protocol.md). The
  * `Authorization` header of the upgrade is optional: market data is public, and a browser,
- * which cannot set it, sends an authenticate frame instead.
+ * which cannot set it, sends an authenticate frame instead. Likewise `traceparent`: on the
+ * upgrade, or in each subscribe and open_stream frame.
  */
 export async function registerWebSocket(
   app: FastifyInstance,
@@ -66,6 +68,6 @@ export async function registerWebSocket(
     socket.on('close', () => {
       connections.delete(connection);
     });
-    connection.start(bearer);
+    connection.start(bearer, upgradeTraceContext(request.headers));
   });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { ConnectionQuality } from '../../../src/gen/trading/v1/stream_pb.js';
+import { ConnectionQuality, ReconnectReason } from '../../../src/gen/trading/v1/stream_pb.js';
 import {
   EnhancedConnectionManager,
   Flag,
@@ -9,7 +9,15 @@ import {
   type KeyValueStorage,
   type TransportOption,
 } from '../../../src/client/index.js';
-import { blockedTransport, delta, FakePlatform, snapshot, start, trade } from './fake-platform.js';
+import {
+  blockedTransport,
+  delta,
+  FakePlatform,
+  snapshot,
+  start,
+  trade,
+  type PrivateMessage,
+} from './fake-platform.js';
 
 /** Lets the in-memory calls run: many turns of the event loop, no timers. */
 async function flush(): Promise<void> {
@@ -357,6 +365,69 @@ describe('EnhancedConnectionManager', () => {
     assert.equal(client.book('BTC-USD')?.bids[0]?.price, 63000n);
   });
 
+  /** A private stream message of user 7: its balances (a start, or a batch's update) or an execution. */
+  function own(seq: number, event: 'balances' | 'execution'): PrivateMessage {
+    return {
+      stream: 'orders.7',
+      epoch: 1n,
+      seq: BigInt(seq),
+      sessionId: 'p-1',
+      pod: 'pod-a',
+      event:
+        event === 'balances'
+          ? { case: 'balances', value: { balances: [{ asset: 'USD', available: BigInt(seq) }] } }
+          : { case: 'execution', value: { order: { orderId: `o${seq}` } } },
+    };
+  }
+
+  test('a balance update on the private stream is an entry after its execution, not a fresh start', async () => {
+    platform.private.push(
+      { messages: [own(1, 'balances'), own(2, 'execution'), own(3, 'balances')], then: 'end' },
+      {
+        messages: [{ ...own(3, 'balances'), event: { case: undefined }, recovered: true }],
+        then: 'hang',
+      },
+    );
+    const client = manager();
+    const resyncs: string[] = [];
+    const balances: bigint[] = [];
+    client.on('resync', ({ stream, reason }) => resyncs.push(`${stream} ${reason}`));
+    client.on('balances', (list) => balances.push(list[0]?.available ?? -1n));
+    client.start();
+    await client.signIn('ann', 'pw');
+    await flush();
+    await advance(client.state.nextRetryAt! - Date.now());
+
+    assert.deepEqual(resyncs, []);
+    assert.equal(client.state.unrecovered, 0);
+    assert.deepEqual(balances, [1n, 3n]);
+    assert.deepEqual(
+      platform.opens[1]?.request.positions.map((p) => [p.stream, p.seq]),
+      [['orders.7', 3n]],
+    );
+  });
+
+  test('a private entry after a missing one is a gap, a balance update too', async () => {
+    platform.private.push({ messages: [own(1, 'balances'), own(2, 'execution')], then: 'end' });
+    platform.private.push({
+      messages: [
+        { ...own(2, 'execution'), event: { case: undefined }, recovered: true },
+        own(4, 'balances'),
+      ],
+      then: 'hang',
+    });
+    const client = manager();
+    const resyncs: string[] = [];
+    client.on('resync', ({ stream, reason }) => resyncs.push(`${stream} ${reason}`));
+    client.start();
+    await client.signIn('ann', 'pw');
+    await flush();
+    await advance(client.state.nextRetryAt! - Date.now());
+
+    assert.equal(client.state.gaps, 1);
+    assert.deepEqual(resyncs, ['orders.7 gap']);
+  });
+
   test("obeys the server's Reconnect delay", async () => {
     platform.market.push({
       messages: [
@@ -378,6 +449,52 @@ describe('EnhancedConnectionManager', () => {
     assert.equal(platform.subscribes.length, 1);
     await advance(1);
     assert.equal(platform.subscribes.length, 2);
+  });
+
+  test('tells the server why it reconnects: a drain, a slow consumer, a resync', async () => {
+    platform.market.push(
+      {
+        messages: [
+          snapshot(5, BOOK.bids, BOOK.asks),
+          { stream: '', pod: 'pod-a', event: { case: 'reconnect', value: { delayMs: 1_000 } } },
+        ],
+        then: 'hang',
+      },
+      {
+        messages: [start('book.BTC-USD', 5, true)],
+        then: new ConnectError('fell behind', Code.ResourceExhausted),
+      },
+      {
+        messages: [start('book.BTC-USD', 5, true), delta(7, {}, BOOK)],
+        then: 'hang',
+      },
+    );
+    const client = manager();
+    client.start();
+    await flush();
+    for (let call = 1; call < 4; call++) await advance(client.state.nextRetryAt! - Date.now());
+
+    assert.deepEqual(
+      platform.subscribes.map((request) => [request.sessionId, request.reconnectReason]),
+      [
+        ['', ReconnectReason.UNSPECIFIED],
+        ['s-1', ReconnectReason.DRAIN],
+        ['s-1', ReconnectReason.SLOW_CONSUMER],
+        ['s-1', ReconnectReason.RESYNC],
+      ],
+    );
+  });
+
+  test('a device back online says network', async () => {
+    platform.market.push({ messages: [snapshot(5, BOOK.bids, BOOK.asks)], then: 'hang' });
+    const client = manager();
+    client.start();
+    await flush();
+    online.set(false);
+    await flush();
+    online.set(true);
+    await flush();
+    assert.equal(platform.subscribes[1]?.reconnectReason, ReconnectReason.NETWORK);
   });
 
   test('tries nothing while offline and reconnects at once when the network is back', async () => {

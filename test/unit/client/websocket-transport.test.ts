@@ -107,6 +107,22 @@ test('the token goes in an authenticate frame before open_stream, never in the U
   assert.ok(!socket.url.includes('tok-1'));
 });
 
+test("a tracing interceptor's traceparent goes in the subscribe frame (no headers on a WebSocket)", async () => {
+  const { sockets, market } = harness();
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const iterator = market
+    .subscribe({ symbols: ['BTC-USD'] }, { headers: { traceparent, tracestate: 'v=1' } })
+    [Symbol.asyncIterator]();
+  void iterator.next();
+  await tick();
+  const socket = sockets[0]!;
+  socket.open();
+  assert.equal(socket.sent[0]?.frame.case, 'subscribe');
+  assert.equal(socket.sent[0].traceparent, traceparent);
+  assert.equal(socket.sent[0].tracestate, 'v=1');
+  assert.ok(!socket.url.includes(traceparent));
+});
+
 test('Pong and Reauthenticate travel in-band on the socket of their session', async () => {
   const { sockets, option, market } = harness();
   const session = createClient(SessionService, option.transport);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/stream.proto.
  */
 export const file_trading_v1_stream: GenFile = /*@__PURE__*/
-  fileDesc("Chd0cmFkaW5nL3YxL3N0cmVhbS5wcm90bxIKdHJhZGluZy52MSI8Cg5TdHJlYW1Qb3NpdGlvbhIOCgZzdHJlYW0YASABKAkSDQoFZXBvY2gYAiABKAQSCwoDc2VxGAMgASgEIi0KCVJlY29ubmVjdBIQCghkZWxheV9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkiNAoJSGVhcnRiZWF0EgoKAmlkGAEgASgEEhsKE3NlcnZlcl90aW1lX3VuaXhfbXMYAiABKAMifQoNUXVhbGl0eUNoYW5nZRIuCgdxdWFsaXR5GAEgASgOMh0udHJhZGluZy52MS5Db25uZWN0aW9uUXVhbGl0eRIOCgZydHRfbXMYAiABKA0SEQoJaml0dGVyX21zGAMgASgNEhkKEW1pc3NlZF9oZWFydGJlYXRzGAQgASgNKtABChFDb25uZWN0aW9uUXVhbGl0eRIiCh5DT05ORUNUSU9OX1FVQUxJVFlfVU5TUEVDSUZJRUQQABIgChxDT05ORUNUSU9OX1FVQUxJVFlfRVhDRUxMRU5UEAESGwoXQ09OTkVDVElPTl9RVUFMSVRZX0dPT0QQAhIbChdDT05ORUNUSU9OX1FVQUxJVFlfRkFJUhADEhsKF0NPTk5FQ1RJT05fUVVBTElUWV9QT09SEAQSHgoaQ09OTkVDVElPTl9RVUFMSVRZX09GRkxJTkUQBWIGcHJvdG8z");
+  fileDesc("Chd0cmFkaW5nL3YxL3N0cmVhbS5wcm90bxIKdHJhZGluZy52MSI8Cg5TdHJlYW1Qb3NpdGlvbhIOCgZzdHJlYW0YASABKAkSDQoFZXBvY2gYAiABKAQSCwoDc2VxGAMgASgEIi0KCVJlY29ubmVjdBIQCghkZWxheV9tcxgBIAEoDRIOCgZyZWFzb24YAiABKAkiNAoJSGVhcnRiZWF0EgoKAmlkGAEgASgEEhsKE3NlcnZlcl90aW1lX3VuaXhfbXMYAiABKAMifQoNUXVhbGl0eUNoYW5nZRIuCgdxdWFsaXR5GAEgASgOMh0udHJhZGluZy52MS5Db25uZWN0aW9uUXVhbGl0eRIOCgZydHRfbXMYAiABKA0SEQoJaml0dGVyX21zGAMgASgNEhkKEW1pc3NlZF9oZWFydGJlYXRzGAQgASgNKo8CCg9SZWNvbm5lY3RSZWFzb24SIAocUkVDT05ORUNUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhoKFlJFQ09OTkVDVF9SRUFTT05fRFJBSU4QARIcChhSRUNPTk5FQ1RfUkVBU09OX05FVFdPUksQAhIiCh5SRUNPTk5FQ1RfUkVBU09OX1NMT1dfQ09OU1VNRVIQAxIaChZSRUNPTk5FQ1RfUkVBU09OX1RPS0VOEAQSGgoWUkVDT05ORUNUX1JFQVNPTl9FUlJPUhAFEhsKF1JFQ09OTkVDVF9SRUFTT05fUkVTWU5DEAYSJwojUkVDT05ORUNUX1JFQVNPTl9UUkFOU1BPUlRfRkFMTEJBQ0sQByrQAQoRQ29ubmVjdGlvblF1YWxpdHkSIgoeQ09OTkVDVElPTl9RVUFMSVRZX1VOU1BFQ0lGSUVEEAASIAocQ09OTkVDVElPTl9RVUFMSVRZX0VYQ0VMTEVOVBABEhsKF0NPTk5FQ1RJT05fUVVBTElUWV9HT09EEAISGwoXQ09OTkVDVElPTl9RVUFMSVRZX0ZBSVIQAxIbChdDT05ORUNUSU9OX1FVQUxJVFlfUE9PUhAEEh4KGkNPTk5FQ1RJT05fUVVBTElUWV9PRkZMSU5FEAViBnByb3RvMw");
 
 /**
  * Where a client is in one stream; sent back on reconnect to resume.
@@ -132,6 +132,80 @@ export const QualityChangeSchema: GenMessage<QualityChange> = /*@__PURE__*/
   messageDesc(file_trading_v1_stream, 3);
 
 /**
+ * Why a client reconnects, sent with its session id on the new call (SubscribeRequest,
+ * OpenStreamRequest) so the server can count reconnects by cause (stream_reconnects_total,
+ * docs/metrics.md). Only the client can tell a dropped connection from the others.
+ *
+ * @generated from enum trading.v1.ReconnectReason
+ */
+export enum ReconnectReason {
+  /**
+   * A first connection, or a client that does not say.
+   *
+   * @generated from enum value: RECONNECT_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The server sent Reconnect (its pod is draining).
+   *
+   * @generated from enum value: RECONNECT_REASON_DRAIN = 1;
+   */
+  DRAIN = 1,
+
+  /**
+   * The connection dropped or the service was unavailable: the call failed UNAVAILABLE, UNKNOWN,
+   * DEADLINE_EXCEEDED or CANCELED, the statuses a dropped connection surfaces as (a WebSocket
+   * closed abnormally is UNAVAILABLE); or the device came back online.
+   *
+   * @generated from enum value: RECONNECT_REASON_NETWORK = 2;
+   */
+  NETWORK = 2,
+
+  /**
+   * The stream ended RESOURCE_EXHAUSTED: the client fell too far behind.
+   *
+   * @generated from enum value: RECONNECT_REASON_SLOW_CONSUMER = 3;
+   */
+  SLOW_CONSUMER = 3,
+
+  /**
+   * The stream ended UNAUTHENTICATED (its token expired or its session was revoked); the client
+   * reconnects with a fresh token.
+   *
+   * @generated from enum value: RECONNECT_REASON_TOKEN = 4;
+   */
+  TOKEN = 4,
+
+  /**
+   * The stream ended with any other status (INTERNAL, ...) or ended without one.
+   *
+   * @generated from enum value: RECONNECT_REASON_ERROR = 5;
+   */
+  ERROR = 5,
+
+  /**
+   * The client found a gap or a checksum mismatch and resubscribes for a snapshot.
+   *
+   * @generated from enum value: RECONNECT_REASON_RESYNC = 6;
+   */
+  RESYNC = 6,
+
+  /**
+   * The client gave up on its transport after failed tries and switched to the next one.
+   *
+   * @generated from enum value: RECONNECT_REASON_TRANSPORT_FALLBACK = 7;
+   */
+  TRANSPORT_FALLBACK = 7,
+}
+
+/**
+ * Describes the enum trading.v1.ReconnectReason.
+ */
+export const ReconnectReasonSchema: GenEnum<ReconnectReason> = /*@__PURE__*/
+  enumDesc(file_trading_v1_stream, 0);
+
+/**
  * How the server classes a connection from its pongs (RTT, jitter, missed heartbeats).
  *
  * @generated from enum trading.v1.ConnectionQuality
@@ -174,5 +248,5 @@ export enum ConnectionQuality {
  * Describes the enum trading.v1.ConnectionQuality.
  */
 export const ConnectionQualitySchema: GenEnum<ConnectionQuality> = /*@__PURE__*/
-  enumDesc(file_trading_v1_stream, 0);
+  enumDesc(file_trading_v1_stream, 1);
 

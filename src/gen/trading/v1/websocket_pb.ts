@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/websocket.proto.
  */
 export const file_trading_v1_websocket: GenFile = /*@__PURE__*/
-  fileDesc("Chp0cmFkaW5nL3YxL3dlYnNvY2tldC5wcm90bxIKdHJhZGluZy52MSKuAgoLQ2xpZW50RnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRIxCglzdWJzY3JpYmUYCiABKAsyHC50cmFkaW5nLnYxLlN1YnNjcmliZVJlcXVlc3RIABI0CgtvcGVuX3N0cmVhbRgLIAEoCzIdLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlcXVlc3RIABI1Cgt1bnN1YnNjcmliZRgMIAEoCzIeLnRyYWRpbmcudjEuVW5zdWJzY3JpYmVSZXF1ZXN0SAASJwoEcG9uZxgNIAEoCzIXLnRyYWRpbmcudjEuUG9uZ1JlcXVlc3RIABI5CgxhdXRoZW50aWNhdGUYDiABKAsyIS50cmFkaW5nLnYxLlJlYXV0aGVudGljYXRlUmVxdWVzdEgAQgcKBWZyYW1lIiUKElVuc3Vic2NyaWJlUmVxdWVzdBIPCgdzeW1ib2xzGAEgAygJIvcBCgtTZXJ2ZXJGcmFtZRIvCgZtYXJrZXQYCiABKAsyHS50cmFkaW5nLnYxLlN1YnNjcmliZVJlc3BvbnNlSAASLgoEdXNlchgLIAEoCzIeLnRyYWRpbmcudjEuT3BlblN0cmVhbVJlc3BvbnNlSAASJwoFZXJyb3IYDCABKAsyFi50cmFkaW5nLnYxLkZyYW1lRXJyb3JIABIjCgNhY2sYDSABKAsyFC50cmFkaW5nLnYxLkZyYW1lQWNrSAASKgoJcmVjb25uZWN0GA8gASgLMhUudHJhZGluZy52MS5SZWNvbm5lY3RIAEIHCgVmcmFtZUoECA4QDyI/CgpGcmFtZUVycm9yEhIKCnJlcXVlc3RfaWQYASABKA0SDAoEY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJIh4KCEZyYW1lQWNrEhIKCnJlcXVlc3RfaWQYASABKA1iBnByb3RvMw", [file_trading_v1_market_data, file_trading_v1_session, file_trading_v1_stream]);
+  fileDesc("Chp0cmFkaW5nL3YxL3dlYnNvY2tldC5wcm90bxIKdHJhZGluZy52MSLXAgoLQ2xpZW50RnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRITCgt0cmFjZXBhcmVudBgCIAEoCRISCgp0cmFjZXN0YXRlGAMgASgJEjEKCXN1YnNjcmliZRgKIAEoCzIcLnRyYWRpbmcudjEuU3Vic2NyaWJlUmVxdWVzdEgAEjQKC29wZW5fc3RyZWFtGAsgASgLMh0udHJhZGluZy52MS5PcGVuU3RyZWFtUmVxdWVzdEgAEjUKC3Vuc3Vic2NyaWJlGAwgASgLMh4udHJhZGluZy52MS5VbnN1YnNjcmliZVJlcXVlc3RIABInCgRwb25nGA0gASgLMhcudHJhZGluZy52MS5Qb25nUmVxdWVzdEgAEjkKDGF1dGhlbnRpY2F0ZRgOIAEoCzIhLnRyYWRpbmcudjEuUmVhdXRoZW50aWNhdGVSZXF1ZXN0SABCBwoFZnJhbWUiJQoSVW5zdWJzY3JpYmVSZXF1ZXN0Eg8KB3N5bWJvbHMYASADKAki9wEKC1NlcnZlckZyYW1lEi8KBm1hcmtldBgKIAEoCzIdLnRyYWRpbmcudjEuU3Vic2NyaWJlUmVzcG9uc2VIABIuCgR1c2VyGAsgASgLMh4udHJhZGluZy52MS5PcGVuU3RyZWFtUmVzcG9uc2VIABInCgVlcnJvchgMIAEoCzIWLnRyYWRpbmcudjEuRnJhbWVFcnJvckgAEiMKA2FjaxgNIAEoCzIULnRyYWRpbmcudjEuRnJhbWVBY2tIABIqCglyZWNvbm5lY3QYDyABKAsyFS50cmFkaW5nLnYxLlJlY29ubmVjdEgAQgcKBWZyYW1lSgQIDhAPIj8KCkZyYW1lRXJyb3ISEgoKcmVxdWVzdF9pZBgBIAEoDRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiHgoIRnJhbWVBY2sSEgoKcmVxdWVzdF9pZBgBIAEoDWIGcHJvdG8z", [file_trading_v1_market_data, file_trading_v1_session, file_trading_v1_stream]);
 
 /**
  * @generated from message trading.v1.ClientFrame
@@ -28,6 +28,22 @@ export type ClientFrame = Message<"trading.v1.ClientFrame"> & {
    * @generated from field: uint32 request_id = 1;
    */
   requestId: number;
+
+  /**
+   * W3C trace context of the subscribe or open_stream this frame carries: the values the
+   * traceparent and tracestate headers would hold, for browsers, which cannot set headers on a
+   * WebSocket. The frame's span joins that trace. Empty: the upgrade request's traceparent
+   * header, if any. Not a valid traceparent: ignored (a new trace), as for the header. Ignored
+   * on the other frames.
+   *
+   * @generated from field: string traceparent = 2;
+   */
+  traceparent: string;
+
+  /**
+   * @generated from field: string tracestate = 3;
+   */
+  tracestate: string;
 
   /**
    * @generated from oneof trading.v1.ClientFrame.frame
