@@ -56,6 +56,11 @@ export interface HttpServerOptions {
   readonly rpc?: Pick<ConnectRoutesOptions, 'registrations' | 'limitCall' | 'readMaxBytes'>;
   /** Serves the stream protocol at `/ws` (stream and all roles). */
   readonly websocket?: WebSocketOptions;
+  /**
+   * Peers whose `X-Forwarded-For` names the client: `request.ip` (per-address limits, Connect
+   * and /ws alike) is then its rightmost untrusted hop. None unset: the peer is the client.
+   */
+  readonly trustedProxies?: readonly string[];
 }
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -70,6 +75,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
+    trustProxy:
+      options.trustedProxies === undefined || options.trustedProxies.length === 0
+        ? false
+        : [...options.trustedProxies],
     serverFactory: (handler) =>
       dualProtocolServer(handler, options.limits ?? DEFAULT_SERVER_LIMITS, options.tls?.current()),
   }) as unknown as FastifyInstance;
