@@ -2,9 +2,11 @@ import type {
   EngineCommand,
   EngineEvent,
   MatchingEngine,
+  OrderBook,
   OrderDone,
   TradeExecuted,
 } from '../../engine/index.js';
+import type { RollingTicker, TopOfBook } from '../../domain/market-data/rolling-ticker.js';
 import { BalanceLedger, type BalanceDelta } from '../../domain/orders/balance-ledger.js';
 import { DomainError } from '../../domain/errors.js';
 import { engineRejection } from '../../domain/orders/engine-rejection.js';
@@ -22,7 +24,12 @@ import {
   type StoredPlace,
 } from '../../domain/orders/order-replay.js';
 import { openStatus, type Fill, type Order, type OrderResult } from '../../domain/orders/order.js';
-import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
+import {
+  bookStream,
+  tickerStream,
+  tradeStream,
+  userStream,
+} from '../../domain/streams/stream-names.js';
 import { fillReport, orderReport } from '../../shared/orders/order-messages.js';
 
 /**
@@ -77,6 +84,8 @@ export interface BatchPlan {
   /** Owners of orders that were open before this batch and are done now, one entry each. */
   readonly closedOwners: number[];
   trades: number;
+  /** The batch's time: its trades' time, and the end of the tickers' 24-hour window. */
+  readonly now: Date;
 }
 
 export interface PlanInput {
@@ -90,6 +99,13 @@ export interface PlanInput {
   readonly existing: ReadonlyMap<string, StoredPlace>;
   readonly commands: readonly PlannedCommand[];
   readonly now: Date;
+  /** Each symbol's ticker; the batch's trades are recorded in them. */
+  readonly tickers: ReadonlyMap<string, RollingTicker>;
+  /**
+   * Symbols whose ticker the batch publishes even if it does not change them: the window
+   * rolled, or the shard was (re)started and publishes what it restored.
+   */
+  readonly dueTickers: ReadonlySet<string>;
 }
 
 export const clientKey = (userId: number, clientOrderId: string) =>
@@ -120,6 +136,10 @@ class BatchPlanner {
   readonly #placed = new Map<string, { order: MutableOrder; placedWith: PlacedWith }>();
   /** The engine's events of the command being run. */
   readonly #events: EngineEvent[] = [];
+  /** The top of each book the batch touches, as it was before the batch's first command. */
+  readonly #topBefore = new Map<string, TopOfBook>();
+  /** Symbols the batch traded in. */
+  readonly #traded = new Set<string>();
 
   constructor(private readonly input: PlanInput) {
     this.#ledger = new BalanceLedger(input.available);
@@ -134,31 +154,39 @@ class BatchPlanner {
       touchedSymbols: new Set(),
       closedOwners: [],
       trades: 0,
+      now: input.now,
     };
   }
 
   run(command: OrderCommand, newOrderId: number | undefined): void {
     const market = this.input.markets.get(command.symbol);
     if (market === undefined) throw new RangeError(`symbol ${command.symbol} has no market`);
+    const book = this.input.engine.book(command.symbol);
+    if (book === undefined) throw new RangeError(`symbol ${command.symbol} has no book`);
+    if (!this.#topBefore.has(command.symbol)) this.#topBefore.set(command.symbol, topOf(book));
     this.#plan.outcomes.push(
       command.kind === 'place'
-        ? this.#place(command, newOrderId, market)
+        ? this.#place(command, newOrderId, market, book)
         : this.#change(command, market),
     );
   }
 
   finish(): BatchPlan {
+    tickerUpdates(this.#plan, this.input, this.#topBefore, this.#traded);
     balanceUpdates(this.#plan);
     return this.#plan;
   }
 
-  #place(command: PlaceCommand, newOrderId: number | undefined, market: Market): CommandOutcome {
+  #place(
+    command: PlaceCommand,
+    newOrderId: number | undefined,
+    market: Market,
+    book: OrderBook,
+  ): CommandOutcome {
     const key = clientKey(command.userId, command.clientOrderId);
     const repeat = this.#repeat(key, command);
     if (repeat !== undefined) return repeat;
     if (newOrderId === undefined) throw new RangeError('a place needs an allocated order id');
-    const book = this.input.engine.book(command.symbol);
-    if (book === undefined) throw new RangeError(`symbol ${command.symbol} has no book`);
     const reservePrice = reservePriceFor(book, command);
     const hold = reservationFor(market, command.side, reservePrice, command.quantity);
     const refused = this.#execute(command.userId, hold, {
@@ -357,7 +385,7 @@ class BatchPlanner {
     const maker = this.#find(trade.makerOrderId, subject);
     const taker = this.#find(trade.takerOrderId, subject);
     const { price, quantity, takerSide } = trade;
-    this.#ledger.settle({
+    const paid = this.#ledger.settle({
       market,
       price,
       quantity,
@@ -394,6 +422,9 @@ class BatchPlanner {
       }),
     });
     this.#plan.trades += 1;
+    const timeMs = this.input.now.getTime();
+    this.input.tickers.get(symbol)?.record({ price, quantity, quoteAmount: paid, timeMs });
+    this.#traded.add(symbol);
   }
 
   /** An order is done: it leaves the book, and what it still holds is given back. */
@@ -423,6 +454,53 @@ class BatchPlanner {
     if (!this.#plan.inserted.has(order.id)) this.#plan.updated.set(order.id, order);
   }
 }
+
+/**
+ * One ticker per symbol whose ticker the batch changed (a trade, a new best bid or ask) or that
+ * is due, after the batch's trades and book changes. Whole: the last one is a snapshot.
+ */
+function tickerUpdates(
+  plan: BatchPlan,
+  input: PlanInput,
+  topBefore: ReadonlyMap<string, TopOfBook>,
+  traded: ReadonlySet<string>,
+): void {
+  const symbols = new Set([...input.dueTickers, ...traded, ...topBefore.keys()]);
+  for (const symbol of symbols) {
+    const book = input.engine.book(symbol);
+    const ticker = input.tickers.get(symbol);
+    if (book === undefined || ticker === undefined) continue;
+    const top = topOf(book);
+    const before = topBefore.get(symbol);
+    const moved = before !== undefined && !sameTop(before, top);
+    if (!moved && !traded.has(symbol) && !input.dueTickers.has(symbol)) continue;
+    const figures = ticker.figures(input.now.getTime(), top);
+    plan.messages.push({
+      stream: tickerStream(symbol),
+      payload: JSON.stringify({
+        type: 'ticker',
+        ...figures,
+        quoteVolume: figures.quoteVolume.toString(),
+      }),
+    });
+  }
+}
+
+function topOf(book: OrderBook): TopOfBook {
+  const { bids, asks } = book.snapshot(1);
+  return {
+    bidPrice: bids[0]?.price ?? 0,
+    bidQuantity: bids[0]?.quantity ?? 0,
+    askPrice: asks[0]?.price ?? 0,
+    askQuantity: asks[0]?.quantity ?? 0,
+  };
+}
+
+const sameTop = (a: TopOfBook, b: TopOfBook): boolean =>
+  a.bidPrice === b.bidPrice &&
+  a.bidQuantity === b.bidQuantity &&
+  a.askPrice === b.askPrice &&
+  a.askQuantity === b.askQuantity;
 
 /**
  * One balance update per user whose balances this batch changed, after the batch's execution

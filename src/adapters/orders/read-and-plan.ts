@@ -22,6 +22,8 @@ export interface PlannedBatch {
   readonly trades: Map<string, number>;
   /** Stream messages written to the outbox. */
   readonly messages: number;
+  /** Ticker entries among the messages. */
+  readonly tickers: number;
   /** Owners of orders that rested before the batch and are done now, one entry each. */
   readonly closedOwners: number[];
 }
@@ -35,6 +37,8 @@ export interface BatchShard {
   /** Which balances a batch locks when it begins (`balanceLocks`). */
   readonly lockScope: 'held' | 'touched';
   readonly clock: Clock;
+  /** Symbols whose ticker the batch publishes whether or not it changes it, taken as it plans. */
+  readonly takeDueTickers: () => ReadonlySet<string>;
 }
 
 /**
@@ -75,6 +79,8 @@ export async function readAndPlan(
         : { command },
     ),
     now: shard.clock.now(),
+    tickers: shard.books.tickers,
+    dueTickers: shard.takeDueTickers(),
   });
   const books = new Map<string, BookState>();
   for (const symbol of plan.touchedSymbols) {
@@ -87,6 +93,7 @@ export async function readAndPlan(
     outcomes: plan.outcomes.map((outcome) => resultOf(outcome, plan, open)),
     trades,
     messages: plan.messages.length,
+    tickers: plan.messages.filter((m) => m.stream.startsWith('ticker.')).length,
     closedOwners: plan.closedOwners,
   };
   steps.done('plan');

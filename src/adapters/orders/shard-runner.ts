@@ -66,6 +66,11 @@ export interface ShardRunnerOptions extends BatchLimits {
    * now (one entry per order), so their open-order quota can be given back.
    */
   readonly onOrdersClosed?: (userIds: readonly number[]) => void;
+  /**
+   * How often the tickers' 24-hour windows are checked for minutes that have left them
+   * (default 1 s); a symbol whose window lost one publishes its ticker in a batch of its own.
+   */
+  readonly tickerRollCheckMs?: number;
 }
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -96,7 +101,9 @@ interface BatchRun {
  * transaction (orders, fills, balances, outbox; `readAndPlan`, `pipelinedTransaction`), and
  * only then are its callers answered. If a transaction fails, the in-memory books are ahead of
  * PostgreSQL, so they are rebuilt from it before the next batch, and its commands fail,
- * run again or are isolated as `batchFailure` says.
+ * run again or are isolated as `batchFailure` says. A batch also publishes the tickers it
+ * changed, and those due (a minute left a ticker's 24-hour window, checked every
+ * `tickerRollCheckMs`, or the books were rebuilt): with no command queued, a batch of none.
  *
  * Batches are pipelined on the shard's connections (`ShardConnections`, two by default): once
  * batch N has written (only its COMMIT and the WAL flush are left), batch N+1 begins, reads
@@ -108,6 +115,9 @@ interface BatchRun {
 export class ShardRunner {
   readonly shard: string;
   #books: ShardBooks;
+  /** Symbols whose ticker the next batch publishes whether or not it changes it. */
+  readonly #tickersDue = new Set<string>();
+  #stopRollCheck: (() => void) | undefined;
   #epoch = 0;
   #state: State = 'idle';
   #needsRecovery = false;
@@ -152,6 +162,16 @@ export class ShardRunner {
     await this.#recover();
     this.#state = 'running';
     this.#metrics.epoch.set({ shard: this.shard }, this.#epoch);
+    const rollCheck = setInterval(() => {
+      this.#rollTickers();
+    }, this.options.tickerRollCheckMs ?? 1_000);
+    rollCheck.unref();
+    this.#stopRollCheck = () => {
+      clearInterval(rollCheck);
+    };
+    // What was restored is published before the shard takes commands: the window may have
+    // rolled while no one led, and the log then holds a ticker to snapshot from.
+    await this.#drain();
     this.#log.info(
       {
         epoch: this.#epoch,
@@ -175,6 +195,7 @@ export class ShardRunner {
 
   /** Commits what is queued, then refuses new commands. */
   async stop(): Promise<void> {
+    this.#stopRollCheck?.();
     if (this.#state === 'running') this.#state = 'stopping';
     if (this.#queue.size() > 0) void this.#drain();
     await this.#draining;
@@ -185,6 +206,40 @@ export class ShardRunner {
 
   get #lockScope(): 'held' | 'touched' {
     return this.options.lockTouchedBalances === true ? 'touched' : 'held';
+  }
+
+  /** Marks the symbols whose window lost a minute since their last ticker; publishes them. */
+  #rollTickers(): void {
+    if (this.#state !== 'running') return;
+    const now = this.options.clock.now().getTime();
+    const rolled: string[] = [];
+    for (const [symbol, ticker] of this.#books.tickers) {
+      const expiry = ticker.nextExpiryMs();
+      if (expiry === undefined || expiry > now) continue;
+      this.#tickersDue.add(symbol);
+      rolled.push(symbol);
+    }
+    if (rolled.length > 0) this.#log.debug({ symbols: rolled }, 'ticker window rolled');
+    this.#publishDueTickers();
+  }
+
+  /** Runs a batch for the due tickers, with whatever commands are queued by then. */
+  #publishDueTickers(): void {
+    if (this.#tickersDue.size === 0 || this.#state !== 'running') return;
+    if (this.#draining !== undefined) this.#arrived?.();
+    else void this.#drain();
+  }
+
+  /** Whether a batch must run for tickers alone (a stopped shard publishes nothing more). */
+  #tickersAreDue(): boolean {
+    return this.#tickersDue.size > 0 && this.#state === 'running';
+  }
+
+  /** The due tickers, handed to one batch: if it fails, recovery makes every ticker due. */
+  #takeDueTickers(): Set<string> {
+    const due = new Set(this.#tickersDue);
+    this.#tickersDue.clear();
+    return due;
   }
 
   #schedule(): void {
@@ -217,18 +272,18 @@ export class ShardRunner {
             await ahead;
             ahead = NOTHING_AHEAD;
           }
-          if (this.#queue.size() === 0) {
+          if (this.#queue.size() === 0 && !this.#tickersAreDue()) {
             // Until the batch ahead is over, a command that arrives starts the next batch.
             const arrived = new Promise<void>((resolve) => {
               this.#arrived = resolve;
             });
             await Promise.race([ahead, arrived]);
             this.#arrived = undefined;
-            if (this.#queue.size() === 0) break;
+            if (this.#queue.size() === 0 && !this.#tickersAreDue()) break;
             continue;
           }
           const batch = this.#takeBatch();
-          if (batch.length === 0) {
+          if (batch.length === 0 && !this.#tickersAreDue()) {
             // All that is queued repeats places still committing: the next batch finds them.
             await ahead;
             ahead = NOTHING_AHEAD;
@@ -282,6 +337,7 @@ export class ShardRunner {
           markets: this.#markets,
           lockScope: this.#lockScope,
           clock: this.options.clock,
+          takeDueTickers: () => this.#takeDueTickers(),
         };
         const commands = batch.map((item) => item.command);
         const planned = await pipelinedTransaction(
@@ -314,9 +370,13 @@ export class ShardRunner {
     span: Span,
     elapsedMs: number,
   ): void {
-    const { outcomes, trades, messages, closedOwners } = planned;
+    const { outcomes, trades, messages, tickers, closedOwners } = planned;
     const tradeCount = [...trades.values()].reduce((sum, n) => sum + n, 0);
-    span.setAttributes({ 'engine.trades': tradeCount, 'engine.epoch': this.#epoch });
+    span.setAttributes({
+      'engine.trades': tradeCount,
+      'engine.tickers': tickers,
+      'engine.epoch': this.#epoch,
+    });
     for (const [step, seconds] of steps.seconds) {
       this.#metrics.batchStepSeconds.observe({ shard: this.shard, step }, seconds);
       span.setAttribute(`engine.${step}_ms`, Math.round(seconds * 1e5) / 100);
@@ -325,12 +385,14 @@ export class ShardRunner {
       {
         batch_size: batch.length,
         trades: tradeCount,
+        tickers,
         messages,
         commit_ms: Math.round(elapsedMs * 100) / 100,
       },
       'engine batch committed',
     );
-    this.#metrics.batchSize.observe(batch.length);
+    // A batch that only publishes tickers is no batch of commands.
+    if (batch.length > 0) this.#metrics.batchSize.observe(batch.length);
     this.#metrics.batches.inc({ shard: this.shard, result: 'committed' });
     for (const [symbol, count] of trades) this.#metrics.trades.inc({ symbol }, count);
     if (messages > 0) this.options.onCommit?.();
@@ -362,6 +424,7 @@ export class ShardRunner {
     const retry = failure.kind === 'failed' ? failure.retry : [];
     if (fenced) {
       this.#state = 'stopped';
+      this.#stopRollCheck?.();
       void this.#connections.close();
       this.#metrics.epoch.set({ shard: this.shard }, 0);
       this.#log.error({ epoch: this.#epoch }, 'engine shard lost leadership; stopping');
@@ -434,13 +497,18 @@ export class ShardRunner {
     item.reject(answer);
   }
 
-  /** Rebuilds every book of the shard from committed state. */
+  /**
+   * Rebuilds every book and ticker of the shard from committed state, and makes every ticker
+   * due: the last ones published may be of batches that rolled back.
+   */
   async #recover(): Promise<void> {
     this.#books = await loadShardBooks(
       this.options.postgres,
       this.options.markets,
       this.options.selfTradePrevention,
+      this.options.clock.now().getTime(),
     );
+    for (const symbol of this.#books.tickers.keys()) this.#tickersDue.add(symbol);
     this.#needsRecovery = false;
   }
 }

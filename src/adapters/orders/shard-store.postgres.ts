@@ -1,4 +1,6 @@
 import type { BookState, OpenOrder } from '../../engine/index.js';
+import type { TickerState } from '../../domain/market-data/rolling-ticker.js';
+import { TICKER_BUCKET_MS } from '../../domain/market-data/rolling-ticker.js';
 import { balanceKey, type BalanceDelta } from '../../domain/orders/balance-ledger.js';
 import type { StoredPlace } from '../../domain/orders/order-replay.js';
 import type { PoolClient } from 'pg';
@@ -225,6 +227,8 @@ interface BatchWrite {
   /** Per message, how many of its stream's messages come after it (`streamSequencing`). */
   readonly later: readonly number[];
   readonly completeMessages: number;
+  /** The batch's time, its fills' `created_at`. */
+  readonly now: Date;
 }
 
 /** `orders` columns a place inserts, as planned (`placed_price`/`placed_quantity` follow). */
@@ -261,7 +265,7 @@ const CHANGED_ORDER_COLUMNS: Columns<MutableOrder> = {
   updated_at: instantColumn((o) => o.updatedAt),
 };
 
-/** `fills` columns (`created_at` is the statement's `now()`). */
+/** `fills` columns (`created_at` is the batch's time, `BatchWrite.now`). */
 const FILL_COLUMNS: Columns<FillRow> = {
   symbol: textColumn((f) => f.symbol),
   trade_id: bigintColumn((f) => f.tradeId),
@@ -310,11 +314,13 @@ const HEAD_COLUMNS: Columns<BatchWrite['heads'][number]> = {
  * before seq 5. A data-modifying CTE runs to completion whether or not anything reads it, so
  * the statement returns nothing of its own. It runs on the generic plan `openBatch` set for
  * the transaction.
+ * A fill is stamped with the batch's time, the time its trade message and ticker carry, so a
+ * ticker window restored from the fills (`loadTicker`) is the one the engine kept.
  * A new order's `placed_price`/`placed_quantity` (what a repeated place is compared with) are
  * its price and quantity as inserted; only an amend in the batch that placed it could make
  * them differ, and the use cases amend committed orders only.
  */
-const WRITE_BATCH = namedStatement<BatchWrite>('engine-write-batch-v9', (p) => {
+const WRITE_BATCH = namedStatement<BatchWrite>('engine-write-batch-v10', (p) => {
   const streams = p.param('text[]', (w) => textArray(w.messages.map((x) => x.stream)));
   const changed = Object.keys(CHANGED_ORDER_COLUMNS).filter((name) => name !== 'id');
   return `WITH ins AS (
@@ -329,7 +335,7 @@ const WRITE_BATCH = namedStatement<BatchWrite>('engine-write-batch-v9', (p) => {
        WHERE o.id = u.id
      ), fil AS (
        INSERT INTO fills (${columnNames(FILL_COLUMNS)}, created_at)
-       SELECT x.*, now() FROM ${p.unnest((w) => w.fills, FILL_COLUMNS)}
+       SELECT x.*, ${p.param('timestamptz', (w) => w.now)} FROM ${p.unnest((w) => w.fills, FILL_COLUMNS)}
          AS x(${columnNames(FILL_COLUMNS)})
      ), d AS (
        SELECT * FROM ${p.unnest((w) => w.deltas, DELTA_COLUMNS)} AS d(${columnNames(DELTA_COLUMNS)})
@@ -394,6 +400,7 @@ export async function writePlan(
     messages: plan.messages,
     later,
     completeMessages: plan.completeMessages,
+    now: plan.now,
   };
   await tx.query({
     name: WRITE_BATCH.name,
@@ -446,5 +453,56 @@ export async function loadBook(db: Queryable, symbol: string): Promise<StoredBoo
       postOnly: o.postOnly,
       priority: o.priority,
     })),
+  };
+}
+
+/**
+ * A symbol's ticker window as committed: its trades since `sinceMs` summed per minute, and its
+ * last trade (of any age). Read through the fills' time index (migration 0008).
+ * `quoteMinorPerTickLot` turns Σ price × quantity into minor units of the quote asset.
+ */
+export async function loadTicker(
+  db: Queryable,
+  symbol: string,
+  sinceMs: number,
+  quoteMinorPerTickLot: number,
+): Promise<TickerState> {
+  const buckets = await db.query<{
+    start: string;
+    open: string;
+    high: string;
+    low: string;
+    volume: string;
+    quote: string;
+    trades: string;
+  }>(
+    `SELECT (floor(extract(epoch FROM created_at) * 1000 / $3) * $3)::bigint::text AS start,
+       (array_agg(price ORDER BY trade_id))[1]::text AS open, max(price)::text AS high,
+       min(price)::text AS low, sum(quantity)::text AS volume,
+       sum(price * quantity)::text AS quote, count(*)::text AS trades
+     FROM fills WHERE symbol = $1 AND created_at >= $2
+     GROUP BY 1 ORDER BY 1`,
+    [symbol, new Date(sinceMs), TICKER_BUCKET_MS],
+  );
+  const last = await db.query<{ price: string; quantity: string }>(
+    `SELECT price::text, quantity::text FROM fills WHERE symbol = $1
+     ORDER BY trade_id DESC LIMIT 1`,
+    [symbol],
+  );
+  const lastRow = last.rows[0];
+  return {
+    buckets: buckets.rows.map((row) => ({
+      startMs: Number(row.start),
+      open: Number(row.open),
+      high: Number(row.high),
+      low: Number(row.low),
+      volume: Number(row.volume),
+      quoteVolume: BigInt(row.quote) * BigInt(quoteMinorPerTickLot),
+      trades: Number(row.trades),
+    })),
+    last:
+      lastRow === undefined
+        ? undefined
+        : { price: Number(lastRow.price), quantity: Number(lastRow.quantity) },
   };
 }

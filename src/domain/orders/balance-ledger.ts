@@ -66,7 +66,8 @@ export class BalanceLedger {
     this.#move(userId, holding.asset, holding.amount, -holding.amount);
   }
 
-  settle({ market, price, quantity, buyer, seller }: Settlement): void {
+  /** Settles a trade; returns what the buyer paid (minor units of the quote asset). */
+  settle({ market, price, quantity, buyer, seller }: Settlement): bigint {
     const held = quoteAmount(market, buyer.reservePrice, quantity);
     const paid = quoteAmount(market, price, quantity);
     const base = baseAmount(market, quantity);
@@ -74,6 +75,7 @@ export class BalanceLedger {
     this.#move(buyer.userId, market.baseAsset, base, 0n);
     this.#move(seller.userId, market.baseAsset, 0n, -base);
     this.#move(seller.userId, market.quoteAsset, paid, 0n);
+    return paid;
   }
 
   #move(userId: number, asset: string, available: bigint, reserved: bigint): void {
