@@ -10,7 +10,7 @@
  * - `transport`: the unary clients and gRPC server with an engine that commits nothing (what
  *   gRPC, auth and protobuf alone allow on this machine: the ceiling of the unary runs);
  * - `stream-transport`: the same for the OrderEntry streams (the ceiling of `stream`);
- * - `in-process`: the durable path without gRPC (OrderService.place from N concurrent callers
+ * - `in-process`: the durable path without gRPC (OrderDesk.place from N concurrent callers
  *   in the server's process): what the engine and PostgreSQL alone sustain;
  * - `stream-traced`: `stream` with telemetry on, as `npm start` ships it (the tracer provider
  *   registered, pg and ioredis instrumented, every call, command and batch a span, sampled as
@@ -66,8 +66,8 @@ import {
 import { Readiness } from '../src/lifecycle/readiness.js';
 import { registration, startGrpcServer } from '../src/transport/grpc/server.js';
 import type { OrderEngine } from '../src/domain/orders/order-engine.port.js';
-import type { OrderService as Orders } from '../src/domain/orders/order.service.js';
-import { BATCH_STEPS } from '../src/adapters/orders/shard-runner.js';
+import type { OrderDesk } from '../src/domain/orders/order-desk.js';
+import { BATCH_STEPS } from '../src/adapters/orders/batch-steps.js';
 import {
   createOrderApi,
   createOrders,
@@ -203,7 +203,7 @@ const percentile = (sorted: number[], p: number) =>
 /**
  * grpc: a unary PlaceOrder call per order; stream: the same orders on OrderEntry streams (one
  * per client, one order in flight on each); transport and stream-transport: the same unary
- * calls or streams to an engine that commits nothing; in-process: OrderService.place without
+ * calls or streams to an engine that commits nothing; in-process: OrderDesk.place without
  * gRPC.
  */
 type Mode = 'grpc' | 'stream' | 'transport' | 'stream-transport' | 'in-process';
@@ -474,8 +474,12 @@ function benchMarkets(count: number): MarketSettings[] {
   );
 }
 
-/** N concurrent callers of OrderService.place in this process: no gRPC, no auth. */
-async function inProcess(orders: Orders, userIds: number[], label: string): Promise<WorkerResult> {
+/** N concurrent callers of OrderDesk.place in this process: no gRPC, no auth. */
+async function inProcess(
+  orders: OrderDesk,
+  userIds: number[],
+  label: string,
+): Promise<WorkerResult> {
   const latencies: number[] = [];
   let failed = 0;
   let seq = 0;

@@ -17,7 +17,7 @@ import {
 } from './transport/grpc/server.js';
 import { buildHttpServer } from './transport/http/server.js';
 import { authRpc } from './transport/rpc/auth.rpc.js';
-import type { AuthService as Auth } from './domain/auth/auth.service.js';
+import type { Authentication } from './domain/auth/authentication.js';
 import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
 import { createAuth } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
@@ -42,7 +42,7 @@ export interface App {
 /** Which services each role serves; later issues fill in their implementations. */
 function servicesFor(
   role: Role,
-  auth: Auth,
+  auth: Authentication,
   orders: OrderRoles,
   streams: Streams | undefined,
 ): ServiceRegistration[] {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Side } from '../engine/index.js';
 import { isDomainError } from '../domain/errors.js';
 import { isOpen, type Order } from '../domain/orders/order.js';
-import type { OrderService } from '../domain/orders/order.service.js';
+import type { OrderDesk } from '../domain/orders/order-desk.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { botUsername, type BotAccounts, type SimulatorBot } from './bot-accounts.js';
 import {
@@ -15,7 +15,7 @@ import type { PriceWalk } from './price-walk.js';
 import { SeededRandom } from './seeded-random.js';
 
 /** The use cases the simulator calls: the same ones the gRPC handlers call. */
-export type SimulatorOrders = Pick<OrderService, 'place' | 'cancel' | 'list'>;
+export type SimulatorOrders = Pick<OrderDesk, 'place' | 'cancel' | 'list'>;
 
 export interface MarketSimulatorSettings {
   /** Same seed, same decisions (given the same answers from the order service). */

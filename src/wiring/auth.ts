@@ -5,7 +5,7 @@ import { loadSigningKeys } from '../adapters/auth/signing-keys.js';
 import { PostgresUserRepository } from '../adapters/auth/user.repository.postgres.js';
 import { GuardedRateLimiter } from '../adapters/rate-limit/index.js';
 import { AccessTokens } from '../domain/auth/access-tokens.js';
-import { AuthService } from '../domain/auth/auth.service.js';
+import { Authentication } from '../domain/auth/authentication.js';
 import { RevokedSessions } from '../domain/auth/revoked-sessions.js';
 import { systemClock } from '../domain/clock.js';
 import type { Logger, Registry } from '../telemetry/index.js';
@@ -15,7 +15,7 @@ export async function createAuth(
   config: Config,
   data: DataLayer,
   deps: { readonly logger: Logger; readonly registry: Registry },
-): Promise<AuthService> {
+): Promise<Authentication> {
   const { logger, registry } = deps;
   const keys = await loadSigningKeys(
     {
@@ -35,7 +35,7 @@ export async function createAuth(
   await revokedSessions.start();
   const throttle = (scope: string, failureMode = config.limits.loginFailureMode) =>
     new GuardedRateLimiter({ limiter: data.rateLimiter, scope, failureMode, logger, registry });
-  return new AuthService(
+  return new Authentication(
     {
       users: new PostgresUserRepository(data.postgres),
       refreshTokens: new PostgresRefreshTokenRepository(data.postgres),

@@ -2,7 +2,7 @@ import type { CertificateFiles } from '../shared/tls/certificate-files.js';
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { Config } from '../config/index.js';
 import { systemClock } from '../domain/clock.js';
-import type { OrderService } from '../domain/orders/order.service.js';
+import type { OrderDesk } from '../domain/orders/order-desk.js';
 import type { EngineService } from '../gen/trading/internal/v1/engine_pb.js';
 import type { Readiness } from '../lifecycle/readiness.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
@@ -34,7 +34,7 @@ export interface OrderRoles {
   /** EngineService handler (engine). */
   readonly engineRpc: ServiceImpl<typeof EngineService> | undefined;
   /** The use cases with the shards in this process (all): what the market simulator drives. */
-  readonly local: OrderService | undefined;
+  readonly local: OrderDesk | undefined;
   start(): Promise<void>;
   /** Before the data layer's steps: shards commit what is queued while the pool is open. */
   readonly closeSteps: readonly ShutdownStep[];

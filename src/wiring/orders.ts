@@ -1,9 +1,9 @@
 import type { SelfTradePrevention, SymbolSpec } from '../engine/index.js';
 import type { Clock } from '../domain/clock.js';
-import { AccountService } from '../domain/accounts/account.service.js';
+import { AccountBalances } from '../domain/accounts/account-balances.js';
 import type { Market } from '../domain/orders/market.js';
 import { OpenOrderQuota } from '../domain/orders/open-order-quota.js';
-import { OrderService } from '../domain/orders/order.service.js';
+import { OrderDesk } from '../domain/orders/order-desk.js';
 import type { OrderEngine } from '../domain/orders/order-engine.port.js';
 import type { QuotaCounter } from '../domain/ports/quota.port.js';
 import type { StreamLog } from '../domain/ports/stream-log.port.js';
@@ -94,8 +94,8 @@ export interface OrdersDeps {
 export interface OrderApi {
   readonly orderRpc: ReturnType<typeof ordersRpc>;
   readonly accountRpc: ReturnType<typeof accountRpc>;
-  readonly orders: OrderService;
-  readonly accounts: AccountService;
+  readonly orders: OrderDesk;
+  readonly accounts: AccountBalances;
 }
 
 /** The engine shards of this process and the outbox relay: what ROLE=engine runs. */
@@ -166,7 +166,7 @@ export function createOrderApi(
 ): OrderApi {
   const { postgres, logger, registry, engine } = deps;
   const quota = openOrderQuota(settings, deps.quotas);
-  const orders = new OrderService({
+  const orders = new OrderDesk({
     engine,
     reader: new PostgresOrderReader(postgres),
     markets: marketsOf(settings),
@@ -174,7 +174,7 @@ export function createOrderApi(
     logger,
     registry,
   });
-  const accounts = new AccountService(new PostgresBalanceReader(postgres));
+  const accounts = new AccountBalances(new PostgresBalanceReader(postgres));
   return {
     orderRpc: ordersRpc(orders, { registry, logger }),
     accountRpc: accountRpc(accounts),

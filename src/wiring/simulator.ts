@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
-import type { OrderService } from '../domain/orders/order.service.js';
+import type { OrderDesk } from '../domain/orders/order-desk.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
 import { PostgresUserRepository } from '../adapters/auth/user.repository.postgres.js';
 import type { Postgres } from '../adapters/postgres/index.js';
@@ -18,7 +18,7 @@ export const REFERENCE_PRICES: Readonly<Record<string, number>> = { 'BTC-USD': 6
 const MAX_RESTING_PER_BOT = 20;
 
 export interface SimulatorDeps {
-  readonly orders: OrderService;
+  readonly orders: OrderDesk;
   readonly postgres: Postgres;
   readonly logger: Logger;
   readonly registry: Registry;

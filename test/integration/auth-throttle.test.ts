@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
-import type { AuthService } from '../../src/domain/auth/auth.service.js';
+import type { Authentication } from '../../src/domain/auth/authentication.js';
 import { isDomainError } from '../../src/domain/errors.js';
 import { Readiness } from '../../src/lifecycle/readiness.js';
 import { createMetricsRegistry } from '../../src/telemetry/index.js';
@@ -39,7 +39,7 @@ async function openAuth(env: Record<string, string> = {}) {
   const registry = createMetricsRegistry({ version: config.version, role: config.role });
   const deps = { logger: logs.logger(), registry };
   const data: DataLayer = await openDataLayer(config, { ...deps, readiness: new Readiness() });
-  const auth: AuthService = await createAuth(config, data, deps);
+  const auth: Authentication = await createAuth(config, data, deps);
   return {
     auth,
     registry,

@@ -9,7 +9,8 @@ import {
 import { DomainError } from '../../src/domain/errors.js';
 import type { OrderResult } from '../../src/domain/orders/order.js';
 import type { PlaceOrderRequest } from '../../src/domain/orders/order-requests.js';
-import { BATCH_STEPS, type BatchLimits } from '../../src/adapters/orders/shard-runner.js';
+import { BATCH_STEPS } from '../../src/adapters/orders/batch-steps.js';
+import type { BatchLimits } from '../../src/adapters/orders/shard-runner.js';
 import { metricValue } from '../unit/adapters/support/observability.js';
 import { OrdersHarness } from '../unit/orders/support/orders-harness.js';
 

@@ -9,7 +9,7 @@ import {
   type OrderResult,
   type PlacedOrder,
 } from '../../src/domain/orders/order.js';
-import type { OrderPage } from '../../src/domain/orders/order.service.js';
+import type { OrderPage } from '../../src/domain/orders/order-desk.js';
 import type {
   ListOrdersRequest,
   PlaceOrderRequest,

@@ -1,7 +1,8 @@
 import type { MatchingEngine } from '../../engine/index.js';
 import type { Market } from '../../domain/orders/market.js';
 import type { OrderCommand } from '../../domain/orders/order-engine.port.js';
-import { balanceKey, type MutableOrder } from './batch-plan.js';
+import { balanceKey } from '../../domain/orders/balance-ledger.js';
+import type { MutableOrder } from './batch-plan.js';
 
 export interface BalanceKey {
   readonly userId: number;

@@ -1,12 +1,20 @@
-import type { EngineEvent, MatchingEngine, OrderBook, TradeExecuted } from '../../engine/index.js';
-import { formatAmount } from '../../domain/accounts/asset-amount.js';
+import type {
+  EngineCommand,
+  EngineEvent,
+  MatchingEngine,
+  OrderBook,
+  OrderDone,
+  TradeExecuted,
+} from '../../engine/index.js';
 import type { RollingTicker, TopOfBook } from '../../domain/market-data/rolling-ticker.js';
+import { BalanceLedger, type BalanceDelta } from '../../domain/orders/balance-ledger.js';
 import { DomainError } from '../../domain/errors.js';
 import { engineRejection } from '../../domain/orders/engine-rejection.js';
 import {
-  baseAmount,
-  quoteAmount,
+  amendHold,
   reservationFor,
+  reservePriceFor,
+  type AssetAmount,
   type Market,
 } from '../../domain/orders/market.js';
 import type { OrderCommand } from '../../domain/orders/order-engine.port.js';
@@ -16,13 +24,19 @@ import {
   type StoredPlace,
 } from '../../domain/orders/order-replay.js';
 import { openStatus, type Fill, type Order, type OrderResult } from '../../domain/orders/order.js';
-import { tickerStream } from '../../domain/streams/stream-names.js';
+import {
+  bookStream,
+  tickerStream,
+  tradeStream,
+  userStream,
+} from '../../domain/streams/stream-names.js';
+import { fillReport, orderReport } from '../../shared/orders/order-messages.js';
 
 /**
  * Runs one batch of commands through the in-memory engine and works out everything the batch
  * transaction must write. No I/O: the caller has already locked the balances of every user
  * who places or amends in the batch and passes their `available` amounts in, so checking and
- * reserving here cannot race with anyone.
+ * reserving here (`BalanceLedger`) cannot race with anyone.
  */
 
 export type MutableOrder = { -readonly [K in keyof Order]: Order[K] };
@@ -31,13 +45,6 @@ export interface PlannedCommand {
   readonly command: OrderCommand;
   /** Allocated by PostgreSQL for a place. */
   readonly newOrderId?: number;
-}
-
-export interface BalanceDelta {
-  readonly userId: number;
-  readonly asset: string;
-  available: bigint;
-  reserved: bigint;
 }
 
 export interface FillRow {
@@ -101,13 +108,11 @@ export interface PlanInput {
   readonly dueTickers: ReadonlySet<string>;
 }
 
-export const balanceKey = (userId: number, asset: string) => `${userId}\u0000${asset}`;
 export const clientKey = (userId: number, clientOrderId: string) =>
   `${userId}\u0000${clientOrderId}`;
 
-export const userStream = (userId: number) => `orders.${userId}`;
-export const tradeStream = (symbol: string) => `trades.${symbol}`;
-export const bookStream = (symbol: string) => `book.${symbol}`;
+type PlaceCommand = OrderCommand & { readonly kind: 'place' };
+type ChangeCommand = OrderCommand & { readonly kind: 'cancel' | 'amend' };
 
 const DONE_REASONS: Record<string, string> = {
   filled: 'filled',
@@ -117,306 +122,142 @@ const DONE_REASONS: Record<string, string> = {
   'self-trade-prevented': 'canceled to prevent a trade with your own order',
 };
 
-const publicOrder = (order: MutableOrder) => ({
-  orderId: String(order.id),
-  clientOrderId: order.clientOrderId,
-  symbol: order.symbol,
-  side: order.side,
-  type: order.type,
-  price: order.price,
-  quantity: order.quantity,
-  filled: order.filled,
-  status: order.status,
-  reason: order.reason,
-});
-
 export function planBatch(input: PlanInput): BatchPlan {
-  const plan: BatchPlan = {
-    outcomes: [],
-    inserted: new Map(),
-    updated: new Map(),
-    fills: [],
-    deltas: new Map(),
-    messages: [],
-    completeMessages: 0,
-    touchedSymbols: new Set(),
-    closedOwners: [],
-    trades: 0,
-    now: input.now,
-  };
-  /** The top of each book the batch touches, as it was before the batch's first command. */
-  const topBefore = new Map<string, TopOfBook>();
-  const traded = new Set<string>();
+  const planner = new BatchPlanner(input);
+  for (const { command, newOrderId } of input.commands) planner.run(command, newOrderId);
+  return planner.finish();
+}
+
+/** One batch's plan as it is worked out, command after command. */
+class BatchPlanner {
+  readonly #plan: BatchPlan;
+  readonly #ledger: BalanceLedger;
   /** Orders placed in this batch by client key, with the price and quantity they asked for. */
-  const placedInBatch = new Map<string, { order: MutableOrder; placedWith: PlacedWith }>();
-  const events: EngineEvent[] = [];
+  readonly #placed = new Map<string, { order: MutableOrder; placedWith: PlacedWith }>();
+  /** The engine's events of the command being run. */
+  readonly #events: EngineEvent[] = [];
+  /** The top of each book the batch touches, as it was before the batch's first command. */
+  readonly #topBefore = new Map<string, TopOfBook>();
+  /** Symbols the batch traded in. */
+  readonly #traded = new Set<string>();
 
-  const shift = (userId: number, asset: string, available: bigint, reserved: bigint) => {
-    const key = balanceKey(userId, asset);
-    const delta = plan.deltas.get(key);
-    if (delta === undefined) plan.deltas.set(key, { userId, asset, available, reserved });
-    else {
-      delta.available += available;
-      delta.reserved += reserved;
-    }
-    const current = input.available.get(key);
-    if (current !== undefined) input.available.set(key, current + available);
-  };
-
-  const hasAvailable = (userId: number, asset: string, amount: bigint): DomainError | undefined => {
-    const have = input.available.get(balanceKey(userId, asset)) ?? 0n;
-    return amount <= have
-      ? undefined
-      : new DomainError(
-          'failed_precondition',
-          `insufficient ${asset}: the order needs ${formatAmount(amount, asset)} available, you have ${formatAmount(have, asset)}`,
-        );
-  };
-
-  const marketOf = (symbol: string): Market => {
-    const market = input.markets.get(symbol);
-    if (market === undefined) throw new RangeError(`symbol ${symbol} has no market`);
-    return market;
-  };
-
-  const touch = (order: MutableOrder, changed: Set<MutableOrder>) => {
-    order.updatedAt = input.now;
-    changed.add(order);
-    if (!plan.inserted.has(order.id)) plan.updated.set(order.id, order);
-  };
-
-  /** Applies one command's engine events to orders, balances, fills and stream messages. */
-  const apply = (subject: MutableOrder, market: Market, fills: Fill[]) => {
-    const changed = new Set<MutableOrder>([subject]);
-    const firstFill = plan.fills.length;
-    const levels: { side: string; price: number; quantity: number }[] = [];
-    const find = (orderId: number): MutableOrder => {
-      if (orderId === subject.id) return subject;
-      const order = input.open.get(orderId);
-      if (order === undefined) throw new RangeError(`engine event for unknown order ${orderId}`);
-      return order;
+  constructor(private readonly input: PlanInput) {
+    this.#ledger = new BalanceLedger(input.available);
+    this.#plan = {
+      outcomes: [],
+      inserted: new Map(),
+      updated: new Map(),
+      fills: [],
+      deltas: this.#ledger.deltas,
+      messages: [],
+      completeMessages: 0,
+      touchedSymbols: new Set(),
+      closedOwners: [],
+      trades: 0,
+      now: input.now,
     };
-    for (const event of events) {
-      switch (event.type) {
-        case 'trade': {
-          settle(event, find(event.makerOrderId), find(event.takerOrderId), market, changed);
-          fills.push({
-            tradeId: event.tradeId,
-            orderId: subject.id,
-            price: event.price,
-            quantity: event.quantity,
-            maker: event.makerOrderId === subject.id,
-          });
-          break;
-        }
-        case 'rested': {
-          subject.priority = event.priority;
-          input.open.set(subject.id, subject);
-          break;
-        }
-        case 'done': {
-          const order = find(event.orderId);
-          order.status = event.reason === 'filled' ? 'filled' : 'canceled';
-          order.reason = DONE_REASONS[event.reason] ?? event.reason;
-          if (event.remaining > 0) {
-            const held = reservationFor(market, order.side, order.reservePrice, event.remaining);
-            shift(order.userId, held.asset, held.amount, -held.amount);
-          }
-          input.open.delete(order.id);
-          if (!plan.inserted.has(order.id)) plan.closedOwners.push(order.userId);
-          touch(order, changed);
-          break;
-        }
-        case 'level':
-          levels.push({ side: event.side, price: event.price, quantity: event.quantity });
-          break;
-        default:
-          break;
-      }
-    }
-    touch(subject, changed);
-    const traded = plan.fills.slice(firstFill);
-    for (const order of changed) {
-      plan.messages.push({
-        stream: userStream(order.userId),
-        payload: JSON.stringify({
-          type: 'order',
-          order: publicOrder(order),
-          // The fills this change made, so a client sees each of its fills once, in its report.
-          ...(traded.length === 0 ? {} : { fills: fillsOf(order.id, traded) }),
-        }),
-      });
-    }
-    if (levels.length > 0) {
-      plan.messages.push({
-        stream: bookStream(market.spec.symbol),
-        // The checksum travels with the delta, so a replay from the log carries it too.
-        payload: JSON.stringify({
-          type: 'levels',
-          levels,
-          checksum: input.engine.book(market.spec.symbol)?.checksum(),
-        }),
-      });
-    }
-  };
+  }
 
-  const settle = (
-    trade: TradeExecuted,
-    maker: MutableOrder,
-    taker: MutableOrder,
-    market: Market,
-    changed: Set<MutableOrder>,
-  ) => {
-    const buyer = trade.takerSide === 'buy' ? taker : maker;
-    const seller = trade.takerSide === 'buy' ? maker : taker;
-    const { price, quantity } = trade;
-    const held = quoteAmount(market, buyer.reservePrice, quantity);
-    const paid = quoteAmount(market, price, quantity);
-    const base = baseAmount(market, quantity);
-    // The buyer reserved at its reserve price and pays the maker's price: the difference is
-    // returned. The engine trades at the maker's price, never above a buyer's reserve price.
-    shift(buyer.userId, market.quoteAsset, held - paid, -held);
-    shift(buyer.userId, market.baseAsset, base, 0n);
-    shift(seller.userId, market.baseAsset, 0n, -base);
-    shift(seller.userId, market.quoteAsset, paid, 0n);
-    maker.filled += quantity;
-    taker.filled += quantity;
-    for (const order of [maker, taker]) {
-      if (order.status === 'new' || order.status === 'partially_filled') {
-        order.status = openStatus(order.filled);
-      }
-      touch(order, changed);
-    }
-    plan.fills.push({
-      symbol: market.spec.symbol,
-      tradeId: trade.tradeId,
-      price,
-      quantity,
-      takerSide: trade.takerSide,
-      makerOrderId: maker.id,
-      takerOrderId: taker.id,
-    });
-    plan.messages.push({
-      stream: tradeStream(market.spec.symbol),
-      payload: JSON.stringify({
-        type: 'trade',
-        tradeId: trade.tradeId,
-        price,
-        quantity,
-        takerSide: trade.takerSide,
-        timeMs: input.now.getTime(),
-      }),
-    });
-    plan.trades += 1;
-    input.tickers
-      .get(market.spec.symbol)
-      ?.record({ price, quantity, quoteAmount: paid, timeMs: input.now.getTime() });
-    traded.add(market.spec.symbol);
-  };
-
-  const rejectionOf = (): DomainError | undefined => {
-    const first = events[0];
-    return first?.type === 'rejected' ? engineRejection(first.code, first.reason) : undefined;
-  };
-
-  for (const { command, newOrderId } of input.commands) {
-    events.length = 0;
-    const market = marketOf(command.symbol);
-    const book = input.engine.book(command.symbol);
+  run(command: OrderCommand, newOrderId: number | undefined): void {
+    const market = this.input.markets.get(command.symbol);
+    if (market === undefined) throw new RangeError(`symbol ${command.symbol} has no market`);
+    const book = this.input.engine.book(command.symbol);
     if (book === undefined) throw new RangeError(`symbol ${command.symbol} has no book`);
-    if (!topBefore.has(command.symbol)) topBefore.set(command.symbol, topOf(book));
-    if (command.kind === 'place') {
-      const key = clientKey(command.userId, command.clientOrderId);
-      const stored = input.existing.get(key);
-      if (stored !== undefined) {
-        const mismatch = replayMismatch(command, stored.result.order, stored.placedWith);
-        plan.outcomes.push(
-          mismatch === undefined
-            ? { ok: true, replay: stored.result }
-            : { ok: false, error: mismatch },
-        );
-        continue;
-      }
-      const earlier = placedInBatch.get(key);
-      if (earlier !== undefined) {
-        // A replay, like a repeat of a stored order: its caller gives its quota unit back.
-        const mismatch = replayMismatch(command, earlier.order, earlier.placedWith);
-        plan.outcomes.push(
-          mismatch === undefined
-            ? { ok: true, replay: replayInBatch(earlier.order, plan.fills) }
-            : { ok: false, error: mismatch },
-        );
-        continue;
-      }
-      if (newOrderId === undefined) throw new RangeError('a place needs an allocated order id');
-      const reservePrice =
-        command.type === 'limit'
-          ? command.price
-          : command.side === 'buy'
-            ? worstAskPrice(book, command.quantity)
-            : 0;
-      const need = reservationFor(market, command.side, reservePrice, command.quantity);
-      const short = hasAvailable(command.userId, need.asset, need.amount);
-      if (short !== undefined) {
-        plan.outcomes.push({ ok: false, error: short });
-        continue;
-      }
-      input.engine.execute(
-        {
-          kind: 'place',
-          symbol: command.symbol,
-          orderId: newOrderId,
-          ownerId: command.userId,
-          side: command.side,
-          type: command.type,
-          timeInForce: command.timeInForce,
-          price: command.price,
-          quantity: command.quantity,
-          postOnly: command.postOnly,
-        },
-        events,
-      );
-      const rejection = rejectionOf();
-      if (rejection !== undefined) {
-        plan.outcomes.push({ ok: false, error: rejection });
-        continue;
-      }
-      const order: MutableOrder = {
-        id: newOrderId,
-        userId: command.userId,
-        clientOrderId: command.clientOrderId,
-        symbol: command.symbol,
-        side: command.side,
-        type: command.type,
-        timeInForce: command.timeInForce,
-        price: command.price,
-        reservePrice,
-        quantity: command.quantity,
-        filled: 0,
-        status: 'new',
-        postOnly: command.postOnly,
-        reason: '',
-        priority: 0,
-        createdAt: input.now,
-        updatedAt: input.now,
-      };
-      plan.inserted.set(order.id, order);
-      placedInBatch.set(key, {
-        order,
-        placedWith: { price: command.price, quantity: command.quantity },
-      });
-      shift(command.userId, need.asset, -need.amount, need.amount);
-      const fills: Fill[] = [];
-      apply(order, market, fills);
-      plan.touchedSymbols.add(command.symbol);
-      plan.outcomes.push({ ok: true, orderId: order.id, fills });
-      continue;
-    }
+    if (!this.#topBefore.has(command.symbol)) this.#topBefore.set(command.symbol, topOf(book));
+    this.#plan.outcomes.push(
+      command.kind === 'place'
+        ? this.#place(command, newOrderId, market, book)
+        : this.#change(command, market),
+    );
+  }
 
-    const order = input.open.get(command.orderId);
+  finish(): BatchPlan {
+    tickerUpdates(this.#plan, this.input, this.#topBefore, this.#traded);
+    balanceUpdates(this.#plan);
+    return this.#plan;
+  }
+
+  #place(
+    command: PlaceCommand,
+    newOrderId: number | undefined,
+    market: Market,
+    book: OrderBook,
+  ): CommandOutcome {
+    const key = clientKey(command.userId, command.clientOrderId);
+    const repeat = this.#repeat(key, command);
+    if (repeat !== undefined) return repeat;
+    if (newOrderId === undefined) throw new RangeError('a place needs an allocated order id');
+    const reservePrice = reservePriceFor(book, command);
+    const hold = reservationFor(market, command.side, reservePrice, command.quantity);
+    const refused = this.#execute(command.userId, hold, {
+      kind: 'place',
+      symbol: command.symbol,
+      orderId: newOrderId,
+      ownerId: command.userId,
+      side: command.side,
+      type: command.type,
+      timeInForce: command.timeInForce,
+      price: command.price,
+      quantity: command.quantity,
+      postOnly: command.postOnly,
+    });
+    if (refused !== undefined) return refused;
+    const { now } = this.input;
+    const order: MutableOrder = {
+      id: newOrderId,
+      userId: command.userId,
+      clientOrderId: command.clientOrderId,
+      symbol: command.symbol,
+      side: command.side,
+      type: command.type,
+      timeInForce: command.timeInForce,
+      price: command.price,
+      reservePrice,
+      quantity: command.quantity,
+      filled: 0,
+      status: 'new',
+      postOnly: command.postOnly,
+      reason: '',
+      priority: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#plan.inserted.set(order.id, order);
+    this.#placed.set(key, {
+      order,
+      placedWith: { price: command.price, quantity: command.quantity },
+    });
+    this.#ledger.reserve(order.userId, hold);
+    return this.#apply(order, market);
+  }
+
+  /**
+   * A place whose client order id is taken, stored or earlier in this batch: the order it
+   * placed when it asks for the same one, else `already_exists`. Undefined for a new id.
+   */
+  #repeat(key: string, command: PlaceCommand): CommandOutcome | undefined {
+    const stored = this.input.existing.get(key);
+    if (stored !== undefined) {
+      const mismatch = replayMismatch(command, stored.result.order, stored.placedWith);
+      return mismatch === undefined
+        ? { ok: true, replay: stored.result }
+        : { ok: false, error: mismatch };
+    }
+    const earlier = this.#placed.get(key);
+    if (earlier === undefined) return undefined;
+    // A replay, like a repeat of a stored order: its caller gives its quota unit back.
+    const mismatch = replayMismatch(command, earlier.order, earlier.placedWith);
+    return mismatch === undefined
+      ? { ok: true, replay: replayInBatch(earlier.order, this.#plan.fills) }
+      : { ok: false, error: mismatch };
+  }
+
+  /** A cancel or an amend of an open order. */
+  #change(command: ChangeCommand, market: Market): CommandOutcome {
+    const order = this.input.open.get(command.orderId);
     if (order?.userId !== command.userId) {
       // Finished since the caller looked, or not this user's: never reveal which.
-      plan.outcomes.push({
+      return {
         ok: false,
         error:
           order === undefined
@@ -425,77 +266,193 @@ export function planBatch(input: PlanInput): BatchPlan {
                 `order ${command.orderId} is no longer open and can no longer change`,
               )
             : new DomainError('not_found', `order ${command.orderId} not found`),
-      });
-      continue;
+      };
     }
+    const { symbol, orderId } = command;
     if (command.kind === 'cancel') {
-      input.engine.execute(
-        { kind: 'cancel', symbol: command.symbol, orderId: command.orderId },
-        events,
+      return (
+        this.#execute(order.userId, undefined, { kind: 'cancel', symbol, orderId }) ??
+        this.#apply(order, market)
       );
-    } else {
-      const price = command.price ?? order.price;
-      const quantity = command.quantity ?? order.quantity;
-      if (quantity > order.filled) {
-        const before = reservationFor(
-          market,
-          order.side,
-          order.reservePrice,
-          order.quantity - order.filled,
-        );
-        const after = reservationFor(market, order.side, price, quantity - order.filled);
-        const extra = after.amount - before.amount;
-        const short = extra > 0n ? hasAvailable(order.userId, after.asset, extra) : undefined;
-        if (short !== undefined) {
-          plan.outcomes.push({ ok: false, error: short });
-          continue;
-        }
-      }
-      input.engine.execute(
-        {
-          kind: 'amend',
-          symbol: command.symbol,
-          orderId: command.orderId,
-          ...(command.price === undefined ? {} : { price: command.price }),
-          ...(command.quantity === undefined ? {} : { quantity: command.quantity }),
-        },
-        events,
-      );
-      const first = events[0];
-      if (first?.type === 'amended') {
-        const before = reservationFor(
-          market,
-          order.side,
-          order.reservePrice,
-          order.quantity - order.filled,
-        );
-        order.price = first.price;
-        order.reservePrice = first.price;
-        order.quantity = first.quantity;
-        order.priority = first.priority;
-        const after = reservationFor(
-          market,
-          order.side,
-          order.reservePrice,
-          order.quantity - order.filled,
-        );
-        const extra = after.amount - before.amount;
-        shift(order.userId, after.asset, -extra, extra);
-      }
     }
-    const rejection = rejectionOf();
-    if (rejection !== undefined) {
-      plan.outcomes.push({ ok: false, error: rejection });
-      continue;
+    const hold = amendHold(
+      market,
+      order,
+      command.price ?? order.price,
+      command.quantity ?? order.quantity,
+    );
+    const refused = this.#execute(order.userId, hold, {
+      kind: 'amend',
+      symbol,
+      orderId,
+      ...(command.price === undefined ? {} : { price: command.price }),
+      ...(command.quantity === undefined ? {} : { quantity: command.quantity }),
+    });
+    if (refused !== undefined) return refused;
+    const amended = this.#events[0];
+    if (amended?.type === 'amended') {
+      // Re-reserved at the new price: what it holds is what settlement and release take.
+      order.price = amended.price;
+      order.reservePrice = amended.price;
+      order.quantity = amended.quantity;
+      order.priority = amended.priority;
+      this.#ledger.reserve(order.userId, hold);
     }
-    const fills: Fill[] = [];
-    apply(order, market, fills);
-    plan.touchedSymbols.add(command.symbol);
-    plan.outcomes.push({ ok: true, orderId: order.id, fills });
+    return this.#apply(order, market);
   }
-  tickerUpdates(plan, input, topBefore, traded);
-  balanceUpdates(plan);
-  return plan;
+
+  /**
+   * Checks that the user can hold `hold` more (a command that holds nothing more, a cancel,
+   * passes none), then runs the command through the engine, its events into `#events`.
+   * Returns the refusal, or undefined when the engine took the command.
+   */
+  #execute(
+    userId: number,
+    hold: AssetAmount | undefined,
+    command: EngineCommand,
+  ): CommandOutcome | undefined {
+    const short = hold === undefined ? undefined : this.#ledger.shortfall(userId, hold);
+    if (short !== undefined) return { ok: false, error: short };
+    this.#events.length = 0;
+    this.input.engine.execute(command, this.#events);
+    const first = this.#events[0];
+    return first?.type === 'rejected'
+      ? { ok: false, error: engineRejection(first.code, first.reason) }
+      : undefined;
+  }
+
+  /** Applies a command's engine events to orders, balances, fills and stream messages. */
+  #apply(subject: MutableOrder, market: Market): CommandOutcome {
+    const changed = new Set<MutableOrder>([subject]);
+    const firstFill = this.#plan.fills.length;
+    const levels: { side: string; price: number; quantity: number }[] = [];
+    for (const event of this.#events) {
+      switch (event.type) {
+        case 'trade':
+          this.#trade(event, subject, market, changed);
+          break;
+        case 'rested':
+          subject.priority = event.priority;
+          this.input.open.set(subject.id, subject);
+          break;
+        case 'done':
+          this.#done(event, subject, market, changed);
+          break;
+        case 'level':
+          levels.push({ side: event.side, price: event.price, quantity: event.quantity });
+          break;
+        default:
+          break;
+      }
+    }
+    this.#touch(subject, changed);
+    const traded = this.#plan.fills.slice(firstFill);
+    const fills = fillsOf(subject.id, traded);
+    for (const order of changed) {
+      const own = order === subject ? fills : fillsOf(order.id, traded);
+      this.#plan.messages.push({
+        stream: userStream(order.userId),
+        payload: JSON.stringify({
+          type: 'order',
+          order: orderReport(order),
+          // The fills this change made, so a client sees each of its fills once, in its report.
+          ...(own.length === 0 ? {} : { fills: own.map(fillReport) }),
+        }),
+      });
+    }
+    const { symbol } = market.spec;
+    if (levels.length > 0) {
+      this.#plan.messages.push({
+        stream: bookStream(symbol),
+        // The checksum travels with the delta, so a replay from the log carries it too.
+        payload: JSON.stringify({
+          type: 'levels',
+          levels,
+          checksum: this.input.engine.book(symbol)?.checksum(),
+        }),
+      });
+    }
+    this.#plan.touchedSymbols.add(symbol);
+    return { ok: true, orderId: subject.id, fills };
+  }
+
+  #trade(
+    trade: TradeExecuted,
+    subject: MutableOrder,
+    market: Market,
+    changed: Set<MutableOrder>,
+  ): void {
+    const maker = this.#find(trade.makerOrderId, subject);
+    const taker = this.#find(trade.takerOrderId, subject);
+    const { price, quantity, takerSide } = trade;
+    const paid = this.#ledger.settle({
+      market,
+      price,
+      quantity,
+      buyer: takerSide === 'buy' ? taker : maker,
+      seller: takerSide === 'buy' ? maker : taker,
+    });
+    maker.filled += quantity;
+    taker.filled += quantity;
+    for (const order of [maker, taker]) {
+      if (order.status === 'new' || order.status === 'partially_filled') {
+        order.status = openStatus(order.filled);
+      }
+      this.#touch(order, changed);
+    }
+    const { symbol } = market.spec;
+    this.#plan.fills.push({
+      symbol,
+      tradeId: trade.tradeId,
+      price,
+      quantity,
+      takerSide,
+      makerOrderId: maker.id,
+      takerOrderId: taker.id,
+    });
+    this.#plan.messages.push({
+      stream: tradeStream(symbol),
+      payload: JSON.stringify({
+        type: 'trade',
+        tradeId: trade.tradeId,
+        price,
+        quantity,
+        takerSide,
+        timeMs: this.input.now.getTime(),
+      }),
+    });
+    this.#plan.trades += 1;
+    const timeMs = this.input.now.getTime();
+    this.input.tickers.get(symbol)?.record({ price, quantity, quoteAmount: paid, timeMs });
+    this.#traded.add(symbol);
+  }
+
+  /** An order is done: it leaves the book, and what it still holds is given back. */
+  #done(done: OrderDone, subject: MutableOrder, market: Market, changed: Set<MutableOrder>): void {
+    const order = this.#find(done.orderId, subject);
+    order.status = done.reason === 'filled' ? 'filled' : 'canceled';
+    order.reason = DONE_REASONS[done.reason] ?? done.reason;
+    if (done.remaining > 0) {
+      const held = reservationFor(market, order.side, order.reservePrice, done.remaining);
+      this.#ledger.release(order.userId, held);
+    }
+    this.input.open.delete(order.id);
+    if (!this.#plan.inserted.has(order.id)) this.#plan.closedOwners.push(order.userId);
+    this.#touch(order, changed);
+  }
+
+  #find(orderId: number, subject: MutableOrder): MutableOrder {
+    if (orderId === subject.id) return subject;
+    const order = this.input.open.get(orderId);
+    if (order === undefined) throw new RangeError(`engine event for unknown order ${orderId}`);
+    return order;
+  }
+
+  #touch(order: MutableOrder, changed: Set<MutableOrder>): void {
+    order.updatedAt = this.input.now;
+    changed.add(order);
+    if (!this.#plan.inserted.has(order.id)) this.#plan.updated.set(order.id, order);
+  }
 }
 
 /**
@@ -564,13 +521,14 @@ function balanceUpdates(plan: BatchPlan): void {
 /** What the write replaces with `{"type":"balances","balances":[…]}` (shard-store.postgres.ts). */
 export const balancesPlaceholder = (userId: number) => `{"userId":${userId}}`;
 
-/** The fills of `orderId` among `rows`, as execution reports carry them. */
-function fillsOf(orderId: number, rows: readonly FillRow[]) {
-  const own = [];
+/** The fills of `orderId` among `rows`, from the order's point of view. */
+function fillsOf(orderId: number, rows: readonly FillRow[]): Fill[] {
+  const own: Fill[] = [];
   for (const row of rows) {
     if (row.makerOrderId !== orderId && row.takerOrderId !== orderId) continue;
     own.push({
       tradeId: row.tradeId,
+      orderId,
       price: row.price,
       quantity: row.quantity,
       maker: row.makerOrderId === orderId,
@@ -583,33 +541,7 @@ function fillsOf(orderId: number, rows: readonly FillRow[]) {
  * An order placed earlier in the batch as it stands at this point of the batch, as a stored
  * order would be read: a copy (later commands change the live one), with its fills so far.
  */
-function replayInBatch(order: MutableOrder, fills: readonly FillRow[]): OrderResult {
-  const own = fills.filter((f) => f.makerOrderId === order.id || f.takerOrderId === order.id);
-  return {
-    order: { ...order },
-    fills: own.map((f) => ({
-      tradeId: f.tradeId,
-      orderId: order.id,
-      price: f.price,
-      quantity: f.quantity,
-      maker: f.makerOrderId === order.id,
-    })),
-  };
-}
-
-/**
- * The highest ask price a market buy of `quantity` lots can reach: the price of the level at
- * which the asks' cumulative quantity covers it (or the last level). With self-trade
- * prevention `cancel-incoming` a buy stops at its own order instead of reaching deeper, so it
- * never trades above this price and reserving `quantity × price` always covers it.
- */
-function worstAskPrice(book: OrderBook, quantity: number): number {
-  let covered = 0;
-  let price = 0;
-  for (const level of book.snapshot(Number.MAX_SAFE_INTEGER).asks) {
-    price = level.price;
-    covered += level.quantity;
-    if (covered >= quantity) break;
-  }
-  return price;
-}
+const replayInBatch = (order: MutableOrder, fills: readonly FillRow[]): OrderResult => ({
+  order: { ...order },
+  fills: fillsOf(order.id, fills),
+});

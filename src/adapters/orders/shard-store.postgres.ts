@@ -1,12 +1,22 @@
 import type { BookState, OpenOrder } from '../../engine/index.js';
 import type { TickerState } from '../../domain/market-data/rolling-ticker.js';
 import { TICKER_BUCKET_MS } from '../../domain/market-data/rolling-ticker.js';
+import { balanceKey, type BalanceDelta } from '../../domain/orders/balance-ledger.js';
 import type { StoredPlace } from '../../domain/orders/order-replay.js';
 import type { PoolClient } from 'pg';
 import type { Queryable } from '../postgres/index.js';
-import { instantArray, scalarArray, textArray } from '../postgres/array-literal.js';
-import type { BatchPlan, MutableOrder, StreamMessage } from './batch-plan.js';
-import { balanceKey, clientKey } from './batch-plan.js';
+import { scalarArray, textArray } from '../postgres/array-literal.js';
+import {
+  bigintColumn,
+  booleanColumn,
+  columnNames,
+  instantColumn,
+  namedStatement,
+  textColumn,
+  type Columns,
+} from '../postgres/statement-parameters.js';
+import type { BatchPlan, FillRow, MutableOrder, StreamMessage } from './batch-plan.js';
+import { clientKey } from './batch-plan.js';
 import { withFills } from './order-reader.postgres.js';
 import {
   ORDER_COLUMNS,
@@ -203,11 +213,94 @@ function streamSequencing(messages: readonly StreamMessage[]): {
   return { counts, later };
 }
 
+/** What the write statement takes: a plan's rows, each kind as one list. */
+interface BatchWrite {
+  readonly inserted: readonly MutableOrder[];
+  readonly updated: readonly MutableOrder[];
+  readonly fills: readonly FillRow[];
+  /** Changed balances only. */
+  readonly deltas: readonly BalanceDelta[];
+  readonly books: readonly (readonly [symbol: string, state: BookState])[];
+  /** Per stream, how many messages the batch adds to it. */
+  readonly heads: readonly (readonly [stream: string, count: number])[];
+  readonly messages: readonly StreamMessage[];
+  /** Per message, how many of its stream's messages come after it (`streamSequencing`). */
+  readonly later: readonly number[];
+  readonly completeMessages: number;
+  /** The batch's time, its fills' `created_at`. */
+  readonly now: Date;
+}
+
+/** `orders` columns a place inserts, as planned (`placed_price`/`placed_quantity` follow). */
+const NEW_ORDER_COLUMNS: Columns<MutableOrder> = {
+  id: bigintColumn((o) => o.id),
+  user_id: bigintColumn((o) => o.userId),
+  client_order_id: textColumn((o) => o.clientOrderId),
+  symbol: textColumn((o) => o.symbol),
+  side: textColumn((o) => o.side),
+  type: textColumn((o) => o.type),
+  time_in_force: textColumn((o) => o.timeInForce),
+  price: bigintColumn((o) => o.price),
+  reserve_price: bigintColumn((o) => o.reservePrice),
+  quantity: bigintColumn((o) => o.quantity),
+  filled: bigintColumn((o) => o.filled),
+  status: textColumn((o) => o.status),
+  post_only: booleanColumn((o) => o.postOnly),
+  reason: textColumn((o) => o.reason),
+  priority: bigintColumn((o) => o.priority),
+  created_at: instantColumn((o) => o.createdAt),
+  updated_at: instantColumn((o) => o.updatedAt),
+};
+
+/** `orders` columns a batch can change in an order it did not insert, by `id`. */
+const CHANGED_ORDER_COLUMNS: Columns<MutableOrder> = {
+  id: bigintColumn((o) => o.id),
+  price: bigintColumn((o) => o.price),
+  reserve_price: bigintColumn((o) => o.reservePrice),
+  quantity: bigintColumn((o) => o.quantity),
+  filled: bigintColumn((o) => o.filled),
+  status: textColumn((o) => o.status),
+  reason: textColumn((o) => o.reason),
+  priority: bigintColumn((o) => o.priority),
+  updated_at: instantColumn((o) => o.updatedAt),
+};
+
+/** `fills` columns (`created_at` is the batch's time, `BatchWrite.now`). */
+const FILL_COLUMNS: Columns<FillRow> = {
+  symbol: textColumn((f) => f.symbol),
+  trade_id: bigintColumn((f) => f.tradeId),
+  price: bigintColumn((f) => f.price),
+  quantity: bigintColumn((f) => f.quantity),
+  taker_side: textColumn((f) => f.takerSide),
+  maker_order_id: bigintColumn((f) => f.makerOrderId),
+  taker_order_id: bigintColumn((f) => f.takerOrderId),
+};
+
+/** Amounts added to `balances` rows. */
+const DELTA_COLUMNS: Columns<BalanceDelta> = {
+  user_id: bigintColumn((d) => d.userId),
+  asset: textColumn((d) => d.asset),
+  available: bigintColumn((d) => d.available),
+  reserved: bigintColumn((d) => d.reserved),
+};
+
+const BOOK_COLUMNS: Columns<BatchWrite['books'][number]> = {
+  symbol: textColumn(([symbol]) => symbol),
+  next_trade_id: bigintColumn(([, state]) => state.nextTradeId),
+  next_priority: bigintColumn(([, state]) => state.nextPriority),
+  last_trade_price: bigintColumn(([, state]) => state.lastTradePrice),
+};
+
+const HEAD_COLUMNS: Columns<BatchWrite['heads'][number]> = {
+  stream: textColumn(([stream]) => stream),
+  seq: bigintColumn(([, count]) => count),
+};
+
 /**
  * Writes everything a planned batch changed in ONE statement (data-modifying CTEs): orders,
  * fills, balances, book counters and the batch's stream events with their per-stream sequence
  * numbers, as one outbox row (arrays in publish order; migration 0004 says why). The batch's
- * balance updates (the messages past `plan.completeMessages`) get the new amounts the balance
+ * balance updates (the messages past `completeMessages`) get the new amounts the balance
  * statements return, in this same statement.
  *
  * Balances: rows that exist get the deltas added (the CHECKs are the last guard against an
@@ -227,46 +320,25 @@ function streamSequencing(messages: readonly StreamMessage[]): {
  * its price and quantity as inserted; only an amend in the batch that placed it could make
  * them differ, and the use cases amend committed orders only.
  */
-export async function writePlan(
-  tx: BatchClient,
-  plan: BatchPlan,
-  books: ReadonlyMap<string, BookState>,
-): Promise<void> {
-  const inserted = [...plan.inserted.values()];
-  const updated = [...plan.updated.values()];
-  const f = plan.fills;
-  const deltas = [...plan.deltas.values()].filter((d) => d.available !== 0n || d.reserved !== 0n);
-  const states = [...books.entries()];
-  const m = plan.messages;
-  const sequencing = streamSequencing(m);
-  await tx.query({
-    name: 'engine-write-batch-v10',
-    text: `WITH ins AS (
-       INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
-         reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
-         updated_at, placed_price, placed_quantity)
-       SELECT u.*, u.price, u.quantity FROM unnest($1::bigint[], $2::bigint[], $3::text[],
-         $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],
-         $10::bigint[], $11::bigint[], $12::text[], $13::boolean[], $14::text[], $15::bigint[],
-         $16::timestamptz[], $17::timestamptz[]) AS u(id, user_id, client_order_id, symbol, side,
-         type, time_in_force, price, reserve_price, quantity, filled, status, post_only, reason,
-         priority, created_at, updated_at)
+const WRITE_BATCH = namedStatement<BatchWrite>('engine-write-batch-v10', (p) => {
+  const streams = p.param('text[]', (w) => textArray(w.messages.map((x) => x.stream)));
+  const changed = Object.keys(CHANGED_ORDER_COLUMNS).filter((name) => name !== 'id');
+  return `WITH ins AS (
+       INSERT INTO orders (${columnNames(NEW_ORDER_COLUMNS)}, placed_price, placed_quantity)
+       SELECT u.*, u.price, u.quantity
+       FROM ${p.unnest((w) => w.inserted, NEW_ORDER_COLUMNS)}
+         AS u(${columnNames(NEW_ORDER_COLUMNS)})
      ), upd AS (
-       UPDATE orders o SET price = u.price, reserve_price = u.reserve_price,
-         quantity = u.quantity, filled = u.filled, status = u.status, reason = u.reason,
-         priority = u.priority, updated_at = u.updated_at
-       FROM unnest($18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[],
-         $23::text[], $24::text[], $25::bigint[], $26::timestamptz[])
-         AS u(id, price, reserve_price, quantity, filled, status, reason, priority, updated_at)
+       UPDATE orders o SET ${changed.map((name) => `${name} = u.${name}`).join(', ')}
+       FROM ${p.unnest((w) => w.updated, CHANGED_ORDER_COLUMNS)}
+         AS u(${columnNames(CHANGED_ORDER_COLUMNS)})
        WHERE o.id = u.id
      ), fil AS (
-       INSERT INTO fills (symbol, trade_id, price, quantity, taker_side, maker_order_id,
-         taker_order_id, created_at)
-       SELECT s, t, p, q, ts, mk, tk, $48 FROM unnest($27::text[], $28::bigint[], $29::bigint[],
-         $30::bigint[], $31::text[], $32::bigint[], $33::bigint[]) AS x(s, t, p, q, ts, mk, tk)
+       INSERT INTO fills (${columnNames(FILL_COLUMNS)}, created_at)
+       SELECT x.*, ${p.param('timestamptz', (w) => w.now)} FROM ${p.unnest((w) => w.fills, FILL_COLUMNS)}
+         AS x(${columnNames(FILL_COLUMNS)})
      ), d AS (
-       SELECT * FROM unnest($34::bigint[], $35::text[], $36::bigint[], $37::bigint[])
-         AS d(user_id, asset, available, reserved)
+       SELECT * FROM ${p.unnest((w) => w.deltas, DELTA_COLUMNS)} AS d(${columnNames(DELTA_COLUMNS)})
      ), bal AS (
        UPDATE balances b SET available = b.available + d.available,
          reserved = b.reserved + d.reserved, updated_at = now()
@@ -283,80 +355,57 @@ export async function writePlan(
      ), nb AS (
        SELECT * FROM bal UNION ALL SELECT * FROM newbal
      ), bk AS (
-       INSERT INTO books (symbol, next_trade_id, next_priority, last_trade_price)
-       SELECT * FROM unnest($38::text[], $39::bigint[], $40::bigint[], $41::bigint[])
+       INSERT INTO books (${columnNames(BOOK_COLUMNS)})
+       SELECT * FROM ${p.unnest((w) => w.books, BOOK_COLUMNS)}
        ON CONFLICT (symbol) DO UPDATE SET next_trade_id = EXCLUDED.next_trade_id,
          next_priority = EXCLUDED.next_priority, last_trade_price = EXCLUDED.last_trade_price
      ), heads AS (
-       INSERT INTO stream_heads (stream, seq)
-       SELECT * FROM unnest($44::text[], $45::bigint[]) ORDER BY 1
+       INSERT INTO stream_heads (${columnNames(HEAD_COLUMNS)})
+       SELECT * FROM ${p.unnest((w) => w.heads, HEAD_COLUMNS)} ORDER BY 1
        ON CONFLICT (stream) DO UPDATE SET seq = stream_heads.seq + EXCLUDED.seq
        RETURNING stream, seq
      ), ob AS (
        INSERT INTO outbox (streams, seqs, payloads)
-       SELECT $42::text[],
+       SELECT ${streams},
          ARRAY(SELECT heads.seq - m.later
-           FROM unnest($42::text[], $43::bigint[]) WITH ORDINALITY AS m(stream, later, ord)
+           FROM unnest(${streams}, ${p.param('bigint[]', (w) => scalarArray(w.later))})
+             WITH ORDINALITY AS m(stream, later, ord)
            JOIN heads USING (stream) ORDER BY m.ord),
-         ARRAY(SELECT CASE WHEN i <= $47 THEN p::text ELSE (
+         ARRAY(SELECT CASE WHEN i <= ${p.param('bigint', (w) => w.completeMessages)} THEN p::text ELSE (
              SELECT json_build_object('type', 'balances', 'balances', json_agg(json_build_object(
                'asset', nb.asset, 'available', nb.available::text,
                'reserved', nb.reserved::text) ORDER BY nb.asset))::text
              FROM nb WHERE nb.user_id = (p->>'userId')::bigint) END
-           FROM json_array_elements($46::json) WITH ORDINALITY AS x(p, i) ORDER BY i)
-       WHERE cardinality($42::text[]) > 0
+           FROM json_array_elements(${p.param('json', (w) => payloadsJson(w.messages))})
+             WITH ORDINALITY AS x(p, i) ORDER BY i)
+       WHERE cardinality(${streams}) > 0
      )
-     SELECT 1`,
-    values: [
-      scalarArray(inserted.map((o) => o.id)),
-      scalarArray(inserted.map((o) => o.userId)),
-      textArray(inserted.map((o) => o.clientOrderId)),
-      textArray(inserted.map((o) => o.symbol)),
-      textArray(inserted.map((o) => o.side)),
-      textArray(inserted.map((o) => o.type)),
-      textArray(inserted.map((o) => o.timeInForce)),
-      scalarArray(inserted.map((o) => o.price)),
-      scalarArray(inserted.map((o) => o.reservePrice)),
-      scalarArray(inserted.map((o) => o.quantity)),
-      scalarArray(inserted.map((o) => o.filled)),
-      textArray(inserted.map((o) => o.status)),
-      scalarArray(inserted.map((o) => o.postOnly)),
-      textArray(inserted.map((o) => o.reason)),
-      scalarArray(inserted.map((o) => o.priority)),
-      instantArray(inserted.map((o) => o.createdAt)),
-      instantArray(inserted.map((o) => o.updatedAt)),
-      scalarArray(updated.map((o) => o.id)),
-      scalarArray(updated.map((o) => o.price)),
-      scalarArray(updated.map((o) => o.reservePrice)),
-      scalarArray(updated.map((o) => o.quantity)),
-      scalarArray(updated.map((o) => o.filled)),
-      textArray(updated.map((o) => o.status)),
-      textArray(updated.map((o) => o.reason)),
-      scalarArray(updated.map((o) => o.priority)),
-      instantArray(updated.map((o) => o.updatedAt)),
-      textArray(f.map((x) => x.symbol)),
-      scalarArray(f.map((x) => x.tradeId)),
-      scalarArray(f.map((x) => x.price)),
-      scalarArray(f.map((x) => x.quantity)),
-      textArray(f.map((x) => x.takerSide)),
-      scalarArray(f.map((x) => x.makerOrderId)),
-      scalarArray(f.map((x) => x.takerOrderId)),
-      scalarArray(deltas.map((x) => x.userId)),
-      textArray(deltas.map((x) => x.asset)),
-      scalarArray(deltas.map((x) => x.available)),
-      scalarArray(deltas.map((x) => x.reserved)),
-      textArray(states.map(([symbol]) => symbol)),
-      scalarArray(states.map(([, state]) => state.nextTradeId)),
-      scalarArray(states.map(([, state]) => state.nextPriority)),
-      scalarArray(states.map(([, state]) => state.lastTradePrice)),
-      textArray(m.map((x) => x.stream)),
-      scalarArray(sequencing.later),
-      textArray([...sequencing.counts.keys()]),
-      scalarArray([...sequencing.counts.values()]),
-      payloadsJson(m),
-      plan.completeMessages,
-      plan.now,
-    ],
+     SELECT 1`;
+});
+
+/** Writes a planned batch (`WRITE_BATCH`). */
+export async function writePlan(
+  tx: BatchClient,
+  plan: BatchPlan,
+  books: ReadonlyMap<string, BookState>,
+): Promise<void> {
+  const { counts, later } = streamSequencing(plan.messages);
+  const write: BatchWrite = {
+    inserted: [...plan.inserted.values()],
+    updated: [...plan.updated.values()],
+    fills: plan.fills,
+    deltas: [...plan.deltas.values()].filter((d) => d.available !== 0n || d.reserved !== 0n),
+    books: [...books.entries()],
+    heads: [...counts.entries()],
+    messages: plan.messages,
+    later,
+    completeMessages: plan.completeMessages,
+    now: plan.now,
+  };
+  await tx.query({
+    name: WRITE_BATCH.name,
+    text: WRITE_BATCH.text,
+    values: WRITE_BATCH.values(write),
   });
 }
 

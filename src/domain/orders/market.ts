@@ -1,4 +1,4 @@
-import type { Side, SymbolSpec } from '../../engine/index.js';
+import type { OrderBook, OrderType, Side, SymbolSpec } from '../../engine/index.js';
 
 /**
  * A traded symbol: the engine's rules plus how ticks and lots map to balance minor units.
@@ -37,3 +37,56 @@ export const quoteAmount = (market: Market, price: number, quantity: number): bi
 
 export const baseAmount = (market: Market, quantity: number): bigint =>
   BigInt(quantity) * BigInt(market.baseMinorPerLot);
+
+/**
+ * The price an order's reservation is made at: its limit price; for a market buy, the price of
+ * the ask level at which the asks' cumulative quantity covers it (or the last level). With
+ * self-trade prevention `cancel-incoming` a buy stops at its own order instead of reaching
+ * deeper, so it never trades above this price and reserving `quantity × price` always covers
+ * it. A market sell holds base, whatever the price (0).
+ */
+export function reservePriceFor(
+  book: OrderBook,
+  order: {
+    readonly side: Side;
+    readonly type: OrderType;
+    readonly price: number;
+    readonly quantity: number;
+  },
+): number {
+  if (order.type === 'limit') return order.price;
+  if (order.side === 'sell') return 0;
+  let covered = 0;
+  let price = 0;
+  for (const level of book.snapshot(Number.MAX_SAFE_INTEGER).asks) {
+    price = level.price;
+    covered += level.quantity;
+    if (covered >= order.quantity) break;
+  }
+  return price;
+}
+
+/**
+ * What amending a resting order to `price` and `quantity` lots adds to what it holds; negative
+ * when the amend frees some. The order is re-reserved at its new price.
+ */
+export function amendHold(
+  market: Market,
+  order: {
+    readonly side: Side;
+    readonly reservePrice: number;
+    readonly quantity: number;
+    readonly filled: number;
+  },
+  price: number,
+  quantity: number,
+): AssetAmount {
+  const before = reservationFor(
+    market,
+    order.side,
+    order.reservePrice,
+    order.quantity - order.filled,
+  );
+  const after = reservationFor(market, order.side, price, quantity - order.filled);
+  return { asset: after.asset, amount: after.amount - before.amount };
+}

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /**
- * The payloads the engine's outbox publishes (src/adapters/orders/batch-plan.ts), as the stream
+ * The payloads the engine's outbox publishes (src/adapters/orders/batch-plan.ts; an execution
+ * report's order and fills from src/shared/orders/order-messages.ts), as the stream
  * gateway reads them back. Parsed once per entry, however many subscribers receive it.
  */
 

@@ -1,48 +1,26 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DomainError } from '../../domain/errors.js';
-import type { Fill, Order } from '../../domain/orders/order.js';
 import type { OrderCommand, Submitted } from '../../domain/orders/order-engine.port.js';
 import {
-  EngineFillSchema,
-  EngineOrderSchema,
   SubmitRequestSchema,
   type SubmitResponseSchema,
-  type EngineOrder,
   type SubmitRequest,
   type SubmitResponse,
 } from '../../gen/trading/internal/v1/engine_pb.js';
-import { fromPb, PB_SIDES, PB_STATUSES, PB_TIFS, PB_TYPES } from './order-enums.js';
+import {
+  fromEngineFill,
+  fromEngineOrder,
+  toEngineFill,
+  toEngineOrder,
+} from '../orders/order-messages.js';
+import { PB_SIDES, PB_TIFS, PB_TYPES } from './order-enums.js';
+import { knownEnum, safeInteger } from './wire-values.js';
 
 /**
  * `trading.internal.v1.EngineService` messages ↔ the domain's engine port (`OrderCommand`,
  * `Submitted`), used by both ends of the api → engine call. Ids are safe integers in the
  * domain and int64 on the wire.
  */
-
-/** An enum number the engine must know: anything else is invalid_argument naming the field. */
-function decode<T extends string>(
-  table: Readonly<Record<T, number>>,
-  value: number,
-  field: string,
-): T {
-  const name = fromPb(table, value);
-  if (name === undefined) {
-    throw new DomainError('invalid_argument', `${field} ${value} is not one the engine knows`, {
-      field,
-    });
-  }
-  return name;
-}
-
-/** An int64 from the wire as a domain number; beyond 2^53 it cannot be an id or amount here. */
-function safe(value: bigint, field: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number)) {
-    throw new DomainError('invalid_argument', `${field} ${value} is out of range`, { field });
-  }
-  return number;
-}
 
 export function toSubmitRequest(
   command: OrderCommand,
@@ -83,7 +61,7 @@ export function toSubmitRequest(
 }
 
 export function fromSubmitRequest(request: SubmitRequest): OrderCommand {
-  const userId = safe(request.userId, 'user_id');
+  const userId = safeInteger(request.userId, 'user_id');
   const { symbol } = request;
   const { command } = request;
   switch (command.case) {
@@ -94,25 +72,30 @@ export function fromSubmitRequest(request: SubmitRequest): OrderCommand {
         userId,
         symbol,
         clientOrderId: place.clientOrderId,
-        side: decode(PB_SIDES, place.side, 'side'),
-        type: decode(PB_TYPES, place.type, 'type'),
-        timeInForce: decode(PB_TIFS, place.timeInForce, 'time_in_force'),
-        price: safe(place.price, 'price'),
-        quantity: safe(place.quantity, 'quantity'),
+        side: knownEnum(PB_SIDES, place.side, 'side'),
+        type: knownEnum(PB_TYPES, place.type, 'type'),
+        timeInForce: knownEnum(PB_TIFS, place.timeInForce, 'time_in_force'),
+        price: safeInteger(place.price, 'price'),
+        quantity: safeInteger(place.quantity, 'quantity'),
         postOnly: place.postOnly,
       };
     }
     case 'cancel':
-      return { kind: 'cancel', userId, symbol, orderId: safe(command.value.orderId, 'order_id') };
+      return {
+        kind: 'cancel',
+        userId,
+        symbol,
+        orderId: safeInteger(command.value.orderId, 'order_id'),
+      };
     case 'amend': {
       const { orderId, price, quantity } = command.value;
       return {
         kind: 'amend',
         userId,
         symbol,
-        orderId: safe(orderId, 'order_id'),
-        ...(price === undefined ? {} : { price: safe(price, 'price') }),
-        ...(quantity === undefined ? {} : { quantity: safe(quantity, 'quantity') }),
+        orderId: safeInteger(orderId, 'order_id'),
+        ...(price === undefined ? {} : { price: safeInteger(price, 'price') }),
+        ...(quantity === undefined ? {} : { quantity: safeInteger(quantity, 'quantity') }),
       };
     }
     case undefined:
@@ -122,78 +105,22 @@ export function fromSubmitRequest(request: SubmitRequest): OrderCommand {
   }
 }
 
-const toEngineOrder = (order: Order) =>
-  create(EngineOrderSchema, {
-    orderId: BigInt(order.id),
-    userId: BigInt(order.userId),
-    clientOrderId: order.clientOrderId,
-    symbol: order.symbol,
-    side: PB_SIDES[order.side],
-    type: PB_TYPES[order.type],
-    timeInForce: PB_TIFS[order.timeInForce],
-    price: BigInt(order.price),
-    reservePrice: BigInt(order.reservePrice),
-    quantity: BigInt(order.quantity),
-    filled: BigInt(order.filled),
-    status: PB_STATUSES[order.status],
-    postOnly: order.postOnly,
-    reason: order.reason,
-    priority: BigInt(order.priority),
-    createdAt: timestampFromDate(order.createdAt),
-    updatedAt: timestampFromDate(order.updatedAt),
-  });
-
 export function toSubmitResponse(
   submitted: Submitted,
 ): MessageInitShape<typeof SubmitResponseSchema> {
   const { order, fills } = submitted.result;
   return {
     order: toEngineOrder(order),
-    fills: fills.map((fill) =>
-      create(EngineFillSchema, {
-        tradeId: BigInt(fill.tradeId),
-        orderId: BigInt(fill.orderId),
-        price: BigInt(fill.price),
-        quantity: BigInt(fill.quantity),
-        maker: fill.maker,
-      }),
-    ),
+    fills: fills.map(toEngineFill),
     replayed: submitted.replayed,
   };
 }
 
-function fromEngineOrder(order: EngineOrder | undefined): Order {
-  if (order === undefined) throw new DomainError('internal', 'the engine answered no order');
-  return {
-    id: safe(order.orderId, 'order_id'),
-    userId: safe(order.userId, 'user_id'),
-    clientOrderId: order.clientOrderId,
-    symbol: order.symbol,
-    side: decode(PB_SIDES, order.side, 'side'),
-    type: decode(PB_TYPES, order.type, 'type'),
-    timeInForce: decode(PB_TIFS, order.timeInForce, 'time_in_force'),
-    price: safe(order.price, 'price'),
-    reservePrice: safe(order.reservePrice, 'reserve_price'),
-    quantity: safe(order.quantity, 'quantity'),
-    filled: safe(order.filled, 'filled'),
-    status: decode(PB_STATUSES, order.status, 'status'),
-    postOnly: order.postOnly,
-    reason: order.reason,
-    priority: safe(order.priority, 'priority'),
-    createdAt: order.createdAt === undefined ? new Date(0) : timestampDate(order.createdAt),
-    updatedAt: order.updatedAt === undefined ? new Date(0) : timestampDate(order.updatedAt),
-  };
-}
-
 export function fromSubmitResponse(response: SubmitResponse): Submitted {
-  const fills: Fill[] = response.fills.map((fill) => ({
-    tradeId: safe(fill.tradeId, 'trade_id'),
-    orderId: safe(fill.orderId, 'order_id'),
-    price: safe(fill.price, 'price'),
-    quantity: safe(fill.quantity, 'quantity'),
-    maker: fill.maker,
-  }));
-  return { result: { order: fromEngineOrder(response.order), fills }, replayed: response.replayed };
+  return {
+    result: { order: fromEngineOrder(response.order), fills: response.fills.map(fromEngineFill) },
+    replayed: response.replayed,
+  };
 }
 
 /** For the client: a message to send (protobuf-es `create` of the init shape). */

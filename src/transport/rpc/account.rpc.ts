@@ -1,10 +1,10 @@
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { AccountService as Accounts } from '../../domain/accounts/account.service.js';
+import type { AccountBalances } from '../../domain/accounts/account-balances.js';
 import type { AccountService } from '../../gen/trading/v1/account_pb.js';
 import { requirePrincipal } from './call-context.js';
 
 /** `trading.v1.AccountService`: the caller's own balances. */
-export function accountRpc(accounts: Accounts): ServiceImpl<typeof AccountService> {
+export function accountRpc(accounts: AccountBalances): ServiceImpl<typeof AccountService> {
   return {
     async getBalances(_request, context) {
       const balances = await accounts.getBalances(Number(requirePrincipal(context).userId));

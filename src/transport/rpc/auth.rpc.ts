@@ -1,6 +1,6 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { AuthService as Auth, IssuedTokens } from '../../domain/auth/auth.service.js';
+import type { Authentication, IssuedTokens } from '../../domain/auth/authentication.js';
 import type { AuthService } from '../../gen/trading/v1/auth_pb.js';
 import { clientIpKey } from './call-context.js';
 
@@ -12,7 +12,7 @@ const tokenPair = (tokens: IssuedTokens) => ({
 });
 
 /** `trading.v1.AuthService` on the auth use cases; served by every transport. */
-export function authRpc(auth: Auth): ServiceImpl<typeof AuthService> {
+export function authRpc(auth: Authentication): ServiceImpl<typeof AuthService> {
   return {
     register: (request, context) =>
       auth.register(

@@ -1,12 +1,12 @@
 import type { OrderResult } from '../../domain/orders/order.js';
-import type { OrderService as Orders } from '../../domain/orders/order.service.js';
+import type { OrderDesk } from '../../domain/orders/order-desk.js';
 import type {
   AmendOrderRequest,
   CancelOrderRequest,
   PlaceOrderRequest,
 } from '../../gen/trading/v1/orders_pb.js';
 import { fromPb, PB_SIDES, PB_TIFS, PB_TYPES } from '../../shared/grpc/order-enums.js';
-import { toPbFill, toPbOrder } from './order-messages.js';
+import { toPbFill, toPbOrder } from '../../shared/orders/order-messages.js';
 
 const withFills = (result: OrderResult) => ({
   order: toPbOrder(result.order),
@@ -17,7 +17,7 @@ const withFills = (result: OrderResult) => ({
  * The commands that change orders, for a user: shared by the unary calls and the order-entry
  * stream, so both validate and answer alike.
  */
-export function orderCommands(orders: Orders) {
+export function orderCommands(orders: OrderDesk) {
   return {
     async place(userId: number, request: PlaceOrderRequest) {
       const result = await orders.place(userId, {

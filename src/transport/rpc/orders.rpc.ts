@@ -1,18 +1,18 @@
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { OrderService as Orders } from '../../domain/orders/order.service.js';
+import type { OrderDesk } from '../../domain/orders/order-desk.js';
 import type { OrderService } from '../../gen/trading/v1/orders_pb.js';
 import { fromPb, PB_STATUSES } from '../../shared/grpc/order-enums.js';
 import { requirePrincipal } from './call-context.js';
 import { orderCommands } from './order-commands.js';
 import { orderEntry, type OrderEntryObservability } from './order-entry.rpc.js';
-import { toPbOrder } from './order-messages.js';
+import { toPbOrder } from '../../shared/orders/order-messages.js';
 
 const userOf = (context: Parameters<typeof requirePrincipal>[0]) =>
   Number(requirePrincipal(context).userId);
 
 /** `trading.v1.OrderService`: every method acts on the authenticated caller's orders only. */
 export function ordersRpc(
-  orders: Orders,
+  orders: OrderDesk,
   observability: OrderEntryObservability,
 ): ServiceImpl<typeof OrderService> {
   const commands = orderCommands(orders);

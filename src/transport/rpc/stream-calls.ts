@@ -1,5 +1,5 @@
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
-import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
+import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
 import { DomainError } from '../../domain/errors.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery, StreamGateway } from '../../domain/streams/stream-gateway.js';
@@ -29,7 +29,7 @@ export interface StreamCallsDeps {
   readonly revocations?: RevocationWatch;
 }
 
-/** Tells when an auth session is revoked (AuthService). */
+/** Tells when an auth session is revoked (`Authentication`). */
 export interface RevocationWatch {
   watchRevocation(sessionId: string, onRevoked: () => void): () => void;
 }

@@ -27,7 +27,6 @@ import {
   SubscribeResponseSchema,
   TickerSchema,
 } from '../../gen/trading/v1/market_data_pb.js';
-import { FillSchema, OrderSchema } from '../../gen/trading/v1/orders_pb.js';
 import {
   OpenStreamResponseSchema,
   type OpenStreamResponse,
@@ -38,7 +37,8 @@ import {
   QualityChangeSchema,
   ReconnectSchema,
 } from '../../gen/trading/v1/stream_pb.js';
-import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.js';
+import { PB_SIDES } from '../../shared/grpc/order-enums.js';
+import { reportToPb } from '../../shared/orders/order-messages.js';
 
 /**
  * Gateway deliveries as protobuf messages, shared by every transport. Payloads are parsed once
@@ -287,34 +287,8 @@ export function privateMessage(
       },
     });
   }
-  const { order, fills } = payload;
   return create(OpenStreamResponseSchema, {
     ...head,
-    event: {
-      case: 'execution',
-      value: {
-        order: create(OrderSchema, {
-          orderId: order.orderId,
-          clientOrderId: order.clientOrderId,
-          symbol: order.symbol,
-          side: PB_SIDES[order.side],
-          type: PB_TYPES[order.type],
-          price: BigInt(order.price),
-          quantity: BigInt(order.quantity),
-          filledQuantity: BigInt(order.filled),
-          status: PB_STATUSES[order.status],
-          reason: order.reason,
-        }),
-        fills: fills.map((fill) =>
-          create(FillSchema, {
-            tradeId: String(fill.tradeId),
-            orderId: order.orderId,
-            price: BigInt(fill.price),
-            quantity: BigInt(fill.quantity),
-            maker: fill.maker,
-          }),
-        ),
-      },
-    },
+    event: { case: 'execution', value: reportToPb(payload) },
   });
 }

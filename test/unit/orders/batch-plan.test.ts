@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MatchingEngine } from '../../../src/engine/index.js';
 import {
-  balanceKey,
   balancesPlaceholder,
   type BatchPlan,
   type MutableOrder,
 } from '../../../src/adapters/orders/batch-plan.js';
+import { balanceKey } from '../../../src/domain/orders/balance-ledger.js';
 import type { Market } from '../../../src/domain/orders/market.js';
 import type { OrderCommand } from '../../../src/domain/orders/order-engine.port.js';
 import { planner } from './support/planner.js';

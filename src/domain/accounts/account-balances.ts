@@ -1,7 +1,7 @@
 import type { Balance, BalanceReader } from './balance.js';
 
-/** The caller's balances, ordered by asset. */
-export class AccountService {
+/** Reads a user's balances, ordered by asset. */
+export class AccountBalances {
   constructor(private readonly balances: BalanceReader) {}
 
   getBalances(userId: number): Promise<Balance[]> {

@@ -21,7 +21,7 @@ import {
 } from './order-requests.js';
 import { orderMetrics, type PlaceResult } from './orders.metrics.js';
 
-export interface OrderServiceDeps {
+export interface OrderDeskDeps {
   readonly engine: OrderEngine;
   readonly reader: OrderReader;
   readonly markets: ReadonlyMap<string, Market>;
@@ -53,11 +53,14 @@ const REJECTED: ReadonlySet<DomainErrorCode> = new Set<DomainErrorCode>([
 const placeResult = (error: unknown): PlaceResult =>
   isDomainError(error) && REJECTED.has(error.code) ? 'rejected' : 'failed';
 
-/** Place, cancel, amend and read the caller's orders. Transport-free. */
-export class OrderService {
+/**
+ * Takes a user's orders: places, cancels and amends them on the engine (after validation and the
+ * open-order quota), and reads them back. Only the caller's own orders. Transport-free.
+ */
+export class OrderDesk {
   readonly #metrics;
 
-  constructor(private readonly deps: OrderServiceDeps) {
+  constructor(private readonly deps: OrderDeskDeps) {
     this.#metrics = orderMetrics(deps.registry);
   }
 

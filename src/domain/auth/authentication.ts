@@ -70,7 +70,7 @@ export const SESSION_REVOKED =
   'the session of this access token was ended (logout, or its refresh token was reused): log in again';
 
 /** Register, Login, Refresh (with rotation and reuse detection) and Logout. */
-export class AuthService {
+export class Authentication {
   readonly #metrics;
   /** Verified against when the user does not exist, so timing does not reveal usernames. */
   #decoyHash: Promise<string> | undefined;
