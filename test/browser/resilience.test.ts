@@ -26,7 +26,7 @@ describe(
       web = await buildWebApp();
       app = await startTestApp({
         WEB_ASSETS_DIR: web.dir,
-        AUTH_ACCESS_TOKEN_TTL_S: '3',
+        AUTH_ACCESS_TOKEN_TTL_S: '5',
         STREAM_HEARTBEAT_INTERVAL_MS: '300',
         SIMULATOR_ENABLED: 'true',
       });
@@ -64,7 +64,7 @@ describe(
       const page = await signedIn(`dee${Date.now().toString(36)}`);
       const before = await refreshes();
       // Three lifetimes of the access token.
-      await page.waitForTimeout(9_000);
+      await page.waitForTimeout(15_000);
       assert.ok((await refreshes()) - before >= 2, 'refreshed before each expiry');
       await page.getByText(/Signed in as/).waitFor();
       await page.getByLabel('Price (USD per BTC)').fill('1000');
