@@ -295,7 +295,7 @@ export function connectionQuality(): Dashboard {
       timeseries(
         ids,
         'Messages sent/s by stream kind',
-        'Messages handed to stream clients per second (book, trades, orders): the load the figures above are relative to.',
+        'Messages handed to stream clients per second (book, trades, ticker, orders): the load the figures above are relative to.',
         'ops',
         [
           query(

@@ -136,6 +136,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       },
       authenticate: (token) => auth.authenticate(token),
       limitCall,
+      trustedProxies: config.trustedProxies,
     },
     registrations,
   );
@@ -147,6 +148,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     tls,
     tracing: config.telemetry.enabled,
     authenticate: (token) => auth.authenticate(token),
+    trustedProxies: config.trustedProxies,
     // The engine's internal service stays on the gRPC port (mTLS, NetworkPolicy).
     ...(config.role === 'engine'
       ? {}
@@ -209,6 +211,8 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
       // Which spans are kept: the first thing to check when traces seem to be missing.
       traces_sampler: telemetry.enabled ? telemetry.sampler.name : 'off',
       traces_sampler_ratio: telemetry.sampler.ratio,
+      // Whose X-Forwarded-For is believed: what to check when per-address limits act oddly.
+      trusted_proxies: config.trustedProxies,
     },
     'app started',
   );

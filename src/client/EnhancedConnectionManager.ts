@@ -4,7 +4,9 @@ import type { Balance } from '../gen/trading/v1/account_pb.js';
 import { AuthService } from '../gen/trading/v1/auth_pb.js';
 import {
   MarketDataService,
+  MarketStream,
   type SubscribeResponse,
+  type Ticker,
   type Trade,
 } from '../gen/trading/v1/market_data_pb.js';
 import { OrderService } from '../gen/trading/v1/orders_pb.js';
@@ -43,8 +45,10 @@ export interface ConnectionManagerOptions {
    * proxies that break gRPC-Web's streaming; defaults to the first stream transport.
    */
   readonly unary?: Transport;
-  /** Symbols whose book and trades to stream. */
+  /** Symbols whose market data to stream. */
   readonly symbols: readonly string[];
+  /** Which streams of each symbol (default: book and trades). */
+  readonly streams?: readonly MarketStreamKind[];
   readonly environment?: Partial<ClientEnvironment>;
   readonly backoff?: { readonly minMs: number; readonly maxMs: number };
   /** Connected this long, the backoff starts again from its minimum. */
@@ -57,6 +61,15 @@ export interface ConnectionManagerOptions {
   readonly maxRefreshRetries?: number;
 }
 
+/** The public streams of a symbol (docs/protocol.md, "Streams"). */
+export type MarketStreamKind = 'book' | 'trades' | 'ticker';
+
+const MARKET_STREAMS: Record<MarketStreamKind, MarketStream> = {
+  book: MarketStream.BOOK,
+  trades: MarketStream.TRADES,
+  ticker: MarketStream.TICKER,
+};
+
 /** Why the app should know that a stream's state was replaced. */
 export type ResyncReason = 'gap' | 'checksum' | 'unrecovered';
 
@@ -68,6 +81,8 @@ export interface ConnectionEvents {
   trade: { readonly symbol: string; readonly seq: bigint; readonly trade: Trade };
   /** The trades stream started afresh: entries between the old and new position are unknown. */
   tradesRestarted: { readonly symbol: string; readonly seq: bigint };
+  /** A symbol's whole ticker: replaces the one before. */
+  ticker: { readonly symbol: string; readonly seq: bigint; readonly ticker: Ticker };
   execution: ExecutionReport;
   balances: readonly Balance[];
   resync: { readonly stream: string; readonly reason: ResyncReason };
@@ -395,8 +410,16 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
 
   // --- streams ------------------------------------------------------------------------------
 
+  #kinds(): readonly MarketStreamKind[] {
+    return this.#options.streams ?? ['book', 'trades'];
+  }
+
+  /** The stream names the server opens, in its order: each symbol's kinds, book first. */
   #marketStreams(): string[] {
-    return this.#options.symbols.flatMap((symbol) => [`book.${symbol}`, `trades.${symbol}`]);
+    const kinds = (Object.keys(MARKET_STREAMS) as MarketStreamKind[]).filter((kind) =>
+      this.#kinds().includes(kind),
+    );
+    return this.#options.symbols.flatMap((symbol) => kinds.map((kind) => `${kind}.${symbol}`));
   }
 
   async #pumpMarket(attempt: Attempt): Promise<void> {
@@ -406,6 +429,7 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
       const messages = this.market.subscribe(
         {
           symbols: [...this.#options.symbols],
+          streams: this.#kinds().map((kind) => MARKET_STREAMS[kind]),
           sessionId: this.#marketSessionId,
           positions: this.#tracker.positions(streams),
           reconnectReason: this.#reconnectReason,
@@ -489,7 +513,12 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     if (this.#control(attempt, message.sessionId, event)) return;
     const start = event.case === undefined || event.case === 'snapshot';
     const firstSeq = event.case === 'delta' ? event.value.firstSeq : 0n;
-    const accepted = this.#accept(attempt, { ...message, firstSeq }, start);
+    const accepted = this.#accept(
+      attempt,
+      { ...message, firstSeq },
+      start,
+      event.case === 'ticker',
+    );
     if (accepted === undefined) return;
     if (message.stream.startsWith('book.')) {
       const symbol = message.stream.slice('book.'.length);
@@ -521,6 +550,9 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
       } else if (event.case === 'trade') {
         this.emit('trade', { symbol, seq: message.seq, trade: event.value });
       }
+    } else if (message.stream.startsWith('ticker.') && event.case === 'ticker') {
+      const symbol = message.stream.slice('ticker.'.length);
+      this.emit('ticker', { symbol, seq: message.seq, ticker: event.value });
     }
   }
 
@@ -541,10 +573,18 @@ export class EnhancedConnectionManager extends Emitter<ConnectionEvents> {
     else if (event.case === 'execution') this.emit('execution', event.value);
   }
 
-  /** Checks a message against the stream's position; undefined when it must not be applied. */
-  #accept(attempt: Attempt, message: StreamMessage, start: boolean): Accepted | undefined {
+  /**
+   * Checks a message against the stream's position; undefined when it must not be applied.
+   * `whole`: it carries the stream's whole state, so a gap before it does not matter.
+   */
+  #accept(
+    attempt: Attempt,
+    message: StreamMessage,
+    start: boolean,
+    whole = false,
+  ): Accepted | undefined {
     if (start) this.#tracker.beginCall([message.stream]);
-    const accepted = this.#tracker.accept(message);
+    const accepted = this.#tracker.accept(message, whole);
     switch (accepted.kind) {
       case 'duplicate':
         this.#update({ duplicates: this.#state.duplicates + 1 });

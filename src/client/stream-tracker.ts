@@ -54,7 +54,11 @@ export class StreamTracker {
     this.#started.delete(stream);
   }
 
-  accept(message: StreamMessage): Accepted {
+  /**
+   * `whole`: the message carries the stream's whole state (a ticker), so one that follows a
+   * gap is applied all the same: nothing before it is needed.
+   */
+  accept(message: StreamMessage, whole = false): Accepted {
     const { stream, epoch, seq } = message;
     const position = this.#positions.get(stream);
     if (!this.#started.has(stream)) {
@@ -70,7 +74,7 @@ export class StreamTracker {
     // A conflated delta holds the latest value of every level changed from firstSeq to seq,
     // so it applies to a book at any seq in firstSeq - 1 .. seq - 1.
     const from = message.firstSeq !== undefined && message.firstSeq > 0n ? message.firstSeq : seq;
-    if (from > last + 1n) return { kind: 'gap', expected: last + 1n };
+    if (from > last + 1n && !whole) return { kind: 'gap', expected: last + 1n };
     this.#positions.set(stream, { stream, epoch, seq });
     return { kind: 'next' };
   }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -93,6 +94,16 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** An address, or a network in CIDR notation with a prefix of at least 1 (`10.0.0.0/16`). */
+function isAddressOrCidr(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits >= 1 && bits <= (family === 4 ? 32 : 128);
+}
+
 const filePath = z
   .string()
   .trim()
@@ -184,6 +195,18 @@ const envSchema = z.object({
     )
     .refine((origins) => origins.every(isOrigin), {
       error: 'expected a comma-separated list of origins such as https://app.example.com',
+    }),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== ''),
+    )
+    .refine((entries) => entries.every(isAddressOrCidr), {
+      error: 'expected a comma-separated list of addresses or CIDR networks such as 10.0.0.0/16',
     }),
   GRPC_PORT: port(50051),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(30_000, 600_000),
@@ -315,6 +338,11 @@ export interface Config {
     readonly port: number;
     readonly connections: GrpcConnectionLimits;
   };
+  /**
+   * Peers (a load balancer's networks) whose `X-Forwarded-For` names the client: the client
+   * address is its rightmost hop not in these. Empty: the peer is the client.
+   */
+  readonly trustedProxies: readonly string[];
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
@@ -596,6 +624,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         tlsHandshakeTimeoutMs: e.GRPC_TLS_HANDSHAKE_TIMEOUT_MS,
       },
     },
+    trustedProxies: e.TRUSTED_PROXIES,
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -5,6 +5,7 @@ import { MyOrders } from './components/MyOrders.js';
 import { OrderBook } from './components/OrderBook.js';
 import { OrderEntry } from './components/OrderEntry.js';
 import { RecentTrades } from './components/RecentTrades.js';
+import { TickerBar } from './components/TickerBar.js';
 import { useAccount, useAuth, useManager } from './ConnectionContext.js';
 
 const SYMBOL = 'BTC-USD';
@@ -18,6 +19,7 @@ export function App() {
       <header className="topbar">
         <h1>Trading Platform</h1>
         <span className="symbol">{SYMBOL}</span>
+        <TickerBar symbol={SYMBOL} />
         {auth.status === 'signed-in' ? (
           <span className="who">
             Signed in as <strong>{auth.username}</strong>{' '}

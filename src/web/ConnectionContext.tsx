@@ -13,7 +13,7 @@ import type {
   EnhancedConnectionManager,
 } from '../client/index.js';
 import type { Balance } from '../gen/trading/v1/account_pb.js';
-import type { Trade } from '../gen/trading/v1/market_data_pb.js';
+import type { Ticker, Trade } from '../gen/trading/v1/market_data_pb.js';
 import { OrderStatus, type Order } from '../gen/trading/v1/orders_pb.js';
 
 const ConnectionContext = createContext<EnhancedConnectionManager | undefined>(undefined);
@@ -67,6 +67,20 @@ export function useBook(symbol: string): BookView | undefined {
     [manager, symbol],
   );
   return book;
+}
+
+/** A symbol's latest ticker (last price, 24h figures); undefined until the first arrives. */
+export function useTicker(symbol: string): Ticker | undefined {
+  const manager = useManager();
+  const [ticker, setTicker] = useState<Ticker | undefined>(undefined);
+  useEffect(
+    () =>
+      manager.on('ticker', (event) => {
+        if (event.symbol === symbol) setTicker(event.ticker);
+      }),
+    [manager, symbol],
+  );
+  return ticker;
 }
 
 export interface TradeRow {

@@ -20,6 +20,7 @@ const manager = new EnhancedConnectionManager({
   ],
   unary: connectTransport(window.location.origin),
   symbols: ['BTC-USD'],
+  streams: ['book', 'trades', 'ticker'],
 });
 
 const root = document.getElementById('root');

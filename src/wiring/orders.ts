@@ -39,6 +39,8 @@ export interface OrdersSettings {
   readonly relay: RelayOptions;
   /** Open (resting) orders a user may have across all symbols; 0 = no limit. */
   readonly maxOpenOrdersPerUser: number;
+  /** How often each shard checks its tickers' 24-hour windows for minutes that left (ms). */
+  readonly tickerRollCheckMs?: number;
 }
 
 /**
@@ -202,6 +204,9 @@ export function createOrderEngine(settings: OrdersSettings, deps: OrdersDeps): O
       // Several shards can trade for one user: their batches must lock balances in one pass.
       lockTouchedBalances: byShard.size > 1,
       ...settings.batching,
+      ...(settings.tickerRollCheckMs === undefined
+        ? {}
+        : { tickerRollCheckMs: settings.tickerRollCheckMs }),
       postgres,
       clock,
       logger,

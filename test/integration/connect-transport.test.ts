@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
 import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import {
+  GetOrderBookRequestSchema,
   MarketDataService,
   type SubscribeResponse,
 } from '../../src/gen/trading/v1/market_data_pb.js';
@@ -14,6 +17,7 @@ import { SessionService, type OpenStreamResponse } from '../../src/gen/trading/v
 import { MAX_ERROR_MESSAGE } from '../../src/domain/errors.js';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { placeRequest } from '../support/order-requests.js';
+import { signUp } from '../support/stream-client.js';
 
 /**
  * The services of the gRPC port on the HTTP port, called by Connect's own Node clients over
@@ -221,6 +225,7 @@ describe('bodies that are not a request message', () => {
       body,
     });
   const GET_BOOK = 'trading.v1.MarketDataService/GetOrderBook';
+  const SUBSCRIBE = 'trading.v1.MarketDataService/Subscribe';
 
   test('Connect: an empty or garbage JSON body, or garbage protobuf, is INVALID_ARGUMENT', async () => {
     for (const [contentType, body] of [
@@ -248,6 +253,63 @@ describe('bodies that are not a request message', () => {
       const text = Buffer.from(await answer.arrayBuffer()).toString('latin1');
       const status = answer.headers.get('grpc-status') ?? /grpc-status: ?(\d+)/.exec(text)?.[1];
       assert.equal(status, String(Code.InvalidArgument), `${body.join(',')}: ${text}`);
+    }
+  });
+
+  test('a message flagged compressed when no encoding was named is INVALID_ARGUMENT saying so', async () => {
+    const request = toBinary(
+      GetOrderBookRequestSchema,
+      create(GetOrderBookRequestSchema, { symbol: 'BTC-USD', depth: 5 }),
+    );
+    const compressedFlag = new Uint8Array([1, 0, 0, 0, request.length, ...request]);
+    const grpcWeb = await post(GET_BOOK, 'application/grpc-web+proto', compressedFlag);
+    const grpcWebText = Buffer.from(await grpcWeb.arrayBuffer()).toString('latin1');
+    const connectStream = await post(SUBSCRIBE, 'application/connect+proto', compressedFlag);
+    const connectEnd = Buffer.from(await connectStream.arrayBuffer());
+
+    const grpcWebStatus =
+      grpcWeb.headers.get('grpc-status') ?? /grpc-status: ?(\d+)/.exec(grpcWebText)?.[1];
+    const grpcWebMessage =
+      grpcWeb.headers.get('grpc-message') ?? /grpc-message: ?(.*)/.exec(grpcWebText)?.[1];
+    assert.equal(grpcWebStatus, String(Code.InvalidArgument), grpcWebText);
+    assert.match(decodeURIComponent(grpcWebMessage ?? ''), /compressed.*grpc-encoding/);
+    const end = JSON.parse(connectEnd.subarray(5).toString('utf8')) as {
+      error?: { code: string; message: string };
+    };
+    assert.equal(end.error?.code, 'invalid_argument', connectEnd.toString('utf8'));
+    assert.match(end.error.message, /compressed.*connect-content-encoding/);
+  });
+
+  test('a streamed request message flagged compressed with no encoding is INVALID_ARGUMENT', async () => {
+    const { auth } = await signUp(app.grpcAddress, 'connect_compressed_flag');
+    const session = http2.connect(app.httpUrl);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/trading.v1.OrderService/OrderEntry',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        authorization: String(auth.get('authorization')[0]),
+      });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+        let last: http2.IncomingHttpHeaders = {};
+        const keep = (headers: http2.IncomingHttpHeaders) => {
+          last = headers;
+        };
+        stream.on('response', keep);
+        stream.on('trailers', keep);
+        stream.on('close', () => {
+          resolve(last);
+        });
+      });
+      stream.on('data', () => undefined);
+      stream.end(new Uint8Array([1, 0, 0, 0, 0]));
+      const status = await trailers;
+
+      assert.equal(status['grpc-status'], String(Code.InvalidArgument), JSON.stringify(status));
+      assert.match(decodeURIComponent(String(status['grpc-message'])), /compressed.*grpc-encoding/);
+    } finally {
+      session.close();
     }
   });
 

@@ -209,3 +209,47 @@ test('a unary call with two request messages gets INVALID_ARGUMENT, logged as a 
   assert.match(answer.message, /more than one request message/);
   assert.deepEqual(errors, []);
 });
+
+test('a malformed grpc-timeout is INVALID_ARGUMENT, as on the HTTP port, logged as a client error', async () => {
+  const counted = () =>
+    metrics().then(
+      (text) =>
+        sample(text, 'grpc_server_handled_total', {
+          grpc_method: 'GetOrderBook',
+          grpc_code: 'InvalidArgument',
+        }) ?? 0,
+    );
+  const before = await counted();
+  const request = Buffer.from([0x0a, 0x07, ...Buffer.from('BTC-USD')]);
+  const answers: Awaited<ReturnType<typeof rawGrpcCall>>[] = [];
+
+  const errors = await errorLinesDuring(async () => {
+    for (const timeout of ['x', '1.5S', '123456789m', '10 s']) {
+      answers.push(
+        await rawGrpcCall(
+          app.grpcAddress,
+          '/trading.v1.MarketDataService/GetOrderBook',
+          [request],
+          {
+            'grpc-timeout': timeout,
+          },
+        ),
+      );
+    }
+  });
+  const wellFormed = await rawGrpcCall(
+    app.grpcAddress,
+    '/trading.v1.MarketDataService/GetOrderBook',
+    [request],
+    // A client cannot forge the header the guard sets aside a malformed timeout in.
+    { 'grpc-timeout': '5S', 'x-malformed-grpc-timeout': 'x' },
+  );
+
+  for (const answer of answers) {
+    assert.equal(answer.status, status.INVALID_ARGUMENT, answer.message);
+    assert.match(answer.message, /grpc-timeout .* is not 1 to 8 digits and a unit/);
+  }
+  assert.deepEqual(errors, []);
+  assert.equal(await counted(), before + answers.length);
+  assert.equal(wellFormed.status, status.OK, wellFormed.message);
+});

@@ -64,6 +64,7 @@ const messagesOnly = (messages: BatchPlan['messages']): BatchPlan => ({
   touchedSymbols: new Set(),
   closedOwners: [],
   trades: 0,
+  now: new Date(),
 });
 
 /** One batch that places, updates an order and moves balances: every statement of a batch. */
@@ -94,6 +95,7 @@ async function runBatch(client: PoolClient, userId: number, existingOrderId?: nu
     touchedSymbols: new Set(['BTC-USD']),
     closedOwners: [],
     trades: 0,
+    now,
   };
   await writePlan(client, plan, NO_BOOKS);
 }

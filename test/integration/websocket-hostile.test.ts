@@ -10,7 +10,7 @@ import { sample, startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
 import { signUp } from '../support/stream-client.js';
-import { WsClient } from '../support/ws-client.js';
+import { closeFrameAfter, rawFrame, WsClient } from '../support/ws-client.js';
 
 const BOOK = 'book.BTC-USD';
 const tokenOf = (auth: Metadata) => String(auth.get('authorization')[0]).replace(/^Bearer /, '');
@@ -81,7 +81,25 @@ describe('WebSocket bad input', () => {
     ws.send({
       frame: { case: 'subscribe', value: { symbols: ['BTC-USD'], sessionId: 'x'.repeat(2_000) } },
     });
-    assert.equal((await ws.closedWith()).code, 1009);
+    const closed = await ws.closedWith();
+    assert.equal(closed.code, 1009);
+    assert.match(closed.reason, /more than 1024 bytes/);
+  });
+
+  test('a frame that breaks RFC 6455 closes with its protocol code and a reason saying what broke', async () => {
+    const payload = new Uint8Array([1, 2, 3]);
+    const cases = [
+      [rawFrame(0x82, payload, false), 1002, /MASK must be set/],
+      [rawFrame(0x83, payload), 1002, /invalid opcode 3/],
+      [rawFrame(0x82 | 0x40, payload), 1002, /RSV1 must be clear/],
+      [rawFrame(0x81, new Uint8Array([0xc3, 0x28])), 1007, /invalid UTF-8/],
+    ] as const;
+    for (const [bytes, code, reason] of cases) {
+      const closed = await closeFrameAfter(app.httpPort, bytes);
+
+      assert.equal(closed.code, code, closed.reason);
+      assert.match(closed.reason, reason);
+    }
   });
 
   test('a frame flood past WS_FRAMES_BURST closes with 4429', async () => {
@@ -233,9 +251,13 @@ describe('WebSocket bad input', () => {
 
     assert.equal(bystander.closed, undefined);
     const metrics = await app.registry.metrics();
-    for (const reason of ['text_frame', 'malformed_frame', 'message_too_big', 'frame_flood']) {
+    for (const reason of ['text_frame', 'message_too_big', 'frame_flood']) {
       assert.equal(sample(metrics, 'stream_websocket_closed_total', { reason }), 1, reason);
     }
+    assert.equal(
+      sample(metrics, 'stream_websocket_closed_total', { reason: 'malformed_frame' }),
+      5,
+    );
     assert.equal(sample(metrics, 'stream_websocket_closed_total', { reason: 'unknown_frame' }), 2);
     assert.ok(
       (sample(metrics, 'stream_websocket_closed_total', { reason: 'unauthenticated' }) ?? 0) >= 2,

@@ -65,12 +65,13 @@ export interface RawCallResult {
 /**
  * A gRPC call made frame by frame with node:http2, for what a well-behaved client library
  * never sends: `messages` are written as length-prefixed gRPC messages (none at all, or
- * several on a unary method), then the stream ends.
+ * several on a unary method) after the request `headers`, then the stream ends.
  */
 export function rawGrpcCall(
   address: string,
   path: string,
   messages: readonly Uint8Array[] = [],
+  headers: Record<string, string> = {},
 ): Promise<RawCallResult> {
   const session = connect(`http://${address}`);
   return new Promise<RawCallResult>((resolve, reject) => {
@@ -80,6 +81,7 @@ export function rawGrpcCall(
       ':path': path,
       'content-type': 'application/grpc',
       te: 'trailers',
+      ...headers,
     });
     let status: IncomingHttpHeaders = {};
     const keep = (headers: IncomingHttpHeaders) => {

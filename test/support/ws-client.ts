@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'node:net';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { WebSocket } from 'ws';
 import type { SubscribeResponse } from '../../src/gen/trading/v1/market_data_pb.js';
@@ -97,4 +98,58 @@ export class WsClient {
   close(): void {
     this.socket.close();
   }
+}
+
+/** A client frame as the wire carries it: `first` is FIN, RSV and opcode; masked unless told. */
+export function rawFrame(first: number, payload: Uint8Array, masked = true): Buffer {
+  const head = [first, (masked ? 0x80 : 0) | payload.length];
+  if (payload.length > 125) throw new Error('rawFrame writes short frames only');
+  const key = [0x12, 0x34, 0x56, 0x78];
+  const body = payload.map((byte, i) => (masked ? byte ^ (key[i % 4] ?? 0) : byte));
+  return Buffer.concat([Buffer.from(head), Buffer.from(masked ? key : []), body]);
+}
+
+/**
+ * Upgrades a bare TCP connection to `/ws`, writes `bytes` (what no WebSocket library would
+ * send) and resolves with the close frame the server answers with.
+ */
+export function closeFrameAfter(
+  httpPort: number,
+  bytes: Uint8Array,
+): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(httpPort, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    let upgraded = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close frame; received ${received.toString('latin1')}`));
+    }, 10_000);
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (!upgraded && end >= 0) {
+        upgraded = received.subarray(0, 12).toString() === 'HTTP/1.1 101';
+        if (!upgraded) reject(new Error(received.toString('latin1')));
+        received = received.subarray(end + 4);
+        socket.write(bytes);
+      }
+      // A server close frame: 0x88, an unmasked length under 126, the code, the reason.
+      if (upgraded && received.length >= 2 && received[0] === 0x88) {
+        const length = (received[1] ?? 0) & 0x7f;
+        if (received.length < 2 + length) return;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({
+          code: length >= 2 ? received.readUInt16BE(2) : 1005,
+          reason: received.subarray(4, 2 + length).toString('utf8'),
+        });
+      }
+    });
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+  });
 }

@@ -250,6 +250,19 @@ test('registrations per client address: a small burst, a few a minute, failing c
   ]);
 });
 
+test('TRUSTED_PROXIES takes addresses and CIDR networks, none by default', () => {
+  assert.deepEqual(loadConfig({}).trustedProxies, []);
+  assert.deepEqual(
+    loadConfig({ TRUSTED_PROXIES: '10.0.0.0/16, 192.168.1.7,2600:1f18::/56' }).trustedProxies,
+    ['10.0.0.0/16', '192.168.1.7', '2600:1f18::/56'],
+  );
+  for (const bad of ['10.0.0.0/33', '10.0.0.0/0', 'alb.internal', '10.0.0.0/16/2', '::/129']) {
+    assert.deepEqual(problemsOf({ TRUSTED_PROXIES: bad }), [
+      `TRUSTED_PROXIES="${bad}": expected a comma-separated list of addresses or CIDR networks such as 10.0.0.0/16`,
+    ]);
+  }
+});
+
 test('CORS_ORIGINS takes exact origins, none by default', () => {
   assert.deepEqual(loadConfig({}).http.corsOrigins, []);
   assert.deepEqual(

@@ -412,6 +412,23 @@ test('eks: gRPC goes through an ALB target group with protocol version GRPC and 
   );
 });
 
+test('eks: the pods behind the ALB trust its X-Forwarded-For; no other target trusts any', (t) => {
+  if (!hasKubectl(t)) return;
+  for (const dir of TARGETS) {
+    for (const workload of appWorkloads(dir)) {
+      const env = effectiveEnv(appContainer(workload), render(dir), workload.metadata.name);
+      const trusted = loadConfig({
+        TRUSTED_PROXIES: env.get('TRUSTED_PROXIES') ?? '',
+      }).trustedProxies;
+      if (dir === 'k8s/overlays/eks') {
+        assert.ok(trusted.length > 0, `${workload.metadata.name}: no TRUSTED_PROXIES`);
+      } else {
+        assert.deepEqual(trusted, [], `${dir} ${workload.metadata.name}`);
+      }
+    }
+  }
+});
+
 test('eks: the service account is bound to an IAM role (IRSA)', (t) => {
   if (!hasKubectl(t)) return;
   const account = render('k8s/overlays/eks').find((o) => o.kind === 'ServiceAccount');

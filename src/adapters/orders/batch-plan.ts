@@ -1,5 +1,6 @@
 import type { EngineEvent, MatchingEngine, OrderBook, TradeExecuted } from '../../engine/index.js';
 import { formatAmount } from '../../domain/accounts/asset-amount.js';
+import type { RollingTicker, TopOfBook } from '../../domain/market-data/rolling-ticker.js';
 import { DomainError } from '../../domain/errors.js';
 import { engineRejection } from '../../domain/orders/engine-rejection.js';
 import {
@@ -15,6 +16,7 @@ import {
   type StoredPlace,
 } from '../../domain/orders/order-replay.js';
 import { openStatus, type Fill, type Order, type OrderResult } from '../../domain/orders/order.js';
+import { tickerStream } from '../../domain/streams/stream-names.js';
 
 /**
  * Runs one batch of commands through the in-memory engine and works out everything the batch
@@ -75,6 +77,8 @@ export interface BatchPlan {
   /** Owners of orders that were open before this batch and are done now, one entry each. */
   readonly closedOwners: number[];
   trades: number;
+  /** The batch's time: its trades' time, and the end of the tickers' 24-hour window. */
+  readonly now: Date;
 }
 
 export interface PlanInput {
@@ -88,6 +92,13 @@ export interface PlanInput {
   readonly existing: ReadonlyMap<string, StoredPlace>;
   readonly commands: readonly PlannedCommand[];
   readonly now: Date;
+  /** Each symbol's ticker; the batch's trades are recorded in them. */
+  readonly tickers: ReadonlyMap<string, RollingTicker>;
+  /**
+   * Symbols whose ticker the batch publishes even if it does not change them: the window
+   * rolled, or the shard was (re)started and publishes what it restored.
+   */
+  readonly dueTickers: ReadonlySet<string>;
 }
 
 export const balanceKey = (userId: number, asset: string) => `${userId}\u0000${asset}`;
@@ -131,7 +142,11 @@ export function planBatch(input: PlanInput): BatchPlan {
     touchedSymbols: new Set(),
     closedOwners: [],
     trades: 0,
+    now: input.now,
   };
+  /** The top of each book the batch touches, as it was before the batch's first command. */
+  const topBefore = new Map<string, TopOfBook>();
+  const traded = new Set<string>();
   /** Orders placed in this batch by client key, with the price and quantity they asked for. */
   const placedInBatch = new Map<string, { order: MutableOrder; placedWith: PlacedWith }>();
   const events: EngineEvent[] = [];
@@ -293,6 +308,10 @@ export function planBatch(input: PlanInput): BatchPlan {
       }),
     });
     plan.trades += 1;
+    input.tickers
+      .get(market.spec.symbol)
+      ?.record({ price, quantity, quoteAmount: paid, timeMs: input.now.getTime() });
+    traded.add(market.spec.symbol);
   };
 
   const rejectionOf = (): DomainError | undefined => {
@@ -305,6 +324,7 @@ export function planBatch(input: PlanInput): BatchPlan {
     const market = marketOf(command.symbol);
     const book = input.engine.book(command.symbol);
     if (book === undefined) throw new RangeError(`symbol ${command.symbol} has no book`);
+    if (!topBefore.has(command.symbol)) topBefore.set(command.symbol, topOf(book));
     if (command.kind === 'place') {
       const key = clientKey(command.userId, command.clientOrderId);
       const stored = input.existing.get(key);
@@ -473,9 +493,57 @@ export function planBatch(input: PlanInput): BatchPlan {
     plan.touchedSymbols.add(command.symbol);
     plan.outcomes.push({ ok: true, orderId: order.id, fills });
   }
+  tickerUpdates(plan, input, topBefore, traded);
   balanceUpdates(plan);
   return plan;
 }
+
+/**
+ * One ticker per symbol whose ticker the batch changed (a trade, a new best bid or ask) or that
+ * is due, after the batch's trades and book changes. Whole: the last one is a snapshot.
+ */
+function tickerUpdates(
+  plan: BatchPlan,
+  input: PlanInput,
+  topBefore: ReadonlyMap<string, TopOfBook>,
+  traded: ReadonlySet<string>,
+): void {
+  const symbols = new Set([...input.dueTickers, ...traded, ...topBefore.keys()]);
+  for (const symbol of symbols) {
+    const book = input.engine.book(symbol);
+    const ticker = input.tickers.get(symbol);
+    if (book === undefined || ticker === undefined) continue;
+    const top = topOf(book);
+    const before = topBefore.get(symbol);
+    const moved = before !== undefined && !sameTop(before, top);
+    if (!moved && !traded.has(symbol) && !input.dueTickers.has(symbol)) continue;
+    const figures = ticker.figures(input.now.getTime(), top);
+    plan.messages.push({
+      stream: tickerStream(symbol),
+      payload: JSON.stringify({
+        type: 'ticker',
+        ...figures,
+        quoteVolume: figures.quoteVolume.toString(),
+      }),
+    });
+  }
+}
+
+function topOf(book: OrderBook): TopOfBook {
+  const { bids, asks } = book.snapshot(1);
+  return {
+    bidPrice: bids[0]?.price ?? 0,
+    bidQuantity: bids[0]?.quantity ?? 0,
+    askPrice: asks[0]?.price ?? 0,
+    askQuantity: asks[0]?.quantity ?? 0,
+  };
+}
+
+const sameTop = (a: TopOfBook, b: TopOfBook): boolean =>
+  a.bidPrice === b.bidPrice &&
+  a.bidQuantity === b.bidQuantity &&
+  a.askPrice === b.askPrice &&
+  a.askQuantity === b.askQuantity;
 
 /**
  * One balance update per user whose balances this batch changed, after the batch's execution

@@ -1,6 +1,7 @@
 import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import { MatchingEngine, type BookState, type SelfTradePrevention } from '../../engine/index.js';
 import type { Clock } from '../../domain/clock.js';
+import { RollingTicker, windowStartMs } from '../../domain/market-data/rolling-ticker.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import type { Market } from '../../domain/orders/market.js';
 import {
@@ -19,6 +20,7 @@ import {
   bumpEpoch,
   type BatchClient,
   loadBook,
+  loadTicker,
   openBatch,
   prepareBatchSession,
   writePlan,
@@ -64,6 +66,11 @@ export interface ShardRunnerOptions extends BatchLimits {
    * now (one entry per order), so their open-order quota can be given back.
    */
   readonly onOrdersClosed?: (userIds: readonly number[]) => void;
+  /**
+   * How often the tickers' 24-hour windows are checked for minutes that have left them
+   * (default 1 s); a symbol whose window lost one publishes its ticker in a batch of its own.
+   */
+  readonly tickerRollCheckMs?: number;
 }
 
 interface Pending {
@@ -186,6 +193,11 @@ export class ShardRunner {
   readonly shard: string;
   #engine: MatchingEngine;
   #open = new Map<number, MutableOrder>();
+  /** Each symbol's ticker, rebuilt with the books. */
+  #tickers = new Map<string, RollingTicker>();
+  /** Symbols whose ticker the next batch publishes whether or not it changes it. */
+  readonly #tickersDue = new Set<string>();
+  #stopRollCheck: (() => void) | undefined;
   #epoch = 0;
   #state: State = 'idle';
   #needsRecovery = false;
@@ -237,6 +249,16 @@ export class ShardRunner {
     await this.#recover();
     this.#state = 'running';
     this.#metrics.epoch.set({ shard: this.shard }, this.#epoch);
+    const rollCheck = setInterval(() => {
+      this.#rollTickers();
+    }, this.options.tickerRollCheckMs ?? 1_000);
+    rollCheck.unref();
+    this.#stopRollCheck = () => {
+      clearInterval(rollCheck);
+    };
+    // What was restored is published before the shard takes commands: the window may have
+    // rolled while no one led, and the log then holds a ticker to snapshot from.
+    await this.#drain();
     this.#log.info(
       {
         epoch: this.#epoch,
@@ -270,12 +292,35 @@ export class ShardRunner {
 
   /** Commits what is queued, then refuses new commands. */
   async stop(): Promise<void> {
+    this.#stopRollCheck?.();
     if (this.#state === 'running') this.#state = 'stopping';
     if (this.#queue.length > 0) void this.#drain();
     await this.#draining;
     this.#state = 'stopped';
     await this.#releaseClients();
     this.#metrics.epoch.set({ shard: this.shard }, 0);
+  }
+
+  /** Marks the symbols whose window lost a minute since their last ticker; publishes them. */
+  #rollTickers(): void {
+    if (this.#state !== 'running') return;
+    const now = this.options.clock.now().getTime();
+    const rolled: string[] = [];
+    for (const [symbol, ticker] of this.#tickers) {
+      const expiry = ticker.nextExpiryMs();
+      if (expiry === undefined || expiry > now) continue;
+      this.#tickersDue.add(symbol);
+      rolled.push(symbol);
+    }
+    if (rolled.length > 0) this.#log.debug({ symbols: rolled }, 'ticker window rolled');
+    this.#publishDueTickers();
+  }
+
+  /** Runs a batch for the due tickers, with whatever commands are queued by then. */
+  #publishDueTickers(): void {
+    if (this.#tickersDue.size === 0 || this.#state !== 'running') return;
+    if (this.#draining !== undefined) this.#arrived?.();
+    else void this.#drain();
   }
 
   #schedule(): void {
@@ -304,18 +349,18 @@ export class ShardRunner {
             await previous;
             previous = NOTHING_AHEAD;
           }
-          if (this.#queue.length === 0) {
+          if (this.#queue.length === 0 && !this.#tickersAreDue()) {
             // Until the batch ahead is over, a command that arrives starts the next batch.
             const arrived = new Promise<void>((resolve) => {
               this.#arrived = resolve;
             });
             await Promise.race([previous, arrived]);
             this.#arrived = undefined;
-            if (this.#queued() === 0) break;
+            if (this.#queued() === 0 && !this.#tickersAreDue()) break;
             continue;
           }
           const batch = this.#takeBatch();
-          if (batch.length === 0) {
+          if (batch.length === 0 && !this.#tickersAreDue()) {
             // All that is queued repeats places still committing: the next batch finds them.
             await previous;
             previous = NOTHING_AHEAD;
@@ -390,6 +435,11 @@ export class ShardRunner {
     return this.#queue.length;
   }
 
+  /** Whether a batch must run for tickers alone (a stopped shard publishes nothing more). */
+  #tickersAreDue(): boolean {
+    return this.#tickersDue.size > 0 && this.#state === 'running';
+  }
+
   #runBatch(batch: Pending[], previous: Outcome): BatchRun {
     let markWritten!: () => void;
     const written = new Promise<void>((resolve) => {
@@ -404,14 +454,18 @@ export class ShardRunner {
         if (this.#needsRecovery) await this.#recover();
         const startedAt = performance.now();
         const steps = new BatchSteps();
-        const { outcomes, trades, messages, closedOwners } = await this.#commit(
+        const { outcomes, trades, messages, tickers, closedOwners } = await this.#commit(
           batch,
           previous,
           markWritten,
           steps,
         );
         const tradeCount = [...trades.values()].reduce((sum, n) => sum + n, 0);
-        span.setAttributes({ 'engine.trades': tradeCount, 'engine.epoch': this.#epoch });
+        span.setAttributes({
+          'engine.trades': tradeCount,
+          'engine.tickers': tickers,
+          'engine.epoch': this.#epoch,
+        });
         for (const [step, seconds] of steps.seconds) {
           this.#metrics.batchStepSeconds.observe({ shard: this.shard, step }, seconds);
           span.setAttribute(`engine.${step}_ms`, Math.round(seconds * 1e5) / 100);
@@ -420,12 +474,14 @@ export class ShardRunner {
           {
             batch_size: batch.length,
             trades: tradeCount,
+            tickers,
             messages,
             commit_ms: Math.round((performance.now() - startedAt) * 100) / 100,
           },
           'engine batch committed',
         );
-        this.#metrics.batchSize.observe(batch.length);
+        // A batch that only publishes tickers is no batch of commands.
+        if (batch.length > 0) this.#metrics.batchSize.observe(batch.length);
         this.#metrics.batches.inc({ shard: this.shard, result: 'committed' });
         for (const [symbol, count] of trades) this.#metrics.trades.inc({ symbol }, count);
         if (messages > 0) this.options.onCommit?.();
@@ -477,6 +533,7 @@ export class ShardRunner {
     if (refusal !== undefined) return this.#isolate(batch, refusal, error);
     if (fenced) {
       this.#state = 'stopped';
+      this.#stopRollCheck?.();
       void this.#releaseClients();
       this.#metrics.epoch.set({ shard: this.shard }, 0);
       this.#log.error({ epoch: this.#epoch }, 'engine shard lost leadership; stopping');
@@ -581,6 +638,8 @@ export class ShardRunner {
     outcomes: ({ ok: true; result: Submitted } | { ok: false; error: DomainError })[];
     trades: Map<string, number>;
     messages: number;
+    /** Ticker entries among the messages. */
+    tickers: number;
     closedOwners: number[];
   }> {
     const { clock } = this.options;
@@ -616,6 +675,8 @@ export class ShardRunner {
             : { command },
         ),
         now: clock.now(),
+        tickers: this.#tickers,
+        dueTickers: this.#takeDueTickers(),
       });
       const books = new Map<string, BookState>();
       for (const symbol of plan.touchedSymbols) {
@@ -630,6 +691,7 @@ export class ShardRunner {
         ),
         trades,
         messages: plan.messages.length,
+        tickers: plan.messages.filter((m) => m.stream.startsWith('ticker.')).length,
         closedOwners: plan.closedOwners,
       };
       steps.done('plan');
@@ -790,24 +852,45 @@ export class ShardRunner {
     );
   }
 
-  /** Rebuilds every book of the shard from committed state (one consistent snapshot). */
+  /** The due tickers, handed to one batch: if it fails, recovery makes every ticker due. */
+  #takeDueTickers(): Set<string> {
+    const due = new Set(this.#tickersDue);
+    this.#tickersDue.clear();
+    return due;
+  }
+
+  /**
+   * Rebuilds every book and ticker of the shard from committed state (one consistent snapshot),
+   * and makes every ticker due: the last ones published may be of batches that rolled back.
+   */
   async #recover(): Promise<void> {
-    const books = await this.options.postgres.withTransaction(
+    const since = windowStartMs(this.options.clock.now().getTime());
+    const loaded = await this.options.postgres.withTransaction(
       async (tx) => {
-        const loaded = [];
-        for (const symbol of this.#markets.keys()) loaded.push(await loadBook(tx, symbol));
-        return loaded;
+        const symbols = [];
+        for (const market of this.#markets.values()) {
+          const { symbol } = market.spec;
+          symbols.push({
+            book: await loadBook(tx, symbol),
+            ticker: await loadTicker(tx, symbol, since, market.quoteMinorPerTickLot),
+          });
+        }
+        return symbols;
       },
       { isolation: 'repeatable read' },
     );
     const engine = this.#newEngine();
     const open = new Map<number, MutableOrder>();
-    for (const book of books) {
+    const tickers = new Map<string, RollingTicker>();
+    for (const { book, ticker } of loaded) {
       engine.restoreBook(book.symbol, book.openOrders, book.state);
       for (const order of book.orders) open.set(order.id, order);
+      tickers.set(book.symbol, new RollingTicker(ticker));
+      this.#tickersDue.add(book.symbol);
     }
     this.#engine = engine;
     this.#open = open;
+    this.#tickers = tickers;
     this.#needsRecovery = false;
   }
 }

@@ -1,4 +1,6 @@
 import type { BookState, OpenOrder } from '../../engine/index.js';
+import type { TickerState } from '../../domain/market-data/rolling-ticker.js';
+import { TICKER_BUCKET_MS } from '../../domain/market-data/rolling-ticker.js';
 import type { StoredPlace } from '../../domain/orders/order-replay.js';
 import type { PoolClient } from 'pg';
 import type { Queryable } from '../postgres/index.js';
@@ -219,6 +221,8 @@ function streamSequencing(messages: readonly StreamMessage[]): {
  * before seq 5. A data-modifying CTE runs to completion whether or not anything reads it, so
  * the statement returns nothing of its own. It runs on the generic plan `openBatch` set for
  * the transaction.
+ * A fill is stamped with the batch's time, the time its trade message and ticker carry, so a
+ * ticker window restored from the fills (`loadTicker`) is the one the engine kept.
  * A new order's `placed_price`/`placed_quantity` (what a repeated place is compared with) are
  * its price and quantity as inserted; only an amend in the batch that placed it could make
  * them differ, and the use cases amend committed orders only.
@@ -236,7 +240,7 @@ export async function writePlan(
   const m = plan.messages;
   const sequencing = streamSequencing(m);
   await tx.query({
-    name: 'engine-write-batch-v9',
+    name: 'engine-write-batch-v10',
     text: `WITH ins AS (
        INSERT INTO orders (id, user_id, client_order_id, symbol, side, type, time_in_force, price,
          reserve_price, quantity, filled, status, post_only, reason, priority, created_at,
@@ -258,7 +262,7 @@ export async function writePlan(
      ), fil AS (
        INSERT INTO fills (symbol, trade_id, price, quantity, taker_side, maker_order_id,
          taker_order_id, created_at)
-       SELECT s, t, p, q, ts, mk, tk, now() FROM unnest($27::text[], $28::bigint[], $29::bigint[],
+       SELECT s, t, p, q, ts, mk, tk, $48 FROM unnest($27::text[], $28::bigint[], $29::bigint[],
          $30::bigint[], $31::text[], $32::bigint[], $33::bigint[]) AS x(s, t, p, q, ts, mk, tk)
      ), d AS (
        SELECT * FROM unnest($34::bigint[], $35::text[], $36::bigint[], $37::bigint[])
@@ -351,6 +355,7 @@ export async function writePlan(
       scalarArray([...sequencing.counts.values()]),
       payloadsJson(m),
       plan.completeMessages,
+      plan.now,
     ],
   });
 }
@@ -399,5 +404,56 @@ export async function loadBook(db: Queryable, symbol: string): Promise<StoredBoo
       postOnly: o.postOnly,
       priority: o.priority,
     })),
+  };
+}
+
+/**
+ * A symbol's ticker window as committed: its trades since `sinceMs` summed per minute, and its
+ * last trade (of any age). Read through the fills' time index (migration 0008).
+ * `quoteMinorPerTickLot` turns Σ price × quantity into minor units of the quote asset.
+ */
+export async function loadTicker(
+  db: Queryable,
+  symbol: string,
+  sinceMs: number,
+  quoteMinorPerTickLot: number,
+): Promise<TickerState> {
+  const buckets = await db.query<{
+    start: string;
+    open: string;
+    high: string;
+    low: string;
+    volume: string;
+    quote: string;
+    trades: string;
+  }>(
+    `SELECT (floor(extract(epoch FROM created_at) * 1000 / $3) * $3)::bigint::text AS start,
+       (array_agg(price ORDER BY trade_id))[1]::text AS open, max(price)::text AS high,
+       min(price)::text AS low, sum(quantity)::text AS volume,
+       sum(price * quantity)::text AS quote, count(*)::text AS trades
+     FROM fills WHERE symbol = $1 AND created_at >= $2
+     GROUP BY 1 ORDER BY 1`,
+    [symbol, new Date(sinceMs), TICKER_BUCKET_MS],
+  );
+  const last = await db.query<{ price: string; quantity: string }>(
+    `SELECT price::text, quantity::text FROM fills WHERE symbol = $1
+     ORDER BY trade_id DESC LIMIT 1`,
+    [symbol],
+  );
+  const lastRow = last.rows[0];
+  return {
+    buckets: buckets.rows.map((row) => ({
+      startMs: Number(row.start),
+      open: Number(row.open),
+      high: Number(row.high),
+      low: Number(row.low),
+      volume: Number(row.volume),
+      quoteVolume: BigInt(row.quote) * BigInt(quoteMinorPerTickLot),
+      trades: Number(row.trades),
+    })),
+    last:
+      lastRow === undefined
+        ? undefined
+        : { price: Number(lastRow.price), quantity: Number(lastRow.quantity) },
   };
 }

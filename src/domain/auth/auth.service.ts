@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import type { Clock } from '../clock.js';
+import { addressKey } from '../address-key.js';
 import { DomainError, isDomainError } from '../errors.js';
 import type { ConsumeOptions } from '../ports/rate-limiter.port.js';
 import { parseRequest } from '../validation.js';
@@ -87,7 +88,8 @@ export class AuthService {
     const { username, password } = parseRequest(registerSchema, input);
     // After validation, so fixing a typo costs nothing; before hashing, the expensive part.
     const { registerIpThrottle } = this.deps;
-    await this.#throttle(registerIpThrottle, client.ip, this.settings.registerPerIp, (scope) => {
+    const key = addressKey(client.ip);
+    await this.#throttle(registerIpThrottle, key, this.settings.registerPerIp, (scope) => {
       this.deps.logger.warn({ client_ip: client.ip, scope }, 'registration throttled');
     });
     const passwordHash = await this.deps.hasher.hash(password);
@@ -137,10 +139,12 @@ export class AuthService {
    */
   async #throttleLogin(username: string, ip: string): Promise<void> {
     const { loginIpThrottle, loginUserIpThrottle, loginUserThrottle } = this.deps;
+    const address = addressKey(ip);
     const checks: [Throttle, string, ConsumeOptions][] = [
-      [loginIpThrottle, ip, this.settings.loginPerIp],
-      // An address never contains "/", so the key cannot be read two ways.
-      [loginUserIpThrottle, `${ip}/${username}`, this.settings.loginPerUserIp],
+      [loginIpThrottle, address, this.settings.loginPerIp],
+      // An address key never contains "|" (it may contain "/": an IPv6 /64), so the key
+      // cannot be read two ways.
+      [loginUserIpThrottle, `${address}|${username}`, this.settings.loginPerUserIp],
       [loginUserThrottle, username, this.settings.loginPerUser],
     ];
     for (const [throttle, key, limit] of checks) {

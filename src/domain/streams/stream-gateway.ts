@@ -462,6 +462,17 @@ export class StreamGateway {
         const { seq, balances } = await this.#deps.snapshots.balances(Number(parsed.key));
         return { seq, value: { kind: 'balances', balances } };
       }
+      case 'ticker': {
+        // Each entry is the whole ticker, so the log's last one is the snapshot: no database
+        // read, and every pod serves the same bytes for the same seq.
+        const { log } = this.#deps;
+        const seq = await log.lastSeq(stream);
+        const [last] = seq === 0 ? [] : await log.read(stream, seq - 1, 1);
+        return {
+          seq,
+          value: last?.seq === seq ? { kind: 'ticker', payload: last.payload } : undefined,
+        };
+      }
       default:
         // Trades have no state: a fresh start begins at the end of the log.
         return { seq: await this.#deps.log.lastSeq(stream), value: undefined };

@@ -1,5 +1,12 @@
-/** Stream names as the engine's outbox writes them: `book.<symbol>`, `trades.<symbol>`, `orders.<userId>`. */
-export type StreamKind = 'book' | 'trades' | 'orders';
+/**
+ * Stream names as the engine's outbox writes them: `book.<symbol>`, `trades.<symbol>`,
+ * `ticker.<symbol>`, `orders.<userId>`.
+ */
+export type StreamKind = 'book' | 'trades' | 'ticker' | 'orders';
+
+/** The public streams of a symbol, in the order a Subscribe opens them. */
+export type MarketStreamKind = Exclude<StreamKind, 'orders'>;
+export const MARKET_STREAM_KINDS: readonly MarketStreamKind[] = ['book', 'trades', 'ticker'];
 
 export interface StreamName {
   readonly kind: StreamKind;
@@ -9,9 +16,11 @@ export interface StreamName {
 
 export const bookStream = (symbol: string) => `book.${symbol}`;
 export const tradeStream = (symbol: string) => `trades.${symbol}`;
+export const tickerStream = (symbol: string) => `ticker.${symbol}`;
 export const userStream = (userId: number) => `orders.${userId}`;
+export const marketStream = (kind: MarketStreamKind, symbol: string) => `${kind}.${symbol}`;
 
-const KINDS: ReadonlySet<string> = new Set<StreamKind>(['book', 'trades', 'orders']);
+const KINDS: ReadonlySet<string> = new Set<StreamKind>(['book', 'trades', 'ticker', 'orders']);
 
 /** The kind and key of a stream name, or undefined for a name that is none of ours. */
 export function parseStreamName(name: string): StreamName | undefined {

@@ -63,6 +63,33 @@ export type OrderPayload = z.output<typeof orderPayload>;
 /** Minor units as decimal text: a bigint, which JSON numbers cannot carry exactly. */
 const amount = z.string().regex(/^-?\d+$/);
 
+const int = z.number().int();
+
+/**
+ * A symbol's whole ticker after an engine batch (src/domain/market-data/rolling-ticker.ts):
+ * each entry replaces the one before, so the last entry of the stream is its snapshot.
+ */
+export const tickerPayload = z.object({
+  type: z.literal('ticker'),
+  timeMs: int,
+  windowStartMs: int,
+  lastPrice: int,
+  lastQuantity: int,
+  bidPrice: int,
+  bidQuantity: int,
+  askPrice: int,
+  askQuantity: int,
+  open: int,
+  high: int,
+  low: int,
+  volume: int,
+  quoteVolume: amount,
+  trades: int,
+  change: int,
+  changeBp: int,
+});
+export type TickerPayload = z.output<typeof tickerPayload>;
+
 /** A user's balances that a batch changed, as they stand after it (not the deltas). */
 export const balancesPayload = z.object({
   type: z.literal('balances'),

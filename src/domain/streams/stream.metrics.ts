@@ -51,7 +51,7 @@ export function streamMetrics(registry: Registry) {
   });
   const sent = counter(registry, {
     name: 'stream_messages_sent_total',
-    help: 'Messages handed to stream clients, by stream kind (book, trades, orders).',
+    help: 'Messages handed to stream clients, by stream kind (book, trades, ticker, orders).',
     labelNames: ['kind'] as const,
   });
   const drainSeconds = histogram(registry, {
@@ -117,7 +117,7 @@ export function streamMetrics(registry: Registry) {
   idleDisconnects.inc(0);
   for (const reason of RECONNECT_REASONS) reconnects.inc({ reason }, 0);
   for (const result of ['migrated', 'unknown'] as const) migrations.inc({ result }, 0);
-  for (const kind of ['book', 'trades', 'orders'] as const) sent.inc({ kind }, 0);
+  for (const kind of ['book', 'trades', 'ticker', 'orders'] as const) sent.inc({ kind }, 0);
   slowConsumers.inc(0);
   queueBytes.set(0);
   return {

@@ -5,6 +5,7 @@ import {
   grpcWebTransport,
   websocketTransport,
   websocketUrl,
+  type MarketStreamKind,
   type TransportKind,
   type TransportOption,
   type WebSocketLike,
@@ -19,6 +20,8 @@ export interface LoadOptions {
   /** Clients take these round-robin. */
   readonly transports: readonly TransportKind[];
   readonly symbols: readonly string[];
+  /** Which streams of each symbol the clients subscribe to (default: book and trades). */
+  readonly streams?: readonly MarketStreamKind[];
   readonly durationMs: number;
   /** This many of the clients register, sign in and open their private stream too. */
   readonly privateClients: number;
@@ -36,6 +39,7 @@ export interface LoadReport {
   readonly messages_per_s: number;
   readonly book_updates: number;
   readonly trades: number;
+  readonly ticker_updates: number;
   readonly private_messages: number;
   /** Signed-in clients whose private stream delivered its first message. */
   readonly private_streams: number;
@@ -70,6 +74,7 @@ interface Counters {
   measuring: boolean;
   book: number;
   trades: number;
+  ticker: number;
   private: number;
   privateStreams: Set<number>;
   resyncs: number;
@@ -86,6 +91,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     measuring: false,
     book: 0,
     trades: 0,
+    ticker: 0,
     private: 0,
     privateStreams: new Set(),
     resyncs: 0,
@@ -98,10 +104,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       transports: [transportFor(kind, options.url)],
       unary,
       symbols: options.symbols,
+      ...(options.streams === undefined ? {} : { streams: options.streams }),
       environment: { storage: undefined },
     });
     manager.on('book', () => {
       if (counters.measuring) counters.book += 1;
+    });
+    manager.on('ticker', () => {
+      if (counters.measuring) counters.ticker += 1;
     });
     manager.on('trade', ({ trade }) => {
       if (!counters.measuring) return;
@@ -154,7 +164,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     for (const { lastError } of states) {
       if (lastError !== undefined) lastErrors[lastError] = (lastErrors[lastError] ?? 0) + 1;
     }
-    const messages = counters.book + counters.trades + counters.private;
+    const messages = counters.book + counters.trades + counters.ticker + counters.private;
     return {
       clients: managers.length,
       connected,
@@ -164,6 +174,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       messages_per_s: Math.round(messages / seconds),
       book_updates: counters.book,
       trades: counters.trades,
+      ticker_updates: counters.ticker,
       private_messages: counters.private,
       private_streams: counters.privateStreams.size,
       latency_ms: percentiles(counters.latencies) ?? null,

@@ -1,6 +1,6 @@
 import { createContextValues } from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { setMaxListeners } from 'node:events';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import type { ServiceRegistration } from '../grpc/server.js';
@@ -38,7 +38,8 @@ export async function registerConnectRoutes(
     done();
   });
   const observe = { metrics, logger: options.logger, readMaxBytes: options.readMaxBytes };
-  await app.register(fastifyConnectPlugin, {
+  // The package does not export the type of its options.
+  const connect: Parameters<typeof fastifyConnectPlugin>[1] = {
     readMaxBytes: options.readMaxBytes,
     shutdownSignal: shutdown.signal,
     interceptors: [
@@ -65,7 +66,26 @@ export async function registerConnectRoutes(
       );
       router.handlers.splice(0, router.handlers.length, ...handlers);
     },
+  };
+  // A scope of their own, so that `settleOnFinish` wraps the Connect routes only.
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', settleOnFinish);
+    await scope.register(fastifyConnectPlugin, connect);
   });
+}
+
+/**
+ * connect-node writes a response and then waits for an 'end' event that a Node server response
+ * never emits (it emits 'finish'), so connect-fastify's route handler never settles: the
+ * handler span @fastify/otel opens around it is never ended nor exported, and every call span
+ * under it reaches the trace backend without its parent. This lets the wait end.
+ */
+function settleOnFinish(route: RouteOptions): void {
+  const { handler } = route;
+  route.handler = function settledOnFinish(request, reply) {
+    reply.raw.once('finish', () => reply.raw.emit('end'));
+    return handler.call(this, request, reply);
+  };
 }
 
 /** An IPv4 client of a dual-stack socket as plain IPv4, as grpc-js reports it. */

@@ -11,13 +11,13 @@ import {
 import type { Logger } from '../../telemetry/index.js';
 import { labelsOf, observeCall, type RpcServerMetrics } from '../rpc/call-observer.js';
 import { callStateKey, transportOf, type CallState } from './call-state.js';
-import { guardedBody } from './request-body-guard.js';
+import { guardedBody, uncompressedEnvelopes } from './request-body-guard.js';
 
 /**
  * Wraps one of Connect's protocol handlers so that every call on the HTTP port is observed
  * like a native gRPC call (call-observer.ts) from its first byte to its last, including those
  * Connect refuses before any interceptor runs (a body that does not decode, a wrong content
- * type), and so that a single-message body is checked (request-body-guard.ts).
+ * type), and so that its body is checked (request-body-guard.ts).
  */
 
 export interface ObservedHandlerOptions {
@@ -53,19 +53,26 @@ export function observedHandler(
     const state: CallState = { transport, observation };
     const contextValues = request.contextValues ?? createContextValues();
     contextValues.set(callStateKey, state);
-    const body =
-      singleMessage && request.method === 'POST' && isBytes(request.body)
-        ? guardedBody(
-            request.body,
-            method,
-            {
-              enveloped: transport !== 'connect' || method.methodKind !== 'unary',
-              binary: !(contentType ?? '').includes('json'),
-              compressed: request.header.has('content-encoding'),
-            },
-            options.readMaxBytes,
-          )
-        : request.body;
+    let body = request.body;
+    const enveloped = transport !== 'connect' || method.methodKind !== 'unary';
+    if (request.method === 'POST' && isBytes(body)) {
+      const encodingHeader = transport === 'connect' ? 'connect-content-encoding' : 'grpc-encoding';
+      if (enveloped && !namesEncoding(request.header.get(encodingHeader))) {
+        body = uncompressedEnvelopes(body, encodingHeader);
+      }
+      if (singleMessage) {
+        body = guardedBody(
+          body,
+          method,
+          {
+            enveloped,
+            binary: !(contentType ?? '').includes('json'),
+            compressed: request.header.has('content-encoding'),
+          },
+          options.readMaxBytes,
+        );
+      }
+    }
     try {
       const response = await otelContext.with(observation.context, () =>
         handler({
@@ -98,6 +105,10 @@ export function observedHandler(
     supportedContentType: handler.supportedContentType,
   });
 }
+
+/** `identity` (or no header) names no encoding: a message flagged compressed has none. */
+const namesEncoding = (value: string | null): boolean =>
+  value !== null && value.trim() !== '' && value.trim().toLowerCase() !== 'identity';
 
 const isBytes = (body: unknown): body is AsyncIterable<Uint8Array> =>
   typeof body === 'object' && body !== null && Symbol.asyncIterator in body;

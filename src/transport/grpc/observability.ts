@@ -16,6 +16,7 @@ import type { Logger } from '../../telemetry/index.js';
 import { DEPENDENCY_KEY, SHUTDOWN_DEPENDENCY } from '../../shared/grpc/error-metadata.js';
 import { grpcType, methodLabels, parsePath } from '../../shared/grpc/method-labels.js';
 import { observeCall, type CallObservation, type RpcServerMetrics } from '../rpc/call-observer.js';
+import { clientAddressOfCall, type ClientAddressOf } from './client-address.js';
 
 /**
  * One interceptor for every service on the grpc-js server (ours, Health, reflection): the
@@ -55,6 +56,7 @@ export function initializeMetrics(metrics: RpcServerMetrics, definition: Service
 export function observabilityInterceptor(
   metrics: RpcServerMetrics,
   logger: Logger,
+  clientAddress: ClientAddressOf,
 ): ServerInterceptor {
   return (descriptor, call) => {
     const { service, method } = parsePath(descriptor.path);
@@ -64,13 +66,13 @@ export function observabilityInterceptor(
       grpc_method: method,
     };
     let observation: CallObservation | undefined;
-    const observe = (parent: Context) => {
+    const observe = (parent: Context, metadata?: Metadata) => {
       observation ??= observeCall({
         metrics,
         logger,
         method: labels,
         transport: 'grpc',
-        peer: call.getPeer(),
+        peer: clientAddressOfCall(call.getPeer(), metadata, clientAddress),
         parent,
       });
       return observation;
@@ -81,7 +83,10 @@ export function observabilityInterceptor(
       start(next) {
         next({
           onReceiveMetadata(metadata, nextMetadata) {
-            const started = observe(propagation.extract(ROOT_CONTEXT, metadata, metadataGetter));
+            const started = observe(
+              propagation.extract(ROOT_CONTEXT, metadata, metadataGetter),
+              metadata,
+            );
             calls.set(metadata, started);
             context.with(started.context, () => {
               nextMetadata(metadata);

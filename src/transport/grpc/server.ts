@@ -17,6 +17,8 @@ import { RpcServerMetrics } from '../rpc/call-observer.js';
 import { initializeMetrics, observabilityInterceptor } from './observability.js';
 import { reflectionService } from './reflection.js';
 import { singleRequestInterceptor } from './single-request.js';
+import { clientAddressOf } from './client-address.js';
+import { guardTimeoutHeaders, timeoutInterceptor } from './timeout-guard.js';
 import { grpcServiceImplementation, type AdapterOptions } from './service-adapter.js';
 
 /**
@@ -51,6 +53,8 @@ export interface GrpcServerOptions {
   readonly maxReceiveMessageBytes?: number;
   /** Unset: grpc-js's defaults, which hold any connection for ever. */
   readonly connections?: ConnectionLimits;
+  /** Peers whose `x-forwarded-for` metadata names the client (client-address.ts); none unset. */
+  readonly trustedProxies?: readonly string[];
 }
 
 export interface ServerTls {
@@ -84,9 +88,14 @@ export async function startGrpcServer(
   registrations: readonly ServiceRegistration[],
 ): Promise<GrpcServer> {
   const metrics = new RpcServerMetrics(options.registry);
+  const clientAddress = clientAddressOf(options.trustedProxies ?? []);
   const server = new Server({
     // The last one listed is the outermost: observability sees every answer, its own included.
-    interceptors: [observabilityInterceptor(metrics, options.logger), singleRequestInterceptor],
+    interceptors: [
+      observabilityInterceptor(metrics, options.logger, clientAddress),
+      singleRequestInterceptor,
+      timeoutInterceptor,
+    ],
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
     ...connectionOptions(options.connections),
   });
@@ -106,6 +115,7 @@ export async function startGrpcServer(
       grpcServiceDefinition(service),
       grpcServiceImplementation(service, impl, {
         logger: options.logger,
+        clientAddress,
         shutdownSignal: shutdown.signal,
         ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
         ...(options.limitCall === undefined ? {} : { limitCall: options.limitCall }),
@@ -129,6 +139,7 @@ export async function startGrpcServer(
       },
     );
   });
+  guardTimeoutHeaders(server);
   options.logger.info(
     { port, tls: options.tls !== undefined, mtls: options.tls?.requireClientCert ?? false },
     'grpc server listening',

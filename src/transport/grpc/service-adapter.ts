@@ -16,7 +16,8 @@ import {
   type Message,
 } from '../../shared/grpc/service-definition.js';
 import type { Logger } from '../../telemetry/index.js';
-import { clientIpKey, peerAddress } from '../rpc/call-context.js';
+import { clientIpKey } from '../rpc/call-context.js';
+import { clientAddressOfCall, type ClientAddressOf } from './client-address.js';
 import { admitCall, type CallGuard } from '../rpc/call-guard.js';
 import { SHUTTING_DOWN } from '../rpc/rpc-status.js';
 import { GrpcHandlerContext } from './handler-context.js';
@@ -32,6 +33,8 @@ import { toGrpcStatus } from './status.js';
 
 export interface AdapterOptions extends CallGuard {
   readonly logger: Logger;
+  /** The client's address from the peer's and its `x-forwarded-for`; unset: the peer's. */
+  readonly clientAddress?: ClientAddressOf;
   /** Aborted when the server shuts down, so long-lived handlers can stop. */
   readonly shutdownSignal?: AbortSignal;
 }
@@ -232,7 +235,10 @@ async function handlerContext(
   options: AdapterOptions,
 ): Promise<GrpcHandlerContext> {
   const values = createContextValues();
-  values.set(clientIpKey, peerAddress(call.getPeer()));
+  values.set(
+    clientIpKey,
+    clientAddressOfCall(call.getPeer(), call.metadata, options.clientAddress ?? ((peer) => peer)),
+  );
   const [authorization] = call.metadata.get('authorization');
   const principal = await admitCall(
     options,

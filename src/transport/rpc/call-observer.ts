@@ -118,7 +118,7 @@ export interface CallStart {
   readonly logger: Logger;
   readonly method: MethodLabels;
   readonly transport: RpcTransport;
-  /** The caller's address as the transport reports it. */
+  /** The client's address: the peer's, or behind trusted proxies the one they forwarded. */
   readonly peer: string;
   /** The caller's trace context, if it sent one. */
   readonly parent: Context;
@@ -155,6 +155,7 @@ export function observeCall(start: CallStart): CallObservation {
         'rpc.service': method.grpc_service,
         'rpc.method': method.grpc_method,
         'rpc.transport': transport,
+        'client.address': start.peer,
       },
     },
     start.parent,

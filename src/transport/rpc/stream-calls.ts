@@ -3,8 +3,17 @@ import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError } from '../../domain/errors.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery, StreamGateway } from '../../domain/streams/stream-gateway.js';
-import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
-import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
+import {
+  MARKET_STREAM_KINDS,
+  marketStream,
+  userStream,
+  type MarketStreamKind,
+} from '../../domain/streams/stream-names.js';
+import {
+  MarketStream,
+  type SubscribeRequest,
+  type SubscribeResponse,
+} from '../../gen/trading/v1/market_data_pb.js';
 import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import { privateMessage, subscribeMessage } from './stream-messages.js';
 import { positionsOf } from './stream-positions.js';
@@ -14,7 +23,7 @@ export interface StreamCallsDeps {
   readonly gateway: StreamGateway;
   /** Symbols with a book. */
   readonly symbols: ReadonlySet<string>;
-  /** Streams one Subscribe call may ask for (two per symbol: book and trades). */
+  /** Streams one Subscribe call may ask for (each symbol's book, trades and ticker count one each). */
   readonly maxSubscriptions: number;
   /** Ends a private stream when its auth session is revoked (logout, refresh-token reuse). */
   readonly revocations?: RevocationWatch;
@@ -83,8 +92,12 @@ export class StreamCalls {
     }
   }
 
-  /** The streams a Subscribe of `symbols` opens (checked, at most `maxSubscriptions`). */
-  marketStreams(symbols: readonly string[]): string[] {
+  /**
+   * The streams a Subscribe opens: each of `kinds` (none: book and trades) of each of `symbols`,
+   * checked, at most `maxSubscriptions`.
+   */
+  marketStreams(request: Pick<SubscribeRequest, 'symbols' | 'streams'>): string[] {
+    const { symbols } = request;
     if (symbols.length === 0) {
       throw new DomainError('invalid_argument', 'symbols: name at least one symbol', {
         field: 'symbols',
@@ -92,12 +105,13 @@ export class StreamCalls {
     }
     const unique = [...new Set(symbols)];
     for (const symbol of unique) this.knownSymbol(symbol);
-    const streams = unique.flatMap((symbol) => [bookStream(symbol), tradeStream(symbol)]);
+    const kinds = streamKinds(request.streams);
+    const streams = unique.flatMap((symbol) => kinds.map((kind) => marketStream(kind, symbol)));
     const max = this.#deps.maxSubscriptions;
     if (streams.length > max) {
       throw new DomainError(
         'resource_exhausted',
-        `${streams.length} streams asked for (book and trades per symbol); at most ${max} per call`,
+        `${streams.length} streams asked for (${kinds.join(', ')} of ${unique.length} symbols); at most ${max} per call`,
       );
     }
     return streams;
@@ -126,7 +140,7 @@ export class StreamCalls {
     request: SubscribeRequest,
     call: StreamCall,
   ): Promise<OpenedCall<SubscribeResponse>> {
-    const streams = this.marketStreams(request.symbols);
+    const streams = this.marketStreams(request);
     const opened = await this.#deps.gateway.open({
       ...call,
       streams,
@@ -200,6 +214,30 @@ export class StreamCalls {
       pong: (heartbeatId) => gateway.pong(heartbeatId),
     };
   }
+}
+
+const KIND_OF: Partial<Record<MarketStream, MarketStreamKind>> = {
+  [MarketStream.BOOK]: 'book',
+  [MarketStream.TRADES]: 'trades',
+  [MarketStream.TICKER]: 'ticker',
+};
+
+/** The kinds a Subscribe asks for, in the order streams open; none asked: book and trades. */
+function streamKinds(asked: readonly MarketStream[]): MarketStreamKind[] {
+  if (asked.length === 0) return ['book', 'trades'];
+  const kinds = new Set<MarketStreamKind>();
+  for (const value of asked) {
+    const kind = KIND_OF[value];
+    if (kind === undefined) {
+      throw new DomainError(
+        'invalid_argument',
+        `streams: ${value === MarketStream.UNSPECIFIED ? 'MARKET_STREAM_UNSPECIFIED' : `value ${value}`} is no stream; ask for MARKET_STREAM_BOOK, MARKET_STREAM_TRADES or MARKET_STREAM_TICKER (none: book and trades)`,
+        { field: 'streams' },
+      );
+    }
+    kinds.add(kind);
+  }
+  return MARKET_STREAM_KINDS.filter((kind) => kinds.has(kind));
 }
 
 /** `source` until `revoked`, then the `unauthenticated` error that says so; `done` at the end. */

@@ -8,12 +8,15 @@ import type {
   ReconnectDelivery,
 } from '../../domain/streams/stream-connection.js';
 import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
+import type { StreamSnapshot } from '../../domain/streams/stream-snapshot.js';
 import {
   cachedParser,
   levelsPayload,
   privatePayload,
+  tickerPayload,
   tradePayload,
   type LevelChange,
+  type TickerPayload,
 } from '../../domain/streams/stream-payloads.js';
 import { parseStreamName } from '../../domain/streams/stream-names.js';
 import { BalanceSchema } from '../../gen/trading/v1/account_pb.js';
@@ -22,6 +25,7 @@ import {
   OrderBookSchema,
   type SubscribeResponse,
   SubscribeResponseSchema,
+  TickerSchema,
 } from '../../gen/trading/v1/market_data_pb.js';
 import { FillSchema, OrderSchema } from '../../gen/trading/v1/orders_pb.js';
 import {
@@ -44,6 +48,7 @@ import { PB_SIDES, PB_STATUSES, PB_TYPES } from '../../shared/grpc/order-enums.j
 const parseLevels = cachedParser(levelsPayload);
 const parseTrade = cachedParser(tradePayload);
 const parsePrivate = cachedParser(privatePayload);
+const parseTicker = cachedParser(tickerPayload);
 
 const levels = (list: readonly { price: number; quantity: number }[]) =>
   list.map((l) =>
@@ -59,6 +64,45 @@ export function orderBookMessage(symbol: string, epoch: number, book: SequencedB
     asks: levels(book.asks),
     checksum: book.checksum,
   });
+}
+
+/** A ticker entry's payload as the wire's Ticker: the same fields, int64 as bigint. */
+export function tickerMessage(symbol: string, ticker: TickerPayload) {
+  return create(TickerSchema, {
+    symbol,
+    lastPrice: BigInt(ticker.lastPrice),
+    lastQuantity: BigInt(ticker.lastQuantity),
+    bestBid: BigInt(ticker.bidPrice),
+    bestBidQuantity: BigInt(ticker.bidQuantity),
+    bestAsk: BigInt(ticker.askPrice),
+    bestAskQuantity: BigInt(ticker.askQuantity),
+    open24h: BigInt(ticker.open),
+    high24h: BigInt(ticker.high),
+    low24h: BigInt(ticker.low),
+    volume24h: BigInt(ticker.volume),
+    quoteVolume24h: BigInt(ticker.quoteVolume),
+    priceChange24h: BigInt(ticker.change),
+    priceChangeBps24h: ticker.changeBp,
+    tradeCount24h: BigInt(ticker.trades),
+    timeUnixMs: BigInt(ticker.timeMs),
+    windowStartUnixMs: BigInt(ticker.windowStartMs),
+  });
+}
+
+/** A fresh start's snapshot as the event of its start message (none: the position only). */
+function startEvent(
+  symbol: string,
+  epoch: number,
+  snapshot: StreamSnapshot | undefined,
+): SubscribeResponse['event'] {
+  switch (snapshot?.kind) {
+    case 'book':
+      return { case: 'snapshot', value: orderBookMessage(symbol, epoch, snapshot.book) };
+    case 'ticker':
+      return { case: 'ticker', value: tickerMessage(symbol, parseTicker(snapshot.payload)) };
+    default:
+      return { case: undefined };
+  }
 }
 
 const side = (changes: readonly LevelChange[], wanted: 'buy' | 'sell') =>
@@ -139,7 +183,7 @@ const bookDelta = (
     },
   }) as const;
 
-/** A delivery of `book.*` or `trades.*` as a MarketDataService.Subscribe message. */
+/** A delivery of `book.*`, `trades.*` or `ticker.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
   delivery: GatewayDelivery,
   session: { sessionId: string; pod: string },
@@ -154,13 +198,9 @@ export function subscribeMessage(
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
   const head = headOf(delivery, session);
   if (delivery.kind === 'start') {
-    const snapshot = delivery.snapshot;
     return create(SubscribeResponseSchema, {
       ...head,
-      event:
-        snapshot?.kind === 'book'
-          ? { case: 'snapshot', value: orderBookMessage(symbol, delivery.epoch, snapshot.book) }
-          : { case: undefined },
+      event: startEvent(symbol, delivery.epoch, delivery.snapshot),
     });
   }
   if (delivery.kind === 'conflated') {
@@ -175,6 +215,12 @@ export function subscribeMessage(
     return create(SubscribeResponseSchema, {
       ...head,
       event: bookDelta(symbol, delta.levels, delta.checksum ?? 0),
+    });
+  }
+  if (delivery.stream.startsWith('ticker.')) {
+    return create(SubscribeResponseSchema, {
+      ...head,
+      event: { case: 'ticker', value: tickerMessage(symbol, parseTicker(payload)) },
     });
   }
   const trade = parseTrade(payload);

@@ -5,7 +5,11 @@ import type { RawData, WebSocket } from 'ws';
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { SESSION_REVOKED } from '../../domain/auth/auth.service.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
-import { bookStream, tradeStream, userStream } from '../../domain/streams/stream-names.js';
+import {
+  MARKET_STREAM_KINDS,
+  marketStream,
+  userStream,
+} from '../../domain/streams/stream-names.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
 import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import {
@@ -211,11 +215,7 @@ export class WebSocketConnection {
   }
 
   #subscribe(requestId: number, request: SubscribeRequest, span: FrameSpan): void {
-    const streams = this.#refusing(
-      requestId,
-      () => this.#deps.calls.marketStreams(request.symbols),
-      span,
-    );
+    const streams = this.#refusing(requestId, () => this.#deps.calls.marketStreams(request), span);
     if (streams === undefined || !this.#admits(requestId, streams, span)) return;
     this.#run(
       requestId,
@@ -366,14 +366,19 @@ export class WebSocketConnection {
   }
 
   async #unsubscribe(requestId: number, request: UnsubscribeRequest): Promise<void> {
-    const streams = request.symbols.flatMap((symbol) => [bookStream(symbol), tradeStream(symbol)]);
-    const missing = request.symbols.filter((symbol) => !this.#streams.has(bookStream(symbol)));
-    if (streams.length === 0 || missing.length > 0) {
+    // Every stream of each symbol that this connection holds, whichever of them it asked for.
+    const held = (symbol: string) =>
+      MARKET_STREAM_KINDS.map((kind) => marketStream(kind, symbol)).filter((stream) =>
+        this.#streams.has(stream),
+      );
+    const streams = request.symbols.flatMap(held);
+    const missing = request.symbols.filter((symbol) => held(symbol).length === 0);
+    if (request.symbols.length === 0 || missing.length > 0) {
       this.#refuse(
         requestId,
         new DomainError(
           'invalid_argument',
-          streams.length === 0
+          request.symbols.length === 0
             ? 'symbols: name at least one symbol'
             : `not subscribed on this connection: ${missing.join(', ')}`,
           { field: 'symbols' },

@@ -1,9 +1,11 @@
+import { addressKey } from '../../domain/address-key.js';
 import type { CloseName } from './close-codes.js';
 import type { WebSocketConnection } from './websocket-connection.js';
 
 /**
- * The WebSocket connections open on this process, and how many each client address holds:
- * what a drain or heartbeat loop walks, and what WS_MAX_CONNECTIONS_PER_IP is checked against.
+ * The WebSocket connections open on this process, and how many each client address holds
+ * (an IPv6 client's /64 counts as one address, address-key.ts): what a drain or heartbeat loop
+ * walks, and what WS_MAX_CONNECTIONS_PER_IP is checked against.
  */
 export class WebSocketConnections implements Iterable<WebSocketConnection> {
   readonly #open = new Set<WebSocketConnection>();
@@ -17,19 +19,21 @@ export class WebSocketConnections implements Iterable<WebSocketConnection> {
 
   /** Whether `ip` may open one more connection. */
   admits(ip: string): boolean {
-    return (this.#perIp.get(ip) ?? 0) < this.maxPerIp;
+    return (this.#perIp.get(addressKey(ip)) ?? 0) < this.maxPerIp;
   }
 
   add(connection: WebSocketConnection): void {
     this.#open.add(connection);
-    this.#perIp.set(connection.clientIp, (this.#perIp.get(connection.clientIp) ?? 0) + 1);
+    const key = addressKey(connection.clientIp);
+    this.#perIp.set(key, (this.#perIp.get(key) ?? 0) + 1);
   }
 
   delete(connection: WebSocketConnection): void {
     if (!this.#open.delete(connection)) return;
-    const left = (this.#perIp.get(connection.clientIp) ?? 1) - 1;
-    if (left === 0) this.#perIp.delete(connection.clientIp);
-    else this.#perIp.set(connection.clientIp, left);
+    const key = addressKey(connection.clientIp);
+    const left = (this.#perIp.get(key) ?? 1) - 1;
+    if (left === 0) this.#perIp.delete(key);
+    else this.#perIp.set(key, left);
   }
 
   closeAll(name: CloseName, reason: string): void {

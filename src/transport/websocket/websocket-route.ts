@@ -1,9 +1,10 @@
-import fastifyWebsocket from '@fastify/websocket';
+import fastifyWebsocket, { type WebsocketPluginOptions } from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { bearerToken } from '../../domain/auth/access-tokens.js';
 import { isDomainError } from '../../domain/errors.js';
 import { CLOSE_CODES, closeReasonText } from './close-codes.js';
 import { upgradeTraceContext } from './frame-tracing.js';
+import { framingErrorReasons } from './framing-error-close.js';
 import { WebSocketConnection, type ConnectionDeps } from './websocket-connection.js';
 import type { WebSocketConnections } from './websocket-connections.js';
 
@@ -15,6 +16,8 @@ export interface WebSocketOptions extends ConnectionDeps {
 }
 
 export const WEBSOCKET_PATH = '/ws';
+
+type WebSocketClass = NonNullable<NonNullable<WebsocketPluginOptions['options']>['WebSocket']>;
 
 /**
  * `/ws`: the stream protocol over WebSocket, binary protobuf frames (docs/protocol.md). The
@@ -28,8 +31,14 @@ export async function registerWebSocket(
 ): Promise<void> {
   const { connections, logger, metrics } = options;
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: options.maxPayloadBytes },
-    // ws closes the connection itself on a protocol error; the connection records why.
+    options: {
+      maxPayload: options.maxPayloadBytes,
+      // @fastify/websocket is typed against ws's CommonJS declarations and this code against
+      // its ESM ones: two types for the one class.
+      WebSocket: framingErrorReasons(options.maxPayloadBytes) as unknown as WebSocketClass,
+    },
+    // ws closes the connection itself on a protocol error (with a reason, see
+    // framing-error-close.ts); the connection records why.
     errorHandler: () => undefined,
     // On shutdown: every client is told to go elsewhere; nobody waits for slow handshakes.
     preClose(done) {

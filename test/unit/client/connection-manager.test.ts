@@ -9,12 +9,14 @@ import {
   type KeyValueStorage,
   type TransportOption,
 } from '../../../src/client/index.js';
+import { MarketStream } from '../../../src/gen/trading/v1/market_data_pb.js';
 import {
   blockedTransport,
   delta,
   FakePlatform,
   snapshot,
   start,
+  ticker,
   trade,
   type PrivateMessage,
 } from './fake-platform.js';
@@ -258,6 +260,28 @@ describe('EnhancedConnectionManager', () => {
     await advance(client.state.nextRetryAt! - Date.now());
     const positions = platform.subscribes[1]?.positions.map((p) => p.stream);
     assert.deepEqual(positions, ['trades.BTC-USD'], 'the book asks for a snapshot, trades resume');
+  });
+
+  test('asks for the ticker stream when told to, and hands on each ticker, one after a gap too', async () => {
+    platform.market.push({
+      messages: [ticker(4, 65_000), ticker(5, 65_100), ticker(9, 65_300)],
+      then: 'hang',
+    });
+    const client = manager({ streams: ['ticker'] });
+    const seen: [bigint, bigint][] = [];
+    client.on('ticker', (event) => seen.push([event.seq, event.ticker.lastPrice]));
+    client.start();
+    await flush();
+
+    assert.deepEqual(platform.subscribes[0]?.streams, [MarketStream.TICKER]);
+    // Each ticker is whole: nothing before seq 9 is needed to show it.
+    assert.deepEqual(seen, [
+      [4n, 65_000n],
+      [5n, 65_100n],
+      [9n, 65_300n],
+    ]);
+    assert.equal(client.state.gaps, 0);
+    assert.equal(client.state.status, 'connected');
   });
 
   test('a conflated delta standing for several seqs applies to the book it follows', async () => {

@@ -100,6 +100,19 @@ export function trade(seq: number, id: string, pod = 'pod-a'): MarketMessage {
   };
 }
 
+/** A whole ticker of BTC-USD at `seq`, its last trade at `lastPrice`. */
+export function ticker(seq: number, lastPrice: number, recovered = false): MarketMessage {
+  return {
+    stream: 'ticker.BTC-USD',
+    epoch: 1n,
+    seq: BigInt(seq),
+    recovered,
+    pod: 'pod-a',
+    sessionId: 's-1',
+    event: { case: 'ticker', value: { symbol: 'BTC-USD', lastPrice: BigInt(lastPrice) } },
+  };
+}
+
 async function* play<M>(
   script: Script<M> | undefined,
   signal: AbortSignal,

@@ -4,6 +4,7 @@ import { MatchingEngine } from '../../../src/engine/index.js';
 import {
   balanceKey,
   balancesPlaceholder,
+  type BatchPlan,
   type MutableOrder,
 } from '../../../src/adapters/orders/batch-plan.js';
 import type { Market } from '../../../src/domain/orders/market.js';
@@ -55,7 +56,9 @@ function shard() {
   ]);
   const plan = planner({ engine, open, markets, available, now });
   const run = (...commands: OrderCommand[]) => plan(commands);
-  return { engine, open, available, run };
+  /** A batch of no commands that publishes the tickers of `symbols`. */
+  const publish = (...symbols: string[]) => plan([], symbols);
+  return { engine, open, available, run, publish };
 }
 
 describe('planBatch', () => {
@@ -211,7 +214,7 @@ describe('planBatch', () => {
         .slice(0, plan.completeMessages)
         .map((m) => m.stream)
         .sort(),
-      ['book.BTC-USD', 'orders.1', 'orders.2', 'trades.BTC-USD'],
+      ['book.BTC-USD', 'orders.1', 'orders.2', 'ticker.BTC-USD', 'trades.BTC-USD'],
     );
   });
 
@@ -248,5 +251,70 @@ describe('planBatch', () => {
       { tradeId: trade?.tradeId, price: 90, quantity: 1, maker: true },
     ]);
     assert.equal(payload('trades.BTC-USD').timeMs, now.getTime());
+  });
+
+  describe('tickers', () => {
+    const tickersOf = (plan: BatchPlan) =>
+      plan.messages
+        .filter((m) => m.stream === 'ticker.BTC-USD')
+        .map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+
+    test('a batch that trades publishes one whole ticker: last trade, new top of book, 24h figures', () => {
+      const { run } = shard();
+      run(place(2, 'sell', 90, 2), place(2, 'sell', 95, 1), place(1, 'buy', 80, 1));
+
+      const plan = run(place(1, 'buy', 90, 1), place(1, 'buy', 90, 1, { clientOrderId: 'again' }));
+
+      assert.deepEqual(tickersOf(plan), [
+        {
+          type: 'ticker',
+          timeMs: now.getTime(),
+          windowStartMs: now.getTime() - 86_400_000,
+          lastPrice: 90,
+          lastQuantity: 1,
+          bidPrice: 80,
+          bidQuantity: 1,
+          askPrice: 95,
+          askQuantity: 1,
+          open: 90,
+          high: 90,
+          low: 90,
+          volume: 2,
+          quoteVolume: '180',
+          trades: 2,
+          change: 0,
+          changeBp: 0,
+        },
+      ]);
+      // After the trades and book changes, before the balance updates the write fills in.
+      assert.equal(plan.messages[plan.completeMessages - 1]?.stream, 'ticker.BTC-USD');
+    });
+
+    test('a new best bid or ask publishes the ticker; an order behind the top does not', () => {
+      const { run } = shard();
+      run(place(1, 'buy', 80, 1));
+
+      const behind = run(place(1, 'buy', 70, 1));
+      const better = run(place(1, 'buy', 85, 1));
+
+      assert.deepEqual(tickersOf(behind), []);
+      assert.deepEqual(
+        tickersOf(better).map((t) => [t.bidPrice, t.bidQuantity, t.trades]),
+        [[85, 1, 0]],
+      );
+    });
+
+    test('a due ticker is published by a batch of no commands', () => {
+      const { run, publish } = shard();
+      run(place(2, 'sell', 95, 3));
+
+      const plan = publish('BTC-USD');
+
+      assert.deepEqual(
+        tickersOf(plan).map((t) => [t.askPrice, t.askQuantity]),
+        [[95, 3]],
+      );
+      assert.equal(plan.messages.length, 1);
+    });
   });
 });

@@ -2,8 +2,8 @@
 // @generated from file trading/v1/market_data.proto (package trading.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { PriceLevel, Side } from "./common_pb.js";
 import { file_trading_v1_common } from "./common_pb.js";
 import type { Heartbeat, QualityChange, Reconnect, ReconnectReason, StreamPosition } from "./stream_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file trading/v1/market_data.proto.
  */
 export const file_trading_v1_market_data: GenFile = /*@__PURE__*/
-  fileDesc("Chx0cmFkaW5nL3YxL21hcmtldF9kYXRhLnByb3RvEgp0cmFkaW5nLnYxIpUBCglPcmRlckJvb2sSDgoGc3ltYm9sGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIkCgRiaWRzGAQgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYBSADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBiABKA0iNAoTR2V0T3JkZXJCb29rUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFZGVwdGgYAiABKA0iOwoUR2V0T3JkZXJCb29rUmVzcG9uc2USIwoEYm9vaxgBIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rIp0BChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3N5bWJvbHMYASADKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRItCglwb3NpdGlvbnMYAyADKAsyGi50cmFkaW5nLnYxLlN0cmVhbVBvc2l0aW9uEjUKEHJlY29ubmVjdF9yZWFzb24YBCABKA4yGy50cmFkaW5nLnYxLlJlY29ubmVjdFJlYXNvbiKMAQoJQm9va0RlbHRhEg4KBnN5bWJvbBgBIAEoCRIkCgRiaWRzGAIgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYAyADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBCABKA0SEQoJZmlyc3Rfc2VxGAUgASgEIoYBCgVUcmFkZRIOCgZzeW1ib2wYASABKAkSEAoIdHJhZGVfaWQYAiABKAkSDQoFcHJpY2UYAyABKAMSEAoIcXVhbnRpdHkYBCABKAMSJAoKdGFrZXJfc2lkZRgFIAEoDjIQLnRyYWRpbmcudjEuU2lkZRIUCgx0aW1lX3VuaXhfbXMYBiABKAMiZAoGVGlja2VyEg4KBnN5bWJvbBgBIAEoCRISCgpsYXN0X3ByaWNlGAIgASgDEhAKCGJlc3RfYmlkGAMgASgDEhAKCGJlc3RfYXNrGAQgASgDEhIKCnZvbHVtZV8yNGgYBSABKAMinwMKEVN1YnNjcmliZVJlc3BvbnNlEg4KBnN0cmVhbRgBIAEoCRINCgVlcG9jaBgCIAEoBBILCgNzZXEYAyABKAQSEQoJcmVjb3ZlcmVkGAQgASgIEhIKCnNlc3Npb25faWQYBSABKAkSCwoDcG9kGAYgASgJEikKCHNuYXBzaG90GAogASgLMhUudHJhZGluZy52MS5PcmRlckJvb2tIABImCgVkZWx0YRgLIAEoCzIVLnRyYWRpbmcudjEuQm9va0RlbHRhSAASIgoFdHJhZGUYDCABKAsyES50cmFkaW5nLnYxLlRyYWRlSAASJAoGdGlja2VyGA0gASgLMhIudHJhZGluZy52MS5UaWNrZXJIABIqCgloZWFydGJlYXQYDiABKAsyFS50cmFkaW5nLnYxLkhlYXJ0YmVhdEgAEioKCXJlY29ubmVjdBgPIAEoCzIVLnRyYWRpbmcudjEuUmVjb25uZWN0SAASLAoHcXVhbGl0eRgQIAEoCzIZLnRyYWRpbmcudjEuUXVhbGl0eUNoYW5nZUgAQgcKBWV2ZW50MrIBChFNYXJrZXREYXRhU2VydmljZRJRCgxHZXRPcmRlckJvb2sSHy50cmFkaW5nLnYxLkdldE9yZGVyQm9va1JlcXVlc3QaIC50cmFkaW5nLnYxLkdldE9yZGVyQm9va1Jlc3BvbnNlEkoKCVN1YnNjcmliZRIcLnRyYWRpbmcudjEuU3Vic2NyaWJlUmVxdWVzdBodLnRyYWRpbmcudjEuU3Vic2NyaWJlUmVzcG9uc2UwAWIGcHJvdG8z", [file_trading_v1_common, file_trading_v1_stream]);
+  fileDesc("Chx0cmFkaW5nL3YxL21hcmtldF9kYXRhLnByb3RvEgp0cmFkaW5nLnYxIpUBCglPcmRlckJvb2sSDgoGc3ltYm9sGAEgASgJEg0KBWVwb2NoGAIgASgEEgsKA3NlcRgDIAEoBBIkCgRiaWRzGAQgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEiQKBGFza3MYBSADKAsyFi50cmFkaW5nLnYxLlByaWNlTGV2ZWwSEAoIY2hlY2tzdW0YBiABKA0iNAoTR2V0T3JkZXJCb29rUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSDQoFZGVwdGgYAiABKA0iOwoUR2V0T3JkZXJCb29rUmVzcG9uc2USIwoEYm9vaxgBIAEoCzIVLnRyYWRpbmcudjEuT3JkZXJCb29rIsgBChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3N5bWJvbHMYASADKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRItCglwb3NpdGlvbnMYAyADKAsyGi50cmFkaW5nLnYxLlN0cmVhbVBvc2l0aW9uEjUKEHJlY29ubmVjdF9yZWFzb24YBCABKA4yGy50cmFkaW5nLnYxLlJlY29ubmVjdFJlYXNvbhIpCgdzdHJlYW1zGAUgAygOMhgudHJhZGluZy52MS5NYXJrZXRTdHJlYW0ijAEKCUJvb2tEZWx0YRIOCgZzeW1ib2wYASABKAkSJAoEYmlkcxgCIAMoCzIWLnRyYWRpbmcudjEuUHJpY2VMZXZlbBIkCgRhc2tzGAMgAygLMhYudHJhZGluZy52MS5QcmljZUxldmVsEhAKCGNoZWNrc3VtGAQgASgNEhEKCWZpcnN0X3NlcRgFIAEoBCKGAQoFVHJhZGUSDgoGc3ltYm9sGAEgASgJEhAKCHRyYWRlX2lkGAIgASgJEg0KBXByaWNlGAMgASgDEhAKCHF1YW50aXR5GAQgASgDEiQKCnRha2VyX3NpZGUYBSABKA4yEC50cmFkaW5nLnYxLlNpZGUSFAoMdGltZV91bml4X21zGAYgASgDIoUDCgZUaWNrZXISDgoGc3ltYm9sGAEgASgJEhIKCmxhc3RfcHJpY2UYAiABKAMSEAoIYmVzdF9iaWQYAyABKAMSEAoIYmVzdF9hc2sYBCABKAMSEgoKdm9sdW1lXzI0aBgFIAEoAxIVCg1sYXN0X3F1YW50aXR5GAYgASgDEhkKEWJlc3RfYmlkX3F1YW50aXR5GAcgASgDEhkKEWJlc3RfYXNrX3F1YW50aXR5GAggASgDEhAKCG9wZW5fMjRoGAkgASgDEhAKCGhpZ2hfMjRoGAogASgDEg8KB2xvd18yNGgYCyABKAMSGAoQcXVvdGVfdm9sdW1lXzI0aBgMIAEoAxIYChBwcmljZV9jaGFuZ2VfMjRoGA0gASgDEhwKFHByaWNlX2NoYW5nZV9icHNfMjRoGA4gASgFEhcKD3RyYWRlX2NvdW50XzI0aBgPIAEoBBIUCgx0aW1lX3VuaXhfbXMYECABKAMSHAoUd2luZG93X3N0YXJ0X3VuaXhfbXMYESABKAMinwMKEVN1YnNjcmliZVJlc3BvbnNlEg4KBnN0cmVhbRgBIAEoCRINCgVlcG9jaBgCIAEoBBILCgNzZXEYAyABKAQSEQoJcmVjb3ZlcmVkGAQgASgIEhIKCnNlc3Npb25faWQYBSABKAkSCwoDcG9kGAYgASgJEikKCHNuYXBzaG90GAogASgLMhUudHJhZGluZy52MS5PcmRlckJvb2tIABImCgVkZWx0YRgLIAEoCzIVLnRyYWRpbmcudjEuQm9va0RlbHRhSAASIgoFdHJhZGUYDCABKAsyES50cmFkaW5nLnYxLlRyYWRlSAASJAoGdGlja2VyGA0gASgLMhIudHJhZGluZy52MS5UaWNrZXJIABIqCgloZWFydGJlYXQYDiABKAsyFS50cmFkaW5nLnYxLkhlYXJ0YmVhdEgAEioKCXJlY29ubmVjdBgPIAEoCzIVLnRyYWRpbmcudjEuUmVjb25uZWN0SAASLAoHcXVhbGl0eRgQIAEoCzIZLnRyYWRpbmcudjEuUXVhbGl0eUNoYW5nZUgAQgcKBWV2ZW50KnkKDE1hcmtldFN0cmVhbRIdChlNQVJLRVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASFgoSTUFSS0VUX1NUUkVBTV9CT09LEAESGAoUTUFSS0VUX1NUUkVBTV9UUkFERVMQAhIYChRNQVJLRVRfU1RSRUFNX1RJQ0tFUhADMrIBChFNYXJrZXREYXRhU2VydmljZRJRCgxHZXRPcmRlckJvb2sSHy50cmFkaW5nLnYxLkdldE9yZGVyQm9va1JlcXVlc3QaIC50cmFkaW5nLnYxLkdldE9yZGVyQm9va1Jlc3BvbnNlEkoKCVN1YnNjcmliZRIcLnRyYWRpbmcudjEuU3Vic2NyaWJlUmVxdWVzdBodLnRyYWRpbmcudjEuU3Vic2NyaWJlUmVzcG9uc2UwAWIGcHJvdG8z", [file_trading_v1_common, file_trading_v1_stream]);
 
 /**
  * @generated from message trading.v1.OrderBook
@@ -128,6 +128,13 @@ export type SubscribeRequest = Message<"trading.v1.SubscribeRequest"> & {
    * @generated from field: trading.v1.ReconnectReason reconnect_reason = 4;
    */
   reconnectReason: ReconnectReason;
+
+  /**
+   * Which streams of each symbol to open; none: book and trades.
+   *
+   * @generated from field: repeated trading.v1.MarketStream streams = 5;
+   */
+  streams: MarketStream[];
 };
 
 /**
@@ -225,6 +232,11 @@ export const TradeSchema: GenMessage<Trade> = /*@__PURE__*/
   messageDesc(file_trading_v1_market_data, 5);
 
 /**
+ * A symbol's ticker (stream `ticker.<symbol>`, docs/protocol.md "Tickers"): whole, not a
+ * delta; each message replaces the one before. The 24h figures cover the trades from
+ * window_start_unix_ms (a whole minute, 24 hours before the minute of time_unix_ms) to
+ * time_unix_ms. Prices are ticks, quantities and volume lots, quote volume minor units.
+ *
  * @generated from message trading.v1.Ticker
  */
 export type Ticker = Message<"trading.v1.Ticker"> & {
@@ -234,11 +246,15 @@ export type Ticker = Message<"trading.v1.Ticker"> & {
   symbol: string;
 
   /**
+   * Price of the last trade, in or before the window; 0 before the first trade.
+   *
    * @generated from field: int64 last_price = 2;
    */
   lastPrice: bigint;
 
   /**
+   * Best bid and ask prices; 0 when that side of the book is empty.
+   *
    * @generated from field: int64 best_bid = 3;
    */
   bestBid: bigint;
@@ -249,9 +265,89 @@ export type Ticker = Message<"trading.v1.Ticker"> & {
   bestAsk: bigint;
 
   /**
+   * Lots traded in the window (base volume).
+   *
    * @generated from field: int64 volume_24h = 5;
    */
   volume24h: bigint;
+
+  /**
+   * Quantity of the last trade.
+   *
+   * @generated from field: int64 last_quantity = 6;
+   */
+  lastQuantity: bigint;
+
+  /**
+   * Quantity at the best bid and at the best ask.
+   *
+   * @generated from field: int64 best_bid_quantity = 7;
+   */
+  bestBidQuantity: bigint;
+
+  /**
+   * @generated from field: int64 best_ask_quantity = 8;
+   */
+  bestAskQuantity: bigint;
+
+  /**
+   * First, highest and lowest trade price in the window; the last price when the window
+   * holds no trade (the price has not moved in it).
+   *
+   * @generated from field: int64 open_24h = 9;
+   */
+  open24h: bigint;
+
+  /**
+   * @generated from field: int64 high_24h = 10;
+   */
+  high24h: bigint;
+
+  /**
+   * @generated from field: int64 low_24h = 11;
+   */
+  low24h: bigint;
+
+  /**
+   * What the window's trades cost, in minor units of the quote asset (cents for BTC-USD).
+   *
+   * @generated from field: int64 quote_volume_24h = 12;
+   */
+  quoteVolume24h: bigint;
+
+  /**
+   * last_price - open_24h, ticks.
+   *
+   * @generated from field: int64 price_change_24h = 13;
+   */
+  priceChange24h: bigint;
+
+  /**
+   * price_change_24h / open_24h in basis points (hundredths of a percent: 125 is +1.25 %),
+   * rounded half away from zero.
+   *
+   * @generated from field: int32 price_change_bps_24h = 14;
+   */
+  priceChangeBps24h: number;
+
+  /**
+   * Trades in the window.
+   *
+   * @generated from field: uint64 trade_count_24h = 15;
+   */
+  tradeCount24h: bigint;
+
+  /**
+   * When the engine batch that published it committed its trades: the window ends here.
+   *
+   * @generated from field: int64 time_unix_ms = 16;
+   */
+  timeUnixMs: bigint;
+
+  /**
+   * @generated from field: int64 window_start_unix_ms = 17;
+   */
+  windowStartUnixMs: bigint;
 };
 
 /**
@@ -357,6 +453,45 @@ export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE_
   messageDesc(file_trading_v1_market_data, 7);
 
 /**
+ * The public streams of a symbol.
+ *
+ * @generated from enum trading.v1.MarketStream
+ */
+export enum MarketStream {
+  /**
+   * @generated from enum value: MARKET_STREAM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * book.<symbol>: a snapshot, then deltas.
+   *
+   * @generated from enum value: MARKET_STREAM_BOOK = 1;
+   */
+  BOOK = 1,
+
+  /**
+   * trades.<symbol>: each trade.
+   *
+   * @generated from enum value: MARKET_STREAM_TRADES = 2;
+   */
+  TRADES = 2,
+
+  /**
+   * ticker.<symbol>: the whole ticker after each change.
+   *
+   * @generated from enum value: MARKET_STREAM_TICKER = 3;
+   */
+  TICKER = 3,
+}
+
+/**
+ * Describes the enum trading.v1.MarketStream.
+ */
+export const MarketStreamSchema: GenEnum<MarketStream> = /*@__PURE__*/
+  enumDesc(file_trading_v1_market_data, 0);
+
+/**
  * MarketDataService serves public market data: order books, trades and tickers.
  *
  * @generated from service trading.v1.MarketDataService
@@ -371,7 +506,8 @@ export const MarketDataService: GenService<{
     output: typeof GetOrderBookResponseSchema;
   },
   /**
-   * Subscribe streams a snapshot then sequenced deltas for each requested symbol.
+   * Subscribe streams, for each requested symbol, the requested streams (book, trades, ticker):
+   * each one's start (a snapshot where it has one), then its sequenced entries.
    *
    * @generated from rpc trading.v1.MarketDataService.Subscribe
    */
