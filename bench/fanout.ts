@@ -4,11 +4,13 @@
  * broadcaster, Socket.IO 4 and this gateway (over native gRPC and over WebSocket at /ws, each
  * with its full protocol), one after the other in one run.
  * Each server runs in a process of its own; the clients run here. Prints per server delivered
- * messages/s, p99 publish-to-receipt latency, server CPU per delivered message and memory per
- * connection; the last line is JSON.
+ * messages/s (received by a second after the last publish, on the clients' clock), p99
+ * publish-to-receipt latency (of every message received), server CPU per message received and
+ * memory per connection; the last line is JSON.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { credentials, Metadata, makeGenericClientConstructor, type Client } from '@grpc/grpc-js';
@@ -24,27 +26,49 @@ import { ClientFrameSchema, ServerFrameSchema } from '../src/gen/trading/v1/webs
 import { grpcServiceDefinition } from '../src/shared/grpc/service-definition.js';
 import type { FromServer, ServerKind, ToServer } from './support/fanout-server.js';
 
+const KINDS = ['ws', 'socketio', 'grpc', 'websocket'] as const;
+
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '10' },
     duration: { type: 'string', default: '10' },
+    // A comma-separated subset of the servers, for a quicker comparison (the JSON then has
+    // null for the others).
+    only: { type: 'string', default: KINDS.join(',') },
+    // Where each server writes a V8 CPU profile of its run (from the first publish to the CPU
+    // reading), named after the server.
+    'cpu-prof': { type: 'string' },
   },
 });
 const clients = Number(values.clients);
 const rate = Number(values.rate);
 const durationS = Number(values.duration);
+const only = new Set(values.only.split(','));
+for (const kind of only) {
+  if (!(KINDS as readonly string[]).includes(kind)) {
+    throw new Error(`--only: unknown server ${kind}; choose from ${KINDS.join(', ')}`);
+  }
+}
+const cpuProfDir = values['cpu-prof'];
 const now = () => performance.timeOrigin + performance.now();
+/** Seconds after the last publish within which a message counts as delivered. */
+const GRACE_S = 1;
 
 interface Result {
   kind: ServerKind;
   connected: number;
   connectS: number;
+  /** Messages received by GRACE_S after the last publish, on the clients' clock. */
   delivered: number;
+  /** Messages received after that (still counted in the latencies and the CPU per message). */
+  late: number;
   messagesPerS: number;
   p50Ms: number;
   p99Ms: number;
   cpuUsPerMessage: number;
+  /** The part of it spent in the kernel (socket writes, loopback TCP). */
+  systemUsPerMessage: number;
   bytesPerConnection: number;
 }
 
@@ -225,6 +249,10 @@ async function run(kind: ServerKind): Promise<Result> {
   const child = fork(new URL('./support/fanout-server.ts', import.meta.url).pathname, [kind], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: {
+      ...process.env,
+      ...(cpuProfDir === undefined ? {} : { FANOUT_CPU_PROF_DIR: cpuProfDir }),
+    },
   });
   try {
     const [ready] = (await once(child, 'message')) as [FromServer];
@@ -237,11 +265,17 @@ async function run(kind: ServerKind): Promise<Result> {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const afterConnect = (await request(child, { cmd: 'rss' }, 'rss')) as { rss: number };
     receipts.count = 0;
+    // On the clients' clock: a busy server's own timer would wait for its backlog.
+    const cutoff = now() + (durationS + GRACE_S) * 1_000;
     const done = (await request(child, { cmd: 'run', rate, durationS }, 'done')) as {
       cpuUs: number;
+      systemUs: number;
       published: number[];
     };
     close();
+    let inWindow = 0;
+    for (let i = 0; i < receipts.count; i++)
+      if ((receipts.times[i] ?? Infinity) <= cutoff) inWindow++;
     const latencies = new Float64Array(receipts.count);
     for (let i = 0; i < receipts.count; i++) {
       const published = done.published[(receipts.seqs[i] ?? 1) - 1] ?? NaN;
@@ -252,11 +286,13 @@ async function run(kind: ServerKind): Promise<Result> {
       kind,
       connected,
       connectS,
-      delivered: receipts.count,
-      messagesPerS: receipts.count / durationS,
+      delivered: inWindow,
+      late: receipts.count - inWindow,
+      messagesPerS: inWindow / durationS,
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
       cpuUsPerMessage: done.cpuUs / Math.max(1, receipts.count),
+      systemUsPerMessage: done.systemUs / Math.max(1, receipts.count),
       bytesPerConnection: (afterConnect.rss - before.rss) / Math.max(1, connected),
     };
   } finally {
@@ -264,19 +300,31 @@ async function run(kind: ServerKind): Promise<Result> {
   }
 }
 
-const results: Result[] = [];
-for (const kind of ['ws', 'socketio', 'grpc', 'websocket'] as const) {
+const results = new Map<ServerKind, Result>();
+for (const kind of KINDS) {
+  if (!only.has(kind)) continue;
   const result = await run(kind);
-  results.push(result);
+  results.set(kind, result);
   console.log(
     `${kind.padEnd(9)} connected ${result.connected}/${clients} in ${result.connectS.toFixed(1)} s; ` +
-      `${Math.round(result.messagesPerS)} msg/s delivered (offered ${clients * rate}); ` +
+      `${Math.round(result.messagesPerS)} msg/s delivered (offered ${clients * rate}; ` +
+      `${result.late} more after the window); ` +
       `p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms; ` +
-      `server CPU ${result.cpuUsPerMessage.toFixed(2)} µs/msg; ` +
-      `${(result.bytesPerConnection / 1_024).toFixed(1)} KiB/connection`,
+      `server CPU ${result.cpuUsPerMessage.toFixed(2)} µs/msg ` +
+      `(${result.systemUsPerMessage.toFixed(2)} in the kernel); ` +
+      `${(result.bytesPerConnection / 1_024).toFixed(1)} KiB/connection; ` +
+      `load average ${os.loadavg()[0]?.toFixed(1)}`,
   );
 }
-const [ws, socketio, grpc, gateway] = results as [Result, Result, Result, Result];
+const ws = results.get('ws');
+const socketio = results.get('socketio');
+const grpc = results.get('grpc');
+const gateway = results.get('websocket');
+/** A figure rounded to `digits`, or null when its server did not run. */
+const fixed = (value: number | undefined, digits = 0) =>
+  value === undefined ? null : Number(value.toFixed(digits));
+const ratio = (a: Result | undefined, b: Result | undefined) =>
+  a === undefined || b === undefined ? null : fixed(a.messagesPerS / b.messagesPerS, 2);
 console.log(
   'grpc: the gateway over native gRPC server streams (MarketDataService.Subscribe); ' +
     'websocket: the gateway over /ws (binary ServerFrames), the headline figures',
@@ -288,22 +336,32 @@ console.log(
     clients,
     rate,
     duration_s: durationS,
-    messages_per_s: Math.round(gateway.messagesPerS),
-    p99_ms: Number(gateway.p99Ms.toFixed(1)),
-    ws_messages_per_s: Math.round(ws.messagesPerS),
-    ws_p99_ms: Number(ws.p99Ms.toFixed(1)),
-    socketio_messages_per_s: Math.round(socketio.messagesPerS),
-    socketio_p99_ms: Number(socketio.p99Ms.toFixed(1)),
-    vs_ws: Number((gateway.messagesPerS / ws.messagesPerS).toFixed(2)),
-    vs_socketio: Number((gateway.messagesPerS / socketio.messagesPerS).toFixed(2)),
-    cpu_us_per_message: Number(gateway.cpuUsPerMessage.toFixed(2)),
-    bytes_per_connection: Math.round(gateway.bytesPerConnection),
-    grpc_messages_per_s: Math.round(grpc.messagesPerS),
-    grpc_p99_ms: Number(grpc.p99Ms.toFixed(1)),
-    grpc_vs_ws: Number((grpc.messagesPerS / ws.messagesPerS).toFixed(2)),
-    grpc_vs_socketio: Number((grpc.messagesPerS / socketio.messagesPerS).toFixed(2)),
-    grpc_cpu_us_per_message: Number(grpc.cpuUsPerMessage.toFixed(2)),
-    grpc_bytes_per_connection: Math.round(grpc.bytesPerConnection),
+    messages_per_s: fixed(gateway?.messagesPerS),
+    p99_ms: fixed(gateway?.p99Ms, 1),
+    ws_messages_per_s: fixed(ws?.messagesPerS),
+    ws_p99_ms: fixed(ws?.p99Ms, 1),
+    socketio_messages_per_s: fixed(socketio?.messagesPerS),
+    socketio_p99_ms: fixed(socketio?.p99Ms, 1),
+    vs_ws: ratio(gateway, ws),
+    vs_socketio: ratio(gateway, socketio),
+    p99_vs_ws:
+      gateway === undefined || ws === undefined ? null : fixed(gateway.p99Ms / ws.p99Ms, 2),
+    late_messages: gateway?.late ?? null,
+    ws_late_messages: ws?.late ?? null,
+    socketio_late_messages: socketio?.late ?? null,
+    cpu_us_per_message: fixed(gateway?.cpuUsPerMessage, 2),
+    system_us_per_message: fixed(gateway?.systemUsPerMessage, 2),
+    ws_cpu_us_per_message: fixed(ws?.cpuUsPerMessage, 2),
+    ws_system_us_per_message: fixed(ws?.systemUsPerMessage, 2),
+    bytes_per_connection: fixed(gateway?.bytesPerConnection),
+    grpc_messages_per_s: fixed(grpc?.messagesPerS),
+    grpc_p99_ms: fixed(grpc?.p99Ms, 1),
+    grpc_vs_ws: ratio(grpc, ws),
+    grpc_vs_socketio: ratio(grpc, socketio),
+    grpc_cpu_us_per_message: fixed(grpc?.cpuUsPerMessage, 2),
+    grpc_bytes_per_connection: fixed(grpc?.bytesPerConnection),
+    connected: Object.fromEntries([...results].map(([kind, r]) => [kind, r.connected])),
+    load_average: os.loadavg().map((l) => Number(l.toFixed(1))),
   }),
 );
 process.exit(0);

@@ -5,7 +5,10 @@
  * (seq, checksum, heartbeats and quality tracking) over native gRPC (`grpc`) or over its
  * WebSocket transport at /ws (`websocket`). Driven over IPC.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import Fastify from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toBinary, create } from '@bufbuild/protobuf';
@@ -40,7 +43,7 @@ export type ToServer = { cmd: 'rss' } | { cmd: 'run'; rate: number; durationS: n
 export type FromServer =
   | { type: 'ready'; port: number }
   | { type: 'rss'; rss: number }
-  | { type: 'done'; cpuUs: number; published: number[] };
+  | { type: 'done'; cpuUs: number; systemUs: number; published: number[] };
 
 const SYMBOL = 'BTC-USD';
 const STREAM = `book.${SYMBOL}`;
@@ -79,7 +82,7 @@ function wireBytes(seq: number, payload: string): Uint8Array {
       stream: STREAM,
       epoch: 1n,
       seq: BigInt(seq),
-      sessionId: '00000000-0000-0000-0000-000000000000',
+      // A live entry carries no session id (docs/protocol.md): the gateway's bytes exactly.
       pod: 'bench',
       event: {
         case: 'delta',
@@ -90,6 +93,33 @@ function wireBytes(seq: number, payload: string): Uint8Array {
 }
 
 const send = (message: FromServer) => process.send?.(message);
+
+/** With FANOUT_CPU_PROF_DIR set, a V8 CPU profile of the run, written there when stopped. */
+function startProfiler(): { stop(name: string): Promise<void> } | undefined {
+  const dir = process.env.FANOUT_CPU_PROF_DIR;
+  if (dir === undefined) return undefined;
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.start');
+  return {
+    stop: (name) =>
+      new Promise((resolve, reject) => {
+        session.post('Profiler.stop', (error, result) => {
+          if (error !== null) {
+            reject(error);
+            return;
+          }
+          writeFileSync(
+            join(dir, `${name}-${process.pid}.cpuprofile`),
+            JSON.stringify(result.profile),
+          );
+          session.disconnect();
+          resolve();
+        });
+      }),
+  };
+}
 
 async function main(kind: ServerKind): Promise<void> {
   const deltas = new Deltas();
@@ -194,6 +224,7 @@ async function main(kind: ServerKind): Promise<void> {
     }
     const published: number[] = [];
     const total = Math.round(message.rate * message.durationS);
+    const profiler = startProfiler();
     const cpu = process.cpuUsage();
     const started = now();
     const tick = () => {
@@ -210,7 +241,14 @@ async function main(kind: ServerKind): Promise<void> {
         // Let the last writes drain before the CPU is read.
         setTimeout(() => {
           const used = process.cpuUsage(cpu);
-          send({ type: 'done', cpuUs: used.user + used.system, published });
+          void profiler?.stop(kind).then(() => {
+            send({
+              type: 'done',
+              cpuUs: used.user + used.system,
+              systemUs: used.system,
+              published,
+            });
+          });
         }, 1_000);
       }
     };

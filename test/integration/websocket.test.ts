@@ -104,6 +104,10 @@ describe('streams over WebSocket, across pods', () => {
     });
 
     assert.equal(ws.market(BOOK)[0]?.event.case, 'snapshot');
+    // The start names the session; live entries leave it out, the same bytes for everyone.
+    const [start, ...entries] = ws.market(BOOK);
+    assert.notEqual(start?.sessionId, '');
+    assert.ok(entries.length > 0 && entries.every((m) => m.sessionId === '' && m.pod !== ''));
     assert.ok(checks.every(Boolean), `checksums: ${checks.join(',')}`);
     assert.equal(book.seq, final.response?.book.seq);
     assert.equal(book.checksum(), final.response?.book.checksum);

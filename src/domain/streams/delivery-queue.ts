@@ -15,14 +15,17 @@ export interface QueueBounds {
 }
 
 /**
- * Messages waiting for one client, as an async iterable the transport writes from. Bounded: a
- * client that falls `max` messages or `maxBytes` bytes behind is cut off with
- * RESOURCE_EXHAUSTED (it resumes from its last position), so one slow reader cannot make the
- * server hold memory without end.
+ * Messages waiting for one client. Bounded: a client that falls `max` messages or `maxBytes`
+ * bytes behind is cut off with RESOURCE_EXHAUSTED (it resumes from its last position), so one
+ * slow reader cannot make the server hold memory without end.
+ *
+ * Read either as an async iterable, or synchronously with `take` and `whenReady`: a transport
+ * that writes what waits in one go per tick pays no promise per message.
  */
 export class DeliveryQueue<T> implements AsyncIterable<T> {
-  /** Taken slots are cleared (undefined) until the array is compacted. */
-  readonly #items: ({ item: T; bytes: number } | undefined)[] = [];
+  /** Taken slots are cleared (undefined) until the arrays are compacted. */
+  readonly #items: (T | undefined)[] = [];
+  readonly #sizes: number[] = [];
   readonly #max: number;
   readonly #maxBytes: number;
   readonly #observer: QueueObserver;
@@ -31,6 +34,7 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
   #wake: (() => void) | undefined;
   #error: Error | undefined;
   #ended = false;
+  #released = false;
 
   constructor(bounds: QueueBounds, observer: QueueObserver) {
     this.#max = bounds.max;
@@ -41,6 +45,11 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
   /** Bytes waiting now. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Nothing more will come: ended (or failed) and everything taken. */
+  get done(): boolean {
+    return this.#error !== undefined || (this.#ended && this.#head === this.#items.length);
   }
 
   push(item: T, bytes: number): void {
@@ -62,10 +71,11 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
       );
       return;
     }
-    this.#items.push({ item, bytes });
+    this.#items.push(item);
+    this.#sizes.push(bytes);
     this.#bytes += bytes;
     this.#observer.queuedBytes(bytes);
-    this.#wake?.();
+    this.#wakeUp();
   }
 
   /** Ends the iteration with `error` at once; what is still queued is dropped. */
@@ -78,41 +88,81 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#wake?.();
+    this.#wakeUp();
+  }
+
+  /**
+   * The oldest item waiting, taken; undefined when none waits (see `done`). Throws the error
+   * the queue failed with.
+   */
+  take(): T | undefined {
+    if (this.#error !== undefined) throw this.#error;
+    const head = this.#head;
+    if (head === this.#items.length) return undefined;
+    const item = this.#items[head] as T;
+    const bytes = this.#sizes[head] ?? 0;
+    this.#items[head] = undefined;
+    this.#head = head + 1;
+    // Compact now and then rather than shifting on every take.
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#sizes.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1_024 && this.#head * 2 > this.#items.length) {
+      this.#items.splice(0, this.#head);
+      this.#sizes.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#bytes -= bytes;
+    this.#observer.queuedBytes(-bytes);
+    return item;
+  }
+
+  /** Calls `wake` once, when an item is pushed or the queue ends (at once if either is so). */
+  whenReady(wake: () => void): void {
+    if (this.#head < this.#items.length || this.#ended) {
+      wake();
+      return;
+    }
+    this.#wake = wake;
+  }
+
+  /** The reader is gone: ends the queue and drops what waits (counted out of the bytes). */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#ended = true;
+    this.#wake = undefined;
+    const left = this.#bytes;
+    if (left > 0) this.#observer.queuedBytes(-left);
+    this.#bytes = 0;
+    this.#items.length = 0;
+    this.#sizes.length = 0;
+    this.#head = 0;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T> {
     try {
       for (;;) {
-        if (this.#error !== undefined) throw this.#error;
-        const next = this.#items[this.#head];
-        if (next !== undefined) {
-          this.#items[this.#head] = undefined;
-          this.#head += 1;
-          // Compact now and then rather than shifting on every take.
-          if (this.#head > 1_024 && this.#head * 2 > this.#items.length) {
-            this.#items.splice(0, this.#head);
-            this.#head = 0;
-          }
-          this.#bytes -= next.bytes;
-          this.#observer.queuedBytes(-next.bytes);
-          yield next.item;
+        const item = this.take();
+        if (item !== undefined) {
+          yield item;
           continue;
         }
         if (this.#ended) return;
         await new Promise<void>((resolve) => {
-          this.#wake = resolve;
+          this.whenReady(resolve);
         });
-        this.#wake = undefined;
       }
     } finally {
-      this.#ended = true;
-      let left = 0;
-      for (let i = this.#head; i < this.#items.length; i++) left += this.#items[i]?.bytes ?? 0;
-      if (left > 0) this.#observer.queuedBytes(-left);
-      this.#bytes = 0;
-      this.#items.length = 0;
-      this.#head = 0;
+      this.release();
     }
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    if (wake === undefined) return;
+    this.#wake = undefined;
+    wake();
   }
 }

@@ -40,6 +40,17 @@ export class LiveMerge {
     return this.#buffer.at(-1)?.seq ?? 0;
   }
 
+  /**
+   * Takes a live entry that directly follows the last seq delivered (the common case, with
+   * nothing to allocate) and returns true; false, taking nothing, for any other entry, which
+   * goes to `push`.
+   */
+  advance(entry: StreamEntry): boolean {
+    if (this.#last === undefined || entry.seq !== this.#last + 1) return false;
+    this.#last = entry.seq;
+    return true;
+  }
+
   /** A live entry: buffered before `start`, delivered (or dropped as a repeat) after. */
   push(entry: StreamEntry): MergeResult {
     if (this.#last === undefined) {

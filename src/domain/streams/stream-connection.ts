@@ -125,12 +125,13 @@ export class StreamConnection {
     this.sessionId = deps.sessionId;
     this.#log = deps.logger.child({ component: 'stream-connection', session_id: deps.sessionId });
     const { settings, metrics } = deps;
+    const { tallies } = metrics;
     this.#tracker = new HeartbeatTracker(settings.heartbeat, deps.now, deps.nextHeartbeatId);
     this.#queue = new DeliveryQueue<GatewayDelivery>(
       { max: settings.maxMessages, maxBytes: settings.maxBytes },
       {
         queuedBytes: (delta) => {
-          metrics.queueBytes.inc(delta);
+          tallies.queuedBytes += delta;
           if (delta < 0) this.#relieved();
         },
         overflowed: () => {
@@ -219,10 +220,47 @@ export class StreamConnection {
 
   /** The messages to write, in order per stream; ends when closed or failed. */
   async *messages(): AsyncGenerator<GatewayDelivery> {
-    for await (const delivery of this.#queue) {
-      if (delivery.kind === 'conflated') this.#conflatedQueued.delete(delivery.stream);
-      yield delivery;
+    try {
+      for (;;) {
+        const delivery = this.take();
+        if (delivery !== undefined) {
+          yield delivery;
+          continue;
+        }
+        if (this.#queue.done) return;
+        await new Promise<void>((resolve) => {
+          this.#queue.whenReady(resolve);
+        });
+      }
+    } finally {
+      this.#queue.release();
     }
+  }
+
+  /**
+   * The next message to write, taken; undefined when none waits (`done` says whether more can
+   * come, `whenReady` when). Throws what the connection failed with. The synchronous twin of
+   * `messages`: read one or the other.
+   */
+  take(): GatewayDelivery | undefined {
+    const delivery = this.#queue.take();
+    if (delivery?.kind === 'conflated') this.#conflatedQueued.delete(delivery.stream);
+    return delivery;
+  }
+
+  /** Nothing more will come: closed (or failed) and everything taken. */
+  get done(): boolean {
+    return this.#queue.done;
+  }
+
+  /** Calls `wake` once, when a message waits or the connection ends. */
+  whenReady(wake: () => void): void {
+    this.#queue.whenReady(wake);
+  }
+
+  /** The reader is gone: what waits is dropped. */
+  release(): void {
+    this.#queue.release();
   }
 
   #labels() {

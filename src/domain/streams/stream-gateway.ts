@@ -80,16 +80,32 @@ export interface OpenStreams {
   readonly pod: string;
   /**
    * Each stream's start, then its entries, in order per stream, with heartbeats and quality
-   * changes between them; ends when the signal aborts (or the client is cut off).
+   * changes between them; ends when the signal aborts (or the client is cut off). Read
+   * synchronously: a transport takes whatever waits in one go, with no promise per message.
    */
-  readonly messages: AsyncIterable<GatewayDelivery>;
+  readonly reader: DeliveryReader;
   /** The client's answer to a heartbeat, for a transport that carries it in-band. */
   pong(heartbeatId: number): PongOutcome;
   /**
    * Stops some of the streams (a WebSocket unsubscribe): nothing more of them is delivered,
-   * and `messages` ends once every stream is stopped.
+   * and the reader is done once every stream is stopped.
    */
   close(streams: readonly string[]): void;
+}
+
+/** Synchronous reading of an open's deliveries. */
+export interface DeliveryReader {
+  /**
+   * The next delivery to write, or undefined when none waits. Throws what ended the streams
+   * (then they are closed, as when `release` is called).
+   */
+  next(): GatewayDelivery | undefined;
+  /** Nothing more will come: the streams ended and everything was taken. */
+  readonly done: boolean;
+  /** Calls `wake` once, when a delivery waits or the streams end (at once if either is so). */
+  whenReady(wake: () => void): void;
+  /** The transport stops reading: closes the streams; idempotent. */
+  release(): void;
 }
 
 const tracer = trace.getTracer('trading-platform/streams');
@@ -97,7 +113,8 @@ const tracer = trace.getTracer('trading-platform/streams');
 /**
  * Opens a client's streams on this pod: checks positions, records the session (noticing a
  * migration from another pod), starts one subscription per stream into one bounded queue, and
- * measures what happens. Transport-free: gRPC, Connect and WebSocket adapters write `messages`.
+ * measures what happens. Transport-free: gRPC, Connect and WebSocket adapters write what its
+ * `reader` hands them.
  */
 export class StreamGateway {
   readonly #deps: GatewayDeps;
@@ -208,53 +225,70 @@ export class StreamGateway {
       'stream opened',
     );
     const log = this.#log;
-    // Label children bound once per open: no label lookup per message on the hot path.
-    const sentBy = new Map(
-      request.streams.map((stream) => [
-        stream,
-        metrics.sent.labels({ kind: parseStreamName(stream)?.kind ?? 'book' }),
-      ]),
+    const { sent } = metrics.tallies;
+    // Each stream's kind resolved once per open: nothing is parsed per message.
+    const kindOf = new Map(
+      request.streams.map((stream) => [stream, parseStreamName(stream)?.kind ?? 'book']),
     );
-    async function* messages(): AsyncGenerator<GatewayDelivery> {
-      let failure: unknown;
-      try {
-        for await (const delivery of connection.messages()) {
-          if (
-            delivery.kind !== 'heartbeat' &&
-            delivery.kind !== 'quality' &&
-            delivery.kind !== 'reconnect'
-          ) {
-            // Queued before an unsubscribe: the client no longer wants it.
-            if (stopped.has(delivery.stream)) continue;
-            (
-              sentBy.get(delivery.stream) ??
-              metrics.sent.labels({ kind: parseStreamName(delivery.stream)?.kind ?? 'book' })
-            ).inc();
-          }
-          yield delivery;
+    let finished = false;
+    const finish = (failure: unknown) => {
+      if (finished) return;
+      finished = true;
+      unregister?.();
+      stopExpiry?.();
+      request.signal.removeEventListener('abort', closeAll);
+      connection.release();
+      closeAll();
+      log.info(
+        {
+          session_id: sessionId,
+          duration_ms: Date.now() - openedAt,
+          reason: closeReason(request.signal, failure),
+        },
+        'stream closed',
+      );
+    };
+    /** The next delivery to write, counted; undefined when none waits. */
+    const next = (): GatewayDelivery | undefined => {
+      for (;;) {
+        const delivery = connection.take();
+        if (
+          delivery === undefined ||
+          delivery.kind === 'heartbeat' ||
+          delivery.kind === 'quality' ||
+          delivery.kind === 'reconnect'
+        ) {
+          return delivery;
         }
-      } catch (error) {
-        failure = error;
-        throw error;
-      } finally {
-        unregister?.();
-        stopExpiry?.();
-        request.signal.removeEventListener('abort', closeAll);
-        closeAll();
-        log.info(
-          {
-            session_id: sessionId,
-            duration_ms: Date.now() - openedAt,
-            reason: closeReason(request.signal, failure),
-          },
-          'stream closed',
-        );
+        // Queued before an unsubscribe: the client no longer wants it.
+        if (stopped.has(delivery.stream)) continue;
+        sent[kindOf.get(delivery.stream) ?? 'book'] += 1;
+        return delivery;
       }
-    }
+    };
+    const reader: DeliveryReader = {
+      next: () => {
+        try {
+          return next();
+        } catch (error) {
+          finish(error);
+          throw error;
+        }
+      },
+      get done() {
+        return connection.done;
+      },
+      whenReady: (wake) => {
+        connection.whenReady(wake);
+      },
+      release: () => {
+        finish(undefined);
+      },
+    };
     return {
       sessionId,
       pod,
-      messages: messages(),
+      reader,
       pong: (heartbeatId) => connection.pong(heartbeatId),
       close: (streams) => {
         for (const stream of streams) {

@@ -163,6 +163,10 @@ export class StreamSubscription<S> {
 
   #onLive(entry: StreamEntry): void {
     if (this.#closed) return;
+    if (this.#merge.advance(entry)) {
+      this.#emitEntry(entry);
+      return;
+    }
     const merged = this.#merge.push(entry);
     if (merged.ok) this.#emitEntries(merged.deliver);
     else this.#restart();
@@ -259,15 +263,17 @@ export class StreamSubscription<S> {
   }
 
   #emitEntries(entries: readonly StreamEntry[]): void {
-    for (const entry of entries) {
-      this.#sink.deliver({
-        kind: 'entry',
-        stream: this.#stream,
-        epoch: this.#epoch,
-        seq: entry.seq,
-        recovered: this.#recovered,
-        entry,
-      });
-    }
+    for (const entry of entries) this.#emitEntry(entry);
+  }
+
+  #emitEntry(entry: StreamEntry): void {
+    this.#sink.deliver({
+      kind: 'entry',
+      stream: this.#stream,
+      epoch: this.#epoch,
+      seq: entry.seq,
+      recovered: this.#recovered,
+      entry,
+    });
   }
 }

@@ -19,8 +19,32 @@ export const RECONNECT_REASONS = [
 ] as const;
 export type ReconnectReason = (typeof RECONNECT_REASONS)[number];
 
+/** The `kind` label of `stream_messages_sent_total`. */
+export type SentKind = 'book' | 'trades' | 'ticker' | 'orders';
+const SENT_KINDS: readonly SentKind[] = ['book', 'trades', 'ticker', 'orders'];
+
+/**
+ * What every delivered message moves, kept as plain numbers and handed to prom-client when the
+ * registry is read: a message costs an addition, not a label hash per subscriber. One per
+ * registry, so every caller sharing a registry (and so the metrics) shares the numbers too.
+ */
+export interface StreamTallies {
+  /** Bytes waiting in every connection's send queue (`stream_send_queue_bytes`). */
+  queuedBytes: number;
+  /** Messages handed to clients since the last read, by kind (`stream_messages_sent_total`). */
+  readonly sent: Record<SentKind, number>;
+}
+
+const talliesOf = new WeakMap<Registry, StreamTallies>();
+
 /** The stream gateway's metrics, named as in docs/metrics.md, the metrics contract. */
 export function streamMetrics(registry: Registry) {
+  let tallies = talliesOf.get(registry);
+  if (tallies === undefined) {
+    tallies = { queuedBytes: 0, sent: { book: 0, trades: 0, ticker: 0, orders: 0 } };
+    talliesOf.set(registry, tallies);
+  }
+  const tally = tallies;
   const resumes = counter(registry, {
     name: 'stream_resume_total',
     help: 'Resume attempts by result: replayed (recovered), snapshot (a fresh start instead), rejected (refused).',
@@ -44,6 +68,9 @@ export function streamMetrics(registry: Registry) {
   const queueBytes = gauge(registry, {
     name: 'stream_send_queue_bytes',
     help: 'Payload bytes waiting to be written to stream clients on this process.',
+    collect() {
+      this.set(tally.queuedBytes);
+    },
   });
   const slowConsumers = counter(registry, {
     name: 'stream_slow_consumer_disconnects_total',
@@ -53,6 +80,14 @@ export function streamMetrics(registry: Registry) {
     name: 'stream_messages_sent_total',
     help: 'Messages handed to stream clients, by stream kind (book, trades, ticker, orders).',
     labelNames: ['kind'] as const,
+    collect() {
+      for (const kind of SENT_KINDS) {
+        const n = tally.sent[kind];
+        if (n === 0) continue;
+        tally.sent[kind] = 0;
+        this.inc({ kind }, n);
+      }
+    },
   });
   const drainSeconds = histogram(registry, {
     name: 'stream_drain_seconds',
@@ -117,10 +152,10 @@ export function streamMetrics(registry: Registry) {
   idleDisconnects.inc(0);
   for (const reason of RECONNECT_REASONS) reconnects.inc({ reason }, 0);
   for (const result of ['migrated', 'unknown'] as const) migrations.inc({ result }, 0);
-  for (const kind of ['book', 'trades', 'ticker', 'orders'] as const) sent.inc({ kind }, 0);
+  for (const kind of SENT_KINDS) sent.inc({ kind }, 0);
   slowConsumers.inc(0);
-  queueBytes.set(0);
   return {
+    tallies: tally,
     resumes,
     replayed,
     migrations,

@@ -7,6 +7,7 @@ import {
 } from '@bufbuild/protobuf';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { DomainError } from '../../domain/errors.js';
+import { encodeOnce } from './shared-encoding.js';
 
 /**
  * grpc-js service definitions built from the protobuf-es descriptors in src/gen, so a server
@@ -29,7 +30,7 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
         Buffer.from(toBinary(method.input, create(method.input, message))),
       requestDeserialize: (bytes: Buffer) => decodeRequest(method, bytes),
       responseSerialize: (message: Message) =>
-        Buffer.from(toBinary(method.output, create(method.output, message))),
+        encodeOnce(message, (m) => Buffer.from(toBinary(method.output, create(method.output, m)))),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       originalName: method.name,
     };

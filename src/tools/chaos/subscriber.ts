@@ -167,7 +167,8 @@ export class Subscriber {
           this.#pod = message.pod;
           this.#firstMessage();
         }
-        this.#sessionId = message.sessionId;
+        // Live market entries carry none (docs/protocol.md): keep the last one given.
+        if (message.sessionId !== '') this.#sessionId = message.sessionId;
         const { event } = message;
         if (event.case === 'heartbeat') this.#pong(clients, message.sessionId, event.value.id);
         if (event.case === 'reconnect' && reconnect === undefined) {

@@ -47,14 +47,31 @@ export function labelsOf(method: DescMethod): MethodLabels {
   };
 }
 
+type CallLabels = MethodLabels & { readonly transport: RpcTransport };
+
+/**
+ * Messages sent per label set since the registry was last read, one map per registry (shared
+ * by every caller that shares the registry): a streamed message costs an addition, not a label
+ * hash, and prom-client gets the sums when scraped.
+ */
+const pendingSent = new WeakMap<Registry, Map<string, { labels: CallLabels; n: number }>>();
+
 export class RpcServerMetrics {
   readonly started;
   readonly handled;
   readonly handling;
   readonly received;
   readonly sent;
+  readonly #pendingSent: Map<string, { labels: CallLabels; n: number }>;
 
   constructor(registry: Registry) {
+    let pending = pendingSent.get(registry);
+    if (pending === undefined) {
+      pending = new Map();
+      pendingSent.set(registry, pending);
+    }
+    const unsent = pending;
+    this.#pendingSent = unsent;
     const labelNames = ['grpc_type', 'grpc_service', 'grpc_method', 'transport'] as const;
     this.started = counter(registry, {
       name: 'grpc_server_started_total',
@@ -82,7 +99,28 @@ export class RpcServerMetrics {
       name: 'grpc_server_msg_sent_total',
       help: 'Messages sent to clients.',
       labelNames,
+      collect() {
+        for (const slot of unsent.values()) {
+          if (slot.n === 0) continue;
+          this.inc(slot.labels, slot.n);
+          slot.n = 0;
+        }
+      },
     });
+  }
+
+  /** Counts one message sent on calls with `labels` (see pendingSent). */
+  sentCounter(labels: CallLabels): () => void {
+    const key = `${labels.grpc_type}/${labels.grpc_service}/${labels.grpc_method}/${labels.transport}`;
+    let slot = this.#pendingSent.get(key);
+    if (slot === undefined) {
+      slot = { labels, n: 0 };
+      this.#pendingSent.set(key, slot);
+    }
+    const counted = slot;
+    return () => {
+      counted.n += 1;
+    };
   }
 
   /** Creates zero-valued series for a method, so rates and ratios exist before traffic. */
@@ -144,6 +182,7 @@ const tracer = trace.getTracer('trading-platform/rpc');
 export function observeCall(start: CallStart): CallObservation {
   const { metrics, logger, method, transport } = start;
   const labels = { ...method, transport };
+  const countSent = metrics.sentCounter(labels);
   const startedAt = process.hrtime.bigint();
   metrics.started.inc(labels);
   const span: Span = tracer.startSpan(
@@ -168,9 +207,7 @@ export function observeCall(start: CallStart): CallObservation {
     received: () => {
       metrics.received.inc(labels);
     },
-    sent: () => {
-      metrics.sent.inc(labels);
-    },
+    sent: countSent,
     annotate: (facts) => {
       userId = facts.userId;
       span.setAttribute('enduser.id', facts.userId);

@@ -2,7 +2,11 @@ import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
 import { DomainError } from '../../domain/errors.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
-import type { GatewayDelivery, StreamGateway } from '../../domain/streams/stream-gateway.js';
+import type {
+  DeliveryReader,
+  GatewayDelivery,
+  StreamGateway,
+} from '../../domain/streams/stream-gateway.js';
 import {
   MARKET_STREAM_KINDS,
   marketStream,
@@ -56,10 +60,11 @@ export interface OpenedCall<T> {
   readonly streams: readonly string[];
   readonly messages: AsyncIterable<T>;
   /**
-   * The gateway's deliveries, for a transport that encodes them itself (WebSocket shares one
-   * encoding among subscribers); iterate either this or `messages`, not both.
+   * The gateway's deliveries read synchronously, for a transport that encodes and writes them
+   * itself (WebSocket: one frame per market entry for every subscriber, written in one go per
+   * tick); read either this or `messages`, not both.
    */
-  readonly deliveries: AsyncIterable<GatewayDelivery>;
+  readonly reader: DeliveryReader;
   /** One delivery as the message `messages` would yield. */
   message(delivery: GatewayDelivery): T;
   /** Stops some of the streams; `messages` ends once all are stopped. */
@@ -154,8 +159,8 @@ export class StreamCalls {
       sessionId: opened.sessionId,
       pod: opened.pod,
       streams,
-      messages: mapped(opened.messages, message),
-      deliveries: opened.messages,
+      messages: messagesOf(opened.reader, message),
+      reader: opened.reader,
       message,
       close: (names) => {
         opened.close(names);
@@ -199,14 +204,13 @@ export class StreamCalls {
     }
     const gateway = opened;
     const message = (delivery: GatewayDelivery) => privateMessage(delivery, gateway);
-    // One iterator behind both views: a transport reads `messages` or `deliveries`, not both.
-    const deliveries = untilRevoked(gateway.messages, revoked.signal, unwatch);
+    const reader = readerUntilRevoked(gateway.reader, revoked.signal, unwatch);
     return {
       sessionId: gateway.sessionId,
       pod: gateway.pod,
       streams,
-      messages: mapped(deliveries, message),
-      deliveries,
+      messages: messagesOf(reader, message),
+      reader,
       message,
       close: (names) => {
         gateway.close(names);
@@ -240,25 +244,75 @@ function streamKinds(asked: readonly MarketStream[]): MarketStreamKind[] {
   return MARKET_STREAM_KINDS.filter((kind) => kinds.has(kind));
 }
 
-/** `source` until `revoked`, then the `unauthenticated` error that says so; `done` at the end. */
-async function* untilRevoked<T>(
-  source: AsyncIterable<T>,
+/** `reader` until `revoked`, then the `unauthenticated` error that says so; `done` at the end. */
+function readerUntilRevoked(
+  reader: DeliveryReader,
   revoked: AbortSignal,
   done: () => void,
-): AsyncGenerator<T> {
-  try {
-    for await (const item of source) {
-      if (revoked.aborted) break;
-      yield item;
-    }
-  } catch (error) {
-    if (!revoked.aborted) throw error;
-  } finally {
+): DeliveryReader {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
     done();
-  }
-  if (revoked.aborted) throw new DomainError('unauthenticated', SESSION_REVOKED);
+  };
+  const refuseIfRevoked = () => {
+    if (!revoked.aborted) return;
+    end();
+    reader.release();
+    throw new DomainError('unauthenticated', SESSION_REVOKED);
+  };
+  return {
+    next() {
+      refuseIfRevoked();
+      let delivery: GatewayDelivery | undefined;
+      try {
+        delivery = reader.next();
+      } catch (error) {
+        end();
+        refuseIfRevoked();
+        throw error;
+      }
+      if (delivery === undefined && reader.done) {
+        end();
+        refuseIfRevoked();
+      }
+      return delivery;
+    },
+    get done() {
+      return reader.done;
+    },
+    whenReady(wake) {
+      reader.whenReady(wake);
+    },
+    release() {
+      end();
+      reader.release();
+    },
+  };
 }
 
-async function* mapped<A, B>(source: AsyncIterable<A>, map: (a: A) => B): AsyncGenerator<B> {
-  for await (const item of source) yield map(item);
+/**
+ * A reader's deliveries as messages, for a transport that writes from an async iterable: one
+ * generator, and a promise only when nothing waits. Releases the reader when left.
+ */
+async function* messagesOf<T>(
+  reader: DeliveryReader,
+  message: (delivery: GatewayDelivery) => T,
+): AsyncGenerator<T> {
+  try {
+    for (;;) {
+      const delivery = reader.next();
+      if (delivery !== undefined) {
+        yield message(delivery);
+        continue;
+      }
+      if (reader.done) return;
+      await new Promise<void>((resolve) => {
+        reader.whenReady(resolve);
+      });
+    }
+  } finally {
+    reader.release();
+  }
 }

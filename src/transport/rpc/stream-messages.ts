@@ -22,10 +22,12 @@ import { parseStreamName } from '../../domain/streams/stream-names.js';
 import { BalanceSchema } from '../../gen/trading/v1/account_pb.js';
 import { PriceLevelSchema } from '../../gen/trading/v1/common_pb.js';
 import {
+  BookDeltaSchema,
   OrderBookSchema,
   type SubscribeResponse,
   SubscribeResponseSchema,
   TickerSchema,
+  TradeSchema,
 } from '../../gen/trading/v1/market_data_pb.js';
 import {
   OpenStreamResponseSchema,
@@ -38,6 +40,7 @@ import {
   ReconnectSchema,
 } from '../../gen/trading/v1/stream_pb.js';
 import { PB_SIDES } from '../../shared/grpc/order-enums.js';
+import { sharedMessage } from '../../shared/grpc/shared-encoding.js';
 import { reportToPb } from '../../shared/orders/order-messages.js';
 
 /**
@@ -152,7 +155,28 @@ function connectionEvent(delivery: ConnectionDelivery) {
       };
 }
 
-/** What every sequenced message carries: its position, and the session and pod serving it. */
+/**
+ * A sequenced message: its position, the session and pod serving it, and its event. A live
+ * entry of a market stream carries no session id: every subscriber then gets the same bytes
+ * (docs/protocol.md); the stream's start message and the connection's messages carry it.
+ */
+const sequenced = (
+  delivery: { stream: string; epoch: number; seq: number; recovered: boolean },
+  sessionId: string,
+  pod: string,
+  event: SubscribeResponse['event'],
+): SubscribeResponse =>
+  create(SubscribeResponseSchema, {
+    stream: delivery.stream,
+    epoch: BigInt(delivery.epoch),
+    seq: BigInt(delivery.seq),
+    recovered: delivery.recovered,
+    sessionId,
+    pod,
+    event,
+  });
+
+/** What every private message carries: its position, and the session and pod serving it. */
 const headOf = (
   delivery: { stream: string; epoch: number; seq: number; recovered: boolean },
   session: { sessionId: string; pod: string },
@@ -171,17 +195,16 @@ const bookDelta = (
   levels: Parameters<typeof side>[0],
   checksum: number,
   firstSeq?: number,
-) =>
-  ({
-    case: 'delta',
-    value: {
-      symbol,
-      bids: side(levels, 'buy'),
-      asks: side(levels, 'sell'),
-      checksum,
-      ...(firstSeq === undefined ? {} : { firstSeq: BigInt(firstSeq) }),
-    },
-  }) as const;
+): SubscribeResponse['event'] => ({
+  case: 'delta',
+  value: create(BookDeltaSchema, {
+    symbol,
+    bids: side(levels, 'buy'),
+    asks: side(levels, 'sell'),
+    checksum,
+    firstSeq: firstSeq === undefined ? 0n : BigInt(firstSeq),
+  }),
+});
 
 /** A delivery of `book.*`, `trades.*` or `ticker.*` as a MarketDataService.Subscribe message. */
 export function subscribeMessage(
@@ -195,48 +218,68 @@ export function subscribeMessage(
       event: connectionEvent(delivery),
     });
   }
+  const { sessionId, pod } = session;
+  if (delivery.kind === 'entry') return entryMessage(delivery, pod);
   const symbol = parseStreamName(delivery.stream)?.key ?? '';
-  const head = headOf(delivery, session);
   if (delivery.kind === 'start') {
-    return create(SubscribeResponseSchema, {
-      ...head,
-      event: startEvent(symbol, delivery.epoch, delivery.snapshot),
-    });
+    return sequenced(
+      delivery,
+      sessionId,
+      pod,
+      startEvent(symbol, delivery.epoch, delivery.snapshot),
+    );
   }
-  if (delivery.kind === 'conflated') {
-    return create(SubscribeResponseSchema, {
-      ...head,
-      event: bookDelta(symbol, delivery.levels, delivery.checksum, delivery.firstSeq),
-    });
+  return sequenced(
+    delivery,
+    sessionId,
+    pod,
+    bookDelta(symbol, delivery.levels, delivery.checksum, delivery.firstSeq),
+  );
+}
+
+type EntryDelivery = Extract<GatewayDelivery, { readonly kind: 'entry' }>;
+
+/** A log entry's messages, one per (epoch, recovered): the same for every subscriber. */
+const entryMessages = new WeakMap<
+  object,
+  { epoch: number; pod: string; live?: SubscribeResponse; recovered?: SubscribeResponse }
+>();
+
+/** A market entry's message, built (and, for gRPC, encoded) once for every subscriber. */
+function entryMessage(delivery: EntryDelivery, pod: string): SubscribeResponse {
+  let slot = entryMessages.get(delivery.entry);
+  if (slot?.epoch !== delivery.epoch || slot.pod !== pod) {
+    slot = { epoch: delivery.epoch, pod };
+    entryMessages.set(delivery.entry, slot);
   }
+  const key = delivery.recovered ? 'recovered' : 'live';
+  return (slot[key] ??= sharedMessage(buildEntryMessage(delivery, pod)));
+}
+
+function buildEntryMessage(delivery: EntryDelivery, pod: string): SubscribeResponse {
+  const symbol = parseStreamName(delivery.stream)?.key ?? '';
   const { payload } = delivery.entry;
   if (delivery.stream.startsWith('book.')) {
     const delta = parseLevels(payload);
-    return create(SubscribeResponseSchema, {
-      ...head,
-      event: bookDelta(symbol, delta.levels, delta.checksum ?? 0),
-    });
+    return sequenced(delivery, '', pod, bookDelta(symbol, delta.levels, delta.checksum ?? 0));
   }
   if (delivery.stream.startsWith('ticker.')) {
-    return create(SubscribeResponseSchema, {
-      ...head,
-      event: { case: 'ticker', value: tickerMessage(symbol, parseTicker(payload)) },
+    return sequenced(delivery, '', pod, {
+      case: 'ticker',
+      value: tickerMessage(symbol, parseTicker(payload)),
     });
   }
   const trade = parseTrade(payload);
-  return create(SubscribeResponseSchema, {
-    ...head,
-    event: {
-      case: 'trade',
-      value: {
-        symbol,
-        tradeId: String(trade.tradeId),
-        price: BigInt(trade.price),
-        quantity: BigInt(trade.quantity),
-        takerSide: PB_SIDES[trade.takerSide],
-        timeUnixMs: BigInt(trade.timeMs ?? 0),
-      },
-    },
+  return sequenced(delivery, '', pod, {
+    case: 'trade',
+    value: create(TradeSchema, {
+      symbol,
+      tradeId: String(trade.tradeId),
+      price: BigInt(trade.price),
+      quantity: BigInt(trade.quantity),
+      takerSide: PB_SIDES[trade.takerSide],
+      timeUnixMs: BigInt(trade.timeMs ?? 0),
+    }),
   });
 }
 

@@ -2,11 +2,10 @@ import { toBinary } from '@bufbuild/protobuf';
 import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import { SubscribeResponseSchema } from '../../gen/trading/v1/market_data_pb.js';
 import { subscribeMessage } from '../rpc/stream-messages.js';
+import { binaryFrame } from './frame-wire.js';
 
 /** ServerFrame.market: field 10, length-delimited. */
 const MARKET_TAG = (10 << 3) | 2;
-/** SubscribeResponse.session_id: field 5, length-delimited. */
-const SESSION_ID_TAG = (5 << 3) | 2;
 
 const varintLength = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4);
 
@@ -21,58 +20,47 @@ function writeVarint(target: Uint8Array, at: number, n: number): number {
   return offset;
 }
 
-/** A session's `session_id` field, encoded once per open and appended to each shared body. */
-export function sessionIdField(sessionId: string): Uint8Array {
-  const text = Buffer.from(sessionId, 'utf8');
-  const field = new Uint8Array(1 + varintLength(text.length) + text.length);
-  field[0] = SESSION_ID_TAG;
-  field.set(text, writeVarint(field, 1, text.length));
-  return field;
-}
-
 type EntryDelivery = Extract<GatewayDelivery, { readonly kind: 'entry' }>;
 
-interface Bodies {
+interface Frames {
   readonly epoch: number;
-  live?: Uint8Array;
-  recovered?: Uint8Array;
+  live?: Buffer;
+  recovered?: Buffer;
 }
 
 /**
- * Market stream entries as ServerFrames, the SubscribeResponse encoded once per entry for
- * every subscriber of the pod: only `session_id` differs, and protobuf fields may come in any
- * order, so each frame is the shared body with the session's field appended. Keyed weakly by
- * the log entry, which the tail hands every subscription as the same object.
+ * Market stream entries as WebSocket frames, built once per entry for every subscriber of the
+ * pod: a live entry carries no `session_id` (docs/protocol.md), so every subscriber gets the
+ * same bytes, WebSocket header included. Keyed weakly by the log entry, which the tail hands
+ * every subscription as the same object.
  */
 export class SharedMarketFrames {
-  readonly #bodies = new WeakMap<object, Bodies>();
+  readonly #frames = new WeakMap<object, Frames>();
 
-  /** The ServerFrame carrying `delivery` from `pod` to the session whose field is `sessionField`. */
-  frame(delivery: EntryDelivery, pod: string, sessionField: Uint8Array): Uint8Array {
-    const body = this.#body(delivery, pod);
-    const inner = body.length + sessionField.length;
-    const frame = Buffer.allocUnsafe(1 + varintLength(inner) + inner);
-    frame[0] = MARKET_TAG;
-    const at = writeVarint(frame, 1, inner);
-    frame.set(body, at);
-    frame.set(sessionField, at + body.length);
-    return frame;
-  }
-
-  #body(delivery: EntryDelivery, pod: string): Uint8Array {
-    let bodies = this.#bodies.get(delivery.entry);
-    if (bodies?.epoch !== delivery.epoch) {
-      bodies = { epoch: delivery.epoch };
-      this.#bodies.set(delivery.entry, bodies);
+  /** The binary WebSocket frame of the ServerFrame carrying `delivery` from `pod`. */
+  frame(delivery: EntryDelivery, pod: string): Buffer {
+    let frames = this.#frames.get(delivery.entry);
+    if (frames?.epoch !== delivery.epoch) {
+      frames = { epoch: delivery.epoch };
+      this.#frames.set(delivery.entry, frames);
     }
     const key = delivery.recovered ? 'recovered' : 'live';
-    const cached = bodies[key];
+    const cached = frames[key];
     if (cached !== undefined) return cached;
-    const encoded = toBinary(
-      SubscribeResponseSchema,
-      subscribeMessage(delivery, { sessionId: '', pod }),
-    );
-    bodies[key] = encoded;
-    return encoded;
+    const built = binaryFrame(marketFrame(subscribeBody(delivery, pod)));
+    frames[key] = built;
+    return built;
   }
+}
+
+function subscribeBody(delivery: EntryDelivery, pod: string): Uint8Array {
+  return toBinary(SubscribeResponseSchema, subscribeMessage(delivery, { sessionId: '', pod }));
+}
+
+/** A ServerFrame whose `market` is the encoded SubscribeResponse `body`. */
+function marketFrame(body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(1 + varintLength(body.length) + body.length);
+  frame[0] = MARKET_TAG;
+  frame.set(body, writeVarint(frame, 1, body.length));
+  return frame;
 }

@@ -10,6 +10,7 @@ import {
   marketStream,
   userStream,
 } from '../../domain/streams/stream-names.js';
+import type { GatewayDelivery } from '../../domain/streams/stream-gateway.js';
 import type { SubscribeRequest, SubscribeResponse } from '../../gen/trading/v1/market_data_pb.js';
 import type { OpenStreamRequest, OpenStreamResponse } from '../../gen/trading/v1/session_pb.js';
 import {
@@ -21,6 +22,7 @@ import {
 import type { Logger } from '../../telemetry/index.js';
 import { STATUS_CODES } from '../rpc/status-codes.js';
 import type { OpenedCall, StreamCall, StreamCalls } from '../rpc/stream-calls.js';
+import { writeSoon } from './write-soon.js';
 import {
   CLOSE_CODES,
   CLOSE_REASONS,
@@ -30,7 +32,8 @@ import {
 } from './close-codes.js';
 import { FrameBudget } from './frame-budget.js';
 import { frameTraceContext, startFrameSpan, type FrameSpan } from './frame-tracing.js';
-import { SharedMarketFrames, sessionIdField } from './shared-market-frames.js';
+import { binaryFrame, type FrameWire } from './frame-wire.js';
+import { SharedMarketFrames } from './shared-market-frames.js';
 import type { WebSocketMetrics } from './websocket.metrics.js';
 
 /** The `transport` label of this transport's streams. */
@@ -64,8 +67,8 @@ interface Open {
   opened: OpenedCall<StreamResponse> | undefined;
 }
 
-/** What a connection uses of a `ws` socket. */
-export type FrameSocket = Pick<WebSocket, 'on' | 'send' | 'close' | 'bufferedAmount'>;
+/** What a connection uses of a `ws` socket; frames go out through its `FrameWire`. */
+export type FrameSocket = Pick<WebSocket, 'on' | 'close'>;
 
 type StreamResponse = SubscribeResponse | OpenStreamResponse;
 
@@ -84,6 +87,7 @@ const marketFrames = new SharedMarketFrames();
 export class WebSocketConnection {
   readonly id = randomUUID();
   readonly #socket: FrameSocket;
+  readonly #wire: FrameWire;
   readonly #deps: ConnectionDeps;
   readonly #log: Logger;
   readonly #budget: FrameBudget;
@@ -92,6 +96,8 @@ export class WebSocketConnection {
   readonly #streams = new Map<string, Open>();
   /** Heartbeats written and not yet answered → the open they came from (ids are per pod). */
   readonly #heartbeats = new Map<bigint, Open>();
+  /** Each open being written: stops writing it and releases its streams. */
+  readonly #writers = new Set<() => void>();
   #auth: { readonly verified: VerifiedToken; readonly timer: NodeJS.Timeout } | undefined;
   /** Frames are handled one after another, so an authenticate precedes what follows it. */
   #chain: Promise<void> = Promise.resolve();
@@ -102,10 +108,12 @@ export class WebSocketConnection {
 
   constructor(
     socket: FrameSocket,
+    wire: FrameWire,
     readonly clientIp: string,
     deps: ConnectionDeps,
   ) {
     this.#socket = socket;
+    this.#wire = wire;
     this.#deps = deps;
     this.#openedAt = deps.now();
     this.#log = deps.logger.child({ connection_id: this.id, client_ip: clientIp });
@@ -291,7 +299,7 @@ export class WebSocketConnection {
    * Opens streams and writes their messages; not awaited, so a slow open (a snapshot being
    * read) holds back no other frame. A refusal answers with an error frame; a stream failing
    * later closes the connection (the client resumes from its positions). Market stream
-   * entries (`shared`) are written from the encoding every subscriber shares. The open runs in
+   * entries (`shared`) are written as the frame every subscriber shares. The open runs in
    * the frame's span, so the gateway's spans and log lines join the client's trace.
    */
   #run<T extends StreamResponse>(
@@ -320,20 +328,7 @@ export class WebSocketConnection {
         span.opened(opened.sessionId);
         entry.opened = opened;
         if (entry.stopped.size > 0) opened.close([...entry.stopped]);
-        const sessionField = sessionIdField(opened.sessionId);
-        for await (const delivery of opened.deliveries) {
-          if (this.#closing !== undefined || this.#finished) continue;
-          let bytes: Uint8Array;
-          if (shared && delivery.kind === 'entry') {
-            bytes = marketFrames.frame(delivery, opened.pod, sessionField);
-          } else {
-            const message = opened.message(delivery);
-            if (message.event.case === 'heartbeat')
-              this.#heartbeats.set(message.event.value.id, entry);
-            bytes = encodeFrame(frame(message));
-          }
-          if (!this.#write(bytes)) await this.#drained(bytes);
-        }
+        await this.#write(entry, opened, frame, shared);
       } catch (error) {
         if (entry.controller.signal.aborted || this.#closing !== undefined) {
           span.cancelled();
@@ -354,6 +349,80 @@ export class WebSocketConnection {
           if (this.#streams.get(stream) === entry) this.#streams.delete(stream);
         }
       }
+    });
+  }
+
+  /**
+   * Writes an open's deliveries until its streams end: whenever some wait, all of them in one
+   * socket write, once per tick (`writeSoon`), without a promise per message. Past
+   * HIGH_WATER_BYTES waiting in the socket it waits for the socket to flush. Resolves when the
+   * streams end or the connection closes; rejects with what ended them otherwise.
+   */
+  #write<T extends StreamResponse>(
+    entry: Open,
+    opened: OpenedCall<T>,
+    frame: (message: T) => FrameCase,
+    shared: boolean,
+  ): Promise<void> {
+    const { reader, pod } = opened;
+    const wire = this.#wire;
+    return new Promise<void>((resolve, reject) => {
+      let ended = false;
+      const stop = () => {
+        if (ended) return;
+        ended = true;
+        this.#writers.delete(stop);
+        reader.release();
+        resolve();
+      };
+      this.#writers.add(stop);
+      const frameOf = (delivery: GatewayDelivery): Buffer => {
+        if (shared && delivery.kind === 'entry') return marketFrames.frame(delivery, pod);
+        const message = opened.message(delivery);
+        if (message.event.case === 'heartbeat') this.#heartbeats.set(message.event.value.id, entry);
+        return binaryFrame(encodeFrame(frame(message)));
+      };
+      const schedule = () => {
+        writeSoon(pump);
+      };
+      const frames: Buffer[] = [];
+      const pump = () => {
+        if (ended) return;
+        if (this.#closing !== undefined || this.#finished) {
+          stop();
+          return;
+        }
+        let bytes = 0;
+        try {
+          for (;;) {
+            if (wire.buffered + bytes >= HIGH_WATER_BYTES) {
+              wire.write(frames, bytes);
+              frames.length = 0;
+              wire.whenDrained(schedule);
+              return;
+            }
+            const delivery = reader.next();
+            if (delivery === undefined) break;
+            const bytesOf = frameOf(delivery);
+            frames.push(bytesOf);
+            bytes += bytesOf.length;
+          }
+        } catch (error) {
+          // What was taken before the failure still goes out, as it would have one by one.
+          wire.write(frames, bytes);
+          frames.length = 0;
+          ended = true;
+          this.#writers.delete(stop);
+          reader.release();
+          reject(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        wire.write(frames, bytes);
+        frames.length = 0;
+        if (reader.done) stop();
+        else reader.whenReady(schedule);
+      };
+      pump();
     });
   }
 
@@ -499,26 +568,16 @@ export class WebSocketConnection {
     });
   }
 
+  /** Writes one frame now, or once the socket has flushed if it is past its high-water mark. */
   async #send(frame: FrameCase): Promise<void> {
     if (this.#closing !== undefined || this.#finished) return;
-    const bytes = encodeFrame(frame);
-    if (!this.#write(bytes)) await this.#drained(bytes);
-  }
-
-  /** Writes at once unless the socket is past its high-water mark; false when it is. */
-  #write(bytes: Uint8Array): boolean {
-    if (this.#socket.bufferedAmount >= HIGH_WATER_BYTES) return false;
-    this.#socket.send(bytes);
-    return true;
-  }
-
-  /** Writes once the socket has flushed what it holds. */
-  #drained(bytes: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.#socket.send(bytes, () => {
-        resolve();
+    const bytes = binaryFrame(encodeFrame(frame));
+    if (this.#wire.buffered >= HIGH_WATER_BYTES) {
+      await new Promise<void>((resolve) => {
+        this.#wire.whenDrained(resolve);
       });
-    });
+    }
+    this.#wire.write([bytes], bytes.length);
   }
 
   /** ws closes the connection itself on these (1009 too big, 1002/1007 protocol errors). */
@@ -539,6 +598,7 @@ export class WebSocketConnection {
       entry.controller.abort(new Error(this.#closing?.reason ?? 'connection closed'));
     }
     this.#streams.clear();
+    for (const stop of [...this.#writers]) stop();
   }
 
   #finish(code: number, reason: string): void {

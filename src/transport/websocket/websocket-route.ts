@@ -4,6 +4,7 @@ import { bearerToken } from '../../domain/auth/access-tokens.js';
 import { isDomainError } from '../../domain/errors.js';
 import { CLOSE_CODES, closeReasonText } from './close-codes.js';
 import { upgradeTraceContext } from './frame-tracing.js';
+import { FrameWire } from './frame-wire.js';
 import { framingErrorReasons } from './framing-error-close.js';
 import { WebSocketConnection, type ConnectionDeps } from './websocket-connection.js';
 import type { WebSocketConnections } from './websocket-connections.js';
@@ -33,6 +34,8 @@ export async function registerWebSocket(
   await app.register(fastifyWebsocket, {
     options: {
       maxPayload: options.maxPayloadBytes,
+      // Frames are written under ws (frame-wire.ts), which holds only while ws compresses nothing.
+      perMessageDeflate: false,
       // @fastify/websocket is typed against ws's CommonJS declarations and this code against
       // its ESM ones: two types for the one class.
       WebSocket: framingErrorReasons(options.maxPayloadBytes) as unknown as WebSocketClass,
@@ -72,7 +75,7 @@ export async function registerWebSocket(
         return;
       }
     }
-    const connection = new WebSocketConnection(socket, ip, options);
+    const connection = new WebSocketConnection(socket, FrameWire.of(socket), ip, options);
     connections.add(connection);
     socket.on('close', () => {
       connections.delete(connection);

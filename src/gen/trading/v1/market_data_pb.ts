@@ -384,7 +384,10 @@ export type SubscribeResponse = Message<"trading.v1.SubscribeResponse"> & {
   recovered: boolean;
 
   /**
-   * The session id to send back on reconnect.
+   * The session id to send back on reconnect. Set on each stream's start message, heartbeats,
+   * quality changes, reconnects and conflated deltas; empty on live entries (plain deltas,
+   * trades, tickers), which every subscriber of a pod gets as the same bytes: keep the last
+   * non-empty one.
    *
    * @generated from field: string session_id = 5;
    */
