@@ -241,7 +241,7 @@ async function main(kind: ServerKind): Promise<void> {
         // Let the last writes drain before the CPU is read.
         setTimeout(() => {
           const used = process.cpuUsage(cpu);
-          void profiler?.stop(kind).then(() => {
+          void (profiler?.stop(kind) ?? Promise.resolve()).then(() => {
             send({
               type: 'done',
               cpuUs: used.user + used.system,

@@ -32,6 +32,7 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
   #head = 0;
   #bytes = 0;
   #wake: (() => void) | undefined;
+  #direct: ((item: T) => boolean) | undefined;
   #error: Error | undefined;
   #ended = false;
   #released = false;
@@ -69,6 +70,10 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
           { retryAfterMs: 1_000 },
         ),
       );
+      return;
+    }
+    // Nothing waits: the reader may take it as it comes, without queueing.
+    if (this.#direct !== undefined && this.#head === this.#items.length && this.#direct(item)) {
       return;
     }
     this.#items.push(item);
@@ -118,6 +123,16 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
     return item;
   }
 
+  /**
+   * Offers each item pushed while nothing waits to `take` first: one it returns true for is
+   * handed over there and then (a transport writes it in the pusher's turn, as a plain
+   * broadcast would); false queues it as usual. Order holds: nothing is offered while
+   * anything waits.
+   */
+  direct(take: (item: T) => boolean): void {
+    this.#direct = take;
+  }
+
   /** Calls `wake` once, when an item is pushed or the queue ends (at once if either is so). */
   whenReady(wake: () => void): void {
     if (this.#head < this.#items.length || this.#ended) {
@@ -133,6 +148,7 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
     this.#released = true;
     this.#ended = true;
     this.#wake = undefined;
+    this.#direct = undefined;
     const left = this.#bytes;
     if (left > 0) this.#observer.queuedBytes(-left);
     this.#bytes = 0;

@@ -253,6 +253,18 @@ export class StreamConnection {
     return this.#queue.done;
   }
 
+  /**
+   * Offers each message that would wait alone in the queue to `take` first (see
+   * DeliveryQueue.direct): true when it took it.
+   */
+  direct(take: (delivery: GatewayDelivery) => boolean): void {
+    this.#queue.direct((delivery) => {
+      if (!take(delivery)) return false;
+      if (delivery.kind === 'conflated') this.#conflatedQueued.delete(delivery.stream);
+      return true;
+    });
+  }
+
   /** Calls `wake` once, when a message waits or the connection ends. */
   whenReady(wake: () => void): void {
     this.#queue.whenReady(wake);

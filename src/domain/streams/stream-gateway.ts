@@ -104,6 +104,12 @@ export interface DeliveryReader {
   readonly done: boolean;
   /** Calls `wake` once, when a delivery waits or the streams end (at once if either is so). */
   whenReady(wake: () => void): void;
+  /**
+   * Offers each delivery that arrives while none waits to `take` as it comes, counted when
+   * taken (true); one not taken (false) waits for `next`. For a transport that can write at
+   * once, in the turn that produced the delivery.
+   */
+  direct(take: (delivery: GatewayDelivery) => boolean): void;
   /** The transport stops reading: closes the streams; idempotent. */
   release(): void;
 }
@@ -280,6 +286,22 @@ export class StreamGateway {
       },
       whenReady: (wake) => {
         connection.whenReady(wake);
+      },
+      direct: (take) => {
+        connection.direct((delivery) => {
+          if (
+            delivery.kind === 'heartbeat' ||
+            delivery.kind === 'quality' ||
+            delivery.kind === 'reconnect'
+          ) {
+            return take(delivery);
+          }
+          // Of a stream unsubscribed meanwhile: dropped, as `next` skips it.
+          if (stopped.has(delivery.stream)) return true;
+          if (!take(delivery)) return false;
+          sent[kindOf.get(delivery.stream) ?? 'book'] += 1;
+          return true;
+        });
       },
       release: () => {
         finish(undefined);

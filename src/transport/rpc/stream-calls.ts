@@ -285,6 +285,10 @@ function readerUntilRevoked(
     whenReady(wake) {
       reader.whenReady(wake);
     },
+    // Once revoked, nothing is taken as it comes: `next` then says why the stream ends.
+    direct(take) {
+      reader.direct((delivery) => !revoked.aborted && take(delivery));
+    },
     release() {
       end();
       reader.release();

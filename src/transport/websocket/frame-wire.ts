@@ -82,8 +82,13 @@ export class FrameWire {
     return this.#raw.writableLength;
   }
 
-  /** Writes frames, several in one write; nothing once the connection is no longer open. */
-  write(frames: readonly Buffer[], bytes: number): void {
+  /** Writes a frame; nothing once the connection is no longer open. */
+  write(frame: Buffer): void {
+    if (this.open) this.#raw.write(frame);
+  }
+
+  /** Writes frames of `bytes` in all, several in one write; nothing once no longer open. */
+  writeAll(frames: readonly Buffer[], bytes: number): void {
     const [first] = frames;
     if (!this.open || first === undefined) return;
     this.#raw.write(frames.length === 1 ? first : Buffer.concat(frames, bytes));

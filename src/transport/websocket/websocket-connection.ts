@@ -382,8 +382,26 @@ export class WebSocketConnection {
         if (message.event.case === 'heartbeat') this.#heartbeats.set(message.event.value.id, entry);
         return binaryFrame(encodeFrame(frame(message)));
       };
+      const fail = (error: unknown) => {
+        ended = true;
+        this.#writers.delete(stop);
+        reader.release();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
       const schedule = () => {
         writeSoon(pump);
+      };
+      // A delivery that finds nothing waiting is written there and then, in the turn of the
+      // log entry that made it (one pass over the subscribers, like a plain broadcast).
+      const writeNow = (delivery: GatewayDelivery): boolean => {
+        if (ended || this.#closing !== undefined || this.#finished) return false;
+        if (wire.buffered >= HIGH_WATER_BYTES) return false;
+        try {
+          wire.write(frameOf(delivery));
+        } catch (error) {
+          fail(error);
+        }
+        return true;
       };
       const frames: Buffer[] = [];
       const pump = () => {
@@ -396,7 +414,7 @@ export class WebSocketConnection {
         try {
           for (;;) {
             if (wire.buffered + bytes >= HIGH_WATER_BYTES) {
-              wire.write(frames, bytes);
+              wire.writeAll(frames, bytes);
               frames.length = 0;
               wire.whenDrained(schedule);
               return;
@@ -409,19 +427,17 @@ export class WebSocketConnection {
           }
         } catch (error) {
           // What was taken before the failure still goes out, as it would have one by one.
-          wire.write(frames, bytes);
+          wire.writeAll(frames, bytes);
           frames.length = 0;
-          ended = true;
-          this.#writers.delete(stop);
-          reader.release();
-          reject(error instanceof Error ? error : new Error(String(error)));
+          fail(error);
           return;
         }
-        wire.write(frames, bytes);
+        wire.writeAll(frames, bytes);
         frames.length = 0;
         if (reader.done) stop();
         else reader.whenReady(schedule);
       };
+      reader.direct(writeNow);
       pump();
     });
   }
@@ -577,7 +593,7 @@ export class WebSocketConnection {
         this.#wire.whenDrained(resolve);
       });
     }
-    this.#wire.write([bytes], bytes.length);
+    this.#wire.write(bytes);
   }
 
   /** ws closes the connection itself on these (1009 too big, 1002/1007 protocol errors). */

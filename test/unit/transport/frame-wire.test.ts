@@ -46,16 +46,16 @@ describe('FrameWire', () => {
     const wire = FrameWire.of(server);
     const sizes = [0, 1, 125, 126, 65_535, 65_536, 70_000];
     const frames = sizes.map((n, i) => binaryFrame(payload(n, i)));
-    wire.write([frames[0]!], frames[0]!.length);
+    wire.write(frames[0]!);
     server.send(payload(3, 0xee));
     const rest = frames.slice(1);
-    wire.write(
+    wire.writeAll(
       rest,
       rest.reduce((sum, frame) => sum + frame.length, 0),
     );
     server.close(1000, 'bye');
     // Closing: nothing more goes out.
-    wire.write([binaryFrame(payload(5, 0xff))], 7);
+    wire.write(binaryFrame(payload(5, 0xff)));
     const [code, reason] = await closed;
     assert.equal(code, 1000);
     assert.equal(reason.toString(), 'bye');
