@@ -168,6 +168,9 @@ export async function runChaos(
   const dataDir = await mkdtemp(join(tmpdir(), 'tp-chaos-'));
   const logDir = join(dataDir, 'logs');
   await mkdir(logDir);
+  // A drained stream pod waits for Prometheus to read its drain, as in Kubernetes; with no
+  // Prometheus it would only wait out the bound.
+  const watched = options.prometheus !== 'off' && prometheusInstalled();
   const cluster = new LocalCluster(
     {
       DATABASE_URL: options.databaseUrl,
@@ -184,6 +187,10 @@ export async function runChaos(
       USER_RATE_PER_S: '100000',
       USER_RATE_BURST: '100000',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
+      // The drain window as before (half of the default deadline), plus a linger of a few scrapes.
+      SHUTDOWN_TIMEOUT_MS: '30000',
+      STREAM_DRAIN_WINDOW_MS: '10000',
+      STREAM_DRAIN_LINGER_MS: watched ? String(DRAIN_LINGER_SCRAPES * SCRAPE_INTERVAL_S * 1_000) : '0',
       SIMULATOR_ENABLED: 'false',
       ENGINE_LEADER_POLL_MS: '250',
       ENGINE_LEADER_LEASE_MS: '2000',
@@ -469,6 +476,9 @@ export async function runChaos(
  * scrape lost leaves a rate over a few scrapes with nothing to say.
  */
 const SCRAPE_INTERVAL_S = 2;
+
+/** Scrape intervals a drained stream pod waits at most for the scrape that reads its drain. */
+const DRAIN_LINGER_SCRAPES = 3;
 
 /**
  * A Prometheus to scrape every pod of the cluster as it is spawned (the file_sd targets

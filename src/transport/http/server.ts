@@ -13,6 +13,7 @@ import {
   type onSendHookHandler,
 } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
+import type { ScrapeWatch } from '../../lifecycle/scrape-watch.js';
 import {
   histogram,
   LATENCY_BUCKETS,
@@ -40,6 +41,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
+  /** Told of each `/metrics` answer, so a process going away can wait for a last scrape. */
+  readonly scrapes?: ScrapeWatch;
   /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
   readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
@@ -174,6 +177,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   app.get('/metrics', async (_request, reply) => {
+    // Counted once the answer is written out: a scrape cut short read nothing.
+    const answered = options.scrapes?.begin();
+    if (answered !== undefined) reply.raw.once('finish', answered);
     const text = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(text);
   });
