@@ -168,9 +168,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   // The drain's duration is observed after the last regular scrape: stay up (unready) until
   // Prometheus has read it, or for at most the linger.
   if (streams !== undefined && config.streams.drainLingerMs > 0) {
-    shutdown.add(
-      lingerForScrapeStep({ scrapes, maxMs: config.streams.drainLingerMs, logger }),
-    );
+    shutdown.add(lingerForScrapeStep({ scrapes, maxMs: config.streams.drainLingerMs, logger }));
   }
   shutdown.add({
     name: 'servers',

@@ -44,7 +44,12 @@ export class ScrapeWatch {
     const bound = new AbortController();
     let waiter: Waiter | undefined;
     const scraped = new Promise<LingerOutcome>((resolve) => {
-      waiter = { after: this.#began, resolve: () => resolve('scraped') };
+      waiter = {
+        after: this.#began,
+        resolve: () => {
+          resolve('scraped');
+        },
+      };
       this.#waiters.add(waiter);
     });
     // An aborted sleep rejects: by then the race is decided.

@@ -46,7 +46,11 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
 }
 
 /** The raw samples of a series over the last `range`, as Prometheus stored them. */
-async function rawSamples(url: string, selector: string, range: string): Promise<[number, number][]> {
+async function rawSamples(
+  url: string,
+  selector: string,
+  range: string,
+): Promise<[number, number][]> {
   const params = new URLSearchParams({ query: `${selector}[${range}]` });
   const body = (await (await fetch(`${url}/api/v1/query?${params.toString()}`)).json()) as {
     data: { result: { values: [number, string][] }[] };
@@ -70,22 +74,21 @@ test(
     const schema = uniqueName('promdrain');
     const dir = await mkdtemp(join(tmpdir(), 'tp-prometheus-drain-'));
     const clients: Client[] = [];
-    let pod: AppProcess | undefined;
-    let prometheus: ChaosPrometheus | undefined;
+    const started: { pod?: AppProcess; prometheus?: ChaosPrometheus } = {};
     t.after(async () => {
       for (const client of clients) client.close();
-      const child = pod?.child;
+      const child = started.pod?.child;
       if (child?.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await once(child, 'exit');
       }
-      await prometheus?.stop();
+      await started.prometheus?.stop();
       await dropSchema(TEST_DATABASE_URL, schema);
       await dropRedisKeys(`${schema}:`);
       await rm(dir, { recursive: true, force: true });
     });
 
-    pod = await spawnApp({
+    const pod = await spawnApp({
       ...deploymentEnv(schema, join(dir, 'app')),
       ROLE: 'all',
       POD_NAME: 'drain-a',
@@ -101,19 +104,20 @@ test(
     });
     const promDir = join(dir, 'prometheus');
     await mkdir(promDir);
-    prometheus = new ChaosPrometheus({
+    started.pod = pod;
+    const prometheus = new ChaosPrometheus({
       dir: promDir,
       port: await freePort(),
       scrapeIntervalS: SCRAPE_INTERVAL_S,
     });
+    started.prometheus = prometheus;
     const address = new URL(pod.httpUrl).host;
     await Promise.all([
       pod.waitForLog('app started', 60_000),
       prometheus.start([{ address, namespace: 'e2e', pod: 'a' }]),
     ]);
     const startedS = Date.now() / 1_000;
-    const prom = prometheus;
-    const instant = (expr: string, atS = Date.now() / 1_000) => prom.query(expr, atS);
+    const instant = (expr: string, atS = Date.now() / 1_000) => prometheus.query(expr, atS);
 
     const market = grpcClient(pod.grpcAddress, MarketDataService);
     clients.push(market);
@@ -153,9 +157,7 @@ test(
     assert.ok(below < durationS && durationS <= bucket, `${durationS} s in (${below}, ${bucket}]`);
 
     // The dashboard's drain panels, as Grafana would query them over the test's time range.
-    const panels = dashboardQueries(
-      JSON.parse(await readFile('dashboards/sessions.json', 'utf8')),
-    );
+    const panels = dashboardQueries(JSON.parse(await readFile('dashboards/sessions.json', 'utf8')));
     const nowS = Date.now() / 1_000;
     const window = {
       startS: startedS,
@@ -178,7 +180,7 @@ test(
 
     // TradingPlatformStreamDrainTooLong over the pod's shutdown as stored: quiet as shipped
     // (110 s), and with its window cut to the drain's length it finds the draining pod.
-    const phases = await rawSamples(prom.url, 'shutdown_phase{pod="a"}', '10m');
+    const phases = await rawSamples(prometheus.url, 'shutdown_phase{pod="a"}', '10m');
     const draining = phases.filter(([, phase]) => phase > 0);
     assert.ok(draining.length >= 3, `scraped while draining: ${JSON.stringify(phases.slice(-8))}`);
     const firstS = draining[0]?.[0] ?? 0;

@@ -18,7 +18,10 @@ test('a drained process answers /metrics, unready, until a scrape has read its d
 
   const ready = await fetch(`${app.httpUrl}/readyz`);
   assert.equal(ready.status, 503);
-  assert.equal(((await ready.json()) as { failing: { name: string }[] }).failing[0]?.name, 'draining');
+  assert.equal(
+    ((await ready.json()) as { failing: { name: string }[] }).failing[0]?.name,
+    'draining',
+  );
   assert.equal(app.logs.find('last scrape awaited'), undefined, 'a probe is no scrape');
 
   const metrics = await (await fetch(`${app.httpUrl}/metrics`)).text();

@@ -496,7 +496,9 @@ function podMonitorEndpoint(): { interval: number; scrapeTimeout: number } {
     readFileSync('k8s/components/monitoring/podmonitor.yaml', 'utf8'),
   ).map(
     (doc) =>
-      doc.toJS() as { spec: { podMetricsEndpoints: { interval: string; scrapeTimeout: string }[] } },
+      doc.toJS() as {
+        spec: { podMetricsEndpoints: { interval: string; scrapeTimeout: string }[] };
+      },
   );
   const [endpoint] = monitor?.spec.podMetricsEndpoints ?? [];
   assert.ok(endpoint, 'the PodMonitor has an endpoint');
@@ -613,7 +615,9 @@ for (const dir of TARGETS) {
     // A drain that takes its whole window and waits its whole linger is no drain past its
     // window: TradingPlatformStreamDrainTooLong stays quiet.
     const rules = readFileSync('alerts/streams.rules.yml', 'utf8');
-    const alertAfter = Number(/min_over_time\(shutdown_phase\{[^}]*\}\[(\d+)s\]\)/.exec(rules)?.[1]);
+    const alertAfter = Number(
+      /min_over_time\(shutdown_phase\{[^}]*\}\[(\d+)s\]\)/.exec(rules)?.[1],
+    );
     const drainEnd = config.shutdown.drainDelayMs + config.streams.drainWindowMs + linger;
     assert.ok(drainEnd < alertAfter * 1000, `drain and linger end ${drainEnd} ms after SIGTERM`);
   });

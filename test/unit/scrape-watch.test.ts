@@ -17,7 +17,9 @@ function manualBound() {
   const sleep: LingerSleep = (ms, signal) => {
     asked.push(ms);
     return new Promise((resolve) => {
-      end = () => resolve(undefined);
+      end = () => {
+        resolve(undefined);
+      };
       signal.addEventListener('abort', () => {
         aborted = true;
         resolve(undefined);
@@ -85,7 +87,12 @@ test('the linger step waits for the next scrape and logs how it ended', async ()
   const logs = new LogCapture();
   const scrapes = new ScrapeWatch();
   const bound = manualBound();
-  const step = lingerForScrapeStep({ scrapes, maxMs: 20_000, logger: logs.logger(), sleep: bound.sleep });
+  const step = lingerForScrapeStep({
+    scrapes,
+    maxMs: 20_000,
+    logger: logs.logger(),
+    sleep: bound.sleep,
+  });
   assert.equal(step.name, 'last scrape');
 
   const running = step.run();

@@ -190,7 +190,9 @@ export async function runChaos(
       // The drain window as before (half of the default deadline), plus a linger of a few scrapes.
       SHUTDOWN_TIMEOUT_MS: '30000',
       STREAM_DRAIN_WINDOW_MS: '10000',
-      STREAM_DRAIN_LINGER_MS: watched ? String(DRAIN_LINGER_SCRAPES * SCRAPE_INTERVAL_S * 1_000) : '0',
+      STREAM_DRAIN_LINGER_MS: watched
+        ? String(DRAIN_LINGER_SCRAPES * SCRAPE_INTERVAL_S * 1_000)
+        : '0',
       SIMULATOR_ENABLED: 'false',
       ENGINE_LEADER_POLL_MS: '250',
       ENGINE_LEADER_LEASE_MS: '2000',
