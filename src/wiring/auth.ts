@@ -1,10 +1,11 @@
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config } from '../config/index.js';
 import { Argon2PasswordHasher } from '../adapters/auth/argon2-password-hasher.js';
 import { PostgresRefreshTokenRepository } from '../adapters/auth/refresh-token.repository.postgres.js';
 import { loadSigningKeys } from '../adapters/auth/signing-keys.js';
 import { PostgresUserRepository } from '../adapters/auth/user.repository.postgres.js';
 import { GuardedRateLimiter } from '../adapters/rate-limit/index.js';
-import { AccessTokens } from '../domain/auth/access-tokens.js';
+import { AccessTokens, type Principal } from '../domain/auth/access-tokens.js';
 import { Authentication } from '../domain/auth/authentication.js';
 import { RevokedSessions } from '../domain/auth/revoked-sessions.js';
 import { systemClock } from '../domain/clock.js';
@@ -67,4 +68,27 @@ export async function createAuth(
       registerPerIp: config.limits.registerPerIp,
     },
   );
+}
+
+/** Admits an authenticated call: its session must be live and the user within budget. */
+export function perUserLimit(
+  config: Config,
+  auth: Authentication,
+  data: DataLayer,
+  deps: { readonly logger: Logger; readonly registry: Registry },
+): (principal: Principal, method: DescMethod) => Promise<void> {
+  const perUser = new GuardedRateLimiter({
+    limiter: data.rateLimiter,
+    scope: 'user',
+    failureMode: config.limits.perUserFailureMode,
+    ...deps,
+  });
+  return async (principal, method) => {
+    // Also run for each command of an order-entry stream: a revoked session's stream ends.
+    auth.assertActive(principal);
+    await perUser.enforce(principal.userId, {
+      ...config.limits.perUser,
+      cost: config.limits.methodCosts[method.name] ?? 1,
+    });
+  };
 }
