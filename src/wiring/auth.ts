@@ -34,8 +34,16 @@ export async function createAuth(
     },
   );
   await revokedSessions.start();
-  const throttle = (scope: string, failureMode = config.limits.loginFailureMode) =>
-    new GuardedRateLimiter({ limiter: data.rateLimiter, scope, failureMode, logger, registry });
+  // Login and registration limits are configured per minute: refusals quote them so.
+  const throttle = (scope: string, what: string, failureMode = config.limits.loginFailureMode) =>
+    new GuardedRateLimiter({
+      limiter: data.rateLimiter,
+      scope,
+      failureMode,
+      logger,
+      registry,
+      refusal: { what, per: 'minute' },
+    });
   return new Authentication(
     {
       users: new PostgresUserRepository(data.postgres),
@@ -50,10 +58,17 @@ export async function createAuth(
         },
         systemClock,
       ),
-      loginUserThrottle: throttle('login_user'),
-      loginUserIpThrottle: throttle('login_user_ip'),
-      loginIpThrottle: throttle('login_ip'),
-      registerIpThrottle: throttle('register_ip', config.limits.registerFailureMode),
+      loginUserThrottle: throttle('login_user', 'login attempts for this account'),
+      loginUserIpThrottle: throttle(
+        'login_user_ip',
+        'login attempts for this account from this address',
+      ),
+      loginIpThrottle: throttle('login_ip', 'login attempts from this address'),
+      registerIpThrottle: throttle(
+        'register_ip',
+        'registrations from this address',
+        config.limits.registerFailureMode,
+      ),
       clock: systemClock,
       logger,
       registry,
