@@ -106,6 +106,8 @@ export interface ChaosReport {
   readonly orders_per_s: number;
   readonly messages_per_s: number;
   readonly calls_abandoned: number;
+  /** Why each abandoned call last failed (`CODE: message`), distinct, with counts. */
+  readonly calls_abandoned_by: Record<string, number>;
   readonly call_retries: number;
   /** Whether Prometheus watched the run: `observed`, `not installed` or `off`. */
   readonly prometheus: string;
@@ -434,6 +436,7 @@ export async function runChaos(
       orders_per_s: Math.round((acks.length / elapsedS) * 10) / 10,
       messages_per_s: Math.round((all.messages / elapsedS) * 10) / 10,
       calls_abandoned: traders.reduce((n, t) => n + t.stats.abandoned, 0),
+      calls_abandoned_by: countBy(traders.flatMap((t) => t.stats.abandonedBy)),
       call_retries: traders.reduce((n, t) => n + t.stats.retries, 0),
       prometheus:
         observation !== undefined
@@ -632,4 +635,10 @@ async function cleanUp(
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }

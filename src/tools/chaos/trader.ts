@@ -1,4 +1,4 @@
-import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
+import { status, type Client, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { OrderStatus } from '../../gen/trading/v1/orders_pb.js';
 import { SeededRandom } from '../seeded-random.js';
 import { RETRYABLE, unary, type CallResult } from './grpc-calls.js';
@@ -46,6 +46,8 @@ export interface TraderStats {
   retries: number;
   /** Calls given up after `giveUpMs` of retryable failures: their outcome is unknown. */
   abandoned: number;
+  /** The last failure of each call given up, as `CODE: message`, to tell why. */
+  abandonedBy: string[];
   /** Non-retryable answers, by gRPC code (a cancel of an order already done, a quota). */
   refusals: Map<number, number>;
 }
@@ -76,6 +78,7 @@ export class Trader {
     cancels: 0,
     retries: 0,
     abandoned: 0,
+    abandonedBy: [],
     refusals: new Map(),
   };
   readonly #random: SeededRandom;
@@ -145,6 +148,7 @@ export class Trader {
       }
       if (Date.now() > deadline) {
         this.stats.abandoned += 1;
+        this.stats.abandonedBy.push(`${status[result.error.code]}: ${result.error.details}`);
         return undefined;
       }
       this.stats.retries += 1;
