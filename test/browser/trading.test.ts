@@ -3,7 +3,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { until } from '../support/stream-client.js';
-import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
+import { buildWebApp, chromiumMissing, launchBrowser, register } from './browser.js';
 
 /**
  * The web app in a real browser against the real platform on PostgreSQL, as a person would
@@ -40,20 +40,7 @@ describe(
     async function signedIn(username: string): Promise<Page> {
       const page = await context.newPage();
       await page.goto(app.httpUrl);
-      await page.getByLabel('Username').fill(username);
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page
-        .getByText(`Signed in as ${username}`)
-        .waitFor({ timeout: 10_000 })
-        .catch(async (error: unknown) => {
-          throw new Error(
-            `not signed in; the page says: ${await page.locator('main').innerText()}`,
-            {
-              cause: error,
-            },
-          );
-        });
+      await register(page, username);
       return page;
     }
 
