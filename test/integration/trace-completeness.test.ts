@@ -3,7 +3,11 @@ import { after, before, test } from 'node:test';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Metadata, type Client } from '@grpc/grpc-js';
 import { createClient } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from '@connectrpc/connect-node';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
@@ -82,11 +86,14 @@ async function completeTrace(
   return spans;
 }
 
-for (const [protocol, createTransport] of [
-  ['Connect', createConnectTransport],
-  ['gRPC-Web', createGrpcWebTransport],
+// gRPC on the HTTP port too (it shares the port with HTTP/1.1): HTTP/2 only, its status in
+// trailers rather than the body.
+for (const [protocol, createTransport, httpVersions] of [
+  ['Connect', createConnectTransport, ['1.1', '2']],
+  ['gRPC-Web', createGrpcWebTransport, ['1.1', '2']],
+  ['gRPC', createGrpcTransport, ['2']],
 ] as const) {
-  for (const httpVersion of ['1.1', '2'] as const) {
+  for (const httpVersion of httpVersions) {
     test(`a ${protocol} unary call over HTTP/${httpVersion} exports a complete trace`, async () => {
       const client = clientSpan();
       const connect = createClient(
