@@ -573,6 +573,9 @@ for (const dir of TARGETS) {
     const alertAfter = /min_over_time\(shutdown_phase\{[^}]*\}\[(\d+)s\]\)/.exec(rules)?.[1];
     const preStop = preStopMs(appContainer(workload));
     assert.ok(alertAfter !== undefined);
+    // The "scraped that long ago" term covers the same span as the window.
+    const offset = /shutdown_phase\{[^}]*\} offset (\d+)s/.exec(rules)?.[1];
+    assert.equal(offset, alertAfter, 'the offset term matches the window');
     assert.ok(
       window - preStop < Number(alertAfter) * 1000 && Number(alertAfter) * 1000 < grace - preStop,
       `TradingPlatformStreamDrainTooLong after ${alertAfter}s: between the app's window and the SIGKILL`,
