@@ -29,6 +29,15 @@ export interface GuardedRateLimiterOptions {
   readonly registry: Registry;
 }
 
+/** `rate_limit_rejections_total`, by scope: these limiters' refusals and other limits' alike. */
+export function rateLimitRejections(registry: Registry): Counter<'scope'> {
+  return counter(registry, {
+    name: 'rate_limit_rejections_total',
+    help: 'Requests refused by a rate limit, by scope.',
+    labelNames: ['scope'],
+  });
+}
+
 /**
  * Decorates a RateLimiter with the scope's failure direction, its metrics and its logs. One
  * instance per scope; the inner limiter (Redis or memory) can be shared.
@@ -47,11 +56,7 @@ export class GuardedRateLimiter implements RateLimiter {
     this.#inner = options.limiter;
     this.#failureMode = options.failureMode;
     this.#log = options.logger.child({ scope: options.scope, failureMode: options.failureMode });
-    this.#rejections = counter(options.registry, {
-      name: 'rate_limit_rejections_total',
-      help: 'Requests refused by a rate limit, by scope.',
-      labelNames: ['scope'],
-    });
+    this.#rejections = rateLimitRejections(options.registry);
     this.#failOpen = counter(options.registry, {
       name: 'rate_limit_fail_open_total',
       help: 'Requests allowed without a rate-limit decision because the store was unavailable.',

@@ -183,6 +183,10 @@ export async function runChaos(
       REGISTER_IP_PER_MIN: '600000',
       USER_RATE_PER_S: '100000',
       USER_RATE_BURST: '100000',
+      // Every subscriber is 127.0.0.1, and each kill sends all of a pod's to resubscribe at once.
+      STREAM_MAX_PER_IP: '100000',
+      SUBSCRIBE_IP_BURST: '100000',
+      SUBSCRIBE_IP_PER_MIN: '6000000',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       SIMULATOR_ENABLED: 'false',
       ENGINE_LEADER_POLL_MS: '250',
