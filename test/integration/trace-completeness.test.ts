@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -95,6 +95,32 @@ async function completeTrace(
   return spans;
 }
 
+/**
+ * The tree of a call on the HTTP port: the request span (@fastify/otel's, the HTTP server span
+ * when `http` is not instrumented) holds the RPC span directly, and is the only route span: a
+ * handler or hook span between them would repeat what the RPC span says.
+ */
+function assertRequestHoldsCall(spans: readonly ReadableSpan[], rpcName: string): void {
+  const tree = spans
+    .map((span) => `${span.name} <- ${span.parentSpanContext?.spanId ?? 'none'}`)
+    .join(', ');
+  const request = spans.find((span) => span.name === 'request');
+  const rpc = spans.find((span) => span.name === rpcName);
+  assert.equal(request?.kind, SpanKind.SERVER, `the request span is the server span: [${tree}]`);
+  assert.equal(
+    rpc?.parentSpanContext?.spanId,
+    request.spanContext().spanId,
+    `the RPC span is the request span's child: [${tree}]`,
+  );
+  assert.deepEqual(
+    spans
+      .filter((span) => span.instrumentationScope.name === '@fastify/otel')
+      .map((span) => span.name),
+    ['request'],
+    `no route span but the request span: [${tree}]`,
+  );
+}
+
 for (const [protocol, createTransport] of [
   ['Connect', createConnectTransport],
   ['gRPC-Web', createGrpcWebTransport],
@@ -118,6 +144,7 @@ for (const [protocol, createTransport] of [
       ]);
       const root = spans.find((span) => span.parentSpanContext?.spanId === client.spanId);
       assert.equal(root?.name, 'request', 'the HTTP request span holds the call');
+      assertRequestHoldsCall(spans, 'trading.v1.MarketDataService/GetOrderBook');
     });
 
     test(`a ${protocol} stream over HTTP/${httpVersion} that the client cancels exports a complete trace`, async () => {
@@ -135,11 +162,12 @@ for (const [protocol, createTransport] of [
       for await (const message of stream) if (message.stream !== '') break;
       controller.abort();
 
-      await completeTrace(client, [
+      const spans = await completeTrace(client, [
         'request',
         'trading.v1.MarketDataService/Subscribe',
         'stream.subscribe',
       ]);
+      assertRequestHoldsCall(spans, 'trading.v1.MarketDataService/Subscribe');
     });
   }
 }

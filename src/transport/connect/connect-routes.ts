@@ -76,9 +76,10 @@ export async function registerConnectRoutes(
 
 /**
  * connect-node writes a response and then waits for an 'end' event that a Node server response
- * never emits (it emits 'finish'), so connect-fastify's route handler never settles: the
- * handler span @fastify/otel opens around it is never ended nor exported, and every call span
- * under it reaches the trace backend without its parent. This lets the wait end.
+ * never emits (it emits 'finish'), so connect-fastify's route handler would never settle: a
+ * promise left pending per call, and a handler span around it (@fastify/otel's, where a route
+ * turns `instrumentHandler` on) never ended nor exported, orphaning the call spans under it.
+ * This lets the wait end.
  */
 function settleOnFinish(route: RouteOptions): void {
   const { handler } = route;
