@@ -313,6 +313,7 @@ const envSchema = z.object({
   STREAM_QUALITY_MISSED_OFFLINE: positiveInt(3, 100),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
   STREAM_DRAIN_WINDOW_MS: optional(millis(0, 600_000)),
+  STREAM_DRAIN_LINGER_MS: millis(0, 600_000),
   WS_MAX_PAYLOAD_BYTES: positiveInt(65_536, 16 * 1_048_576),
   WS_MAX_SUBSCRIPTIONS: positiveInt(40, 10_000),
   WS_MAX_CONNECTIONS_PER_IP: positiveInt(100, 1_000_000),
@@ -437,6 +438,11 @@ export interface Config {
     readonly sessionTtlSeconds: number;
     /** On shutdown, streams are told to reconnect at delays spread over this window. */
     readonly drainWindowMs: number;
+    /**
+     * After the drain, how long at most /metrics keeps being served until a scrape has read
+     * the drain's duration (0: exit at once).
+     */
+    readonly drainLingerMs: number;
     /** Bytes waiting for a client past which its book streams are conflated. */
     readonly sendQueueConflateBytes: number;
     /** Bytes waiting for a client past which it is disconnected (RESOURCE_EXHAUSTED). */
@@ -597,6 +603,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `STREAM_DRAIN_WINDOW_MS="${drainWindowMs}": at most half of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), so servers, shards and pools still close within the deadline after the streams are drained`,
     );
   }
+  problems.push(...drainLingerProblems(e, drainWindowMs));
   problems.push(...streamProblems(e));
   // Several processes each with a development key reject each other's tokens.
   if (e.AUTH_REQUIRE_KEY_FILES && e.AUTH_JWT_PRIVATE_KEY_FILE === undefined) {
@@ -706,6 +713,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
       drainWindowMs,
+      drainLingerMs: e.STREAM_DRAIN_LINGER_MS,
       sendQueueConflateBytes: e.STREAM_SEND_QUEUE_CONFLATE_BYTES,
       sendQueueMaxBytes: e.STREAM_SEND_QUEUE_MAX_BYTES,
       conflateIntervalMs: e.STREAM_CONFLATE_INTERVAL_MS,
@@ -730,6 +738,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
   };
   return deepFreeze(config);
+}
+
+/** What closing the servers, shards and pools keeps of the shutdown deadline after a linger. */
+const CLOSE_RESERVE_MS = 10_000;
+
+/**
+ * The drain and the linger after it share the shutdown deadline with everything that closes
+ * after them, which keeps half of it (as the window alone does), or 10 s of a long one.
+ */
+function drainLingerProblems(e: z.output<typeof envSchema>, drainWindowMs: number): string[] {
+  const linger = e.STREAM_DRAIN_LINGER_MS;
+  if (linger === 0) return [];
+  const reserve = Math.min(Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2), CLOSE_RESERVE_MS);
+  const max = e.SHUTDOWN_TIMEOUT_MS - reserve - drainWindowMs;
+  if (linger <= max) return [];
+  return [
+    `STREAM_DRAIN_LINGER_MS="${linger}": at most ${Math.max(0, max)} here, SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}) less the stream drain window (${drainWindowMs}) and ${reserve} ms for servers, shards and pools to close; raise SHUTDOWN_TIMEOUT_MS or shorten STREAM_DRAIN_WINDOW_MS`,
+  ];
 }
 
 function streamProblems(e: z.output<typeof envSchema>): string[] {

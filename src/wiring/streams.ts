@@ -170,6 +170,8 @@ function marketDataPerAddress(
     failureMode: config.limits.subscribeFailureMode,
     logger: deps.logger,
     registry: deps.registry,
+    // Configured per minute: refusals quote it so.
+    refusal: { what: 'market data subscribes from this address', per: 'minute' },
   });
   return {
     streams: new MarketStreamsPerAddress(config.streams.maxPerIp, () => {

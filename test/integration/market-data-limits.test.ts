@@ -238,7 +238,10 @@ describe('market data subscribes per address over time (SUBSCRIBE_IP_*), shared 
       opened.close();
     }
     const refused = await onPod2.subscribeFrom('grpc-web', address);
-    assertRefused(refused, /^too many requests \(subscribe_ip limit: .*\); retry in \d+ ms$/);
+    assertRefused(
+      refused,
+      /^too many market data subscribes from this address: at most 1 per minute, 3 at once; retry in \d+ s$/,
+    );
     assert.equal((await onPod2.subscribeFrom('grpc', '198.51.100.70')).outcome, 'open');
 
     const redis = new Redis(TEST_REDIS_URL);

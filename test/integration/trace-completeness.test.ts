@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Metadata, type Client } from '@grpc/grpc-js';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
+import { installTestTracing } from '../support/tracing.js';
 import { WsClient } from '../support/ws-client.js';
 
 /**
@@ -24,13 +18,7 @@ import { WsClient } from '../support/ws-client.js';
  * but never ended is never exported, and orphans every span under it.
  */
 
-const exporter = new InMemorySpanExporter();
-// What NodeTracerProvider.register() installs in the real process (src/telemetry/tracing.ts).
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-trace.setGlobalTracerProvider(
-  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-);
+const exporter = installTestTracing();
 
 let app: TestApp;
 let market: Client;

@@ -305,6 +305,28 @@ test('the stream drain window defaults to half the shutdown deadline and may not
   ]);
 });
 
+test('the drain linger is off by default and must leave the closing steps their share of the deadline', () => {
+  assert.equal(loadConfig({}).streams.drainLingerMs, 0);
+  // The stream pods' settings: 45 s window + 30 s linger leave 15 s of 90.
+  assert.equal(
+    loadConfig({ SHUTDOWN_TIMEOUT_MS: '90000', STREAM_DRAIN_LINGER_MS: '30000' }).streams
+      .drainLingerMs,
+    30_000,
+  );
+  assert.deepEqual(problemsOf({ SHUTDOWN_TIMEOUT_MS: '90000', STREAM_DRAIN_LINGER_MS: '40000' }), [
+    'STREAM_DRAIN_LINGER_MS="40000": at most 35000 here, SHUTDOWN_TIMEOUT_MS (90000) less the stream drain window (45000) and 10000 ms for servers, shards and pools to close; raise SHUTDOWN_TIMEOUT_MS or shorten STREAM_DRAIN_WINDOW_MS',
+  ]);
+  // The default deadline keeps half for closing, which the default window takes.
+  assert.deepEqual(problemsOf({ STREAM_DRAIN_LINGER_MS: '5000' }), [
+    'STREAM_DRAIN_LINGER_MS="5000": at most 0 here, SHUTDOWN_TIMEOUT_MS (20000) less the stream drain window (10000) and 10000 ms for servers, shards and pools to close; raise SHUTDOWN_TIMEOUT_MS or shorten STREAM_DRAIN_WINDOW_MS',
+  ]);
+  assert.equal(
+    loadConfig({ STREAM_DRAIN_WINDOW_MS: '4000', STREAM_DRAIN_LINGER_MS: '6000' }).streams
+      .drainLingerMs,
+    6_000,
+  );
+});
+
 test('AUTH_REQUIRE_KEY_FILES refuses a development signing key', () => {
   assert.deepEqual(problemsOf({ AUTH_REQUIRE_KEY_FILES: 'true' }), [
     'AUTH_JWT_PRIVATE_KEY_FILE=(unset): AUTH_REQUIRE_KEY_FILES=true needs the shared Ed25519 signing key (and AUTH_JWT_PUBLIC_KEY_FILE), not a per-process development key',
