@@ -285,6 +285,9 @@ const envSchema = z.object({
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
   USER_RATE_FAILURE_MODE: failureMode('open'),
+  SUBSCRIBE_IP_BURST: positiveInt(200, 1_000_000),
+  SUBSCRIBE_IP_PER_MIN: positiveInt(600, 6_000_000),
+  SUBSCRIBE_LIMIT_FAILURE_MODE: failureMode('open'),
   ENGINE_ADDRESS: optional(z.string().trim().min(1)),
   ENGINE_TIMEOUT_MS: millis(2_000, 60_000),
   ENGINE_LEADER_POLL_MS: millis(1_000, 60_000),
@@ -295,6 +298,7 @@ const envSchema = z.object({
   SIMULATOR_SEED: positiveInt(42, 4_294_967_295),
   STREAM_MAX_REPLAY: positiveInt(1_000, 100_000),
   STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
+  STREAM_MAX_PER_IP: positiveInt(100, 1_000_000),
   STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
   STREAM_SEND_QUEUE_CONFLATE_BYTES: positiveInt(256 * 1_024, 1_073_741_824),
   STREAM_SEND_QUEUE_MAX_BYTES: positiveInt(1_024 * 1_024, 1_073_741_824),
@@ -394,6 +398,9 @@ export interface Config {
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
     readonly perUserFailureMode: 'open' | 'closed';
+    /** Market data subscribes per client address, on every transport and pod. */
+    readonly subscribePerIp: RateLimitSetting;
+    readonly subscribeFailureMode: 'open' | 'closed';
   };
   readonly engine: {
     /** grpc-js target of the engine (ROLE=api calls it; required there). */
@@ -420,6 +427,11 @@ export interface Config {
     readonly maxReplay: number;
     /** Streams one Subscribe call may ask for. */
     readonly maxSubscriptions: number;
+    /**
+     * Market data streams (Subscribe calls, /ws subscribe frames) one client address may hold
+     * open on one process.
+     */
+    readonly maxPerIp: number;
     /** Messages waiting for a slow client before its stream is ended (RESOURCE_EXHAUSTED). */
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
@@ -679,6 +691,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),
       ),
       perUserFailureMode: e.USER_RATE_FAILURE_MODE,
+      subscribePerIp: { ratePerSec: e.SUBSCRIBE_IP_PER_MIN / 60, burst: e.SUBSCRIBE_IP_BURST },
+      subscribeFailureMode: e.SUBSCRIBE_LIMIT_FAILURE_MODE,
     },
     engine: {
       address: e.ENGINE_ADDRESS,
@@ -695,6 +709,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streams: {
       maxReplay: e.STREAM_MAX_REPLAY,
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
+      maxPerIp: e.STREAM_MAX_PER_IP,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
       drainWindowMs,
@@ -758,6 +773,11 @@ function streamProblems(e: z.output<typeof envSchema>): string[] {
   if (e.STREAM_QUALITY_MISSED_OFFLINE <= e.STREAM_QUALITY_MISSED_POOR) {
     problems.push(
       `STREAM_QUALITY_MISSED_OFFLINE (${e.STREAM_QUALITY_MISSED_OFFLINE}) must be above STREAM_QUALITY_MISSED_POOR (${e.STREAM_QUALITY_MISSED_POOR})`,
+    );
+  }
+  if (e.SUBSCRIBE_IP_BURST < e.STREAM_MAX_PER_IP) {
+    problems.push(
+      `SUBSCRIBE_IP_BURST="${e.SUBSCRIBE_IP_BURST}": must be at least STREAM_MAX_PER_IP (${e.STREAM_MAX_PER_IP}), or an address's streams could not all resubscribe at once after a pod is drained`,
     );
   }
   return problems;

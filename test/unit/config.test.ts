@@ -250,6 +250,28 @@ test('registrations per client address: a small burst, a few a minute, failing c
   ]);
 });
 
+test('market data per client address: streams open per process, subscribes over time', () => {
+  const { limits, streams } = loadConfig({});
+  assert.equal(streams.maxPerIp, 100);
+  assert.deepEqual(limits.subscribePerIp, { ratePerSec: 10, burst: 200 });
+  assert.equal(limits.subscribeFailureMode, 'open');
+  const custom = loadConfig({
+    STREAM_MAX_PER_IP: '3',
+    SUBSCRIBE_IP_BURST: '3',
+    SUBSCRIBE_IP_PER_MIN: '6',
+    SUBSCRIBE_LIMIT_FAILURE_MODE: 'closed',
+  });
+  assert.equal(custom.streams.maxPerIp, 3);
+  assert.deepEqual(custom.limits.subscribePerIp, { ratePerSec: 0.1, burst: 3 });
+  assert.equal(custom.limits.subscribeFailureMode, 'closed');
+  assert.deepEqual(problemsOf({ STREAM_MAX_PER_IP: '0' }), [
+    'STREAM_MAX_PER_IP="0": expected a whole number from 1 to 1000000',
+  ]);
+  assert.deepEqual(problemsOf({ STREAM_MAX_PER_IP: '300' }), [
+    'SUBSCRIBE_IP_BURST="200": must be at least STREAM_MAX_PER_IP (300), or an address\'s streams could not all resubscribe at once after a pod is drained',
+  ]);
+});
+
 test('TRUSTED_PROXIES takes addresses and CIDR networks, none by default', () => {
   assert.deepEqual(loadConfig({}).trustedProxies, []);
   assert.deepEqual(

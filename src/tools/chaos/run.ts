@@ -188,6 +188,10 @@ export async function runChaos(
       REGISTER_IP_PER_MIN: '600000',
       USER_RATE_PER_S: '100000',
       USER_RATE_BURST: '100000',
+      // Every subscriber is 127.0.0.1, and each kill sends all of a pod's to resubscribe at once.
+      STREAM_MAX_PER_IP: '100000',
+      SUBSCRIBE_IP_BURST: '100000',
+      SUBSCRIBE_IP_PER_MIN: '6000000',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
       // The drain window as before (half of the default deadline), plus a linger of a few scrapes.
       SHUTDOWN_TIMEOUT_MS: '30000',

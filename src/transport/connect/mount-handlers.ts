@@ -95,8 +95,8 @@ async function serve(
 
 /**
  * connect-node, once it has ended a response, waits for an 'end' event that a Node server
- * response never emits: without one the route never settles, and the handler span
- * @fastify/otel opens around it is never ended, nor the call's spans parented. A response
+ * response never emits: without one the route never settles, a promise left pending per call
+ * (and, where a route turns @fastify/otel's handler spans on, a span never ended). A response
  * emits 'finish' when it completes, but nothing once the client has gone (a cancelled gRPC
  * stream writes no more body, its status being trailers), so 'close' counts too; it may come
  * before connect-node listens, hence the check when it does.
