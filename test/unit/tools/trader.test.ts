@@ -42,10 +42,7 @@ class QuotaGateway implements OrderGateway {
     return { ok: true, response: { order, replayed: false } };
   }
 
-  async cancel(
-    _auth: Metadata,
-    orderId: string,
-  ): Promise<CallResult<{ order: PlaceResponse['order'] }>> {
+  async cancel(orderId: string): Promise<CallResult<{ order: PlaceResponse['order'] }>> {
     await turn();
     this.open.delete(orderId);
     return {
@@ -68,7 +65,7 @@ const options = {
 
 test('a trader at the open-order quota cancels one and places again instead of giving up', async () => {
   const gateway = new QuotaGateway(3);
-  const trader = new Trader(gateway, { userId: '1', auth: new Metadata() }, options);
+  const trader = new Trader(gateway, { userId: '1' }, options);
   trader.start();
   await sleep(600);
   await trader.stop();
@@ -81,7 +78,7 @@ test('a trader at the open-order quota cancels one and places again instead of g
 test('a rate limit (a retry-after given) is waited out, not answered with cancels', async () => {
   const gateway = new QuotaGateway(100);
   gateway.throttleNext = 2;
-  const trader = new Trader(gateway, { userId: '1', auth: new Metadata() }, options);
+  const trader = new Trader(gateway, { userId: '1' }, options);
   trader.start();
   await sleep(100);
   await trader.stop();
