@@ -6,6 +6,7 @@ import { MarketDataService } from './gen/trading/v1/market_data_pb.js';
 import { OrderService } from './gen/trading/v1/orders_pb.js';
 import { SessionService } from './gen/trading/v1/session_pb.js';
 import { Readiness } from './lifecycle/readiness.js';
+import { lingerForScrapeStep, ScrapeWatch } from './lifecycle/scrape-watch.js';
 import { Shutdown, unhandledRejections, type ShutdownStep } from './lifecycle/shutdown.js';
 import { shutdownTracing, type Logger, type Registry } from './telemetry/index.js';
 import {
@@ -136,11 +137,13 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
     },
     registrations,
   );
+  const scrapes = new ScrapeWatch();
   const http = await buildHttpServer({
     ...config.http,
     logger,
     registry,
     readiness,
+    scrapes,
     tls,
     tracing: config.telemetry.enabled,
     ...(userCalls === undefined ? {} : { authenticate: userCalls.authenticate }),
@@ -164,6 +167,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   // Streams get their Reconnect and end, spread over the window, before the servers close.
   if (streams !== undefined) shutdown.add(streams.drainStep);
+  // The drain's duration is observed after the last regular scrape: stay up (unready) until
+  // Prometheus has read it, or for at most the linger.
+  if (streams !== undefined && config.streams.drainLingerMs > 0) {
+    shutdown.add(lingerForScrapeStep({ scrapes, maxMs: config.streams.drainLingerMs, logger }));
+  }
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.

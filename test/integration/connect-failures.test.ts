@@ -15,7 +15,7 @@ installTestTracing();
 let app: TestApp;
 
 before(async () => {
-  app = await startTestApp();
+  app = await startTestApp({ CORS_ORIGINS: 'https://app.example' });
 });
 
 after(async () => {
@@ -43,6 +43,7 @@ test('a Connect call failing outside its handler is logged through pino in its t
       'POST /trading.v1.AuthService/Login HTTP/1.1',
       'Host: no such host',
       'Content-Type: application/json',
+      'Origin: https://app.example',
       `traceparent: 00-${traceId}-00f067aa0ba902b7-01`,
       `Content-Length: ${body.length}`,
       'Connection: close',
@@ -59,4 +60,6 @@ test('a Connect call failing outside its handler is logged through pino in its t
   assert.equal(line.grpc_method, 'Login');
   assert.equal(consoleError.mock.callCount(), 0, 'nothing written with console.error');
   assert.match(answer, /^HTTP\/1\.1 500 /);
+  // What the hooks set on the reply is on the 500 too: without CORS a browser sees no answer.
+  assert.match(answer, /\r\naccess-control-allow-origin: https:\/\/app\.example\r\n/i);
 });

@@ -31,6 +31,15 @@ export interface GuardedRateLimiterOptions {
   readonly refusal?: RefusalWording;
 }
 
+/** `rate_limit_rejections_total`, by scope: these limiters' refusals and other limits' alike. */
+export function rateLimitRejections(registry: Registry): Counter<'scope'> {
+  return counter(registry, {
+    name: 'rate_limit_rejections_total',
+    help: 'Requests refused by a rate limit, by scope.',
+    labelNames: ['scope'],
+  });
+}
+
 /** "too many <what>: at most 5 per <per>, 10 at once; retry in 12 s". */
 export interface RefusalWording {
   /** What one unit of the limit is, as the caller sees it: 'login attempts from this address'. */
@@ -61,11 +70,7 @@ export class GuardedRateLimiter implements RateLimiter {
     this.#failureMode = options.failureMode;
     this.#refusal = options.refusal ?? REQUESTS_PER_SECOND;
     this.#log = options.logger.child({ scope: options.scope, failureMode: options.failureMode });
-    this.#rejections = counter(options.registry, {
-      name: 'rate_limit_rejections_total',
-      help: 'Requests refused by a rate limit, by scope.',
-      labelNames: ['scope'],
-    });
+    this.#rejections = rateLimitRejections(options.registry);
     this.#failOpen = counter(options.registry, {
       name: 'rate_limit_fail_open_total',
       help: 'Requests allowed without a rate-limit decision because the store was unavailable.',

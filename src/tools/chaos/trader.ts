@@ -133,7 +133,12 @@ export class Trader {
     let result = await this.#retrying(() => this.gateway.place(request));
     // At the open-order quota, waiting lifts nothing: cancel one, as the answer says, and send
     // the same order again.
-    while (result === undefined && this.#quotaRefused && this.#resting.length > 0) {
+    while (
+      result === undefined &&
+      this.#quotaRefused &&
+      this.#resting.length > 0 &&
+      this.#running
+    ) {
       await this.#cancel();
       result = await this.#retrying(() => this.gateway.place(request));
     }

@@ -65,7 +65,9 @@ export function mountHandlers(
             'connect call failed outside its handler',
           );
         });
-        if (!reply.raw.headersSent) reply.raw.writeHead(500).end();
+        // Once headers are out no status can follow: cut the response rather than leave it open.
+        if (reply.raw.headersSent) reply.raw.destroy();
+        else reply.raw.writeHead(500).end();
       }
     });
   }
@@ -77,21 +79,41 @@ async function serve(
   reply: FastifyReply,
   values: ContextValues,
 ): Promise<void> {
-  // connect-node waits, once it has ended a response, for an 'end' event that a Node server
-  // response never emits (it emits 'finish'): without this the route never settles, and the
-  // handler span @fastify/otel opens around it is never ended, nor the call's spans parented.
-  reply.raw.once('finish', () => reply.raw.emit('end'));
+  settleOnEnd(reply.raw);
+  // Headers set on the reply (CORS, security headers) live there until reply.send, which is
+  // not used here; copied first, so a failure's 500 carries them too.
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) reply.raw.setHeader(name, value);
+  }
   // What a Fastify parser made of the body; the ones above leave Connect's formats unread.
   const parsed = request.body as JsonValue | undefined;
   const response = await handler(
     universalRequestFromNodeRequest(request.raw, reply.raw, parsed, values),
   );
-  // Headers set on the reply (CORS, security headers) live there until reply.send, which is
-  // not used here.
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value !== undefined) reply.raw.setHeader(name, value);
-  }
   await universalResponseToNodeResponse(response, reply.raw);
+}
+
+/**
+ * connect-node, once it has ended a response, waits for an 'end' event that a Node server
+ * response never emits: without one the route never settles, a promise left pending per call
+ * (and, where a route turns @fastify/otel's handler spans on, a span never ended). A response
+ * emits 'finish' when it completes, but nothing once the client has gone (a cancelled gRPC
+ * stream writes no more body, its status being trailers), so 'close' counts too; it may come
+ * before connect-node listens, hence the check when it does.
+ */
+function settleOnEnd(raw: FastifyReply['raw']): void {
+  let over = false;
+  const end = () => {
+    over = true;
+    raw.emit('end');
+  };
+  raw.once('finish', end);
+  raw.once('close', () => {
+    over = true;
+  });
+  raw.on('newListener', (event) => {
+    if (event === 'end' && over) process.nextTick(() => raw.emit('end'));
+  });
 }
 
 /** The call's span once the call started; before that, the request's (or its caller's). */

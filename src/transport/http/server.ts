@@ -13,6 +13,7 @@ import {
   type onSendHookHandler,
 } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
+import type { ScrapeWatch } from '../../lifecycle/scrape-watch.js';
 import {
   histogram,
   LATENCY_BUCKETS,
@@ -40,13 +41,18 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
+  /** Told of each `/metrics` answer, so a process going away can wait for a last scrape. */
+  readonly scrapes?: ScrapeWatch;
   /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
   readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Browser origins allowed across origins (CORS, WebSocket); none by default. */
   readonly corsOrigins?: readonly string[];
-  /** Adds a span per route and hook (@fastify/otel) under the http server span. */
+  /**
+   * Adds a request span per business route (@fastify/otel), the parent of its RPC span, and a
+   * span per route hook.
+   */
   readonly tracing: boolean;
   /** The built web app to serve at `/`, if it holds an index.html. */
   readonly webAssetsDir?: string;
@@ -126,7 +132,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       // Added before the plugin, which would otherwise trace this hook too.
       api.addHook('onRequest', endRequestSpanIfAbandoned);
       await api.register(
-        new FastifyOtelInstrumentation({ registerOnInitialization: false }).plugin(),
+        new FastifyOtelInstrumentation({
+          registerOnInitialization: false,
+          // A handler span would sit between the request span and the RPC span of every
+          // Connect call, telling nothing they do not: the request span holds the call directly.
+          instrumentHandler: false,
+        }).plugin(),
       );
     }
     if (options.authenticate !== undefined) {
@@ -174,6 +185,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   app.get('/metrics', async (_request, reply) => {
+    // Counted once the answer is written out: a scrape cut short read nothing.
+    const answered = options.scrapes?.begin();
+    if (answered !== undefined) reply.raw.once('finish', answered);
     const text = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(text);
   });

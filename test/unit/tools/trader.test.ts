@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as turn } from 'node:timers/promises';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { OrderStatus } from '../../../src/gen/trading/v1/orders_pb.js';
 import type { CallResult } from '../../../src/tools/chaos/grpc-calls.js';
 import { Trader, type OrderGateway, type PlaceResponse } from '../../../src/tools/chaos/trader.js';
 import { RETRY_AFTER_KEY } from '../../../src/shared/grpc/error-metadata.js';
+import { until } from '../../support/stream-client.js';
 
 function refusal(message: string, retryAfterMs?: number): ServiceError {
   const metadata = new Metadata();
@@ -67,10 +68,10 @@ test('a trader at the open-order quota cancels one and places again instead of g
   const gateway = new QuotaGateway(3);
   const trader = new Trader(gateway, { userId: '1' }, options);
   trader.start();
-  await sleep(600);
+  // Without cancels it would stay at 3 places, each further one given up after 200 ms.
+  await until(() => trader.stats.places >= 10, '10 places');
   await trader.stop();
   assert.equal(trader.stats.abandoned, 0, trader.stats.abandonedBy.join('; '));
-  assert.ok(trader.stats.places > 10, `${trader.stats.places} places`);
   assert.ok(trader.stats.cancels >= trader.stats.places - 3, `${trader.stats.cancels} cancels`);
   assert.ok(gateway.open.size <= 3);
 });
@@ -80,9 +81,9 @@ test('a rate limit (a retry-after given) is waited out, not answered with cancel
   gateway.throttleNext = 2;
   const trader = new Trader(gateway, { userId: '1' }, options);
   trader.start();
-  await sleep(100);
+  await until(() => trader.stats.places >= 5, '5 places');
   await trader.stop();
   assert.equal(trader.stats.cancels, 0);
-  assert.ok(trader.stats.retries >= 2, `${trader.stats.retries} retries`);
+  assert.equal(trader.stats.retries, 2);
   assert.equal(trader.stats.abandoned, 0);
 });
