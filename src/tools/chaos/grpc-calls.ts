@@ -13,8 +13,8 @@ import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
 
 /**
  * Plain grpc-js clients over the generated descriptors: what a third-party caller would use.
- * The chaos traders and subscribers go through these, so that swapping in the SDK later
- * changes this file and not the load they put on the cluster.
+ * The runner registers its users with these, and `--traders-transport grpc` traders and the
+ * gRPC subscribers go through them; the SDK's traders are in `sdk-orders.ts`.
  */
 export const grpcClient = (address: string, service: DescService): Client => {
   const Ctor = makeGenericClientConstructor(grpcServiceDefinition(service), 'chaos');
