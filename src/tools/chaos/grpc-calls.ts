@@ -13,8 +13,8 @@ import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
 
 /**
  * Plain grpc-js clients over the generated descriptors: what a third-party caller would use.
- * The runner registers its users with these, and `--traders-transport grpc` traders and the
- * gRPC subscribers go through them; the SDK's traders are in `sdk-orders.ts`.
+ * The runner registers its users with these and `--traders-transport grpc` traders place
+ * through them; the SDK's traders are in `sdk-orders.ts`.
  */
 export const grpcClient = (address: string, service: DescService): Client => {
   const Ctor = makeGenericClientConstructor(grpcServiceDefinition(service), 'chaos');
