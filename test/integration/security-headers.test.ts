@@ -155,32 +155,13 @@ describe('answers a browser may render or script carry the security headers', ()
     assert.equal(response.headers.get('access-control-max-age'), '7200');
   });
 
-  test('a WebSocket upgrade refused for its origin', async () => {
-    const url = new URL(app.httpUrl);
-    const headers = await new Promise<IncomingHttpHeaders & { status?: number }>(
-      (resolve, reject) => {
-        const request = http.get({
-          host: url.hostname,
-          port: url.port,
-          path: '/ws',
-          headers: {
-            connection: 'Upgrade',
-            upgrade: 'websocket',
-            'sec-websocket-version': '13',
-            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-            origin: FOREIGN,
-          },
-        });
-        request.on('response', (response) => {
-          response.resume();
-          resolve({ ...response.headers, status: response.statusCode });
-        });
-        request.on('upgrade', () => reject(new Error('upgraded')));
-        request.on('error', reject);
-      },
-    );
-    assert.equal(headers.status, 403);
-    assertSecurityHeaders(headers, 'refused WebSocket');
+  test('a WebSocket upgrade from another origin (refused; a listed one or its own is not)', async () => {
+    const refused = await upgrade('/ws', { origin: FOREIGN });
+    assert.equal(refused.status, 403);
+    assertSecurityHeaders(refused.headers, 'refused WebSocket');
+    assert.equal((await upgrade('/ws', { origin: APP })).status, 101);
+    assert.equal((await upgrade('/ws', { origin: app.httpUrl })).status, 101);
+    assert.equal((await upgrade('/ws', {})).status, 101);
   });
 });
 
@@ -197,29 +178,48 @@ describe('probes and scrapes, read by kubelets and Prometheus and never rendered
   });
 
   test('a WebSocket upgrade of a probe is refused and its connection closed', async () => {
-    const url = new URL(app.httpUrl);
-    const outcome = await new Promise<string>((resolve, reject) => {
-      const request = http.get({
-        host: url.hostname,
-        port: url.port,
-        path: '/healthz',
-        headers: {
-          connection: 'Upgrade',
-          upgrade: 'websocket',
-          'sec-websocket-version': '13',
-          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        },
-      });
-      request.on('response', (response) => {
-        response.resume();
-        response.socket.once('close', () => resolve(`closed after ${response.statusCode}`));
-      });
-      request.on('upgrade', (_response, socket) => {
-        socket.destroy();
-        resolve('upgraded');
-      });
-      request.on('error', reject);
-    });
-    assert.equal(outcome, 'closed after 400');
+    const answer = await upgrade('/healthz', {});
+    assert.equal(answer.status, 400);
+    assert.equal(answer.closed, true);
   });
 });
+
+/** A WebSocket handshake: the refusal's status and headers, or 101 once upgraded. */
+function upgrade(
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number | undefined; headers: IncomingHttpHeaders; closed?: boolean }> {
+  const url = new URL(app.httpUrl);
+  return new Promise((resolve, reject) => {
+    const request = http.get({
+      host: url.hostname,
+      port: url.port,
+      path,
+      // A connection of its own: a refused upgrade's socket is closed after the answer.
+      agent: false,
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      },
+    });
+    request.on('response', (response) => {
+      response.resume();
+      // Resolved once the server has closed the connection, or said it would keep it.
+      const answer = { status: response.statusCode, headers: response.headers };
+      response.socket.once('close', () => {
+        resolve({ ...answer, closed: true });
+      });
+      response.once('end', () => {
+        if (response.headers.connection !== 'close') resolve(answer);
+      });
+    });
+    request.on('upgrade', (response, socket) => {
+      socket.destroy();
+      resolve({ status: response.statusCode, headers: response.headers });
+    });
+    request.on('error', reject);
+  });
+}
