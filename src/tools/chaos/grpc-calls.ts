@@ -8,6 +8,7 @@ import {
   type ClientReadableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { RETRY_AFTER_KEY } from '../../shared/grpc/error-metadata.js';
 import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
 
 /**
@@ -74,6 +75,13 @@ export const bearer = (token: string): Metadata => {
   metadata.set('authorization', `Bearer ${token}`);
   return metadata;
 };
+
+/**
+ * A quota refusal: RESOURCE_EXHAUSTED without the `retry-after-ms` a rate limit sends, so
+ * sending the same call again later lifts nothing (the open-order quota: cancel one first).
+ */
+export const isQuotaRefusal = (error: ServiceError): boolean =>
+  error.code === status.RESOURCE_EXHAUSTED && error.metadata.get(RETRY_AFTER_KEY).length === 0;
 
 /** Codes after which the same call (same client_order_id) may be sent again. */
 export const RETRYABLE = new Set<number>([

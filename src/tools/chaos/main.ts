@@ -131,7 +131,7 @@ function summary(r: ChaosReport, failures: readonly string[]): string {
     `     resumes: ${r.resumes} (${r.resumes_not_recovered} not recovered), p50 ${r.resume_p50_ms} ms, p99 ${r.resume_p99_ms} ms, max ${r.resume_max_ms} ms`,
     `     migrations seen by clients: ${r.migrations}, stream pod kills: ${r.stream_pod_kills}`,
     `     engine: ${r.engine_leader_kills} leader kills, ${r.engine_takeovers} takeovers, slowest ${r.takeover_max_ms} ms`,
-    `     held: ${r.orders_per_s} orders/s, ${r.messages_per_s} stream messages/s; ${r.call_retries} call retries, ${r.calls_abandoned} abandoned`,
+    `     held: ${r.orders_per_s} orders/s, ${r.messages_per_s} stream messages/s; ${r.call_retries} call retries, ${r.calls_abandoned} abandoned${abandonedBy(r.calls_abandoned_by)}`,
     ...observed(r),
     failures.length === 0 ? 'every invariant held' : `FAILED: ${failures.join(', ')}`,
   ].join('\n');
@@ -146,4 +146,10 @@ function observed(r: ChaosReport): string[] {
     `     dashboard panels moved: ${r.panels_moved} of ${r.panels_total}; still: ${list(r.panels_still, '; ')}`,
     `     annotations marked: ${list(r.annotations_marked, '; ')}`,
   ];
+}
+
+function abandonedBy(counts: Record<string, number>): string {
+  const entries = Object.entries(counts);
+  if (entries.length === 0) return '';
+  return ` (${entries.map(([why, n]) => `${n}x ${why}`).join('; ')})`;
 }

@@ -106,6 +106,8 @@ export interface ChaosReport {
   readonly orders_per_s: number;
   readonly messages_per_s: number;
   readonly calls_abandoned: number;
+  /** Why each abandoned call last failed (`CODE: message`), distinct, with counts. */
+  readonly calls_abandoned_by: Record<string, number>;
   readonly call_retries: number;
   /** Whether Prometheus watched the run: `observed`, `not installed` or `off`. */
   readonly prometheus: string;
@@ -168,6 +170,9 @@ export async function runChaos(
   const dataDir = await mkdtemp(join(tmpdir(), 'tp-chaos-'));
   const logDir = join(dataDir, 'logs');
   await mkdir(logDir);
+  // A drained stream pod waits for Prometheus to read its drain, as in Kubernetes; with no
+  // Prometheus it would only wait out the bound.
+  const watched = options.prometheus !== 'off' && prometheusInstalled();
   const cluster = new LocalCluster(
     {
       DATABASE_URL: options.databaseUrl,
@@ -183,7 +188,17 @@ export async function runChaos(
       REGISTER_IP_PER_MIN: '600000',
       USER_RATE_PER_S: '100000',
       USER_RATE_BURST: '100000',
+      // Every subscriber is 127.0.0.1, and each kill sends all of a pod's to resubscribe at once.
+      STREAM_MAX_PER_IP: '100000',
+      SUBSCRIBE_IP_BURST: '100000',
+      SUBSCRIBE_IP_PER_MIN: '6000000',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
+      // The drain window as before (half of the default deadline), plus a linger of a few scrapes.
+      SHUTDOWN_TIMEOUT_MS: '30000',
+      STREAM_DRAIN_WINDOW_MS: '10000',
+      STREAM_DRAIN_LINGER_MS: watched
+        ? String(DRAIN_LINGER_SCRAPES * SCRAPE_INTERVAL_S * 1_000)
+        : '0',
       SIMULATOR_ENABLED: 'false',
       ENGINE_LEADER_POLL_MS: '250',
       ENGINE_LEADER_LEASE_MS: '2000',
@@ -434,6 +449,7 @@ export async function runChaos(
       orders_per_s: Math.round((acks.length / elapsedS) * 10) / 10,
       messages_per_s: Math.round((all.messages / elapsedS) * 10) / 10,
       calls_abandoned: traders.reduce((n, t) => n + t.stats.abandoned, 0),
+      calls_abandoned_by: countBy(traders.flatMap((t) => t.stats.abandonedBy)),
       call_retries: traders.reduce((n, t) => n + t.stats.retries, 0),
       prometheus:
         observation !== undefined
@@ -469,6 +485,9 @@ export async function runChaos(
  * scrape lost leaves a rate over a few scrapes with nothing to say.
  */
 const SCRAPE_INTERVAL_S = 2;
+
+/** Scrape intervals a drained stream pod waits at most for the scrape that reads its drain. */
+const DRAIN_LINGER_SCRAPES = 3;
 
 /**
  * A Prometheus to scrape every pod of the cluster as it is spawned (the file_sd targets
@@ -632,4 +651,10 @@ async function cleanUp(
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }

@@ -1,7 +1,7 @@
-import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
+import { status, type Client, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { OrderStatus } from '../../gen/trading/v1/orders_pb.js';
 import { SeededRandom } from '../seeded-random.js';
-import { RETRYABLE, unary, type CallResult } from './grpc-calls.js';
+import { isQuotaRefusal, RETRYABLE, unary, type CallResult } from './grpc-calls.js';
 import { nextPlace, type PlaceRequest } from './order-flow.js';
 
 interface PbOrder {
@@ -46,6 +46,8 @@ export interface TraderStats {
   retries: number;
   /** Calls given up after `giveUpMs` of retryable failures: their outcome is unknown. */
   abandoned: number;
+  /** The last failure of each call given up, as `CODE: message`, to tell why. */
+  abandonedBy: string[];
   /** Non-retryable answers, by gRPC code (a cancel of an order already done, a quota). */
   refusals: Map<number, number>;
 }
@@ -76,6 +78,7 @@ export class Trader {
     cancels: 0,
     retries: 0,
     abandoned: 0,
+    abandonedBy: [],
     refusals: new Map(),
   };
   readonly #random: SeededRandom;
@@ -83,6 +86,8 @@ export class Trader {
   #running = false;
   #loop: Promise<void> | undefined;
   #count = 0;
+  /** The last call through `#retrying` ended on the open-order quota. */
+  #quotaRefused = false;
 
   constructor(
     private readonly gateway: OrderGateway,
@@ -115,7 +120,18 @@ export class Trader {
   async #place(): Promise<void> {
     const clientOrderId = `${this.options.name}-${this.#count++}`;
     const request = nextPlace(this.#random, this.options.symbol, this.options.mid, clientOrderId);
-    const result = await this.#retrying(() => this.gateway.place(this.account.auth, request));
+    let result = await this.#retrying(() => this.gateway.place(this.account.auth, request));
+    // At the open-order quota, waiting lifts nothing: cancel one, as the answer says, and send
+    // the same order again.
+    while (
+      result === undefined &&
+      this.#quotaRefused &&
+      this.#resting.length > 0 &&
+      this.#running
+    ) {
+      await this.#cancel();
+      result = await this.#retrying(() => this.gateway.place(this.account.auth, request));
+    }
     if (result === undefined) return;
     this.stats.places += 1;
     const { order } = result;
@@ -136,15 +152,18 @@ export class Trader {
   async #retrying<T>(call: () => Promise<CallResult<T>>): Promise<T | undefined> {
     const deadline = Date.now() + this.options.giveUpMs;
     let delay = 50;
+    this.#quotaRefused = false;
     for (;;) {
       const result = await call();
       if (result.ok) return result.response;
-      if (!RETRYABLE.has(result.error.code)) {
+      if (isQuotaRefusal(result.error)) this.#quotaRefused = true;
+      if (!RETRYABLE.has(result.error.code) || this.#quotaRefused) {
         this.#refused(result.error);
         return undefined;
       }
       if (Date.now() > deadline) {
         this.stats.abandoned += 1;
+        this.stats.abandonedBy.push(`${status[result.error.code]}: ${result.error.details}`);
         return undefined;
       }
       this.stats.retries += 1;

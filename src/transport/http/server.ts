@@ -13,6 +13,7 @@ import {
   type onSendHookHandler,
 } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
+import type { ScrapeWatch } from '../../lifecycle/scrape-watch.js';
 import {
   histogram,
   LATENCY_BUCKETS,
@@ -40,13 +41,18 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
+  /** Told of each `/metrics` answer, so a process going away can wait for a last scrape. */
+  readonly scrapes?: ScrapeWatch;
   /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
   readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Browser origins allowed across origins (CORS, WebSocket); none by default. */
   readonly corsOrigins?: readonly string[];
-  /** Adds a span per route and hook (@fastify/otel) under the http server span. */
+  /**
+   * Adds a request span per business route (@fastify/otel), the parent of its RPC span, and a
+   * span per route hook.
+   */
   readonly tracing: boolean;
   /** The built web app to serve at `/`, if it holds an index.html. */
   readonly webAssetsDir?: string;
@@ -67,11 +73,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const { logger } = options;
   const app = fastify({
     // Fastify gets no logger instance: with one it also attaches two response listeners and
-    // validates a child logger on every request, about 2.5 µs of a 20 µs /healthz answer
-    // (docs/benchmarks.md). Every request still logs through the app's pino
-    // logger (`request.log`, no per-request child: correlation is by trace_id/span_id on
-    // every line inside a span, and the request line carries the request id), and the
-    // request line is written below with the route template.
+    // validates a child logger on every request (docs/benchmarks.md, "HTTP server overhead").
+    // Every request still logs through the app's pino logger (`request.log`, no per-request
+    // child: correlation is by trace_id/span_id on every line inside a span, and the request
+    // line carries the request id), and the request line is written below with the route
+    // template.
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -130,6 +136,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   app.get('/metrics', probe, async (_request, reply) => {
+    // Counted once the answer is written out: a scrape cut short read nothing.
+    const answered = options.scrapes?.begin();
+    if (answered !== undefined) reply.raw.once('finish', answered);
     const text = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(text);
   });
@@ -151,14 +160,19 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     });
 
     // Business routes live in their own encapsulated context: @fastify/otel's hooks (and the
-    // authentication hook) apply there only, so probes and scrapes pay nothing for them. With
-    // the tracing plugin on the root, /healthz throughput fell to 0.80 of bare Fastify.
+    // authentication hook) apply there only, so probes and scrapes pay nothing for them
+    // (docs/benchmarks.md, "HTTP server overhead").
     await browser.register(async (api) => {
       if (options.tracing) {
         // Added before the plugin, which would otherwise trace this hook too.
         api.addHook('onRequest', endRequestSpanIfAbandoned);
         await api.register(
-          new FastifyOtelInstrumentation({ registerOnInitialization: false }).plugin(),
+          new FastifyOtelInstrumentation({
+            registerOnInitialization: false,
+            // A handler span would sit between the request span and the RPC span of every
+            // Connect call, telling nothing they do not: the request span holds the call directly.
+            instrumentHandler: false,
+          }).plugin(),
         );
       }
       if (options.authenticate !== undefined) {
