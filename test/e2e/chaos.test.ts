@@ -58,6 +58,8 @@ test(
     );
     t.diagnostic(JSON.stringify(report));
     assert.equal(report.kills, 3);
+    // The traders go through the client SDK (Connect to the api pods in turn) by default.
+    assert.deepEqual(Object.keys(report.traders_by_transport), ['sdk']);
     assert.ok(report.acked_orders > 0, 'orders were acknowledged');
     assert.ok(report.resumes > 0, 'subscribers resumed');
     assert.deepEqual(
