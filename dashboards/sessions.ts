@@ -2,7 +2,8 @@
 // go. Sessions reopened on another pod (migrations) by result, resumes by outcome (replayed from
 // the log, a fresh snapshot instead, rejected) and how much they replayed, how long stream pods
 // took to drain, reconnects by reason, and a reconnect storm at a glance: the resume rate
-// against its usual level; and the private streams' tokens, renewed or expired. Annotations
+// against its usual level as the storm alert takes it (meaningful from a deployment's first
+// minutes, not only after a day); and the private streams' tokens, renewed or expired. Annotations
 // mark pod starts, drains and unreachable targets, so a spike lines up with the pod event
 // that caused it.
 //
@@ -34,8 +35,23 @@ import { shutdownPhases } from './service-overview.js';
 
 export const SESSIONS_UID = 'trading-platform-sessions';
 
-/** Resumes per second now against the same over the previous day: 1 is usual, 10 a storm. */
-const STORM_RATIO = `sum(rate(stream_resume_total{${target}}[5m])) / clamp_min(sum(rate(stream_resume_total{${target}}[1d] offset 5m)), 0.01)`;
+/** Resumes per second over the last 5 minutes. */
+const RESUMES_5M = `sum(rate(stream_resume_total{${target}}[5m]))`;
+/**
+ * The usual rate as alert TradingPlatformStreamReconnectStorm takes it: the average of the
+ * 5-minute rate over the previous day up to 15 minutes ago (so a storm does not raise its own
+ * baseline), sampled each minute as the recording rule is. A deployment younger than a day
+ * averages what it has, and one younger than 15 minutes has none.
+ */
+const USUAL = `avg_over_time(${RESUMES_5M}[1d:1m] offset 15m)`;
+/**
+ * The alert's floor (0.03 resumes/s) over its multiple (10): "usual" is never taken below it,
+ * so a quiet or brand-new deployment reads 10 exactly where the alert's floor is.
+ */
+const USUAL_FLOOR = 0.003;
+const USUAL_OR_FLOOR = `clamp_min(${USUAL} or vector(0), ${USUAL_FLOOR})`;
+/** Now against the usual rate: about 1 is usual, 10 is where the alert fires. */
+const STORM_RATIO = `${RESUMES_5M} / ${USUAL_OR_FLOOR}`;
 
 /** A Prometheus annotation: one marker per pod while `expr` has a value. */
 function podEvent(
@@ -96,7 +112,7 @@ export function sessions(): Dashboard {
       stat(
         ids,
         'Reconnect storm',
-        'Resumes per second over the last 5 minutes divided by the rate of the day before: about 1 is usual, above 3 clients are reconnecting far more than usual, above 10 is a storm (a pod killed, a network or load balancer dropping connections). Alert TradingPlatformStreamReconnectStorm.',
+        "Resumes per second over the last 5 minutes divided by the usual rate: the average of the previous day up to 15 minutes ago (whatever history a younger deployment has), never taken below 0.003/s (one resume in 5 minutes). About 1 is usual, above 3 clients are reconnecting far more than usual, 10 and above is a storm (a pod killed, a network or load balancer dropping connections): alert TradingPlatformStreamReconnectStorm fires there after 5 minutes unless a pod was draining. A new deployment, with no history, reads its rate against the floor: 10 is 0.03 resumes/s, the alert's own floor.",
         'none',
         [query('A', STORM_RATIO, 'x usual')],
         [
@@ -139,7 +155,7 @@ export function sessions(): Dashboard {
       stat(
         ids,
         'Longest drain',
-        'Longest stream drain in the time range (from SIGTERM to the last stream gone), estimated from the histogram. Above the drain window means clients were cut off rather than told to reconnect.',
+        'Longest stream drain in the time range (from the first Reconnect sent, after SHUTDOWN_DRAIN_DELAY_MS, to the last stream gone), as the upper bound of its histogram bucket. A pod reports it on its way out, to the scrape it waits for (STREAM_DRAIN_LINGER_MS): a pod killed first, or one nothing scraped in time, is missing here (Shutdown phase by pod still shows it). Above the drain window means clients were cut off rather than told to reconnect.',
         's',
         [
           query(
@@ -185,16 +201,22 @@ export function sessions(): Dashboard {
       timeseries(
         ids,
         'Resumes/s against the usual rate',
-        'Resumes per second (every outcome) over 5 minutes, and the average rate of the previous day dashed as the baseline. A storm stands far above the line.',
+        "Resumes per second (every outcome) over 5 minutes; dashed, the usual rate as alert TradingPlatformStreamReconnectStorm takes it (the previous day's average up to 15 minutes ago, whatever history a younger deployment has, at least 0.003/s), and dotted red its threshold, 10 times that. A storm stands above the red line.",
         'ops',
         [
-          query('A', `sum(rate(${resumes()}[5m]))`, 'resumes/s'),
-          query('B', `sum(rate(${resumes()}[1d] offset 5m))`, 'usual (previous day)'),
+          query('A', RESUMES_5M, 'resumes/s'),
+          query('B', USUAL_OR_FLOOR, 'usual'),
+          query('C', `10 * ${USUAL_OR_FLOOR}`, 'storm threshold'),
         ],
-      ).overrideByQuery('B', [
-        { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
-        { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
-      ]),
+      )
+        .overrideByQuery('B', [
+          { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+          { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
+        ])
+        .overrideByQuery('C', [
+          { id: 'custom.lineStyle', value: { fill: 'dot', dash: [0, 10] } },
+          { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+        ]),
     )
     .withPanel(
       timeseries(
@@ -252,7 +274,7 @@ export function sessions(): Dashboard {
       timeseries(
         ids,
         'Drain duration',
-        'How long stream pods took to drain (Reconnect sent to every client, spread over the window, until the last stream closed): p50 and the longest, over 15 minutes.',
+        'How long stream pods took to drain (Reconnect sent to every client, spread over the window, until the last stream closed): p50 and the longest, over 15 minutes, as bucket upper bounds. Each draining pod reports its drain to the scrape it waits for before it exits (STREAM_DRAIN_LINGER_MS).',
         's',
         [
           query(

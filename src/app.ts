@@ -1,6 +1,4 @@
-import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config, Role } from './config/index.js';
-import type { Principal } from './domain/auth/access-tokens.js';
 import { EngineService } from './gen/trading/internal/v1/engine_pb.js';
 import { AccountService } from './gen/trading/v1/account_pb.js';
 import { AuthService } from './gen/trading/v1/auth_pb.js';
@@ -8,7 +6,8 @@ import { MarketDataService } from './gen/trading/v1/market_data_pb.js';
 import { OrderService } from './gen/trading/v1/orders_pb.js';
 import { SessionService } from './gen/trading/v1/session_pb.js';
 import { Readiness } from './lifecycle/readiness.js';
-import { Shutdown, unhandledRejections } from './lifecycle/shutdown.js';
+import { lingerForScrapeStep, ScrapeWatch } from './lifecycle/scrape-watch.js';
+import { Shutdown, unhandledRejections, type ShutdownStep } from './lifecycle/shutdown.js';
 import { shutdownTracing, type Logger, type Registry } from './telemetry/index.js';
 import {
   registration,
@@ -18,8 +17,7 @@ import {
 import { buildHttpServer } from './transport/http/server.js';
 import { authRpc } from './transport/rpc/auth.rpc.js';
 import type { Authentication } from './domain/auth/authentication.js';
-import { GuardedRateLimiter } from './adapters/rate-limit/index.js';
-import { createAuth } from './wiring/auth.js';
+import { createAuth, perUserLimit } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
 import { openTls } from './wiring/tls.js';
 import { ordersSettings, wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
@@ -42,12 +40,12 @@ export interface App {
 /** Which services each role serves; later issues fill in their implementations. */
 function servicesFor(
   role: Role,
-  auth: Authentication,
+  auth: Authentication | undefined,
   orders: OrderRoles,
   streams: Streams | undefined,
 ): ServiceRegistration[] {
-  const api = [
-    registration(AuthService, authRpc(auth)),
+  const api = () => [
+    registration(AuthService, auth === undefined ? {} : authRpc(auth)),
     registration(OrderService, orders.api?.orderRpc ?? {}),
     registration(AccountService, orders.api?.accountRpc ?? {}),
   ];
@@ -57,15 +55,24 @@ function servicesFor(
   ];
   switch (role) {
     case 'api':
-      return api;
+      return api();
     case 'stream':
       return stream;
     case 'engine':
       return [registration(EngineService, orders.engineRpc ?? {})];
     case 'all':
-      return [...api, ...stream];
+      return [...api(), ...stream];
   }
 }
+
+/** A shutdown step for what closes synchronously. */
+const closing = (name: string, target: { close(): void }): ShutdownStep => ({
+  name,
+  run: () => {
+    target.close();
+    return Promise.resolve();
+  },
+});
 
 /** Wires and starts one process of the given role; `shutdown.run()` takes it down again. */
 export async function startApp(config: Config, deps: AppDeps): Promise<App> {
@@ -83,7 +90,10 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   const tls = await openTls(config, { logger, registry });
   const data = await openDataLayer(config, { logger, registry, readiness });
-  const auth = await createAuth(config, data, { logger, registry });
+  // The engine serves EngineService alone, to api pods over mTLS (INTERNAL_METHODS): no user
+  // token reaches it, so it loads no signing key, polls no revocations and limits no user.
+  const auth =
+    config.role === 'engine' ? undefined : await createAuth(config, data, { logger, registry });
   const orders = wireOrderRoles(config, data, { logger, registry, readiness, tls });
   await orders.start();
   const simulator =
@@ -98,7 +108,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (simulator !== undefined) shutdown.add(simulator.closeStep);
   simulator?.start();
   const streams =
-    config.role === 'stream' || config.role === 'all'
+    auth !== undefined && (config.role === 'stream' || config.role === 'all')
       ? createStreams(config, ordersSettings(data.embedded), data, {
           logger,
           registry,
@@ -106,21 +116,9 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
           revocations: auth,
         })
       : undefined;
-  const perUser = new GuardedRateLimiter({
-    limiter: data.rateLimiter,
-    scope: 'user',
-    failureMode: config.limits.perUserFailureMode,
-    logger,
-    registry,
-  });
-
-  const limitCall = async (principal: Principal, method: DescMethod) => {
-    // Also run for each command of an order-entry stream: a revoked session's stream ends.
-    auth.assertActive(principal);
-    await perUser.enforce(principal.userId, {
-      ...config.limits.perUser,
-      cost: config.limits.methodCosts[method.name] ?? 1,
-    });
+  const userCalls = auth && {
+    authenticate: (token: string) => auth.authenticate(token),
+    limitCall: perUserLimit(config, auth, data, { logger, registry }),
   };
   const registrations = servicesFor(config.role, auth, orders, streams);
   const grpc = await startGrpcServer(
@@ -134,25 +132,32 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
         files: tls,
         requireClientCert: config.role === 'engine' && tls.files.caFile !== undefined,
       },
-      authenticate: (token) => auth.authenticate(token),
-      limitCall,
+      ...userCalls,
       trustedProxies: config.trustedProxies,
     },
     registrations,
   );
+  const scrapes = new ScrapeWatch();
   const http = await buildHttpServer({
     ...config.http,
     logger,
     registry,
     readiness,
+    scrapes,
     tls,
     tracing: config.telemetry.enabled,
-    authenticate: (token) => auth.authenticate(token),
+    ...(userCalls === undefined ? {} : { authenticate: userCalls.authenticate }),
     trustedProxies: config.trustedProxies,
     // The engine's internal service stays on the gRPC port (mTLS, NetworkPolicy).
-    ...(config.role === 'engine'
+    ...(userCalls === undefined
       ? {}
-      : { rpc: { registrations, limitCall, readMaxBytes: config.http.maxRequestBytes } }),
+      : {
+          rpc: {
+            registrations,
+            limitCall: userCalls.limitCall,
+            readMaxBytes: config.http.maxRequestBytes,
+          },
+        }),
     ...(streams === undefined ? {} : { websocket: streams.websocket }),
   });
   await http.listen({ host: config.http.host, port: config.http.port });
@@ -162,6 +167,11 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   // Streams get their Reconnect and end, spread over the window, before the servers close.
   if (streams !== undefined) shutdown.add(streams.drainStep);
+  // The drain's duration is observed after the last regular scrape: stay up (unready) until
+  // Prometheus has read it, or for at most the linger.
+  if (streams !== undefined && config.streams.drainLingerMs > 0) {
+    shutdown.add(lingerForScrapeStep({ scrapes, maxMs: config.streams.drainLingerMs, logger }));
+  }
   shutdown.add({
     name: 'servers',
     // In-flight calls and requests finish; new ones are refused.
@@ -175,23 +185,9 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (streams !== undefined) shutdown.add(streams.closeStep);
   // Shards commit what is queued and the relay publishes, while the pool is still open.
   for (const step of orders.closeSteps) shutdown.add(step);
-  shutdown.add({
-    name: 'revocations',
-    run: () => {
-      auth.close();
-      return Promise.resolve();
-    },
-  });
+  if (auth !== undefined) shutdown.add(closing('revocations', auth));
   for (const step of data.closeSteps) shutdown.add(step);
-  if (tls !== undefined) {
-    shutdown.add({
-      name: 'tls files',
-      run: () => {
-        tls.close();
-        return Promise.resolve();
-      },
-    });
-  }
+  if (tls !== undefined) shutdown.add(closing('tls files', tls));
   shutdown.add({
     name: 'readiness',
     run: () => {

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
+import { abortableFetch } from './abortable-fetch.js';
 
 /** How the client reaches the platform, best first: gRPC-Web, then WebSocket. */
 export type TransportKind = 'grpc-web' | 'websocket';
@@ -9,17 +10,23 @@ export interface TransportOption {
   readonly transport: Transport;
 }
 
-/** gRPC-Web over fetch to the HTTP port (binary protobuf, as the WebSocket frames are). */
+/**
+ * gRPC-Web over fetch to the HTTP port (binary protobuf, as the WebSocket frames are). Both
+ * fetch transports use `abortableFetch`, so a stopped stream ends in Node as in a browser.
+ */
 export function grpcWebTransport(baseUrl: string): TransportOption {
   return {
     kind: 'grpc-web',
-    transport: createGrpcWebTransport({ baseUrl, useBinaryFormat: true }),
+    transport: createGrpcWebTransport({ baseUrl, useBinaryFormat: true, fetch: abortableFetch }),
   };
 }
 
-/** Unary calls as Connect's protocol: plain HTTP POSTs of binary protobuf. */
+/**
+ * Connect's protocol over fetch: unary calls as plain HTTP POSTs of binary protobuf, and server
+ * streams too.
+ */
 export function connectTransport(baseUrl: string): Transport {
-  return createConnectTransport({ baseUrl, useBinaryFormat: true });
+  return createConnectTransport({ baseUrl, useBinaryFormat: true, fetch: abortableFetch });
 }
 
 export interface AuthorizingOptions {

@@ -285,6 +285,9 @@ const envSchema = z.object({
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
   USER_RATE_FAILURE_MODE: failureMode('open'),
+  SUBSCRIBE_IP_BURST: positiveInt(200, 1_000_000),
+  SUBSCRIBE_IP_PER_MIN: positiveInt(600, 6_000_000),
+  SUBSCRIBE_LIMIT_FAILURE_MODE: failureMode('open'),
   ENGINE_ADDRESS: optional(z.string().trim().min(1)),
   ENGINE_TIMEOUT_MS: millis(2_000, 60_000),
   ENGINE_LEADER_POLL_MS: millis(1_000, 60_000),
@@ -295,6 +298,7 @@ const envSchema = z.object({
   SIMULATOR_SEED: positiveInt(42, 4_294_967_295),
   STREAM_MAX_REPLAY: positiveInt(1_000, 100_000),
   STREAM_MAX_SUBSCRIPTIONS: positiveInt(20, 1_000),
+  STREAM_MAX_PER_IP: positiveInt(100, 1_000_000),
   STREAM_SEND_QUEUE_MAX: positiveInt(4_096, 1_000_000),
   STREAM_SEND_QUEUE_CONFLATE_BYTES: positiveInt(256 * 1_024, 1_073_741_824),
   STREAM_SEND_QUEUE_MAX_BYTES: positiveInt(1_024 * 1_024, 1_073_741_824),
@@ -309,6 +313,7 @@ const envSchema = z.object({
   STREAM_QUALITY_MISSED_OFFLINE: positiveInt(3, 100),
   SESSION_TTL_S: positiveInt(86_400, 30 * 86_400),
   STREAM_DRAIN_WINDOW_MS: optional(millis(0, 600_000)),
+  STREAM_DRAIN_LINGER_MS: millis(0, 600_000),
   WS_MAX_PAYLOAD_BYTES: positiveInt(65_536, 16 * 1_048_576),
   WS_MAX_SUBSCRIPTIONS: positiveInt(40, 10_000),
   WS_MAX_CONNECTIONS_PER_IP: positiveInt(100, 1_000_000),
@@ -393,6 +398,9 @@ export interface Config {
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
     readonly perUserFailureMode: 'open' | 'closed';
+    /** Market data subscribes per client address, on every transport and pod. */
+    readonly subscribePerIp: RateLimitSetting;
+    readonly subscribeFailureMode: 'open' | 'closed';
   };
   readonly engine: {
     /** grpc-js target of the engine (ROLE=api calls it; required there). */
@@ -419,12 +427,22 @@ export interface Config {
     readonly maxReplay: number;
     /** Streams one Subscribe call may ask for. */
     readonly maxSubscriptions: number;
+    /**
+     * Market data streams (Subscribe calls, /ws subscribe frames) one client address may hold
+     * open on one process.
+     */
+    readonly maxPerIp: number;
     /** Messages waiting for a slow client before its stream is ended (RESOURCE_EXHAUSTED). */
     readonly sendQueueMax: number;
     /** How long a session record lives after its last stream opened. */
     readonly sessionTtlSeconds: number;
     /** On shutdown, streams are told to reconnect at delays spread over this window. */
     readonly drainWindowMs: number;
+    /**
+     * After the drain, how long at most /metrics keeps being served until a scrape has read
+     * the drain's duration (0: exit at once).
+     */
+    readonly drainLingerMs: number;
     /** Bytes waiting for a client past which its book streams are conflated. */
     readonly sendQueueConflateBytes: number;
     /** Bytes waiting for a client past which it is disconnected (RESOURCE_EXHAUSTED). */
@@ -585,6 +603,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `STREAM_DRAIN_WINDOW_MS="${drainWindowMs}": at most half of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}), so servers, shards and pools still close within the deadline after the streams are drained`,
     );
   }
+  problems.push(...drainLingerProblems(e, drainWindowMs));
   problems.push(...streamProblems(e));
   // Several processes each with a development key reject each other's tokens.
   if (e.AUTH_REQUIRE_KEY_FILES && e.AUTH_JWT_PRIVATE_KEY_FILE === undefined) {
@@ -672,6 +691,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),
       ),
       perUserFailureMode: e.USER_RATE_FAILURE_MODE,
+      subscribePerIp: { ratePerSec: e.SUBSCRIBE_IP_PER_MIN / 60, burst: e.SUBSCRIBE_IP_BURST },
+      subscribeFailureMode: e.SUBSCRIBE_LIMIT_FAILURE_MODE,
     },
     engine: {
       address: e.ENGINE_ADDRESS,
@@ -688,9 +709,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streams: {
       maxReplay: e.STREAM_MAX_REPLAY,
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
+      maxPerIp: e.STREAM_MAX_PER_IP,
       sendQueueMax: e.STREAM_SEND_QUEUE_MAX,
       sessionTtlSeconds: e.SESSION_TTL_S,
       drainWindowMs,
+      drainLingerMs: e.STREAM_DRAIN_LINGER_MS,
       sendQueueConflateBytes: e.STREAM_SEND_QUEUE_CONFLATE_BYTES,
       sendQueueMaxBytes: e.STREAM_SEND_QUEUE_MAX_BYTES,
       conflateIntervalMs: e.STREAM_CONFLATE_INTERVAL_MS,
@@ -717,6 +740,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return deepFreeze(config);
 }
 
+/** What closing the servers, shards and pools keeps of the shutdown deadline after a linger. */
+const CLOSE_RESERVE_MS = 10_000;
+
+/**
+ * The drain and the linger after it share the shutdown deadline with everything that closes
+ * after them, which keeps half of it (as the window alone does), or 10 s of a long one.
+ */
+function drainLingerProblems(e: z.output<typeof envSchema>, drainWindowMs: number): string[] {
+  const linger = e.STREAM_DRAIN_LINGER_MS;
+  if (linger === 0) return [];
+  const reserve = Math.min(Math.floor(e.SHUTDOWN_TIMEOUT_MS / 2), CLOSE_RESERVE_MS);
+  const max = e.SHUTDOWN_TIMEOUT_MS - reserve - drainWindowMs;
+  if (linger <= max) return [];
+  return [
+    `STREAM_DRAIN_LINGER_MS="${linger}": at most ${Math.max(0, max)} here, SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS}) less the stream drain window (${drainWindowMs}) and ${reserve} ms for servers, shards and pools to close; raise SHUTDOWN_TIMEOUT_MS or shorten STREAM_DRAIN_WINDOW_MS`,
+  ];
+}
+
 function streamProblems(e: z.output<typeof envSchema>): string[] {
   const problems: string[] = [];
   if (e.STREAM_SEND_QUEUE_CONFLATE_BYTES >= e.STREAM_SEND_QUEUE_MAX_BYTES) {
@@ -732,6 +773,11 @@ function streamProblems(e: z.output<typeof envSchema>): string[] {
   if (e.STREAM_QUALITY_MISSED_OFFLINE <= e.STREAM_QUALITY_MISSED_POOR) {
     problems.push(
       `STREAM_QUALITY_MISSED_OFFLINE (${e.STREAM_QUALITY_MISSED_OFFLINE}) must be above STREAM_QUALITY_MISSED_POOR (${e.STREAM_QUALITY_MISSED_POOR})`,
+    );
+  }
+  if (e.SUBSCRIBE_IP_BURST < e.STREAM_MAX_PER_IP) {
+    problems.push(
+      `SUBSCRIBE_IP_BURST="${e.SUBSCRIBE_IP_BURST}": must be at least STREAM_MAX_PER_IP (${e.STREAM_MAX_PER_IP}), or an address's streams could not all resubscribe at once after a pod is drained`,
     );
   }
   return problems;

@@ -8,8 +8,8 @@ const TWO_POW_32 = 4_294_967_296;
  * keys, sized to stay at most half full.
  *
  * Why not a Map: a Map under constant insert/delete churn keeps deleted entries until it
- * rehashes the whole table, which stalls one insert in every ~thousand for 10-20 µs (measured:
- * p99.9 of Map.set at 1,000 live entries was 15 µs). Here deletion shifts the following
+ * rehashes the whole table, stalling the insert that triggers it (docs/benchmarks.md,
+ * "Matching engine", "Before and after"). Here deletion shifts the following
  * entries back into place instead of leaving tombstones, so the table only ever rehashes
  * when it grows, and a steady book never does.
  */

@@ -11,10 +11,10 @@ import type { SamplerSettings } from '../config/index.js';
  * Which spans are recorded and exported. The default records everything, right on a laptop
  * and for tracing any single order. Sampling a share of new traces (`parentbased_traceidratio`:
  * each order-entry command starts one; a caller that already decided is followed) cuts what is
- * exported and stored, not the cost of tracing in this process: bench:orders on streams with
- * 10 % sampled ran as fast as with all sampled (docs/benchmarks.md, session 9), since context
- * propagation and the instrumentation's wrappers run either way. A span that is not sampled
- * still has a trace id, so log lines keep their `trace_id`.
+ * exported and stored, not the cost of tracing in this process: context propagation and the
+ * instrumentation's wrappers run either way (docs/benchmarks.md, "Sampling does not buy the
+ * tracing cost back"). A span that is not sampled still has a trace id, so log lines keep
+ * their `trace_id`.
  */
 export function createSampler(settings: SamplerSettings): Sampler {
   switch (settings.name) {

@@ -83,8 +83,9 @@ let active: NodeTracerProvider | undefined;
  * installs no tracer at all when nothing is exported, which would drop trace ids from logs.
  * gRPC spans come from our own interceptors (src/transport/grpc, src/shared/grpc) and HTTP
  * route spans from @fastify/otel (registered by the HTTP server), so neither `grpc` nor `http`
- * is instrumented by default: instrumentation-http wraps every request, probes included, and
- * halved /healthz throughput in bench:http. An operator who enables them gets their spans too.
+ * is instrumented by default: instrumentation-http wraps every request, probes included
+ * (its cost: docs/benchmarks.md, "HTTP server overhead"). An operator who enables them gets
+ * their spans too.
  */
 export async function startTracing(settings: TracingSettings): Promise<void> {
   if (active !== undefined) return;

@@ -1,10 +1,11 @@
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config } from '../config/index.js';
 import { Argon2PasswordHasher } from '../adapters/auth/argon2-password-hasher.js';
 import { PostgresRefreshTokenRepository } from '../adapters/auth/refresh-token.repository.postgres.js';
 import { loadSigningKeys } from '../adapters/auth/signing-keys.js';
 import { PostgresUserRepository } from '../adapters/auth/user.repository.postgres.js';
 import { GuardedRateLimiter } from '../adapters/rate-limit/index.js';
-import { AccessTokens } from '../domain/auth/access-tokens.js';
+import { AccessTokens, type Principal } from '../domain/auth/access-tokens.js';
 import { Authentication } from '../domain/auth/authentication.js';
 import { RevokedSessions } from '../domain/auth/revoked-sessions.js';
 import { systemClock } from '../domain/clock.js';
@@ -33,8 +34,16 @@ export async function createAuth(
     },
   );
   await revokedSessions.start();
-  const throttle = (scope: string, failureMode = config.limits.loginFailureMode) =>
-    new GuardedRateLimiter({ limiter: data.rateLimiter, scope, failureMode, logger, registry });
+  // Login and registration limits are configured per minute: refusals quote them so.
+  const throttle = (scope: string, what: string, failureMode = config.limits.loginFailureMode) =>
+    new GuardedRateLimiter({
+      limiter: data.rateLimiter,
+      scope,
+      failureMode,
+      logger,
+      registry,
+      refusal: { what, per: 'minute' },
+    });
   return new Authentication(
     {
       users: new PostgresUserRepository(data.postgres),
@@ -49,10 +58,17 @@ export async function createAuth(
         },
         systemClock,
       ),
-      loginUserThrottle: throttle('login_user'),
-      loginUserIpThrottle: throttle('login_user_ip'),
-      loginIpThrottle: throttle('login_ip'),
-      registerIpThrottle: throttle('register_ip', config.limits.registerFailureMode),
+      loginUserThrottle: throttle('login_user', 'login attempts for this account'),
+      loginUserIpThrottle: throttle(
+        'login_user_ip',
+        'login attempts for this account from this address',
+      ),
+      loginIpThrottle: throttle('login_ip', 'login attempts from this address'),
+      registerIpThrottle: throttle(
+        'register_ip',
+        'registrations from this address',
+        config.limits.registerFailureMode,
+      ),
       clock: systemClock,
       logger,
       registry,
@@ -67,4 +83,27 @@ export async function createAuth(
       registerPerIp: config.limits.registerPerIp,
     },
   );
+}
+
+/** Admits an authenticated call: its session must be live and the user within budget. */
+export function perUserLimit(
+  config: Config,
+  auth: Authentication,
+  data: DataLayer,
+  deps: { readonly logger: Logger; readonly registry: Registry },
+): (principal: Principal, method: DescMethod) => Promise<void> {
+  const perUser = new GuardedRateLimiter({
+    limiter: data.rateLimiter,
+    scope: 'user',
+    failureMode: config.limits.perUserFailureMode,
+    ...deps,
+  });
+  return async (principal, method) => {
+    // Also run for each command of an order-entry stream: a revoked session's stream ends.
+    auth.assertActive(principal);
+    await perUser.enforce(principal.userId, {
+      ...config.limits.perUser,
+      cost: config.limits.methodCosts[method.name] ?? 1,
+    });
+  };
 }

@@ -26,7 +26,11 @@ import {
   RedisQuotaCounter,
   RedisRateLimiter,
 } from '../adapters/rate-limit/index.js';
-import { createRedisConnection, type RedisConnection } from '../adapters/redis/index.js';
+import {
+  assertNotCluster,
+  createRedisConnection,
+  type RedisConnection,
+} from '../adapters/redis/index.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 
 export interface DataLayer {
@@ -128,6 +132,12 @@ export async function openDataLayer(config: Config, deps: Deps): Promise<DataLay
     });
     const policy = redis.policy;
     await redis.waitUntilReady(10_000);
+    try {
+      await assertNotCluster(redis.client);
+    } catch (error) {
+      await Promise.all([redis.close(), postgres.close(), embedded?.close()]);
+      throw error;
+    }
     logger.info('redis: using REDIS_URL');
     rateLimiter = new RedisRateLimiter({ redis: redis.client, policy });
     quotas = new RedisQuotaCounter({ redis: redis.client, policy });

@@ -2,19 +2,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.js';
 import { BookReplicas } from '../domain/streams/book-replicas.js';
 import type { VerifiedToken } from '../domain/auth/access-tokens.js';
+import { addressKey } from '../domain/address-key.js';
 import { DomainError } from '../domain/errors.js';
 import { StreamDrain } from '../domain/streams/stream-drain.js';
 import { ConnectionRegistry } from '../domain/streams/connection-registry.js';
 import { StreamGateway } from '../domain/streams/stream-gateway.js';
 import { streamMetrics } from '../domain/streams/stream.metrics.js';
+import { MarketStreamsPerAddress } from '../domain/streams/market-streams-per-address.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS } from '../domain/streams/stream-subscription.js';
 import type { ShutdownStep } from '../lifecycle/shutdown.js';
+import { GuardedRateLimiter, rateLimitRejections } from '../adapters/rate-limit/index.js';
 import { PostgresStreamSnapshots } from '../adapters/streams/stream-snapshots.postgres.js';
 import { SHUTDOWN_DEPENDENCY } from '../shared/grpc/error-metadata.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import { marketDataRpc } from '../transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../transport/rpc/session.rpc.js';
-import { StreamCalls, type RevocationWatch } from '../transport/rpc/stream-calls.js';
+import {
+  StreamCalls,
+  type MarketDataPerAddress,
+  type RevocationWatch,
+} from '../transport/rpc/stream-calls.js';
 import { WebSocketConnections } from '../transport/websocket/websocket-connections.js';
 import type { WebSocketOptions } from '../transport/websocket/websocket-route.js';
 import { websocketMetrics } from '../transport/websocket/websocket.metrics.js';
@@ -114,6 +121,7 @@ export function createStreams(
     gateway,
     symbols: new Set(settings.markets.map((market) => market.spec.symbol)),
     maxSubscriptions: config.streams.maxSubscriptions,
+    perAddress: marketDataPerAddress(config, data, deps),
     ...(deps.revocations === undefined ? {} : { revocations: deps.revocations }),
   });
   const { websocket } = config;
@@ -139,6 +147,38 @@ export function createStreams(
         replicas.close();
         return Promise.resolve();
       },
+    },
+  };
+}
+
+/**
+ * Public market data per client address, alike on every transport: the streams it holds open
+ * on this process, and its subscribes over time, counted in Redis (with REDIS_URL) for every
+ * pod like the other rate limits.
+ */
+function marketDataPerAddress(
+  config: Config,
+  data: DataLayer,
+  deps: { readonly logger: Logger; readonly registry: Registry },
+): MarketDataPerAddress {
+  const STREAMS_SCOPE = 'market_streams_ip';
+  const rejections = rateLimitRejections(deps.registry);
+  rejections.inc({ scope: STREAMS_SCOPE }, 0);
+  const subscribes = new GuardedRateLimiter({
+    limiter: data.rateLimiter,
+    scope: 'subscribe_ip',
+    failureMode: config.limits.subscribeFailureMode,
+    logger: deps.logger,
+    registry: deps.registry,
+    // Configured per minute: refusals quote it so.
+    refusal: { what: 'market data subscribes from this address', per: 'minute' },
+  });
+  return {
+    streams: new MarketStreamsPerAddress(config.streams.maxPerIp, () => {
+      rejections.inc({ scope: STREAMS_SCOPE });
+    }),
+    limitSubscribe: async (address) => {
+      await subscribes.enforce(addressKey(address), config.limits.subscribePerIp);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 
 /** Debian's chromium (`.ci/run` installs it); nothing is downloaded at run time. */
@@ -56,4 +56,19 @@ export async function launchBrowser(): Promise<{
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Registers `username` through the web app's form and waits until the page says who is in. */
+export async function register(page: Page, username: string, timeoutMs = 10_000): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page
+    .getByText(`Signed in as ${username}`)
+    .waitFor({ timeout: timeoutMs })
+    .catch(async (error: unknown) => {
+      throw new Error(`not signed in; the page says: ${await page.locator('main').innerText()}`, {
+        cause: error,
+      });
+    });
 }

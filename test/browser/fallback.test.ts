@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
+import { buildWebApp, chromiumMissing, launchBrowser, register } from './browser.js';
 
 /**
  * A network that breaks gRPC-Web (a proxy that strips it): the page's gRPC-Web requests are
@@ -51,10 +51,7 @@ describe(
       );
 
       const username = `fay${Date.now().toString(36)}`;
-      await page.getByLabel('Username').fill(username);
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page.getByText(`Signed in as ${username}`).waitFor({ timeout: 10_000 });
+      await register(page, username);
       await page.locator('tr[data-asset="USD"]').waitFor();
       await page.getByLabel('Price (USD per BTC)').fill('1200');
       await page.getByLabel('Quantity (BTC)').fill('0.03');

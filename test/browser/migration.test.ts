@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { dropRedisKeys, dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
 import { deploymentEnv, spawnApp, type AppProcess } from '../support/process.js';
-import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
+import { buildWebApp, chromiumMissing, launchBrowser, register } from './browser.js';
 import { Ingress } from './ingress.js';
 
 /**
@@ -81,10 +81,7 @@ describe(
       page = await browser.context.newPage();
       await page.goto(url);
       const username = `eve${Date.now().toString(36)}`;
-      await page.getByLabel('Username').fill(username);
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page.getByText(`Signed in as ${username}`).waitFor({ timeout: 15_000 });
+      await register(page, username, 15_000);
       const panel = page.getByTestId('connection-panel');
       await panel.getByTestId('pod').getByText('stream-1').waitFor({ timeout: 15_000 });
       await page.locator('[data-testid="trades"] tr[data-seq]').nth(2).waitFor({ timeout: 30_000 });

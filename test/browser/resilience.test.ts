@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { sample, startTestApp, type TestApp } from '../support/app.js';
-import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
+import { buildWebApp, chromiumMissing, launchBrowser, register } from './browser.js';
 
 /** README's screenshots: `UPDATE_SCREENSHOTS=1` writes them to docs/, else they go to tmp. */
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? 'docs' : tmpdir();
@@ -48,10 +48,7 @@ describe(
     async function signedIn(username: string): Promise<Page> {
       const page = await context.newPage();
       await page.goto(app.httpUrl);
-      await page.getByLabel('Username').fill(username);
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page.getByText(`Signed in as ${username}`).waitFor({ timeout: 10_000 });
+      await register(page, username);
       return page;
     }
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { buildWebApp, chromiumMissing, launchBrowser } from './browser.js';
+import { until } from '../support/stream-client.js';
+import { buildWebApp, chromiumMissing, launchBrowser, register } from './browser.js';
 
 /**
  * The web app in a real browser against the real platform on PostgreSQL, as a person would
@@ -39,20 +40,7 @@ describe(
     async function signedIn(username: string): Promise<Page> {
       const page = await context.newPage();
       await page.goto(app.httpUrl);
-      await page.getByLabel('Username').fill(username);
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Register' }).click();
-      await page
-        .getByText(`Signed in as ${username}`)
-        .waitFor({ timeout: 10_000 })
-        .catch(async (error: unknown) => {
-          throw new Error(
-            `not signed in; the page says: ${await page.locator('main').innerText()}`,
-            {
-              cause: error,
-            },
-          );
-        });
+      await register(page, username);
       return page;
     }
 
@@ -93,6 +81,29 @@ describe(
       const error = page.locator(`[id="${describedBy}"]`);
       assert.match(await error.innerText(), /must be between 1 and \d+ lots/);
       assert.equal(await quantity.getAttribute('aria-invalid'), 'true');
+    });
+
+    test('signing out ends the private stream on the server', async () => {
+      // The SDK aborts the call; its fetch wrapper (src/client/abortable-fetch.ts) must end the
+      // response in a browser as Node's fetch needs it to.
+      const privateOpened = () =>
+        app.logs.lines.filter(
+          (line) =>
+            line.msg === 'stream opened' &&
+            Array.isArray(line.streams) &&
+            line.streams.some((stream) => String(stream).startsWith('orders.')),
+        );
+      const openedBefore = privateOpened().length;
+      const page = await signedIn(`dee${Date.now().toString(36)}`);
+      await until(() => privateOpened().length > openedBefore, 'the private stream to open');
+      const sessionId = privateOpened().at(-1)?.session_id;
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+
+      await until(
+        () => app.logs.find('stream closed', { session_id: sessionId }) !== undefined,
+        'the private stream to close on the server',
+      );
     });
 
     test("another user's orders update the book live, checksum-verified", async () => {

@@ -12,6 +12,15 @@ if (!hasPrometheus && process.env.CI) throw new Error('prometheus is required on
 
 /** The panel of the Sessions & pod migrations dashboard that a stream pod's kill must move. */
 const MIGRATIONS_PANEL = 'Sessions & pod migrations / Sessions reopened/s by result';
+/**
+ * Panels a drained stream pod must move: its drain, read by the scrape it waits for before it
+ * exits, and the storm stat, which needs no day of history.
+ */
+const DRAIN_PANELS = [
+  'Sessions & pod migrations / Longest drain',
+  'Sessions & pod migrations / Drain duration',
+  'Sessions & pod migrations / Reconnect storm',
+];
 
 /**
  * Issue 21: a short seeded `npm run chaos` as part of the suite. Six real processes (2 api,
@@ -49,6 +58,8 @@ test(
     );
     t.diagnostic(JSON.stringify(report));
     assert.equal(report.kills, 3);
+    // The traders go through the client SDK (Connect to the api pods in turn) by default.
+    assert.deepEqual(Object.keys(report.traders_by_transport), ['sdk']);
     assert.ok(report.acked_orders > 0, 'orders were acknowledged');
     assert.ok(report.resumes > 0, 'subscribers resumed');
     assert.deepEqual(
@@ -116,6 +127,10 @@ test(
       !report.panels_still?.includes(MIGRATIONS_PANEL),
       `${MIGRATIONS_PANEL} moved after the kill (still: ${report.panels_still?.join('; ')})`,
     );
+    assert.ok((report.kills_by['stream SIGTERM'] ?? 0) > 0, 'a stream pod was drained');
+    for (const panel of DRAIN_PANELS) {
+      assert.ok(!report.panels_still?.includes(panel), `${panel} moved after the drain`);
+    }
     assert.deepEqual(report.dashboard_query_errors, []);
   },
 );

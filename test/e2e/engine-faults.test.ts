@@ -117,7 +117,6 @@ async function startCluster(t: TestContext, name: string): Promise<Cluster> {
 
   const auth = grpcClient(api.grpcAddress, AuthService);
   orders.client = grpcClient(api.grpcAddress, OrderService);
-  const gateway = grpcOrderGateway(orders.client, 3_000);
   for (let i = 0; i < TRADERS; i += 1) {
     const credentials = { username: `${name}_trader_${i}`, password: 'long enough password' };
     const registered = await unary(auth, 'register', credentials, bearer(''), 10_000);
@@ -130,10 +129,11 @@ async function startCluster(t: TestContext, name: string): Promise<Cluster> {
       10_000,
     );
     assert.ok(login.ok);
+    const token = bearer(login.response.tokens.accessToken);
     traders.push(
       new Trader(
-        gateway,
-        { userId: login.response.userId, auth: bearer(login.response.tokens.accessToken) },
+        grpcOrderGateway(orders.client, token, 3_000),
+        { userId: login.response.userId },
         {
           name: `t${i}`,
           seed: 21 + i,

@@ -27,14 +27,15 @@ after(async () => {
   await receiver.close();
 });
 
-/** A gRPC call that queries PostgreSQL, a probe, and a Connect call over HTTP/1.1. */
+/**
+ * A gRPC call that queries PostgreSQL, a probe, and two Connect calls over HTTP/1.1, the second
+ * (a login) querying PostgreSQL too.
+ */
 async function work(app: AppProcess): Promise<void> {
   const auth = grpcClient(app.grpcAddress, AuthService);
+  const credentials = { username: uniqueName('traced'), password: 'long enough password' };
   try {
-    const registered = await unary(auth, 'register', {
-      username: uniqueName('traced'),
-      password: 'long enough password',
-    });
+    const registered = await unary(auth, 'register', credentials);
     assert.equal(registered.error, null);
   } finally {
     auth.close();
@@ -46,6 +47,12 @@ async function work(app: AppProcess): Promise<void> {
     body: '{"symbol":"BTC-USD"}',
   });
   assert.equal(book.status, 200);
+  const login = await fetch(`${app.httpUrl}/trading.v1.AuthService/Login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'connect-protocol-version': '1' },
+    body: JSON.stringify(credentials),
+  });
+  assert.equal(login.status, 200);
 }
 
 /**
@@ -79,7 +86,7 @@ const registerSpan = (spans: readonly ReceivedSpan[]): ReceivedSpan => {
   return span;
 };
 
-test('by default: pg spans inside the gRPC call, no HTTP instrumentation', async () => {
+test('by default: pg spans inside the gRPC call, no HTTP instrumentation; a Connect call is its request span, the RPC span, its queries', async () => {
   const spans = await spansOf({});
 
   const register = registerSpan(spans);
@@ -91,17 +98,38 @@ test('by default: pg spans inside the gRPC call, no HTTP instrumentation', async
     spans.filter((span) => span.scope === HTTP),
     [],
   );
+
+  const tree = spans.map((s) => `${s.name} (${s.scope}) <- ${s.parentSpanId}`).join(', ');
+  // GetOrderBook's and Login's: the HTTP server spans, and nothing else from the routes.
+  const requests = spans.filter((span) => span.scope === '@fastify/otel');
+  assert.deepEqual(
+    requests.map((span) => [span.name, span.kind, span.parentSpanId]),
+    [
+      ['request', SERVER, ''],
+      ['request', SERVER, ''],
+    ],
+    `only request spans from the routes, each a root: ${tree}`,
+  );
+  const login = spans.find((span) => span.name === 'trading.v1.AuthService/Login');
+  assert.ok(
+    login !== undefined && requests.some((request) => request.spanId === login.parentSpanId),
+    `the Login span is its request span's child: ${tree}`,
+  );
+  assert.ok(
+    spans.some((span) => span.scope === PG && span.parentSpanId === login.spanId),
+    `pg spans as children of the Connect call: ${tree}`,
+  );
 });
 
 test('OTEL_NODE_ENABLED_INSTRUMENTATIONS=http,pg adds HTTP server spans, probes left out', async () => {
   const spans = await spansOf({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pg' });
 
   const httpServer = spans.filter((span) => span.scope === HTTP && span.kind === SERVER);
-  // The Connect call only: /healthz is a probe, and gRPC (HTTP/2) is not this instrumentation's.
-  assert.equal(httpServer.length, 1, JSON.stringify(httpServer));
-  const [request] = httpServer;
+  // The Connect calls only: /healthz is a probe, and gRPC (HTTP/2) is not this instrumentation's.
+  assert.equal(httpServer.length, 2, JSON.stringify(httpServer));
   const call = spans.find((span) => span.name === 'trading.v1.MarketDataService/GetOrderBook');
-  assert.ok(request && call);
+  const request = httpServer.find((span) => span.traceId === call?.traceId);
+  assert.ok(request && call, JSON.stringify(httpServer));
   assert.equal(call.traceId, request.traceId, 'the RPC span continues the HTTP request trace');
   assert.ok(
     spans.some((span) => span.scope === '@fastify/otel' && span.parentSpanId === request.spanId),

@@ -136,7 +136,10 @@ describe('AuthService over gRPC', () => {
     assert.equal(error?.code, status.RESOURCE_EXHAUSTED);
     const retryAfter = Number(error.metadata.get('retry-after-ms')[0]);
     assert.ok(retryAfter > 0 && retryAfter <= 60_000, `retry-after-ms ${retryAfter}`);
-    assert.match(error.details, /retry in \d+ ms/);
+    assert.match(
+      error.details,
+      /^too many login attempts for this account from this address: at most 1 per minute, 3 at once; retry in \d+ s$/,
+    );
     const text = await app.registry.metrics();
     assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'login_user_ip' }), 1);
     assert.equal(sample(text, 'auth_logins_total', { result: 'throttled' }), 1);
@@ -318,7 +321,10 @@ describe('registration over gRPC', () => {
     const refused = results.flatMap((r) => (r.error === null ? [] : [r.error]));
     for (const error of refused) {
       assert.equal(error.code, status.RESOURCE_EXHAUSTED, error.details);
-      assert.match(error.details, /register_ip limit.*retry in \d+ ms/);
+      assert.match(
+        error.details,
+        /^too many registrations from this address: at most 1 per minute, 3 at once; retry in \d+ s$/,
+      );
       assert.ok(Number(error.metadata.get('retry-after-ms')[0]) > 0);
     }
     const text = await app.registry.metrics();

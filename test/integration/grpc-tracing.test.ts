@@ -1,13 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { context, propagation, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Metadata, type Client, type ClientDuplexStream } from '@grpc/grpc-js';
 import { createClient } from '@connectrpc/connect';
@@ -16,15 +8,10 @@ import { AuthService } from '../../src/gen/trading/v1/auth_pb.js';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
+import { installTestTracing } from '../support/tracing.js';
 import { WsClient } from '../support/ws-client.js';
 
-const exporter = new InMemorySpanExporter();
-// What NodeTracerProvider.register() installs in the real process (src/telemetry/tracing.ts).
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-trace.setGlobalTracerProvider(
-  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-);
+const exporter = installTestTracing();
 
 let app: TestApp;
 let auth: Client;

@@ -9,20 +9,12 @@ import {
   type SubscribeResponse,
 } from '../../src/gen/trading/v1/market_data_pb.js';
 import { AccountService } from '../../src/gen/trading/v1/account_pb.js';
-import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { SessionService, type OpenStreamResponse } from '../../src/gen/trading/v1/session_pb.js';
 import { ReconnectReason } from '../../src/gen/trading/v1/stream_pb.js';
-import {
-  dropRedisKeys,
-  sample,
-  startTestApp,
-  TEST_DATABASE_URL,
-  TEST_REDIS_URL,
-  type TestApp,
-} from '../support/app.js';
+import { sample, TEST_REDIS_URL, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
-import { placeRequest } from '../support/order-requests.js';
-import { ClientBook, signUp, streamHead, subscribe } from '../support/stream-client.js';
+import { ClientBook, signUp, subscribe } from '../support/stream-client.js';
+import { startStreamDeployment, type StreamDeployment } from '../support/stream-deployment.js';
 
 const BOOK = 'book.BTC-USD';
 const TRADES = 'trades.BTC-USD';
@@ -33,11 +25,11 @@ const TRADES = 'trades.BTC-USD';
  * down mid-stream, and resume on stream-2.
  */
 describe('market data and private streams over gRPC, across pods', () => {
+  let deployment: StreamDeployment<readonly [TestApp, TestApp]>;
   let engine: TestApp;
   let pod1: TestApp;
   let pod2: TestApp;
   const clients: Client[] = [];
-  let orders: Client;
   const client = (app: TestApp, service: typeof MarketDataService | typeof SessionService) => {
     const made = grpcClient(app.grpcAddress, service);
     clients.push(made);
@@ -45,39 +37,18 @@ describe('market data and private streams over gRPC, across pods', () => {
   };
 
   before(async () => {
-    engine = await startTestApp({ REDIS_URL: TEST_REDIS_URL, POD_NAME: 'engine' });
-    const shared = {
-      REDIS_URL: TEST_REDIS_URL,
-      ROLE: 'stream',
-      PG_SCHEMA: engine.config.postgres.schema ?? '',
-      REDIS_KEY_PREFIX: engine.config.redis.keyPrefix,
-    };
-    pod1 = await startTestApp({ ...shared, POD_NAME: 'stream-1' });
-    pod2 = await startTestApp({ ...shared, POD_NAME: 'stream-2' });
-    orders = grpcClient(engine.grpcAddress, OrderService);
-    clients.push(orders);
+    deployment = await startStreamDeployment(['stream-1', 'stream-2']);
+    ({ engine } = deployment);
+    [pod1, pod2] = deployment.pods;
   });
   after(async () => {
     for (const made of clients) made.close();
-    await pod2.shutdown.run('test finished');
-    await pod1.shutdown.run('test finished'); // runs once: the same result if a test ran it
-    await engine.stop();
-    await dropRedisKeys(engine.config.redis.keyPrefix);
+    await deployment.stop();
   });
 
-  const head = (stream: string) =>
-    streamHead(TEST_DATABASE_URL, engine.config.postgres.schema ?? '', stream);
-
-  let orderCount = 0;
-  const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {
-    const placed = await unary(
-      orders,
-      'placeOrder',
-      placeRequest(`o${++orderCount}`, { side, price, quantity }),
-      auth,
-    );
-    assert.equal(placed.error, null);
-  };
+  const head = (stream: string) => deployment.head(stream);
+  const place = (auth: Metadata, side: Side, price: bigint, quantity = 1n) =>
+    deployment.place(auth, side, price, quantity);
 
   test('a book rebuilt from the snapshot and deltas matches every checksum and GetOrderBook', async () => {
     const { auth } = await signUp(engine.grpcAddress, 'book-maker');

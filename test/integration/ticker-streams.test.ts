@@ -10,18 +10,10 @@ import {
   type SubscribeResponse,
   type Ticker,
 } from '../../src/gen/trading/v1/market_data_pb.js';
-import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
-import {
-  dropRedisKeys,
-  sample,
-  startTestApp,
-  TEST_DATABASE_URL,
-  TEST_REDIS_URL,
-  type TestApp,
-} from '../support/app.js';
-import { grpcClient, unary } from '../support/grpc.js';
-import { placeRequest } from '../support/order-requests.js';
-import { signUp, streamHead, subscribe } from '../support/stream-client.js';
+import { sample, type TestApp } from '../support/app.js';
+import { grpcClient } from '../support/grpc.js';
+import { signUp, subscribe } from '../support/stream-client.js';
+import { startStreamDeployment, type StreamDeployment } from '../support/stream-deployment.js';
 import { WsClient } from '../support/ws-client.js';
 
 const TICKER = 'ticker.BTC-USD';
@@ -38,44 +30,27 @@ const json = (ticker: Ticker) => toJson(TickerSchema, ticker);
  * PostgreSQL and Redis, read over native gRPC and over /ws.
  */
 describe('the ticker stream over gRPC and WebSocket', () => {
+  let deployment: StreamDeployment<readonly [TestApp]>;
   let engine: TestApp;
   let pod: TestApp;
-  let orders: Client;
   let market: Client;
   const sockets: WsClient[] = [];
 
   before(async () => {
-    engine = await startTestApp({ REDIS_URL: TEST_REDIS_URL, POD_NAME: 'engine' });
-    pod = await startTestApp({
-      REDIS_URL: TEST_REDIS_URL,
-      ROLE: 'stream',
-      PG_SCHEMA: engine.config.postgres.schema ?? '',
-      REDIS_KEY_PREFIX: engine.config.redis.keyPrefix,
-      POD_NAME: 'stream-1',
-    });
-    orders = grpcClient(engine.grpcAddress, OrderService);
+    deployment = await startStreamDeployment(['stream-1']);
+    ({ engine } = deployment);
+    [pod] = deployment.pods;
     market = grpcClient(pod.grpcAddress, MarketDataService);
   });
   after(async () => {
     for (const socket of sockets) socket.close();
-    orders.close();
     market.close();
-    await pod.shutdown.run('test finished');
-    await engine.stop();
-    await dropRedisKeys(engine.config.redis.keyPrefix);
+    await deployment.stop();
   });
 
-  const head = () => streamHead(TEST_DATABASE_URL, engine.config.postgres.schema ?? '', TICKER);
-  let orderCount = 0;
-  const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {
-    const placed = await unary(
-      orders,
-      'placeOrder',
-      placeRequest(`tk${++orderCount}`, { side, price, quantity }),
-      auth,
-    );
-    assert.equal(placed.error, null);
-  };
+  const head = () => deployment.head(TICKER);
+  const place = (auth: Metadata, side: Side, price: bigint, quantity = 1n) =>
+    deployment.place(auth, side, price, quantity);
 
   test('a gRPC subscriber starts from the ticker as it stands, then gets the figures the trades imply', async () => {
     const maker = await signUp(engine.grpcAddress, 'ticker-maker');

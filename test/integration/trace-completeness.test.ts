@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { context, propagation, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Metadata, type Client } from '@grpc/grpc-js';
 import { createClient } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from '@connectrpc/connect-node';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
+import { installTestTracing } from '../support/tracing.js';
 import { WsClient } from '../support/ws-client.js';
 
 /**
@@ -24,13 +22,7 @@ import { WsClient } from '../support/ws-client.js';
  * but never ended is never exported, and orphans every span under it.
  */
 
-const exporter = new InMemorySpanExporter();
-// What NodeTracerProvider.register() installs in the real process (src/telemetry/tracing.ts).
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-trace.setGlobalTracerProvider(
-  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-);
+const exporter = installTestTracing();
 
 let app: TestApp;
 let market: Client;
@@ -95,11 +87,40 @@ async function completeTrace(
   return spans;
 }
 
-for (const [protocol, createTransport] of [
-  ['Connect', createConnectTransport],
-  ['gRPC-Web', createGrpcWebTransport],
+/**
+ * The tree of a call on the HTTP port: the request span (@fastify/otel's, the HTTP server span
+ * when `http` is not instrumented) holds the RPC span directly, and is the only route span: a
+ * handler or hook span between them would repeat what the RPC span says.
+ */
+function assertRequestHoldsCall(spans: readonly ReadableSpan[], rpcName: string): void {
+  const tree = spans
+    .map((span) => `${span.name} <- ${span.parentSpanContext?.spanId ?? 'none'}`)
+    .join(', ');
+  const request = spans.find((span) => span.name === 'request');
+  const rpc = spans.find((span) => span.name === rpcName);
+  assert.equal(request?.kind, SpanKind.SERVER, `the request span is the server span: [${tree}]`);
+  assert.equal(
+    rpc?.parentSpanContext?.spanId,
+    request.spanContext().spanId,
+    `the RPC span is the request span's child: [${tree}]`,
+  );
+  assert.deepEqual(
+    spans
+      .filter((span) => span.instrumentationScope.name === '@fastify/otel')
+      .map((span) => span.name),
+    ['request'],
+    `no route span but the request span: [${tree}]`,
+  );
+}
+
+// gRPC on the HTTP port too (it shares the port with HTTP/1.1): HTTP/2 only, its status in
+// trailers rather than the body.
+for (const [protocol, createTransport, httpVersions] of [
+  ['Connect', createConnectTransport, ['1.1', '2']],
+  ['gRPC-Web', createGrpcWebTransport, ['1.1', '2']],
+  ['gRPC', createGrpcTransport, ['2']],
 ] as const) {
-  for (const httpVersion of ['1.1', '2'] as const) {
+  for (const httpVersion of httpVersions) {
     test(`a ${protocol} unary call over HTTP/${httpVersion} exports a complete trace`, async () => {
       const client = clientSpan();
       const connect = createClient(
@@ -118,6 +139,7 @@ for (const [protocol, createTransport] of [
       ]);
       const root = spans.find((span) => span.parentSpanContext?.spanId === client.spanId);
       assert.equal(root?.name, 'request', 'the HTTP request span holds the call');
+      assertRequestHoldsCall(spans, 'trading.v1.MarketDataService/GetOrderBook');
     });
 
     test(`a ${protocol} stream over HTTP/${httpVersion} that the client cancels exports a complete trace`, async () => {
@@ -135,11 +157,12 @@ for (const [protocol, createTransport] of [
       for await (const message of stream) if (message.stream !== '') break;
       controller.abort();
 
-      await completeTrace(client, [
+      const spans = await completeTrace(client, [
         'request',
         'trading.v1.MarketDataService/Subscribe',
         'stream.subscribe',
       ]);
+      assertRequestHoldsCall(spans, 'trading.v1.MarketDataService/Subscribe');
     });
   }
 }

@@ -4,19 +4,11 @@ import { Code } from '@connectrpc/connect';
 import type { Client, Metadata } from '@grpc/grpc-js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import { MarketDataService } from '../../src/gen/trading/v1/market_data_pb.js';
-import { OrderService } from '../../src/gen/trading/v1/orders_pb.js';
 import { ReconnectReason } from '../../src/gen/trading/v1/stream_pb.js';
-import {
-  dropRedisKeys,
-  sample,
-  startTestApp,
-  TEST_DATABASE_URL,
-  TEST_REDIS_URL,
-  type TestApp,
-} from '../support/app.js';
+import { sample, type TestApp } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
-import { placeRequest } from '../support/order-requests.js';
-import { ClientBook, signUp, streamHead } from '../support/stream-client.js';
+import { ClientBook, signUp } from '../support/stream-client.js';
+import { startStreamDeployment, type StreamDeployment } from '../support/stream-deployment.js';
 import { WsClient } from '../support/ws-client.js';
 
 const BOOK = 'book.BTC-USD';
@@ -30,10 +22,10 @@ const tokenOf = (auth: Metadata) => String(auth.get('authorization')[0]).replace
  * the tests after it use stream-2.
  */
 describe('streams over WebSocket, across pods', () => {
+  let deployment: StreamDeployment<readonly [TestApp, TestApp]>;
   let engine: TestApp;
   let pod1: TestApp;
   let pod2: TestApp;
-  let orders: Client;
   const grpcClients: Client[] = [];
   const sockets: WsClient[] = [];
   const connect = async (app: TestApp, headers?: Record<string, string>) => {
@@ -43,40 +35,19 @@ describe('streams over WebSocket, across pods', () => {
   };
 
   before(async () => {
-    engine = await startTestApp({ REDIS_URL: TEST_REDIS_URL, POD_NAME: 'engine' });
-    const shared = {
-      REDIS_URL: TEST_REDIS_URL,
-      ROLE: 'stream',
-      PG_SCHEMA: engine.config.postgres.schema ?? '',
-      REDIS_KEY_PREFIX: engine.config.redis.keyPrefix,
-    };
-    pod1 = await startTestApp({ ...shared, POD_NAME: 'stream-1' });
-    pod2 = await startTestApp({ ...shared, POD_NAME: 'stream-2' });
-    orders = grpcClient(engine.grpcAddress, OrderService);
-    grpcClients.push(orders);
+    deployment = await startStreamDeployment(['stream-1', 'stream-2']);
+    ({ engine } = deployment);
+    [pod1, pod2] = deployment.pods;
   });
   after(async () => {
     for (const socket of sockets) socket.close();
     for (const client of grpcClients) client.close();
-    await pod2.shutdown.run('test finished');
-    await pod1.shutdown.run('test finished');
-    await engine.stop();
-    await dropRedisKeys(engine.config.redis.keyPrefix);
+    await deployment.stop();
   });
 
-  const head = (stream: string) =>
-    streamHead(TEST_DATABASE_URL, engine.config.postgres.schema ?? '', stream);
-
-  let orderCount = 0;
-  const place = async (auth: Metadata, side: Side, price: bigint, quantity = 1n) => {
-    const placed = await unary(
-      orders,
-      'placeOrder',
-      placeRequest(`ws${++orderCount}`, { side, price, quantity }),
-      auth,
-    );
-    assert.equal(placed.error, null);
-  };
+  const head = (stream: string) => deployment.head(stream);
+  const place = (auth: Metadata, side: Side, price: bigint, quantity = 1n) =>
+    deployment.place(auth, side, price, quantity);
 
   test('a book kept from the snapshot and deltas of binary frames verifies every checksum; trades arrive', async () => {
     const { auth } = await signUp(engine.grpcAddress, 'ws-book-maker');

@@ -250,6 +250,28 @@ test('registrations per client address: a small burst, a few a minute, failing c
   ]);
 });
 
+test('market data per client address: streams open per process, subscribes over time', () => {
+  const { limits, streams } = loadConfig({});
+  assert.equal(streams.maxPerIp, 100);
+  assert.deepEqual(limits.subscribePerIp, { ratePerSec: 10, burst: 200 });
+  assert.equal(limits.subscribeFailureMode, 'open');
+  const custom = loadConfig({
+    STREAM_MAX_PER_IP: '3',
+    SUBSCRIBE_IP_BURST: '3',
+    SUBSCRIBE_IP_PER_MIN: '6',
+    SUBSCRIBE_LIMIT_FAILURE_MODE: 'closed',
+  });
+  assert.equal(custom.streams.maxPerIp, 3);
+  assert.deepEqual(custom.limits.subscribePerIp, { ratePerSec: 0.1, burst: 3 });
+  assert.equal(custom.limits.subscribeFailureMode, 'closed');
+  assert.deepEqual(problemsOf({ STREAM_MAX_PER_IP: '0' }), [
+    'STREAM_MAX_PER_IP="0": expected a whole number from 1 to 1000000',
+  ]);
+  assert.deepEqual(problemsOf({ STREAM_MAX_PER_IP: '300' }), [
+    'SUBSCRIBE_IP_BURST="200": must be at least STREAM_MAX_PER_IP (300), or an address\'s streams could not all resubscribe at once after a pod is drained',
+  ]);
+});
+
 test('TRUSTED_PROXIES takes addresses and CIDR networks, none by default', () => {
   assert.deepEqual(loadConfig({}).trustedProxies, []);
   assert.deepEqual(
@@ -281,6 +303,28 @@ test('the stream drain window defaults to half the shutdown deadline and may not
   assert.deepEqual(problemsOf({ STREAM_DRAIN_WINDOW_MS: '15000', SHUTDOWN_TIMEOUT_MS: '20000' }), [
     'STREAM_DRAIN_WINDOW_MS="15000": at most half of SHUTDOWN_TIMEOUT_MS (20000), so servers, shards and pools still close within the deadline after the streams are drained',
   ]);
+});
+
+test('the drain linger is off by default and must leave the closing steps their share of the deadline', () => {
+  assert.equal(loadConfig({}).streams.drainLingerMs, 0);
+  // The stream pods' settings: 45 s window + 30 s linger leave 15 s of 90.
+  assert.equal(
+    loadConfig({ SHUTDOWN_TIMEOUT_MS: '90000', STREAM_DRAIN_LINGER_MS: '30000' }).streams
+      .drainLingerMs,
+    30_000,
+  );
+  assert.deepEqual(problemsOf({ SHUTDOWN_TIMEOUT_MS: '90000', STREAM_DRAIN_LINGER_MS: '40000' }), [
+    'STREAM_DRAIN_LINGER_MS="40000": at most 35000 here, SHUTDOWN_TIMEOUT_MS (90000) less the stream drain window (45000) and 10000 ms for servers, shards and pools to close; raise SHUTDOWN_TIMEOUT_MS or shorten STREAM_DRAIN_WINDOW_MS',
+  ]);
+  // The default deadline keeps half for closing, which the default window takes.
+  assert.deepEqual(problemsOf({ STREAM_DRAIN_LINGER_MS: '5000' }), [
+    'STREAM_DRAIN_LINGER_MS="5000": at most 0 here, SHUTDOWN_TIMEOUT_MS (20000) less the stream drain window (10000) and 10000 ms for servers, shards and pools to close; raise SHUTDOWN_TIMEOUT_MS or shorten STREAM_DRAIN_WINDOW_MS',
+  ]);
+  assert.equal(
+    loadConfig({ STREAM_DRAIN_WINDOW_MS: '4000', STREAM_DRAIN_LINGER_MS: '6000' }).streams
+      .drainLingerMs,
+    6_000,
+  );
 });
 
 test('AUTH_REQUIRE_KEY_FILES refuses a development signing key', () => {

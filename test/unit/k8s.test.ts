@@ -490,6 +490,26 @@ const streamWorkload = (dir: string): K8sObject => {
   return found;
 };
 
+/** The PodMonitor's scrape interval and timeout (components/monitoring), in ms. */
+function podMonitorEndpoint(): { interval: number; scrapeTimeout: number } {
+  const [monitor] = parseAllDocuments(
+    readFileSync('k8s/components/monitoring/podmonitor.yaml', 'utf8'),
+  ).map(
+    (doc) =>
+      doc.toJS() as {
+        spec: { podMetricsEndpoints: { interval: string; scrapeTimeout: string }[] };
+      },
+  );
+  const [endpoint] = monitor?.spec.podMetricsEndpoints ?? [];
+  assert.ok(endpoint, 'the PodMonitor has an endpoint');
+  const ms = (duration: string) => {
+    const seconds = /^(\d+)s$/.exec(duration)?.[1];
+    assert.ok(seconds !== undefined, `${duration}: expected whole seconds`);
+    return Number(seconds) * 1000;
+  };
+  return { interval: ms(endpoint.interval), scrapeTimeout: ms(endpoint.scrapeTimeout) };
+}
+
 /** preStop + drain delay + shutdown timeout of the stream pods in `dir`, in ms. */
 function streamDrainWindowMs(dir: string): number {
   const workload = streamWorkload(dir);
@@ -553,6 +573,9 @@ for (const dir of TARGETS) {
     const alertAfter = /min_over_time\(shutdown_phase\{[^}]*\}\[(\d+)s\]\)/.exec(rules)?.[1];
     const preStop = preStopMs(appContainer(workload));
     assert.ok(alertAfter !== undefined);
+    // The "scraped that long ago" term covers the same span as the window.
+    const offset = /shutdown_phase\{[^}]*\} offset (\d+)s/.exec(rules)?.[1];
+    assert.equal(offset, alertAfter, 'the offset term matches the window');
     assert.ok(
       window - preStop < Number(alertAfter) * 1000 && Number(alertAfter) * 1000 < grace - preStop,
       `TradingPlatformStreamDrainTooLong after ${alertAfter}s: between the app's window and the SIGKILL`,
@@ -572,6 +595,34 @@ for (const dir of TARGETS) {
       (c) => c.topologyKey === 'kubernetes.io/hostname',
     );
     assert.equal(spread?.labelSelector?.matchLabels?.['app.kubernetes.io/component'], 'stream');
+  });
+
+  test(`${dir}: a drained stream pod waits for a last scrape, within its shutdown deadline`, (t) => {
+    if (!hasKubectl(t)) return;
+    const workload = streamWorkload(dir);
+    const env = effectiveEnv(appContainer(workload), render(dir), workload.metadata.name);
+    // loadConfig refuses a linger that, with the drain window, leaves the servers, shards and
+    // pools too little of SHUTDOWN_TIMEOUT_MS; the grace period covers that deadline (above).
+    const config = loadConfig(
+      Object.fromEntries(
+        [...env].filter(([name]) => !/^(TLS_|AUTH_JWT_|AUTH_REQUIRE_KEY_FILES$)/.test(name)),
+      ),
+    );
+    // A scrape begins within one interval of the drain's end and answers within its timeout.
+    const { interval, scrapeTimeout } = podMonitorEndpoint();
+    const linger = config.streams.drainLingerMs;
+    assert.ok(
+      linger >= interval + scrapeTimeout,
+      `STREAM_DRAIN_LINGER_MS ${linger} ms must outlast a scrape interval (${interval} ms) and its timeout (${scrapeTimeout} ms)`,
+    );
+    // A drain that takes its whole window and waits its whole linger is no drain past its
+    // window: TradingPlatformStreamDrainTooLong stays quiet.
+    const rules = readFileSync('alerts/streams.rules.yml', 'utf8');
+    const alertAfter = Number(
+      /min_over_time\(shutdown_phase\{[^}]*\}\[(\d+)s\]\)/.exec(rules)?.[1],
+    );
+    const drainEnd = config.shutdown.drainDelayMs + config.streams.drainWindowMs + linger;
+    assert.ok(drainEnd < alertAfter * 1000, `drain and linger end ${drainEnd} ms after SIGTERM`);
   });
 }
 

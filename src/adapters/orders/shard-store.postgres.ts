@@ -82,10 +82,10 @@ export interface BatchOpening {
  *
  * The fencing row is share-locked until the batch ends: a new leader's epoch bump waits for
  * the batches running, and any batch after it finds the epoch changed. Share locks do not
- * conflict, so a batch reads while the one ahead of it commits (an update of the row, as
- * before, made it wait for that COMMIT and its WAL flush: 1-2.5 ms under load, seen with
- * auto_explain). Two batches holding it at once share it through a multixact; the row's table
- * is a handful of rows, which autovacuum freezes in no time.
+ * conflict, so a batch reads while the one ahead of it commits (an update of the row would
+ * make it wait for that COMMIT and its WAL flush; docs/benchmarks.md, "A batch reads while
+ * the one ahead commits"). Two batches holding it at once share it through a multixact; the
+ * row's table is a handful of rows, which autovacuum freezes in no time.
  */
 export async function openBatch(
   tx: BatchClient,
@@ -173,13 +173,13 @@ type OrderJson = Omit<OrderRow, 'created_at' | 'updated_at'> &
 
 /**
  * A batch's statements after its idempotency lookup run on generic plans, made once per
- * connection: planning cost a pass per batch (0.35 ms for the read, 0.7 ms for the write's ten
- * CTEs), on the batch's critical path. Every row they look up is found by primary key, the one
+ * connection: planning cost a pass per batch, on the batch's critical path (docs/benchmarks.md,
+ * "The write statement on a generic plan"). Every row they look up is found by primary key, the one
  * index that can serve each lookup, so with sequential scans ruled out while the plans are
  * made, a generic plan is the index plan however small the tables were at the time. The
  * idempotency lookup is the exception and keeps custom plans: it has two candidate indexes,
- * and a generic plan made on an empty table took the one that reads all of a user's orders
- * (the read went from 0.8 to 5 ms a batch in bench:orders). Transaction-local: reset at COMMIT.
+ * and a generic plan made on an empty table took the one that reads all of a user's orders.
+ * Transaction-local: reset at COMMIT.
  */
 const GENERIC_PLANS =
   'SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off';

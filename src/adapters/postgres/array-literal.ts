@@ -4,9 +4,9 @@
  *
  * node-postgres encodes a JS array element by element: each is converted, run through two
  * regular expressions and wrapped in quotes, whatever it holds. An engine batch's write
- * passes some 40 arrays, and building it took 0.53 ms a batch that way, 0.36 ms this way, on
- * the batch's critical path (bench:orders). Numbers, booleans and instants never need quoting, and most text
- * (symbols, sides, statuses, stream names) does not either: only what does is quoted here.
+ * passes some 40 arrays, built on the batch's critical path (docs/benchmarks.md, "Array
+ * parameters built as literals"). Numbers, booleans and instants never need quoting, and most
+ * text (symbols, sides, statuses, stream names) does not either: only what does is quoted here.
  * PostgreSQL parses the literal against the parameter's cast, so a value that does not fit
  * (a fraction for `bigint[]`) is refused there, as before.
  */

@@ -27,7 +27,28 @@ export interface GuardedRateLimiterOptions {
   readonly failureMode: RateLimitFailureMode;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** How a refusal names the limit to the caller; unset: requests per second. */
+  readonly refusal?: RefusalWording;
 }
+
+/** `rate_limit_rejections_total`, by scope: these limiters' refusals and other limits' alike. */
+export function rateLimitRejections(registry: Registry): Counter<'scope'> {
+  return counter(registry, {
+    name: 'rate_limit_rejections_total',
+    help: 'Requests refused by a rate limit, by scope.',
+    labelNames: ['scope'],
+  });
+}
+
+/** "too many <what>: at most 5 per <per>, 10 at once; retry in 12 s". */
+export interface RefusalWording {
+  /** What one unit of the limit is, as the caller sees it: 'login attempts from this address'. */
+  readonly what: string;
+  /** The period the limit is configured in, so the message quotes the configured number. */
+  readonly per: 'second' | 'minute';
+}
+
+const REQUESTS_PER_SECOND: RefusalWording = { what: 'requests', per: 'second' };
 
 /**
  * Decorates a RateLimiter with the scope's failure direction, its metrics and its logs. One
@@ -37,6 +58,7 @@ export class GuardedRateLimiter implements RateLimiter {
   readonly scope: string;
   readonly #inner: RateLimiter;
   readonly #failureMode: RateLimitFailureMode;
+  readonly #refusal: RefusalWording;
   readonly #log: Logger;
   readonly #rejections: Counter<'scope'>;
   readonly #failOpen: Counter<'scope'>;
@@ -46,12 +68,9 @@ export class GuardedRateLimiter implements RateLimiter {
     this.scope = options.scope;
     this.#inner = options.limiter;
     this.#failureMode = options.failureMode;
+    this.#refusal = options.refusal ?? REQUESTS_PER_SECOND;
     this.#log = options.logger.child({ scope: options.scope, failureMode: options.failureMode });
-    this.#rejections = counter(options.registry, {
-      name: 'rate_limit_rejections_total',
-      help: 'Requests refused by a rate limit, by scope.',
-      labelNames: ['scope'],
-    });
+    this.#rejections = rateLimitRejections(options.registry);
     this.#failOpen = counter(options.registry, {
       name: 'rate_limit_fail_open_total',
       help: 'Requests allowed without a rate-limit decision because the store was unavailable.',
@@ -83,8 +102,10 @@ export class GuardedRateLimiter implements RateLimiter {
     if (!decision.allowed) {
       throw new DomainError(
         'resource_exhausted',
-        `too many requests (${this.scope} limit: ${options.ratePerSec}/s, burst ${options.burst}); retry in ${decision.retryAfterMs} ms`,
-        { retryAfterMs: decision.retryAfterMs },
+        refusalMessage(this.#refusal, options, decision),
+        {
+          retryAfterMs: decision.retryAfterMs,
+        },
       );
     }
     return decision;
@@ -116,4 +137,22 @@ export class GuardedRateLimiter implements RateLimiter {
       resetAfterMs: 0,
     };
   }
+}
+
+function refusalMessage(
+  wording: RefusalWording,
+  limit: ConsumeOptions,
+  decision: RateLimitDecision,
+): string {
+  const perPeriod = wording.per === 'minute' ? limit.ratePerSec * 60 : limit.ratePerSec;
+  // Rounded: a per-minute setting arrives divided by 60, which multiplying back may not undo.
+  const rate = Number(perPeriod.toPrecision(6));
+  const cost = limit.cost ?? 1;
+  const counts = cost === 1 ? '' : ` (this call counts as ${cost})`;
+  const retry =
+    decision.retryAfterMs < 1_000
+      ? `${decision.retryAfterMs} ms`
+      : `${Math.ceil(decision.retryAfterMs / 1_000)} s`;
+  const allowed = `at most ${rate} per ${wording.per}, ${limit.burst} at once${counts}`;
+  return `too many ${wording.what}: ${allowed}; retry in ${retry}`;
 }

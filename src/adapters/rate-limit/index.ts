@@ -1,4 +1,4 @@
-export { GuardedRateLimiter } from './guarded-rate-limiter.js';
+export { GuardedRateLimiter, rateLimitRejections } from './guarded-rate-limiter.js';
 export type { GuardedRateLimiterOptions, RateLimitFailureMode } from './guarded-rate-limiter.js';
 export { MemoryRateLimiter } from './rate-limiter.memory.js';
 export type { MemoryRateLimiterOptions } from './rate-limiter.memory.js';

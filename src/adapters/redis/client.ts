@@ -192,3 +192,19 @@ function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
     client.once('ready', onReady);
   });
 }
+
+/**
+ * Refuses a Redis Cluster node at start-up rather than at the first relay pass. This client is
+ * not a cluster client, and the stream log is not shaped for Cluster: a relay pass appends to
+ * many streams in one script and the tail reads every stream in one XREAD, which Cluster
+ * refuses (CROSSSLOT) once two streams hash to different slots; a key on another shard would
+ * answer MOVED. A standalone Redis, a primary with replicas, or Sentinel serve.
+ */
+export async function assertNotCluster(client: Redis): Promise<void> {
+  const info = await client.info('cluster');
+  if (/^cluster_enabled:1\b/m.test(info)) {
+    throw new Error(
+      'REDIS_URL points at a Redis Cluster node, which this platform does not support (its stream log appends and reads many streams per command, across hash slots): use a standalone Redis, a primary with replicas, or Sentinel (ElastiCache: cluster mode disabled)',
+    );
+  }
+}

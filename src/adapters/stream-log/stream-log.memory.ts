@@ -1,4 +1,5 @@
 import type { StreamEntry, StreamLog, TailListener } from '../../domain/ports/stream-log.port.js';
+import { TailListeners } from './tail-listeners.js';
 
 export interface MemoryStreamLogOptions {
   /**
@@ -16,7 +17,7 @@ export class MemoryStreamLog implements StreamLog {
   readonly #streams = new Map<string, { entries: StreamEntry[]; last: number }>();
   readonly #retention: number;
   readonly #epoch: number;
-  readonly #listeners = new Map<string, Set<TailListener>>();
+  readonly #listeners = new TailListeners();
 
   constructor(options: MemoryStreamLogOptions = {}) {
     this.#retention = options.retention ?? 10_000;
@@ -42,7 +43,7 @@ export class MemoryStreamLog implements StreamLog {
     }
     // After storing, so a listener that reads the log on an entry finds it there.
     for (const entry of fresh) {
-      for (const listener of this.#listeners.get(entry.stream) ?? []) notify(listener, entry);
+      for (const listener of this.#listeners.of(entry.stream) ?? []) notify(listener, entry);
     }
     return Promise.resolve(fresh.length);
   }
@@ -66,19 +67,9 @@ export class MemoryStreamLog implements StreamLog {
 
   /** Appends notify listeners synchronously: nothing can be appended between two entries. */
   tail(stream: string, listener: TailListener): Promise<() => void> {
-    let listeners = this.#listeners.get(stream);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.#listeners.set(stream, listeners);
-    }
-    const own = listeners;
-    const wrapped: TailListener = (entry) => {
-      listener(entry);
-    };
-    own.add(wrapped);
+    const subscription = this.#listeners.add(stream, listener);
     return Promise.resolve(() => {
-      own.delete(wrapped);
-      if (own.size === 0 && this.#listeners.get(stream) === own) this.#listeners.delete(stream);
+      subscription.remove();
     });
   }
 

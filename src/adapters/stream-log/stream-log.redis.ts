@@ -45,8 +45,8 @@ return added`;
 const appendScript = redisScript(APPEND_LUA);
 
 /**
- * Entries per script call. A script holds Redis for its whole run (about 3 µs an entry), so a
- * relay catching up on a backlog of thousands of entries leaves gaps for other clients.
+ * Entries per script call. A script holds Redis for its whole run, so a relay catching up on a
+ * backlog of thousands of entries leaves gaps for other clients in between.
  */
 const ENTRIES_PER_CALL = 256;
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { StreamEntry, TailListener } from '../../domain/ports/stream-log.port.js';
 import type { Logger } from '../../telemetry/index.js';
+import { TailListeners, type TailSubscription } from './tail-listeners.js';
 
 export interface RedisStreamTailOptions {
   /** The shared connection: positions new streams and unblocks the reader. */
@@ -30,7 +31,7 @@ export interface RedisStreamTailOptions {
 export class RedisStreamTail {
   readonly #options: RedisStreamTailOptions;
   readonly #blockMs: number;
-  readonly #listeners = new Map<string, Set<TailListener>>();
+  readonly #listeners = new TailListeners();
   /** Last entry id read per tailed stream. */
   readonly #positions = new Map<string, string>();
   #reader: Redis | undefined;
@@ -46,32 +47,23 @@ export class RedisStreamTail {
 
   async tail(stream: string, listener: TailListener): Promise<() => void> {
     if (this.#closed) throw new Error('the stream tail is closed');
-    let listeners = this.#listeners.get(stream);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.#listeners.set(stream, listeners);
-    }
-    const own = listeners;
-    const wrapped: TailListener = (entry) => {
-      listener(entry);
-    };
-    own.add(wrapped);
+    const subscription = this.#listeners.add(stream, listener);
     try {
       if (!this.#positions.has(stream)) {
         const last = await this.#options.lastSeq(stream);
         // Another caller may have positioned it meanwhile; either position covers what is
         // appended after now.
-        if (!this.#positions.has(stream) && this.#listeners.get(stream) === own) {
+        if (!this.#positions.has(stream) && subscription.current()) {
           this.#positions.set(stream, `${last}-0`);
           await this.#restartRead();
         }
       }
     } catch (error) {
-      this.#remove(stream, own, wrapped);
+      this.#remove(stream, subscription);
       throw error;
     }
     return () => {
-      this.#remove(stream, own, wrapped);
+      this.#remove(stream, subscription);
     };
   }
 
@@ -89,13 +81,9 @@ export class RedisStreamTail {
     return this.#closed;
   }
 
-  #remove(stream: string, own: Set<TailListener>, listener: TailListener): void {
-    own.delete(listener);
-    if (own.size === 0 && this.#listeners.get(stream) === own) {
-      this.#listeners.delete(stream);
-      // Dropped from the next XREAD; a late reply for it finds no listener.
-      this.#positions.delete(stream);
-    }
+  #remove(stream: string, subscription: TailSubscription): void {
+    // The stream's last listener: dropped from the next XREAD; a late reply finds no listener.
+    if (subscription.remove()) this.#positions.delete(stream);
   }
 
   /** Starts the loop, or makes a blocked XREAD return so the next one includes new streams. */
@@ -173,7 +161,7 @@ export class RedisStreamTail {
   }
 
   #dispatch(stream: string, rows: [id: string, fields: string[]][]): void {
-    const listeners = this.#listeners.get(stream);
+    const listeners = this.#listeners.of(stream);
     if (listeners === undefined || !this.#positions.has(stream)) return;
     const field = this.#options.payloadField;
     for (const [id, fields] of rows) {

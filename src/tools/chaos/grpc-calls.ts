@@ -8,12 +8,13 @@ import {
   type ClientReadableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { RETRY_AFTER_KEY } from '../../shared/grpc/error-metadata.js';
 import { grpcServiceDefinition } from '../../shared/grpc/service-definition.js';
 
 /**
  * Plain grpc-js clients over the generated descriptors: what a third-party caller would use.
- * The chaos traders and subscribers go through these, so that swapping in the SDK later
- * changes this file and not the load they put on the cluster.
+ * The runner registers its users with these and `--traders-transport grpc` traders place
+ * through them; the SDK's traders are in `sdk-orders.ts`.
  */
 export const grpcClient = (address: string, service: DescService): Client => {
   const Ctor = makeGenericClientConstructor(grpcServiceDefinition(service), 'chaos');
@@ -26,9 +27,11 @@ export const grpcClient = (address: string, service: DescService): Client => {
   });
 };
 
-export type CallResult<T> =
-  | { readonly ok: true; readonly response: T }
-  | { readonly ok: false; readonly error: ServiceError };
+/** What a failed call says, whichever client made it: its gRPC code, message and trailers. */
+export type CallFailure = Pick<ServiceError, 'code' | 'details' | 'metadata'>;
+
+export type CallResult<T, E extends CallFailure = ServiceError> =
+  { readonly ok: true; readonly response: T } | { readonly ok: false; readonly error: E };
 
 type UnaryMethod = (
   request: unknown,
@@ -74,6 +77,13 @@ export const bearer = (token: string): Metadata => {
   metadata.set('authorization', `Bearer ${token}`);
   return metadata;
 };
+
+/**
+ * A quota refusal: RESOURCE_EXHAUSTED without the `retry-after-ms` a rate limit sends, so
+ * sending the same call again later lifts nothing (the open-order quota: cancel one first).
+ */
+export const isQuotaRefusal = (error: CallFailure): boolean =>
+  error.code === status.RESOURCE_EXHAUSTED && error.metadata.get(RETRY_AFTER_KEY).length === 0;
 
 /** Codes after which the same call (same client_order_id) may be sent again. */
 export const RETRYABLE = new Set<number>([

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig } from '../../config/index.js';
-import { DEFAULT_CHAOS_OPTIONS, runChaos, type ChaosReport } from './run.js';
+import { DEFAULT_CHAOS_OPTIONS, runChaos, TRADER_TRANSPORTS, type ChaosReport } from './run.js';
 import { STREAM_TRANSPORTS } from './stream-transports.js';
 
 /**
@@ -9,6 +9,7 @@ import { STREAM_TRANSPORTS } from './stream-transports.js';
  * kills; prints what held and what did not, then one JSON line. Exit code 1 if an invariant
  * failed. DATABASE_URL and REDIS_URL choose the servers (a fresh schema and key prefix each run).
  * `--transports grpc,websocket` picks the subscribers' transports (all four by default);
+ * `--traders-transport sdk|grpc|mix` the traders' (the client SDK by default, `mix` half each);
  * `--prometheus auto|on|off` whether a real Prometheus watches the run (auto: when installed),
  * `--alert-for 10s` shortens every alert rule's `for:` for the run.
  */
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     subscribers: { type: 'string' },
     keep: { type: 'boolean' },
     transports: { type: 'string' },
+    'traders-transport': { type: 'string' },
     prometheus: { type: 'string' },
     'alert-for': { type: 'string' },
   },
@@ -49,6 +51,9 @@ const args = z
           .min(1),
       )
       .default([...STREAM_TRANSPORTS]),
+    'traders-transport': z
+      .enum(TRADER_TRANSPORTS, { error: `--traders-transport: ${TRADER_TRANSPORTS.join(', ')}` })
+      .default(DEFAULT_CHAOS_OPTIONS.tradersTransport),
     prometheus: z
       .enum(['auto', 'on', 'off'], { error: '--prometheus: auto, on or off' })
       .default('auto'),
@@ -72,6 +77,7 @@ const report = await runChaos(
     marketSubscribers: args.subscribers,
     keep: args.keep,
     transports: args.transports,
+    tradersTransport: args['traders-transport'],
     prometheus: args.prometheus,
     ...(args['alert-for'] === undefined ? {} : { alertFor: args['alert-for'] }),
     databaseUrl: config.databaseUrl ?? DEFAULT_CHAOS_OPTIONS.databaseUrl,
@@ -131,7 +137,13 @@ function summary(r: ChaosReport, failures: readonly string[]): string {
     `     resumes: ${r.resumes} (${r.resumes_not_recovered} not recovered), p50 ${r.resume_p50_ms} ms, p99 ${r.resume_p99_ms} ms, max ${r.resume_max_ms} ms`,
     `     migrations seen by clients: ${r.migrations}, stream pod kills: ${r.stream_pod_kills}`,
     `     engine: ${r.engine_leader_kills} leader kills, ${r.engine_takeovers} takeovers, slowest ${r.takeover_max_ms} ms`,
-    `     held: ${r.orders_per_s} orders/s, ${r.messages_per_s} stream messages/s; ${r.call_retries} call retries, ${r.calls_abandoned} abandoned`,
+    `     held: ${r.orders_per_s} orders/s, ${r.messages_per_s} stream messages/s; ${r.call_retries} call retries, ${r.calls_abandoned} abandoned${abandonedBy(r.calls_abandoned_by)}`,
+    `     traders over ${r.traders_transport}: ${Object.entries(r.traders_by_transport)
+      .map(
+        ([kind, t]) =>
+          `${kind} ${t.traders} traders, ${t.acked_orders} acked, ${t.call_retries} retries, ${t.calls_abandoned} abandoned`,
+      )
+      .join('; ')}`,
     ...observed(r),
     failures.length === 0 ? 'every invariant held' : `FAILED: ${failures.join(', ')}`,
   ].join('\n');
@@ -146,4 +158,10 @@ function observed(r: ChaosReport): string[] {
     `     dashboard panels moved: ${r.panels_moved} of ${r.panels_total}; still: ${list(r.panels_still, '; ')}`,
     `     annotations marked: ${list(r.annotations_marked, '; ')}`,
   ];
+}
+
+function abandonedBy(counts: Record<string, number>): string {
+  const entries = Object.entries(counts);
+  if (entries.length === 0) return '';
+  return ` (${entries.map(([why, n]) => `${n}x ${why}`).join('; ')})`;
 }

@@ -15,11 +15,19 @@ import { observeRun, queryWindow, type Observation } from './observation.js';
 import { checkPrivateStream, privateMismatches } from './private-check.js';
 import { ChaosPrometheus, prometheusInstalled, type ScrapeTarget } from './prometheus.js';
 import { STREAM_TRANSPORTS, type StreamTransport } from './stream-transports.js';
+import { sdkOrderGateway, sdkTraderClient } from './sdk-orders.js';
 import { Subscriber } from './subscriber.js';
 import { grpcOrderGateway, Trader, type OrderGateway } from './trader.js';
 
 /** `auto`: observe with Prometheus when the binary is installed; `on`: fail without it. */
 export type PrometheusMode = 'auto' | 'on' | 'off';
+
+/**
+ * How the traders reach the api pods: the client SDK (Connect over HTTP), plain gRPC, or `mix`
+ * (even traders the SDK, odd ones gRPC).
+ */
+export const TRADER_TRANSPORTS = ['sdk', 'grpc', 'mix'] as const;
+export type TraderTransport = (typeof TRADER_TRANSPORTS)[number];
 
 export interface ChaosOptions {
   readonly kills: number;
@@ -38,8 +46,7 @@ export interface ChaosOptions {
   readonly prometheus: PrometheusMode;
   /** Every alert rule's `for:` set to this for the run (e.g. `10s`); shipped when absent. */
   readonly alertFor?: string;
-  /** Where the traders send orders; plain gRPC when absent (the SDK can stand in). */
-  readonly gateway?: (address: string) => OrderGateway;
+  readonly tradersTransport: TraderTransport;
 }
 
 export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
@@ -54,6 +61,7 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   keep: false,
   transports: STREAM_TRANSPORTS,
   prometheus: 'auto',
+  tradersTransport: 'sdk',
 };
 
 /** The invariants of the subscribers of one transport. */
@@ -70,6 +78,14 @@ export interface TransportReport {
   readonly resumes_not_recovered: number;
   readonly migrations: number;
   readonly resume_p99_ms: number;
+}
+
+/** What the traders over one transport did. */
+export interface TraderTransportReport {
+  readonly traders: number;
+  readonly acked_orders: number;
+  readonly call_retries: number;
+  readonly calls_abandoned: number;
 }
 
 export interface ChaosReport {
@@ -106,7 +122,12 @@ export interface ChaosReport {
   readonly orders_per_s: number;
   readonly messages_per_s: number;
   readonly calls_abandoned: number;
+  /** Why each abandoned call last failed (`CODE: message`), distinct, with counts. */
+  readonly calls_abandoned_by: Record<string, number>;
   readonly call_retries: number;
+  readonly traders_transport: TraderTransport;
+  /** The traders' calls by the transport they went over (`sdk`, `grpc`). */
+  readonly traders_by_transport: Record<string, TraderTransportReport>;
   /** Whether Prometheus watched the run: `observed`, `not installed` or `off`. */
   readonly prometheus: string;
   /** Alert names that fired during the run; null without Prometheus. */
@@ -168,6 +189,9 @@ export async function runChaos(
   const dataDir = await mkdtemp(join(tmpdir(), 'tp-chaos-'));
   const logDir = join(dataDir, 'logs');
   await mkdir(logDir);
+  // A drained stream pod waits for Prometheus to read its drain, as in Kubernetes; with no
+  // Prometheus it would only wait out the bound.
+  const watched = options.prometheus !== 'off' && prometheusInstalled();
   const cluster = new LocalCluster(
     {
       DATABASE_URL: options.databaseUrl,
@@ -183,7 +207,17 @@ export async function runChaos(
       REGISTER_IP_PER_MIN: '600000',
       USER_RATE_PER_S: '100000',
       USER_RATE_BURST: '100000',
+      // Every subscriber is 127.0.0.1, and each kill sends all of a pod's to resubscribe at once.
+      STREAM_MAX_PER_IP: '100000',
+      SUBSCRIBE_IP_BURST: '100000',
+      SUBSCRIBE_IP_PER_MIN: '6000000',
       SHUTDOWN_DRAIN_DELAY_MS: '0',
+      // The drain window as before (half of the default deadline), plus a linger of a few scrapes.
+      SHUTDOWN_TIMEOUT_MS: '30000',
+      STREAM_DRAIN_WINDOW_MS: '10000',
+      STREAM_DRAIN_LINGER_MS: watched
+        ? String(DRAIN_LINGER_SCRAPES * SCRAPE_INTERVAL_S * 1_000)
+        : '0',
       SIMULATOR_ENABLED: 'false',
       ENGINE_LEADER_POLL_MS: '250',
       ENGINE_LEADER_LEASE_MS: '2000',
@@ -195,6 +229,7 @@ export async function runChaos(
   );
   const db = new pg.Client({ connectionString: options.databaseUrl });
   const traders: Trader[] = [];
+  const traderKinds = new Map<Trader, 'sdk' | 'grpc'>();
   const subscribers: Subscriber[] = [];
   const closers: (() => void)[] = [];
   let prometheus: ChaosPrometheus | undefined;
@@ -235,7 +270,11 @@ export async function runChaos(
         orders.close();
       },
     );
-    const gateway = options.gateway?.(apiAddress) ?? grpcOrderGateway(orders, 5_000);
+    const apiUrls = cluster.slots
+      .filter((slot) => slot.role === 'api')
+      .map((slot) => `http://127.0.0.1:${slot.httpPort}`);
+    const sdkTrader = (i: number) =>
+      options.tradersTransport === 'sdk' || (options.tradersTransport === 'mix' && i % 2 === 0);
     const pods = cluster.slots
       .filter((slot) => slot.role === 'stream')
       .map((slot) => ({
@@ -260,18 +299,29 @@ export async function runChaos(
       );
       if (!login.ok) throw login.error;
       const { accessToken } = login.response.tokens;
-      const account = { userId: login.response.userId, auth: bearer(accessToken) };
-      traders.push(
-        new Trader(gateway, account, {
-          name: `t${i}`,
-          seed: options.seed * 1_000 + i,
-          symbol: MARKET.symbol,
-          mid: 1_000,
-          thinkMs: 20,
-          giveUpMs: 120_000,
-          cancelShare: 0.15,
-        }),
-      );
+      const account = { userId: login.response.userId };
+      let gateway: OrderGateway;
+      if (sdkTrader(i)) {
+        // Signed in on its own, as a separate client of the same user would be.
+        const manager = await sdkTraderClient(apiUrls, credentials.username, credentials.password);
+        closers.push(() => {
+          manager.close();
+        });
+        gateway = sdkOrderGateway(manager, 5_000);
+      } else {
+        gateway = grpcOrderGateway(orders, bearer(accessToken), 5_000);
+      }
+      const trader = new Trader(gateway, account, {
+        name: `t${i}`,
+        seed: options.seed * 1_000 + i,
+        symbol: MARKET.symbol,
+        mid: 1_000,
+        thinkMs: 20,
+        giveUpMs: 120_000,
+        cancelShare: 0.15,
+      });
+      traders.push(trader);
+      traderKinds.set(trader, sdkTrader(i) ? 'sdk' : 'grpc');
       subscribers.push(
         new Subscriber({
           kind: 'private',
@@ -305,7 +355,7 @@ export async function runChaos(
     );
     for (const trader of traders) trader.start();
     say(
-      `chaos: ${traders.length} traders, ${subscribers.length} subscribers running (${options.transports.join(', ')})`,
+      `chaos: ${traders.length} traders (${options.tradersTransport}), ${subscribers.length} subscribers running (${options.transports.join(', ')})`,
     );
 
     // The kills.
@@ -434,7 +484,10 @@ export async function runChaos(
       orders_per_s: Math.round((acks.length / elapsedS) * 10) / 10,
       messages_per_s: Math.round((all.messages / elapsedS) * 10) / 10,
       calls_abandoned: traders.reduce((n, t) => n + t.stats.abandoned, 0),
+      calls_abandoned_by: countBy(traders.flatMap((t) => t.stats.abandonedBy)),
       call_retries: traders.reduce((n, t) => n + t.stats.retries, 0),
+      traders_transport: options.tradersTransport,
+      traders_by_transport: tradersBy(traders, traderKinds),
       prometheus:
         observation !== undefined
           ? 'observed'
@@ -469,6 +522,9 @@ export async function runChaos(
  * scrape lost leaves a rate over a few scrapes with nothing to say.
  */
 const SCRAPE_INTERVAL_S = 2;
+
+/** Scrape intervals a drained stream pod waits at most for the scrape that reads its drain. */
+const DRAIN_LINGER_SCRAPES = 3;
 
 /**
  * A Prometheus to scrape every pod of the cluster as it is spawned (the file_sd targets
@@ -632,4 +688,28 @@ async function cleanUp(
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+function tradersBy(
+  traders: readonly Trader[],
+  kinds: ReadonlyMap<Trader, string>,
+): Record<string, TraderTransportReport> {
+  const by: Record<string, TraderTransportReport> = {};
+  for (const trader of traders) {
+    const kind = kinds.get(trader) ?? 'unknown';
+    const soFar = by[kind] ?? { traders: 0, acked_orders: 0, call_retries: 0, calls_abandoned: 0 };
+    by[kind] = {
+      traders: soFar.traders + 1,
+      acked_orders: soFar.acked_orders + trader.acks.length,
+      call_retries: soFar.call_retries + trader.stats.retries,
+      calls_abandoned: soFar.calls_abandoned + trader.stats.abandoned,
+    };
+  }
+  return by;
 }

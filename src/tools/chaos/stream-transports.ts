@@ -1,11 +1,13 @@
 import { createClient, type Client, type Transport } from '@connectrpc/connect';
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from '@connectrpc/connect-node';
+import { createGrpcTransport } from '@connectrpc/connect-node';
 import { WebSocket } from 'ws';
-import { websocketTransport, websocketUrl, type WebSocketLike } from '../../client/index.js';
+import {
+  connectTransport,
+  grpcWebTransport,
+  websocketTransport,
+  websocketUrl,
+  type WebSocketLike,
+} from '../../client/index.js';
 import { MarketDataService } from '../../gen/trading/v1/market_data_pb.js';
 import { SessionService } from '../../gen/trading/v1/session_pb.js';
 
@@ -35,16 +37,11 @@ export interface StreamClients {
 const openSocket = (url: string): WebSocketLike => new WebSocket(url) as unknown as WebSocketLike;
 
 /**
- * Connect clients for a pod over the chosen transport: native gRPC over HTTP/2, gRPC-Web and
- * Connect over HTTP/1.1 (as a browser behind a plain proxy sends them), all binary protobuf,
- * and the browser SDK's own WebSocket transport (src/client). Over WebSocket, Pong travels
- * in-band on the socket of the session it names, so it must use these same clients as the
- * stream.
- *
- * gRPC-Web and Connect use connect-node (node:http), not the SDK's fetch-based transports:
- * Node's fetch (undici 6) follows a request's AbortSignal through a weak reference, so once
- * the Request is garbage collected an abort no longer ends a long-lived response
- * (nodejs/undici#3644), and a stopped subscriber's stream went on for ever.
+ * Connect clients for a pod over the chosen transport, all binary protobuf: native gRPC over
+ * HTTP/2 (connect-node, as a server-side client would call), and the browser SDK's own
+ * transports (src/client): gRPC-Web and Connect over fetch, HTTP/1.1 as a browser behind a
+ * plain proxy sends them, and the WebSocket. Over WebSocket, Pong travels in-band on the
+ * socket of the session it names, so it must use these same clients as the stream.
  */
 export function streamClients(kind: StreamTransport, pod: StreamPod): StreamClients {
   const transport = transportFor(kind, pod);
@@ -59,17 +56,9 @@ function transportFor(kind: StreamTransport, pod: StreamPod): Transport {
     case 'grpc':
       return createGrpcTransport({ baseUrl: `http://${pod.grpc}` });
     case 'grpc-web':
-      return createGrpcWebTransport({
-        baseUrl: pod.http,
-        httpVersion: '1.1',
-        useBinaryFormat: true,
-      });
+      return grpcWebTransport(pod.http).transport;
     case 'connect':
-      return createConnectTransport({
-        baseUrl: pod.http,
-        httpVersion: '1.1',
-        useBinaryFormat: true,
-      });
+      return connectTransport(pod.http);
     case 'websocket':
       return websocketTransport(websocketUrl(pod.http), openSocket).transport;
   }

@@ -1,7 +1,13 @@
-import type { Client, Metadata, ServiceError } from '@grpc/grpc-js';
+import { status, type Client, type Metadata } from '@grpc/grpc-js';
 import { OrderStatus } from '../../gen/trading/v1/orders_pb.js';
 import { SeededRandom } from '../seeded-random.js';
-import { RETRYABLE, unary, type CallResult } from './grpc-calls.js';
+import {
+  isQuotaRefusal,
+  RETRYABLE,
+  unary,
+  type CallFailure,
+  type CallResult,
+} from './grpc-calls.js';
 import { nextPlace, type PlaceRequest } from './order-flow.js';
 
 interface PbOrder {
@@ -15,22 +21,26 @@ export interface PlaceResponse {
 }
 
 /**
- * How a trader reaches the api: plain gRPC today; the SDK or the load tool's client can stand
- * in without changing the traders.
+ * How one trader's calls reach the api, signed in as its user: plain gRPC or the SDK
+ * (`sdk-orders.ts`); failures come back as gRPC codes either way, which the trader judges.
  */
 export interface OrderGateway {
-  place(auth: Metadata, request: PlaceRequest): Promise<CallResult<PlaceResponse>>;
-  cancel(auth: Metadata, orderId: string): Promise<CallResult<{ order: PbOrder }>>;
+  place(request: PlaceRequest): Promise<CallResult<PlaceResponse, CallFailure>>;
+  cancel(orderId: string): Promise<CallResult<{ order: PbOrder }, CallFailure>>;
 }
 
-export const grpcOrderGateway = (orders: Client, timeoutMs = 5_000): OrderGateway => ({
-  place: (auth, request) => unary(orders, 'placeOrder', request, auth, timeoutMs),
-  cancel: (auth, orderId) => unary(orders, 'cancelOrder', { orderId }, auth, timeoutMs),
+/** Plain grpc-js with the user's bearer token on each call. */
+export const grpcOrderGateway = (
+  orders: Client,
+  auth: Metadata,
+  timeoutMs = 5_000,
+): OrderGateway => ({
+  place: (request) => unary(orders, 'placeOrder', request, auth, timeoutMs),
+  cancel: (orderId) => unary(orders, 'cancelOrder', { orderId }, auth, timeoutMs),
 });
 
 export interface TraderAccount {
   readonly userId: string;
-  readonly auth: Metadata;
 }
 
 /** An order the api acknowledged: it must exist, once, whatever is killed afterwards. */
@@ -46,6 +56,8 @@ export interface TraderStats {
   retries: number;
   /** Calls given up after `giveUpMs` of retryable failures: their outcome is unknown. */
   abandoned: number;
+  /** The last failure of each call given up, as `CODE: message`, to tell why. */
+  abandonedBy: string[];
   /** Non-retryable answers, by gRPC code (a cancel of an order already done, a quota). */
   refusals: Map<number, number>;
 }
@@ -76,6 +88,7 @@ export class Trader {
     cancels: 0,
     retries: 0,
     abandoned: 0,
+    abandonedBy: [],
     refusals: new Map(),
   };
   readonly #random: SeededRandom;
@@ -83,6 +96,8 @@ export class Trader {
   #running = false;
   #loop: Promise<void> | undefined;
   #count = 0;
+  /** The last call through `#retrying` ended on the open-order quota. */
+  #quotaRefused = false;
 
   constructor(
     private readonly gateway: OrderGateway,
@@ -115,7 +130,18 @@ export class Trader {
   async #place(): Promise<void> {
     const clientOrderId = `${this.options.name}-${this.#count++}`;
     const request = nextPlace(this.#random, this.options.symbol, this.options.mid, clientOrderId);
-    const result = await this.#retrying(() => this.gateway.place(this.account.auth, request));
+    let result = await this.#retrying(() => this.gateway.place(request));
+    // At the open-order quota, waiting lifts nothing: cancel one, as the answer says, and send
+    // the same order again.
+    while (
+      result === undefined &&
+      this.#quotaRefused &&
+      this.#resting.length > 0 &&
+      this.#running
+    ) {
+      await this.#cancel();
+      result = await this.#retrying(() => this.gateway.place(request));
+    }
     if (result === undefined) return;
     this.stats.places += 1;
     const { order } = result;
@@ -129,22 +155,25 @@ export class Trader {
     const index = this.#random.int(0, this.#resting.length - 1);
     const [orderId] = this.#resting.splice(index, 1);
     if (orderId === undefined) return;
-    const result = await this.#retrying(() => this.gateway.cancel(this.account.auth, orderId));
+    const result = await this.#retrying(() => this.gateway.cancel(orderId));
     if (result !== undefined) this.stats.cancels += 1;
   }
 
-  async #retrying<T>(call: () => Promise<CallResult<T>>): Promise<T | undefined> {
+  async #retrying<T>(call: () => Promise<CallResult<T, CallFailure>>): Promise<T | undefined> {
     const deadline = Date.now() + this.options.giveUpMs;
     let delay = 50;
+    this.#quotaRefused = false;
     for (;;) {
       const result = await call();
       if (result.ok) return result.response;
-      if (!RETRYABLE.has(result.error.code)) {
+      if (isQuotaRefusal(result.error)) this.#quotaRefused = true;
+      if (!RETRYABLE.has(result.error.code) || this.#quotaRefused) {
         this.#refused(result.error);
         return undefined;
       }
       if (Date.now() > deadline) {
         this.stats.abandoned += 1;
+        this.stats.abandonedBy.push(`${status[result.error.code]}: ${result.error.details}`);
         return undefined;
       }
       this.stats.retries += 1;
@@ -153,7 +182,7 @@ export class Trader {
     }
   }
 
-  #refused(error: ServiceError): void {
+  #refused(error: CallFailure): void {
     this.stats.refusals.set(error.code, (this.stats.refusals.get(error.code) ?? 0) + 1);
   }
 }

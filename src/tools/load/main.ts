@@ -6,8 +6,9 @@ import { runLoad } from './run-load.js';
  * `npm run load -- --url http://127.0.0.1:8080 --clients 100 --transports websocket,grpc-web
  *   --symbols BTC-USD --streams book,trades,ticker --duration 30 --private 5`: subscribers of the client SDK against a
  * running platform; progress on stderr, the report as JSON on the last line of stdout. The
- * platform admits WS_MAX_CONNECTIONS_PER_IP WebSockets from one address (a private stream is
- * one more): raise it there for bigger runs from one host.
+ * platform admits WS_MAX_CONNECTIONS_PER_IP WebSockets and STREAM_MAX_PER_IP market data
+ * streams from one address (a private stream is one more connection): raise them there, and
+ * SUBSCRIBE_IP_BURST with them, for bigger runs from one host.
  */
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
-import { createContextValues } from '@connectrpc/connect';
-import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import { createConnectRouter, createContextValues } from '@connectrpc/connect';
+import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
+import type { FastifyInstance } from 'fastify';
 import { setMaxListeners } from 'node:events';
 import type { Logger, Registry } from '../../telemetry/index.js';
 import type { ServiceRegistration } from '../grpc/server.js';
@@ -8,12 +8,13 @@ import { clientIpKey } from '../rpc/call-context.js';
 import type { CallGuard } from '../rpc/call-guard.js';
 import { labelsOf, RPC_TRANSPORTS, RpcServerMetrics } from '../rpc/call-observer.js';
 import { connectInterceptor } from './connect-interceptor.js';
+import { mountHandlers } from './mount-handlers.js';
 import { observedHandler } from './observed-handler.js';
 
 /**
  * The services of the gRPC port, on the HTTP port too: Connect, gRPC-Web and gRPC (HTTP/2)
- * through @connectrpc/connect-fastify, calling the same handlers with the same admission,
- * errors and telemetry as grpc-js.
+ * through Connect's router (mounted on Fastify by mount-handlers.ts), calling the same handlers
+ * with the same admission, errors and telemetry as grpc-js.
  */
 
 export interface ConnectRoutesOptions extends CallGuard {
@@ -38,10 +39,10 @@ export async function registerConnectRoutes(
     done();
   });
   const observe = { metrics, logger: options.logger, readMaxBytes: options.readMaxBytes };
-  // The package does not export the type of its options.
-  const connect: Parameters<typeof fastifyConnectPlugin>[1] = {
+  const router = createConnectRouter({
     readMaxBytes: options.readMaxBytes,
     shutdownSignal: shutdown.signal,
+    acceptCompression: [compressionGzip, compressionBrotli],
     interceptors: [
       connectInterceptor({
         logger: options.logger,
@@ -50,42 +51,25 @@ export async function registerConnectRoutes(
         ...(options.limitCall === undefined ? {} : { limitCall: options.limitCall }),
       }),
     ],
-    contextValues: (request) => createContextValues().set(clientIpKey, clientAddress(request.ip)),
-    routes: (router) => {
-      for (const { service, impl } of options.registrations) {
-        router.service(service, impl);
-        for (const method of service.methods) {
-          for (const transport of RPC_TRANSPORTS) metrics.initialize(labelsOf(method), transport);
-        }
-      }
-      // The plugin mounts what `router.handlers` holds once this returns: each one observed.
-      const handlers = router.handlers.map((handler) =>
-        observedHandler(handler, observe, (request) =>
-          String(request.contextValues?.get(clientIpKey)),
-        ),
-      );
-      router.handlers.splice(0, router.handlers.length, ...handlers);
-    },
-  };
-  // A scope of their own, so that `settleOnFinish` wraps the Connect routes only.
-  await app.register(async (scope) => {
-    scope.addHook('onRoute', settleOnFinish);
-    await scope.register(fastifyConnectPlugin, connect);
   });
-}
-
-/**
- * connect-node writes a response and then waits for an 'end' event that a Node server response
- * never emits (it emits 'finish'), so connect-fastify's route handler never settles: the
- * handler span @fastify/otel opens around it is never ended nor exported, and every call span
- * under it reaches the trace backend without its parent. This lets the wait end.
- */
-function settleOnFinish(route: RouteOptions): void {
-  const { handler } = route;
-  route.handler = function settledOnFinish(request, reply) {
-    reply.raw.once('finish', () => reply.raw.emit('end'));
-    return handler.call(this, request, reply);
-  };
+  for (const { service, impl } of options.registrations) {
+    router.service(service, impl);
+    for (const method of service.methods) {
+      for (const transport of RPC_TRANSPORTS) metrics.initialize(labelsOf(method), transport);
+    }
+  }
+  // Each handler observed from its first byte (observed-handler.ts).
+  const handlers = router.handlers.map((handler) =>
+    observedHandler(handler, observe, (request) => String(request.contextValues?.get(clientIpKey))),
+  );
+  // A scope of their own, so that the content type parsers apply to the Connect routes only.
+  await app.register((scope) => {
+    mountHandlers(scope, handlers, {
+      logger: options.logger,
+      contextValues: (request) => createContextValues().set(clientIpKey, clientAddress(request.ip)),
+    });
+    return Promise.resolve();
+  });
 }
 
 /** An IPv4 client of a dual-stack socket as plain IPv4, as grpc-js reports it. */

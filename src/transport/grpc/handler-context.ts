@@ -26,7 +26,8 @@ const FINISHED = new Error('the call has finished');
  * Connect's `HandlerContext` for a grpc-js call, built lazily. Connect's own
  * `createHandlerContext` makes three AbortControllers, a deadline timer, a shutdown listener
  * and four `Headers` for every call; a unary handler rarely reads any of them, and they were a
- * fifth of the server's CPU per order (docs/benchmarks.md). Here each is made on first use:
+ * large share of the server's CPU per order (docs/benchmarks.md, "Durable order placement").
+ * Here each is made on first use:
  * `signal` is linked to cancellation, the deadline and server shutdown only when a handler
  * asks for it, and headers and trailers exist only when touched.
  *

@@ -27,8 +27,8 @@ import { toGrpcStatus } from './status.js';
 
 /**
  * Serves a Connect-style service implementation (`ServiceImpl`) over @grpc/grpc-js, so the
- * same handlers answer native gRPC here and gRPC-Web/Connect through connect-fastify.
- * Methods missing from `impl` answer UNIMPLEMENTED.
+ * same handlers answer native gRPC here and gRPC-Web/Connect on the HTTP port
+ * (connect-routes.ts). Methods missing from `impl` answer UNIMPLEMENTED.
  */
 
 export interface AdapterOptions extends CallGuard {

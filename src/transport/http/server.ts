@@ -13,6 +13,7 @@ import {
   type onSendHookHandler,
 } from 'fastify';
 import type { Readiness } from '../../lifecycle/readiness.js';
+import type { ScrapeWatch } from '../../lifecycle/scrape-watch.js';
 import {
   histogram,
   LATENCY_BUCKETS,
@@ -40,13 +41,18 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly readiness: Readiness;
+  /** Told of each `/metrics` answer, so a process going away can wait for a last scrape. */
+  readonly scrapes?: ScrapeWatch;
   /** HTTPS (and wss) when set, with the certificate replaced when the files rotate. */
   readonly tls: CertificateFiles | undefined;
   /** Verifies access tokens for routes declared with `config: { auth: true }`. */
   readonly authenticate?: (accessToken: string) => Promise<Principal>;
   /** Browser origins allowed across origins (CORS, WebSocket); none by default. */
   readonly corsOrigins?: readonly string[];
-  /** Adds a span per route and hook (@fastify/otel) under the http server span. */
+  /**
+   * Adds a request span per business route (@fastify/otel), the parent of its RPC span, and a
+   * span per route hook.
+   */
   readonly tracing: boolean;
   /** The built web app to serve at `/`, if it holds an index.html. */
   readonly webAssetsDir?: string;
@@ -67,11 +73,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   const { logger } = options;
   const app = fastify({
     // Fastify gets no logger instance: with one it also attaches two response listeners and
-    // validates a child logger on every request, about 2.5 µs of a 20 µs /healthz answer
-    // (docs/benchmarks.md). Every request still logs through the app's pino
-    // logger (`request.log`, no per-request child: correlation is by trace_id/span_id on
-    // every line inside a span, and the request line carries the request id), and the
-    // request line is written below with the route template.
+    // validates a child logger on every request (docs/benchmarks.md, "HTTP server overhead").
+    // Every request still logs through the app's pino logger (`request.log`, no per-request
+    // child: correlation is by trace_id/span_id on every line inside a span, and the request
+    // line carries the request id), and the request line is written below with the route
+    // template.
     logger: false,
     childLoggerFactory: () => logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -84,7 +90,6 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   }) as unknown as FastifyInstance;
 
   if (options.tls !== undefined) reloadCertificates(app, options.tls);
-  await registerBrowserSecurity(app, options.corsOrigins ?? []);
 
   const recorder = requestRecorder(options.registry, logger);
   // Each route gets its own hook, bound to its template (`/orders/:id`, never the raw URL:
@@ -107,54 +112,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     return reply.code(statusCode).send(body);
   });
 
-  const recordUnmatched = recorder('unmatched');
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404);
-    // Not a route, so no route hook: measured here, as the answer is handed over.
-    recordUnmatched(request, reply);
-    return reply.send({
-      error: 'not_found',
-      message: boundedMessage(`no route for ${request.method} ${request.url}`),
-    });
-  });
-
-  // Business routes live in their own encapsulated context: @fastify/otel's hooks (and the
-  // authentication hook) apply there only, so probes and scrapes pay nothing for them. With
-  // the tracing plugin on the root, /healthz throughput fell to 0.80 of bare Fastify.
-  await app.register(async (api) => {
-    if (options.tracing) {
-      // Added before the plugin, which would otherwise trace this hook too.
-      api.addHook('onRequest', endRequestSpanIfAbandoned);
-      await api.register(
-        new FastifyOtelInstrumentation({ registerOnInitialization: false }).plugin(),
-      );
-    }
-    if (options.authenticate !== undefined) {
-      registerAuthentication(api, options.authenticate);
-      // Who am I: lets a browser check its token, and shows the hook at work.
-      api.get('/v1/session', { config: { auth: true } }, (request) => ({
-        user_id: request.principal?.userId,
-        session_id: request.principal?.sessionId,
-      }));
-    }
-    if (options.rpc !== undefined) {
-      await registerConnectRoutes(api, {
-        ...options.rpc,
-        logger,
-        registry: options.registry,
-        ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
-      });
-    }
-  });
-
-  // Outside the traced context: one upgrade, then frames a request span would not describe.
-  if (options.websocket !== undefined) await registerWebSocket(app, options.websocket);
-
   // Liveness: answering at all proves the event loop turns. Dependencies belong in /readyz,
   // or a database outage would restart every pod.
-  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/healthz', probe, () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', probe, async (_request, reply) => {
     const report = await options.readiness.evaluate();
     const problems = (critical: boolean) =>
       Object.entries(report.checks)
@@ -173,14 +135,87 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', probe, async (_request, reply) => {
+    // Counted once the answer is written out: a scrape cut short read nothing.
+    const answered = options.scrapes?.begin();
+    if (answered !== undefined) reply.raw.once('finish', answered);
     const text = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(text);
   });
 
-  await serveWebApp(app, options);
+  // Everything a browser may load or call: security headers, CORS and the WebSocket origin
+  // check apply here. Probes and scrapes stay outside: kubelets and Prometheus read them, no
+  // browser renders them, and their answers reflect nothing of the request.
+  await app.register(async (browser) => {
+    await registerBrowserSecurity(browser, options.corsOrigins ?? []);
+    const recordUnmatched = recorder('unmatched');
+    browser.setNotFoundHandler((request, reply) => {
+      void reply.code(404);
+      // Not a route, so no route hook: measured here, as the answer is handed over.
+      recordUnmatched(request, reply);
+      return reply.send({
+        error: 'not_found',
+        message: boundedMessage(`no route for ${request.method} ${request.url}`),
+      });
+    });
+
+    // Business routes live in their own encapsulated context: @fastify/otel's hooks (and the
+    // authentication hook) apply there only, so probes and scrapes pay nothing for them
+    // (docs/benchmarks.md, "HTTP server overhead").
+    await browser.register(async (api) => {
+      if (options.tracing) {
+        // Added before the plugin, which would otherwise trace this hook too.
+        api.addHook('onRequest', endRequestSpanIfAbandoned);
+        await api.register(
+          new FastifyOtelInstrumentation({
+            registerOnInitialization: false,
+            // A handler span would sit between the request span and the RPC span of every
+            // Connect call, telling nothing they do not: the request span holds the call directly.
+            instrumentHandler: false,
+          }).plugin(),
+        );
+      }
+      if (options.authenticate !== undefined) {
+        registerAuthentication(api, options.authenticate);
+        // Who am I: lets a browser check its token, and shows the hook at work.
+        api.get('/v1/session', { config: { auth: true } }, (request) => ({
+          user_id: request.principal?.userId,
+          session_id: request.principal?.sessionId,
+        }));
+      }
+      if (options.rpc !== undefined) {
+        await registerConnectRoutes(api, {
+          ...options.rpc,
+          logger,
+          registry: options.registry,
+          ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+        });
+      }
+    });
+
+    // Outside the traced context: one upgrade, then frames a request span would not describe.
+    if (options.websocket !== undefined) await registerWebSocket(browser, options.websocket);
+    await serveWebApp(browser, options);
+  });
   return app;
 }
+
+/**
+ * A WebSocket upgrade of a probe's path: @fastify/websocket (in the browser context) would
+ * close the socket after the answer, but probes are outside that context, and an upgraded
+ * socket has no timeout and no HTTP parser: drop it rather than leave it open.
+ */
+const refuseUpgrade: onRequestHookHandler = (request, _reply, done) => {
+  // Node sets `upgrade` on the requests it hands to 'upgrade' listeners (untyped).
+  if ((request.raw as { upgrade?: boolean }).upgrade !== true) {
+    done();
+    return;
+  }
+  request.raw.socket.end(
+    'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+  );
+};
+const probe = { onRequest: refuseUpgrade };
 
 /**
  * @fastify/otel ends its request span in onResponse, which Fastify runs only once a response

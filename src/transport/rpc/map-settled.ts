@@ -7,10 +7,9 @@
  * nothing more is read, the items already running finish and their results are yielded, and
  * then the error is thrown: work that was started is always answered.
  *
- * p-map 7.1's `pMapIterable(…, { preserveOrder: false })` yields in the same order, but throws
- * at the first error without answering what is running, and on the order-entry path it cost
- * the server 10-25 µs more per order (5-10 % fewer orders/s in bench:orders, side by side,
- * with a wrapper adding these error semantics); see docs/benchmarks.md.
+ * p-map's `pMapIterable(…, { preserveOrder: false })` yields in the same order, but throws at
+ * the first error without answering what is running, and wrapped to answer it, it was slower
+ * on the order-entry path (docs/benchmarks.md, "Durable order placement").
  */
 export async function* mapSettled<T, R>(
   source: AsyncIterable<T>,

@@ -2,6 +2,7 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import type { BookReplicas } from '../../domain/streams/book-replicas.js';
 import type { StreamLog } from '../../domain/ports/stream-log.port.js';
 import type { MarketDataService } from '../../gen/trading/v1/market_data_pb.js';
+import { clientIpKey } from './call-context.js';
 import type { StreamCalls } from './stream-calls.js';
 import { orderBookMessage } from './stream-messages.js';
 
@@ -12,7 +13,10 @@ export interface MarketDataRpcDeps {
   readonly log: StreamLog;
 }
 
-/** `trading.v1.MarketDataService`: public, no token; limits per call instead. */
+/**
+ * `trading.v1.MarketDataService`: public, no token; limits per call and per client address
+ * instead (`StreamCalls.subscribe`).
+ */
 export function marketDataRpc(deps: MarketDataRpcDeps): ServiceImpl<typeof MarketDataService> {
   return {
     async getOrderBook(request) {
@@ -26,6 +30,7 @@ export function marketDataRpc(deps: MarketDataRpcDeps): ServiceImpl<typeof Marke
       const opened = await deps.calls.subscribe(request, {
         transport: context.protocolName,
         signal: context.signal,
+        clientIp: context.values.get(clientIpKey),
       });
       yield* opened.messages;
     },

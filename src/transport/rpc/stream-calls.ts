@@ -1,6 +1,7 @@
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
 import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
 import { DomainError } from '../../domain/errors.js';
+import type { MarketStreamsPerAddress } from '../../domain/streams/market-streams-per-address.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';
 import type {
   DeliveryReader,
@@ -31,6 +32,16 @@ export interface StreamCallsDeps {
   readonly maxSubscriptions: number;
   /** Ends a private stream when its auth session is revoked (logout, refresh-token reuse). */
   readonly revocations?: RevocationWatch;
+  /** Bounds on each client address's market data streams, on every transport; unset: none. */
+  readonly perAddress?: MarketDataPerAddress;
+}
+
+/** What one client address may have of public market data. */
+export interface MarketDataPerAddress {
+  /** Streams open at once on this process. */
+  readonly streams: MarketStreamsPerAddress;
+  /** Subscribes over time, shared by every pod; throws `resource_exhausted` when over. */
+  readonly limitSubscribe: (address: string) => Promise<void>;
 }
 
 /** Tells when an auth session is revoked (`Authentication`). */
@@ -51,6 +62,11 @@ export interface StreamCall {
   /** grpc, grpc-web, connect, websocket. */
   readonly transport: string;
   readonly signal: AbortSignal;
+}
+
+/** A market data call: whose address it comes from, for the per-address bounds. */
+export interface MarketCall extends StreamCall {
+  readonly clientIp: string;
 }
 
 /** A call's open streams, as protobuf messages. */
@@ -140,33 +156,65 @@ export class StreamCalls {
     return this.#deps.gateway.reauthenticate(sessionId, token);
   }
 
-  /** `MarketDataService.Subscribe`: public, no caller. */
+  /**
+   * `MarketDataService.Subscribe`: public, no caller; bounded per client address
+   * (`perAddress`), the stream holding its address's slot until it ends.
+   */
   async subscribe(
     request: SubscribeRequest,
-    call: StreamCall,
+    call: MarketCall,
   ): Promise<OpenedCall<SubscribeResponse>> {
     const streams = this.marketStreams(request);
-    const opened = await this.#deps.gateway.open({
-      ...call,
-      streams,
-      positions: positionsOf(request.positions),
-      sessionId: request.sessionId,
-      reconnectReason: reconnectReasonOf(request.reconnectReason),
-      userId: undefined,
-    });
-    const message = (delivery: GatewayDelivery) => subscribeMessage(delivery, opened);
+    const { clientIp, ...streamCall } = call;
+    const release = await this.#admitMarketStream(clientIp);
+    let opened;
+    try {
+      opened = await this.#deps.gateway.open({
+        ...streamCall,
+        streams,
+        positions: positionsOf(request.positions),
+        sessionId: request.sessionId,
+        reconnectReason: reconnectReasonOf(request.reconnectReason),
+        userId: undefined,
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    // Whichever comes first: the transport's end of the call, or the end of its messages.
+    if (call.signal.aborted) release();
+    else call.signal.addEventListener('abort', release, { once: true });
+    const gateway = opened;
+    const message = (delivery: GatewayDelivery) => subscribeMessage(delivery, gateway);
+    // A transport reads `messages` or `reader`, not both: either frees the slot when it ends.
+    const reader = readerEnding(opened.reader, release);
     return {
       sessionId: opened.sessionId,
       pod: opened.pod,
       streams,
-      messages: messagesOf(opened.reader, message),
-      reader: opened.reader,
+      messages: messagesOf(reader, message),
+      reader,
       message,
       close: (names) => {
         opened.close(names);
       },
       pong: (heartbeatId) => opened.pong(heartbeatId),
     };
+  }
+
+  /** A slot for one more market data stream of `address`, and its release; or the refusal. */
+  async #admitMarketStream(address: string): Promise<() => void> {
+    const limits = this.#deps.perAddress;
+    if (limits === undefined) return () => undefined;
+    // The local bound first: a refusal under a flood then costs no round trip to Redis.
+    const release = limits.streams.acquire(address);
+    try {
+      await limits.limitSubscribe(address);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return release;
   }
 
   /**
@@ -288,6 +336,42 @@ function readerUntilRevoked(
     // Once revoked, nothing is taken as it comes: `next` then says why the stream ends.
     direct(take) {
       reader.direct((delivery) => !revoked.aborted && take(delivery));
+    },
+    release() {
+      end();
+      reader.release();
+    },
+  };
+}
+
+/** `reader`, calling `done` once when it ends: read to the end, failed, or released. */
+function readerEnding(reader: DeliveryReader, done: () => void): DeliveryReader {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    done();
+  };
+  return {
+    next() {
+      let delivery: GatewayDelivery | undefined;
+      try {
+        delivery = reader.next();
+      } catch (error) {
+        end();
+        throw error;
+      }
+      if (delivery === undefined && reader.done) end();
+      return delivery;
+    },
+    get done() {
+      return reader.done;
+    },
+    whenReady(wake) {
+      reader.whenReady(wake);
+    },
+    direct(take) {
+      reader.direct(take);
     },
     release() {
       end();

@@ -228,7 +228,7 @@ export class WebSocketConnection {
     this.#run(
       requestId,
       streams,
-      (call) => this.#deps.calls.subscribe(request, call),
+      (call) => this.#deps.calls.subscribe(request, { ...call, clientIp: this.clientIp }),
       (message) => ({ case: 'market', value: message }),
       true,
       span,

@@ -74,8 +74,36 @@ describe('guarded rate limiter', () => {
       assert.ok(error instanceof DomainError);
       assert.equal(error.code, 'resource_exhausted');
       assert.equal(error.retryAfterMs, 1000);
-      assert.match(error.message, /user limit: 1\/s, burst 2/);
+      assert.equal(
+        error.message,
+        'too many requests: at most 1 per second, 2 at once; retry in 1 s',
+      );
       return true;
+    });
+  });
+
+  test('a refusal quotes the limit in the period it is configured in', async () => {
+    const { guarded } = guard(new MemoryRateLimiter({ now: () => 0 }));
+    const login = new GuardedRateLimiter({
+      limiter: new MemoryRateLimiter({ now: () => 0 }),
+      scope: 'login_ip',
+      failureMode: 'closed',
+      logger: silentLogger(),
+      registry: new Registry(),
+      refusal: { what: 'login attempts from this address', per: 'minute' },
+    });
+    const fivePerMinute = { ratePerSec: 5 / 60, burst: 10 };
+    for (let i = 0; i < 10; i++) await login.enforce('10.0.0.1', fivePerMinute);
+    const fast = { ratePerSec: 50, burst: 4 };
+    await guarded.enforce('u1', { ...fast, cost: 3 });
+
+    await assert.rejects(login.enforce('10.0.0.1', fivePerMinute), {
+      message:
+        'too many login attempts from this address: at most 5 per minute, 10 at once; retry in 12 s',
+    });
+    await assert.rejects(guarded.enforce('u1', { ...fast, cost: 3 }), {
+      message:
+        'too many requests: at most 50 per second, 4 at once (this call counts as 3); retry in 40 ms',
     });
   });
 
