@@ -288,6 +288,9 @@ const envSchema = z.object({
   SUBSCRIBE_IP_BURST: positiveInt(200, 1_000_000),
   SUBSCRIBE_IP_PER_MIN: positiveInt(600, 6_000_000),
   SUBSCRIBE_LIMIT_FAILURE_MODE: failureMode('open'),
+  ORDER_BOOK_IP_BURST: positiveInt(100, 1_000_000),
+  ORDER_BOOK_IP_PER_MIN: positiveInt(1_200, 6_000_000),
+  ORDER_BOOK_LIMIT_FAILURE_MODE: failureMode('open'),
   ENGINE_ADDRESS: optional(z.string().trim().min(1)),
   ENGINE_TIMEOUT_MS: millis(2_000, 60_000),
   ENGINE_LEADER_POLL_MS: millis(1_000, 60_000),
@@ -401,6 +404,9 @@ export interface Config {
     /** Market data subscribes per client address, on every transport and pod. */
     readonly subscribePerIp: RateLimitSetting;
     readonly subscribeFailureMode: 'open' | 'closed';
+    /** Order book snapshots (`GetOrderBook`) per client address, on every transport and pod. */
+    readonly orderBookPerIp: RateLimitSetting;
+    readonly orderBookFailureMode: 'open' | 'closed';
   };
   readonly engine: {
     /** grpc-js target of the engine (ROLE=api calls it; required there). */
@@ -693,6 +699,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perUserFailureMode: e.USER_RATE_FAILURE_MODE,
       subscribePerIp: { ratePerSec: e.SUBSCRIBE_IP_PER_MIN / 60, burst: e.SUBSCRIBE_IP_BURST },
       subscribeFailureMode: e.SUBSCRIBE_LIMIT_FAILURE_MODE,
+      orderBookPerIp: { ratePerSec: e.ORDER_BOOK_IP_PER_MIN / 60, burst: e.ORDER_BOOK_IP_BURST },
+      orderBookFailureMode: e.ORDER_BOOK_LIMIT_FAILURE_MODE,
     },
     engine: {
       address: e.ENGINE_ADDRESS,

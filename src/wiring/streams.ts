@@ -126,7 +126,12 @@ export function createStreams(
   });
   const { websocket } = config;
   return {
-    marketDataRpc: marketDataRpc({ calls, replicas, log: data.streamLog }),
+    marketDataRpc: marketDataRpc({
+      calls,
+      replicas,
+      log: data.streamLog,
+      limitOrderBook: orderBookPerAddress(config, data, deps),
+    }),
     sessionRpc: sessionRpc({ calls, gateway, verifyToken: deps.verifyToken }),
     websocket: {
       calls,
@@ -180,5 +185,28 @@ function marketDataPerAddress(
     limitSubscribe: async (address) => {
       await subscribes.enforce(addressKey(address), config.limits.subscribePerIp);
     },
+  };
+}
+
+/**
+ * `GetOrderBook` calls per client address, alike on every transport and counted in Redis (with
+ * REDIS_URL) for every pod: a public snapshot, each a copy of the book, needs no token either.
+ */
+function orderBookPerAddress(
+  config: Config,
+  data: DataLayer,
+  deps: { readonly logger: Logger; readonly registry: Registry },
+): (address: string) => Promise<void> {
+  const books = new GuardedRateLimiter({
+    limiter: data.rateLimiter,
+    scope: 'order_book_ip',
+    failureMode: config.limits.orderBookFailureMode,
+    logger: deps.logger,
+    registry: deps.registry,
+    // Configured per minute: refusals quote it so.
+    refusal: { what: 'order book requests from this address', per: 'minute' },
+  });
+  return async (address) => {
+    await books.enforce(addressKey(address), config.limits.orderBookPerIp);
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createClient } from '@connectrpc/connect';
+import { ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { Metadata, type Client } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
@@ -15,7 +15,7 @@ import {
   TEST_REDIS_URL,
   type TestApp,
 } from '../support/app.js';
-import { grpcClient } from '../support/grpc.js';
+import { grpcClient, unary } from '../support/grpc.js';
 import { ConnectStreamRecorder, subscribe, until } from '../support/stream-client.js';
 import { WsClient } from '../support/ws-client.js';
 
@@ -253,5 +253,82 @@ describe('market data subscribes per address over time (SUBSCRIBE_IP_*), shared 
     }
     const text = await pod2.registry.metrics();
     assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'subscribe_ip' }), 1);
+  });
+});
+
+describe('order book snapshots per address (ORDER_BOOK_IP_*), on every transport', () => {
+  let app: TestApp;
+  let grpc: Client;
+  before(async () => {
+    app = await startTestApp({
+      TRUSTED_PROXIES: '127.0.0.0/8,::1',
+      ORDER_BOOK_IP_BURST: '3',
+      ORDER_BOOK_IP_PER_MIN: '1',
+    });
+    grpc = grpcClient(app.grpcAddress, MarketDataService);
+  });
+  after(async () => {
+    grpc.close();
+    await app.stop();
+  });
+
+  /** One GetOrderBook from `address`: undefined when answered, else the code, message and retry. */
+  async function orderBookFrom(
+    transport: 'grpc' | 'connect',
+    address: string,
+  ): Promise<{ code: number; message: string; retryAfterMs: number } | undefined> {
+    if (transport === 'grpc') {
+      const metadata = new Metadata();
+      metadata.set('x-forwarded-for', address);
+      const { error } = await unary(grpc, 'getOrderBook', { symbol: 'BTC-USD' }, metadata);
+      if (error === null) return undefined;
+      return {
+        code: error.code,
+        message: error.details,
+        retryAfterMs: Number(error.metadata.get('retry-after-ms')[0]),
+      };
+    }
+    const client = createClient(
+      MarketDataService,
+      createConnectTransport({ baseUrl: app.httpUrl, httpVersion: '1.1' }),
+    );
+    try {
+      await client.getOrderBook({ symbol: 'BTC-USD' }, { headers: { 'x-forwarded-for': address } });
+      return undefined;
+    } catch (error) {
+      const connectError = ConnectError.from(error);
+      return {
+        code: connectError.code,
+        message: connectError.rawMessage,
+        retryAfterMs: Number(connectError.metadata.get('retry-after-ms')),
+      };
+    }
+  }
+
+  for (const [index, transport] of (['grpc', 'connect'] as const).entries()) {
+    test(`${transport}: the fourth call of an address is refused with a retry delay, another address's is not`, async () => {
+      const address = `203.0.113.${80 + index}`;
+      for (let call = 1; call <= 3; call += 1) {
+        assert.equal(await orderBookFrom(transport, address), undefined, `call ${call}`);
+      }
+      const refused = await orderBookFrom(transport, address);
+      assert.equal(refused?.code, RESOURCE_EXHAUSTED, JSON.stringify(refused));
+      assert.match(
+        refused.message,
+        /^too many order book requests from this address: at most 1 per minute, 3 at once; retry in \d+ s$/,
+      );
+      assert.ok(refused.retryAfterMs > 0, `retry-after-ms ${refused.retryAfterMs}`);
+      assert.equal(await orderBookFrom(transport, `198.51.100.${80 + index}`), undefined);
+    });
+  }
+
+  test('an address has one budget across transports, and refusals are counted', async () => {
+    const address = '203.0.113.90';
+    for (let call = 1; call <= 3; call += 1) {
+      assert.equal(await orderBookFrom(call === 2 ? 'connect' : 'grpc', address), undefined);
+    }
+    assert.equal((await orderBookFrom('connect', address))?.code, RESOURCE_EXHAUSTED);
+    const text = await app.registry.metrics();
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'order_book_ip' }), 3);
   });
 });

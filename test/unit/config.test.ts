@@ -272,6 +272,19 @@ test('market data per client address: streams open per process, subscribes over 
   ]);
 });
 
+test('order book snapshots per client address', () => {
+  const { limits } = loadConfig({});
+  assert.deepEqual(limits.orderBookPerIp, { ratePerSec: 20, burst: 100 });
+  assert.equal(limits.orderBookFailureMode, 'open');
+  const custom = loadConfig({
+    ORDER_BOOK_IP_BURST: '3',
+    ORDER_BOOK_IP_PER_MIN: '6',
+    ORDER_BOOK_LIMIT_FAILURE_MODE: 'closed',
+  });
+  assert.deepEqual(custom.limits.orderBookPerIp, { ratePerSec: 0.1, burst: 3 });
+  assert.equal(custom.limits.orderBookFailureMode, 'closed');
+});
+
 test('TRUSTED_PROXIES takes addresses and CIDR networks, none by default', () => {
   assert.deepEqual(loadConfig({}).trustedProxies, []);
   assert.deepEqual(

@@ -11,16 +11,23 @@ export interface MarketDataRpcDeps {
   readonly calls: StreamCalls;
   readonly replicas: BookReplicas;
   readonly log: StreamLog;
+  /**
+   * Charges one `GetOrderBook` to the client address; throws `resource_exhausted` when over.
+   * Unset: no limit.
+   */
+  readonly limitOrderBook?: (address: string) => Promise<void>;
 }
 
 /**
  * `trading.v1.MarketDataService`: public, no token; limits per call and per client address
- * instead (`StreamCalls.subscribe`).
+ * instead (`limitOrderBook`, `StreamCalls.subscribe`).
  */
 export function marketDataRpc(deps: MarketDataRpcDeps): ServiceImpl<typeof MarketDataService> {
   return {
-    async getOrderBook(request) {
+    async getOrderBook(request, context) {
       deps.calls.knownSymbol(request.symbol);
+      // After validation, so a typo costs nothing; before the snapshot, the part worth bounding.
+      await deps.limitOrderBook?.(context.values.get(clientIpKey));
       const replica = await deps.replicas.get(request.symbol);
       const book = replica.snapshot(request.depth === 0 ? Infinity : request.depth);
       return { book: orderBookMessage(request.symbol, await deps.log.epoch(), book) };
