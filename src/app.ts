@@ -17,7 +17,7 @@ import {
 import { buildHttpServer } from './transport/http/server.js';
 import { authRpc } from './transport/rpc/auth.rpc.js';
 import type { Authentication } from './domain/auth/authentication.js';
-import { createAuth, perUserLimit } from './wiring/auth.js';
+import { createAuth, createTokenVerifier, perUserLimit } from './wiring/auth.js';
 import { openDataLayer } from './wiring/data-layer.js';
 import { openTls } from './wiring/tls.js';
 import { ordersSettings, wireOrderRoles, type OrderRoles } from './wiring/order-roles.js';
@@ -90,10 +90,18 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
 
   const tls = await openTls(config, { logger, registry });
   const data = await openDataLayer(config, { logger, registry, readiness });
-  // The engine serves EngineService alone, to api pods over mTLS (INTERNAL_METHODS): no user
-  // token reaches it, so it loads no signing key, polls no revocations and limits no user.
+  // Sign-in (AuthService) is the api's. A stream pod only verifies the tokens the api issues: the
+  // public key and the revocations, no password hasher or user tables. The engine serves
+  // EngineService alone, to api pods over mTLS (INTERNAL_METHODS): no user token reaches it, so
+  // it loads no key, polls no revocations and limits no user.
   const auth =
-    config.role === 'engine' ? undefined : await createAuth(config, data, { logger, registry });
+    config.role === 'api' || config.role === 'all'
+      ? await createAuth(config, data, { logger, registry })
+      : undefined;
+  const tokens =
+    config.role === 'stream'
+      ? await createTokenVerifier(config, data, { logger, registry })
+      : auth?.tokens;
   const orders = wireOrderRoles(config, data, { logger, registry, readiness, tls });
   await orders.start();
   const simulator =
@@ -108,17 +116,17 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (simulator !== undefined) shutdown.add(simulator.closeStep);
   simulator?.start();
   const streams =
-    auth !== undefined && (config.role === 'stream' || config.role === 'all')
+    tokens !== undefined && (config.role === 'stream' || config.role === 'all')
       ? createStreams(config, ordersSettings(data.embedded), data, {
           logger,
           registry,
-          verifyToken: (token) => auth.authenticateExpiring(token),
-          revocations: auth,
+          verifyToken: (token) => tokens.authenticateExpiring(token),
+          revocations: tokens,
         })
       : undefined;
-  const userCalls = auth && {
-    authenticate: (token: string) => auth.authenticate(token),
-    limitCall: perUserLimit(config, auth, data, { logger, registry }),
+  const userCalls = tokens && {
+    authenticate: (token: string) => tokens.authenticate(token),
+    limitCall: perUserLimit(config, tokens, data, { logger, registry }),
   };
   const registrations = servicesFor(config.role, auth, orders, streams);
   const grpc = await startGrpcServer(
@@ -185,7 +193,7 @@ export async function startApp(config: Config, deps: AppDeps): Promise<App> {
   if (streams !== undefined) shutdown.add(streams.closeStep);
   // Shards commit what is queued and the relay publishes, while the pool is still open.
   for (const step of orders.closeSteps) shutdown.add(step);
-  if (auth !== undefined) shutdown.add(closing('revocations', auth));
+  if (tokens !== undefined) shutdown.add(closing('revocations', tokens));
   for (const step of data.closeSteps) shutdown.add(step);
   if (tls !== undefined) shutdown.add(closing('tls files', tls));
   shutdown.add({

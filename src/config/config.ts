@@ -612,7 +612,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...drainLingerProblems(e, drainWindowMs));
   problems.push(...streamProblems(e));
   // Several processes each with a development key reject each other's tokens.
-  if (e.AUTH_REQUIRE_KEY_FILES && e.AUTH_JWT_PRIVATE_KEY_FILE === undefined) {
+  // A stream pod verifies tokens only: the public key is all it needs.
+  const verifiesOnly = e.ROLE === 'stream' && e.AUTH_JWT_PUBLIC_KEY_FILE !== undefined;
+  if (e.AUTH_REQUIRE_KEY_FILES && e.AUTH_JWT_PRIVATE_KEY_FILE === undefined && !verifiesOnly) {
     problems.push(
       'AUTH_JWT_PRIVATE_KEY_FILE=(unset): AUTH_REQUIRE_KEY_FILES=true needs the shared Ed25519 signing key (and AUTH_JWT_PUBLIC_KEY_FILE), not a per-process development key',
     );

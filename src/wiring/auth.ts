@@ -2,30 +2,44 @@ import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config } from '../config/index.js';
 import { Argon2PasswordHasher } from '../adapters/auth/argon2-password-hasher.js';
 import { PostgresRefreshTokenRepository } from '../adapters/auth/refresh-token.repository.postgres.js';
-import { loadSigningKeys } from '../adapters/auth/signing-keys.js';
+import { loadSigningKeys, loadVerifyingKey } from '../adapters/auth/signing-keys.js';
 import { PostgresUserRepository } from '../adapters/auth/user.repository.postgres.js';
 import { GuardedRateLimiter } from '../adapters/rate-limit/index.js';
-import { AccessTokens, type Principal } from '../domain/auth/access-tokens.js';
+import {
+  AccessTokens,
+  type AccessTokenSettings,
+  type Principal,
+} from '../domain/auth/access-tokens.js';
 import { Authentication } from '../domain/auth/authentication.js';
 import { RevokedSessions } from '../domain/auth/revoked-sessions.js';
+import { TokenVerifier } from '../domain/auth/token-verifier.js';
 import { systemClock } from '../domain/clock.js';
 import type { Logger, Registry } from '../telemetry/index.js';
 import type { DataLayer } from './data-layer.js';
 
-export async function createAuth(
+interface AuthWiringDeps {
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+const keySource = (config: Config) => ({
+  privateKeyFile: config.auth.privateKeyFile,
+  publicKeyFile: config.auth.publicKeyFile,
+  dataDir: config.dataDir,
+});
+
+const tokenSettings = (config: Config): AccessTokenSettings => ({
+  issuer: 'trading-platform',
+  audience: 'trading-platform',
+  ttlSeconds: config.auth.accessTokenTtlSeconds,
+});
+
+/** The shared revocations, polled from now on: a revoked session's tokens are refused at once. */
+async function startRevocations(
   config: Config,
   data: DataLayer,
-  deps: { readonly logger: Logger; readonly registry: Registry },
-): Promise<Authentication> {
-  const { logger, registry } = deps;
-  const keys = await loadSigningKeys(
-    {
-      privateKeyFile: config.auth.privateKeyFile,
-      publicKeyFile: config.auth.publicKeyFile,
-      dataDir: config.dataDir,
-    },
-    logger,
-  );
+  { logger, registry }: AuthWiringDeps,
+): Promise<RevokedSessions> {
   const revokedSessions = new RevokedSessions(
     { store: data.revocations, clock: systemClock, logger, registry },
     {
@@ -34,6 +48,34 @@ export async function createAuth(
     },
   );
   await revokedSessions.start();
+  return revokedSessions;
+}
+
+/**
+ * What ROLE=stream admits users with: the public key and the revocations, no sign-in (no
+ * password hasher, no user or refresh-token tables, no login limits).
+ */
+export async function createTokenVerifier(
+  config: Config,
+  data: DataLayer,
+  deps: AuthWiringDeps,
+): Promise<TokenVerifier> {
+  const key = await loadVerifyingKey(keySource(config), deps.logger);
+  return new TokenVerifier({
+    accessTokens: new AccessTokens(key, tokenSettings(config), systemClock),
+    revokedSessions: await startRevocations(config, data, deps),
+  });
+}
+
+/** Register, Login, Refresh and Logout, and the verifier of the tokens they issue. */
+export async function createAuth(
+  config: Config,
+  data: DataLayer,
+  deps: AuthWiringDeps,
+): Promise<Authentication> {
+  const { logger, registry } = deps;
+  const keys = await loadSigningKeys(keySource(config), logger);
+  const revokedSessions = await startRevocations(config, data, deps);
   // Login and registration limits are configured per minute: refusals quote them so.
   const throttle = (scope: string, what: string, failureMode = config.limits.loginFailureMode) =>
     new GuardedRateLimiter({
@@ -49,15 +91,7 @@ export async function createAuth(
       users: new PostgresUserRepository(data.postgres),
       refreshTokens: new PostgresRefreshTokenRepository(data.postgres),
       hasher: new Argon2PasswordHasher(config.auth.argon2),
-      accessTokens: new AccessTokens(
-        keys,
-        {
-          issuer: 'trading-platform',
-          audience: 'trading-platform',
-          ttlSeconds: config.auth.accessTokenTtlSeconds,
-        },
-        systemClock,
-      ),
+      accessTokens: new AccessTokens(keys, tokenSettings(config), systemClock),
       loginUserThrottle: throttle('login_user', 'login attempts for this account'),
       loginUserIpThrottle: throttle(
         'login_user_ip',
@@ -88,9 +122,9 @@ export async function createAuth(
 /** Admits an authenticated call: its session must be live and the user within budget. */
 export function perUserLimit(
   config: Config,
-  auth: Authentication,
+  tokens: TokenVerifier,
   data: DataLayer,
-  deps: { readonly logger: Logger; readonly registry: Registry },
+  deps: AuthWiringDeps,
 ): (principal: Principal, method: DescMethod) => Promise<void> {
   const perUser = new GuardedRateLimiter({
     limiter: data.rateLimiter,
@@ -100,7 +134,7 @@ export function perUserLimit(
   });
   return async (principal, method) => {
     // Also run for each command of an order-entry stream: a revoked session's stream ends.
-    auth.assertActive(principal);
+    tokens.assertActive(principal);
     await perUser.enforce(principal.userId, {
       ...config.limits.perUser,
       cost: config.limits.methodCosts[method.name] ?? 1,

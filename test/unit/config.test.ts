@@ -351,4 +351,10 @@ test('AUTH_REQUIRE_KEY_FILES refuses a development signing key', () => {
   });
   assert.equal(config.auth.privateKeyFile, 'package.json');
   assert.doesNotThrow(() => loadConfig({ AUTH_REQUIRE_KEY_FILES: 'false' }));
+  // A stream pod only verifies: the public key will do, and nothing else will.
+  const stream = { ROLE: 'stream', AUTH_REQUIRE_KEY_FILES: 'true' };
+  assert.equal(problemsOf(stream).length, 1);
+  assert.doesNotThrow(() => loadConfig({ ...stream, AUTH_JWT_PUBLIC_KEY_FILE: 'package.json' }));
+  const signer = { AUTH_JWT_PUBLIC_KEY_FILE: 'package.json', AUTH_REQUIRE_KEY_FILES: 'true' };
+  assert.equal(problemsOf(signer).length, 1, 'ROLE=all signs: it needs the private key');
 });

@@ -7,7 +7,7 @@ import {
 } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { SigningKeys } from '../../domain/auth/access-tokens.js';
+import type { SigningKeys, VerifyingKey } from '../../domain/auth/access-tokens.js';
 import type { Logger } from '../../telemetry/index.js';
 
 export interface SigningKeySource {
@@ -43,6 +43,30 @@ export async function loadSigningKeys(
       : createPublicKey(await readFile(source.publicKeyFile, 'utf8'));
   const spki = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   return { privateKey, publicKey, kid: keyId(spki) };
+}
+
+/**
+ * The public key alone, for a process that verifies tokens but issues none (ROLE=stream): from
+ * `publicKeyFile` when set, so such a process need not be given the private key; otherwise
+ * derived from the signing key as `loadSigningKeys` finds it (the development key included,
+ * so processes sharing a DATA_DIR accept each other's tokens).
+ */
+export async function loadVerifyingKey(
+  source: SigningKeySource,
+  logger: Logger,
+): Promise<VerifyingKey> {
+  if (source.publicKeyFile === undefined) {
+    const { publicKey, kid } = await loadSigningKeys(source, logger);
+    return { publicKey, kid };
+  }
+  const publicKey = createPublicKey(await readFile(source.publicKeyFile, 'utf8'));
+  if (publicKey.asymmetricKeyType !== 'ed25519') {
+    throw new Error(
+      `JWT public key must be Ed25519, got ${publicKey.asymmetricKeyType ?? 'unknown'}`,
+    );
+  }
+  const spki = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return { publicKey, kid: keyId(spki) };
 }
 
 /**

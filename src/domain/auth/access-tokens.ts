@@ -12,11 +12,15 @@ export interface Principal {
   readonly sessionId: string;
 }
 
-export interface SigningKeys {
-  readonly privateKey: CryptoKey | KeyObject;
+/** What verifying needs: a process that only verifies (ROLE=stream) holds no private key. */
+export interface VerifyingKey {
   readonly publicKey: CryptoKey | KeyObject;
   /** Key id, so keys can be rotated while old tokens are still valid. */
   readonly kid: string;
+}
+
+export interface SigningKeys extends VerifyingKey {
+  readonly privateKey: CryptoKey | KeyObject;
 }
 
 export interface AccessTokenSettings {
@@ -71,7 +75,7 @@ export class AccessTokens {
   readonly #cacheSize: number;
 
   constructor(
-    private readonly keys: SigningKeys,
+    private readonly keys: SigningKeys | VerifyingKey,
     private readonly settings: AccessTokenSettings,
     private readonly clock: Clock,
   ) {
@@ -80,6 +84,10 @@ export class AccessTokens {
 
   async issue(principal: Principal): Promise<{ token: string; expiresAt: Date }> {
     assertIssuable(principal);
+    if (!('privateKey' in this.keys)) {
+      throw new TypeError('cannot issue an access token: this process verifies them only');
+    }
+    const { privateKey } = this.keys;
     const nowSeconds = Math.floor(this.clock.now().getTime() / 1000);
     const expiresAtSeconds = nowSeconds + this.settings.ttlSeconds;
     const token = await new SignJWT({ sid: principal.sessionId })
@@ -90,7 +98,7 @@ export class AccessTokens {
       .setIssuedAt(nowSeconds)
       .setExpirationTime(expiresAtSeconds)
       .setJti(randomUUID())
-      .sign(this.keys.privateKey);
+      .sign(privateKey);
     return { token, expiresAt: new Date(expiresAtSeconds * 1000) };
   }
 

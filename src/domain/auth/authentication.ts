@@ -5,9 +5,10 @@ import { addressKey } from '../address-key.js';
 import { DomainError, isDomainError } from '../errors.js';
 import type { ConsumeOptions } from '../ports/rate-limiter.port.js';
 import { parseRequest } from '../validation.js';
-import type { AccessTokens, Principal, VerifiedToken } from './access-tokens.js';
+import type { AccessTokens } from './access-tokens.js';
 import { authMetrics } from './auth.metrics.js';
 import type { RevokedSessions } from './revoked-sessions.js';
+import { TokenVerifier } from './token-verifier.js';
 import type {
   PasswordHasher,
   RefreshTokenRecord,
@@ -66,11 +67,10 @@ export interface IssuedTokens {
   readonly refreshTokenExpiresAt: Date;
 }
 
-export const SESSION_REVOKED =
-  'the session of this access token was ended (logout, or its refresh token was reused): log in again';
-
 /** Register, Login, Refresh (with rotation and reuse detection) and Logout. */
 export class Authentication {
+  /** Verifies the tokens it issues, as a process without this class would (ROLE=stream). */
+  readonly tokens: TokenVerifier;
   readonly #metrics;
   /** Verified against when the user does not exist, so timing does not reveal usernames. */
   #decoyHash: Promise<string> | undefined;
@@ -79,6 +79,10 @@ export class Authentication {
     private readonly deps: AuthDeps,
     private readonly settings: AuthSettings,
   ) {
+    this.tokens = new TokenVerifier({
+      accessTokens: deps.accessTokens,
+      ...(deps.revokedSessions === undefined ? {} : { revokedSessions: deps.revokedSessions }),
+    });
     this.#metrics = authMetrics(deps.registry, () =>
       deps.refreshTokens.countActiveFamilies(deps.clock.now()),
     );
@@ -211,37 +215,6 @@ export class Authentication {
       { user_id: record.userId, session_id: record.familyId },
       'user logged out',
     );
-  }
-
-  /** Verifies the access token of a call, and that its session was not revoked since. */
-  async authenticate(accessToken: string): Promise<Principal> {
-    const principal = await this.deps.accessTokens.verify(accessToken);
-    this.assertActive(principal);
-    return principal;
-  }
-
-  /** Throws `unauthenticated` if the principal's session was revoked since its token was issued. */
-  assertActive(principal: Principal): void {
-    if (this.deps.revokedSessions?.isRevoked(principal.sessionId) === true) {
-      throw new DomainError('unauthenticated', SESSION_REVOKED);
-    }
-  }
-
-  /** Stops polling for revocations. */
-  close(): void {
-    this.deps.revokedSessions?.close();
-  }
-
-  /** Calls `onRevoked` when the session is revoked (an open stream ends); returns the unwatch. */
-  watchRevocation(sessionId: string, onRevoked: () => void): () => void {
-    return this.deps.revokedSessions?.watch(sessionId, onRevoked) ?? (() => undefined);
-  }
-
-  /** As `authenticate`, with the token's expiry: for streams that outlive it. */
-  async authenticateExpiring(accessToken: string): Promise<VerifiedToken> {
-    const verified = await this.deps.accessTokens.verifyExpiring(accessToken);
-    this.assertActive(verified.principal);
-    return verified;
   }
 
   #assertUsable(

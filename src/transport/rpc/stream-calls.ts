@@ -1,5 +1,5 @@
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
-import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
+import { SESSION_REVOKED } from '../../domain/auth/token-verifier.js';
 import { DomainError } from '../../domain/errors.js';
 import type { MarketStreamsPerAddress } from '../../domain/streams/market-streams-per-address.js';
 import type { PongOutcome } from '../../domain/streams/stream-connection.js';

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/p
 import { context as otelContext, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { RawData, WebSocket } from 'ws';
 import type { VerifiedToken } from '../../domain/auth/access-tokens.js';
-import { SESSION_REVOKED } from '../../domain/auth/authentication.js';
+import { SESSION_REVOKED } from '../../domain/auth/token-verifier.js';
 import { DomainError, isDomainError } from '../../domain/errors.js';
 import {
   MARKET_STREAM_KINDS,
