@@ -301,7 +301,7 @@ export function dependencies(): Dashboard {
       timeseries(
         ids,
         'Rate-limit rejections/s by scope',
-        'Requests refused by a rate limit: user (per-user API budget), login_ip, login_user_ip and login_user (login throttling), register_ip (registrations per address), subscribe_ip and market_streams_ip (market data subscribes and open streams per address), order_book_ip (GetOrderBook calls per address).',
+        'Requests refused by a rate limit: user (per-user API budget), login_ip, login_user_ip and login_user (login throttling), register_ip (registrations per address), subscribe_ip and market_streams_ip (market data subscribes and open streams per address), order_book_ip (GetOrderBook calls per address), refresh_ip (Refresh and Logout calls per address).',
         'reqps',
         [
           query(

@@ -281,6 +281,9 @@ const envSchema = z.object({
   REGISTER_IP_BURST: positiveInt(10, 100_000),
   REGISTER_IP_PER_MIN: positiveInt(2, 600_000),
   REGISTER_LIMIT_FAILURE_MODE: failureMode('closed'),
+  REFRESH_IP_BURST: positiveInt(100, 1_000_000),
+  REFRESH_IP_PER_MIN: positiveInt(300, 6_000_000),
+  REFRESH_LIMIT_FAILURE_MODE: failureMode('open'),
   USER_RATE_PER_S: positiveInt(50, 1_000_000),
   USER_RATE_BURST: positiveInt(100, 1_000_000),
   USER_RATE_METHOD_COSTS: integerMap('ListOrders=5', 'per-method rate-limit costs'),
@@ -397,6 +400,9 @@ export interface Config {
     /** Registrations per client address: enough for people, a wall for a script. */
     readonly registerPerIp: RateLimitSetting;
     readonly registerFailureMode: 'open' | 'closed';
+    /** Refresh and Logout calls per client address. */
+    readonly refreshPerIp: RateLimitSetting;
+    readonly refreshFailureMode: 'open' | 'closed';
     readonly perUser: RateLimitSetting;
     /** Cost of one call by method name (e.g. `ListOrders`); 1 when absent. */
     readonly methodCosts: Readonly<Record<string, number>>;
@@ -694,6 +700,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginFailureMode: e.LOGIN_LIMIT_FAILURE_MODE,
       registerPerIp: { ratePerSec: e.REGISTER_IP_PER_MIN / 60, burst: e.REGISTER_IP_BURST },
       registerFailureMode: e.REGISTER_LIMIT_FAILURE_MODE,
+      refreshPerIp: { ratePerSec: e.REFRESH_IP_PER_MIN / 60, burst: e.REFRESH_IP_BURST },
+      refreshFailureMode: e.REFRESH_LIMIT_FAILURE_MODE,
       perUser: { ratePerSec: e.USER_RATE_PER_S, burst: e.USER_RATE_BURST },
       methodCosts: Object.fromEntries(
         Object.entries(e.USER_RATE_METHOD_COSTS).map(([method, cost]) => [method, Number(cost)]),

@@ -103,6 +103,11 @@ export async function createAuth(
         'registrations from this address',
         config.limits.registerFailureMode,
       ),
+      refreshIpThrottle: throttle(
+        'refresh_ip',
+        'token refreshes and logouts from this address',
+        config.limits.refreshFailureMode,
+      ),
       clock: systemClock,
       logger,
       registry,
@@ -115,6 +120,7 @@ export async function createAuth(
       loginPerUserIp: config.limits.loginPerUserIp,
       loginPerIp: config.limits.loginPerIp,
       registerPerIp: config.limits.registerPerIp,
+      refreshPerIp: config.limits.refreshPerIp,
     },
   );
 }

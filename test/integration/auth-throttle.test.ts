@@ -162,3 +162,45 @@ describe('registration limit per client address, default settings', () => {
     await env.auth.register({ username: 'typo-fixed', password: PASSWORD }, { ip: '192.0.2.99' });
   });
 });
+
+describe('refresh and logout per client address', () => {
+  let env: Awaited<ReturnType<typeof openAuth>>;
+  before(async () => {
+    env = await openAuth({ REFRESH_IP_BURST: '3', REFRESH_IP_PER_MIN: '1' });
+  });
+  after(() => env.close());
+
+  test('made-up refresh tokens from one address are refused after the burst; others are not', async () => {
+    const madeUp = { refreshToken: 'made-up-refresh-token-of-a-plausible-length-00' };
+    for (let i = 0; i < 3; i += 1) {
+      await assert.rejects(env.auth.refresh(madeUp, A), isCode('unauthenticated'));
+    }
+    // Logout spends the same budget: it looks the token up too.
+    const refused = await env.auth.logout(madeUp, A).catch((error: unknown) => error);
+    assert.ok(isDomainError(refused) && refused.code === 'resource_exhausted', String(refused));
+    assert.ok((refused.retryAfterMs ?? 0) > 0);
+    assert.match(
+      refused.message,
+      /^too many token refreshes and logouts from this address: at most 1 per minute, 3 at once; retry in \d+ s$/,
+    );
+    await assert.rejects(env.auth.refresh(madeUp, A), isCode('resource_exhausted'));
+
+    await env.auth.register({ username: 'refresher', password: PASSWORD }, B);
+    const { tokens } = await env.auth.login({ username: 'refresher', password: PASSWORD }, B);
+    const rotated = await env.auth.refresh({ refreshToken: tokens.refreshToken }, B);
+    await env.auth.logout({ refreshToken: rotated.refreshToken }, B);
+    const text = await env.registry.metrics();
+    assert.equal(sample(text, 'rate_limit_rejections_total', { scope: 'refresh_ip' }), 2);
+  });
+
+  test('invalid requests are refused before they count', async () => {
+    const ip = { ip: '192.0.2.77' };
+    for (let i = 0; i < 10; i += 1) {
+      await assert.rejects(env.auth.refresh({ refreshToken: '' }, ip), isCode('invalid_argument'));
+    }
+    await assert.rejects(
+      env.auth.refresh({ refreshToken: 'not-a-token' }, ip),
+      isCode('unauthenticated'),
+    );
+  });
+});

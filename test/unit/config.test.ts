@@ -272,6 +272,19 @@ test('market data per client address: streams open per process, subscribes over 
   ]);
 });
 
+test('refreshes and logouts per client address', () => {
+  const { limits } = loadConfig({});
+  assert.deepEqual(limits.refreshPerIp, { ratePerSec: 5, burst: 100 });
+  assert.equal(limits.refreshFailureMode, 'open');
+  const custom = loadConfig({
+    REFRESH_IP_BURST: '3',
+    REFRESH_IP_PER_MIN: '6',
+    REFRESH_LIMIT_FAILURE_MODE: 'closed',
+  });
+  assert.deepEqual(custom.limits.refreshPerIp, { ratePerSec: 0.1, burst: 3 });
+  assert.equal(custom.limits.refreshFailureMode, 'closed');
+});
+
 test('order book snapshots per client address', () => {
   const { limits } = loadConfig({});
   assert.deepEqual(limits.orderBookPerIp, { ratePerSec: 20, burst: 100 });

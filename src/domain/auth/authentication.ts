@@ -42,6 +42,11 @@ export interface AuthSettings {
   readonly loginPerIp: ConsumeOptions;
   /** Registrations per client address: stops scripts creating accounts (and demo balances). */
   readonly registerPerIp: ConsumeOptions;
+  /**
+   * Refresh and Logout calls per client address: each looks a token up in PostgreSQL, and a
+   * made-up one costs that lookup as much as a real one.
+   */
+  readonly refreshPerIp: ConsumeOptions;
 }
 
 export interface AuthDeps {
@@ -53,6 +58,7 @@ export interface AuthDeps {
   readonly loginUserIpThrottle: Throttle;
   readonly loginIpThrottle: Throttle;
   readonly registerIpThrottle: Throttle;
+  readonly refreshIpThrottle: Throttle;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry: Registry;
@@ -159,6 +165,14 @@ export class Authentication {
     }
   }
 
+  /** After validation, so a malformed token costs nothing; before the lookup, the cost. */
+  async #throttleRefresh(ip: string, message: string): Promise<void> {
+    const { refreshIpThrottle } = this.deps;
+    await this.#throttle(refreshIpThrottle, addressKey(ip), this.settings.refreshPerIp, (scope) => {
+      this.deps.logger.warn({ client_ip: ip, scope }, message);
+    });
+  }
+
   /** Enforces one limit; `refused` (to count and log) runs before a refusal is thrown. */
   async #throttle(
     throttle: Throttle,
@@ -174,8 +188,9 @@ export class Authentication {
     }
   }
 
-  async refresh(input: unknown): Promise<IssuedTokens> {
+  async refresh(input: unknown, client: { ip: string }): Promise<IssuedTokens> {
     const { refreshToken } = parseRequest(refreshTokenSchema, input);
+    await this.#throttleRefresh(client.ip, 'token refresh throttled');
     const record = await this.deps.refreshTokens.findByHash(hashRefreshToken(refreshToken));
     const now = this.deps.clock.now();
     this.#assertUsable(record, now);
@@ -204,8 +219,9 @@ export class Authentication {
   }
 
   /** Revokes the session of the given refresh token. Unknown tokens are ignored: nothing to end. */
-  async logout(input: unknown): Promise<void> {
+  async logout(input: unknown, client: { ip: string }): Promise<void> {
     const { refreshToken } = parseRequest(refreshTokenSchema, input);
+    await this.#throttleRefresh(client.ip, 'logout throttled');
     const record = await this.deps.refreshTokens.findByHash(hashRefreshToken(refreshToken));
     if (record === undefined) return;
     await this.deps.refreshTokens.revokeFamily(record.familyId, this.deps.clock.now());

@@ -205,6 +205,9 @@ export async function runChaos(
       AUTH_DEMO_BALANCES: [...DEMO].map(([asset, amount]) => `${asset}=${amount}`).join(','),
       REGISTER_IP_BURST: '100000',
       REGISTER_IP_PER_MIN: '600000',
+      // Every SDK trader refreshes its tokens from 127.0.0.1.
+      REFRESH_IP_BURST: '100000',
+      REFRESH_IP_PER_MIN: '6000000',
       USER_RATE_PER_S: '100000',
       USER_RATE_BURST: '100000',
       // Every subscriber is 127.0.0.1, and each kill sends all of a pod's to resubscribe at once.

@@ -26,11 +26,18 @@ export function authRpc(auth: Authentication): ServiceImpl<typeof AuthService> {
       );
       return { userId, tokens: tokenPair(tokens) };
     },
-    async refresh(request) {
-      return { tokens: tokenPair(await auth.refresh({ refreshToken: request.refreshToken })) };
+    async refresh(request, context) {
+      const tokens = await auth.refresh(
+        { refreshToken: request.refreshToken },
+        { ip: context.values.get(clientIpKey) },
+      );
+      return { tokens: tokenPair(tokens) };
     },
-    async logout(request) {
-      await auth.logout({ refreshToken: request.refreshToken });
+    async logout(request, context) {
+      await auth.logout(
+        { refreshToken: request.refreshToken },
+        { ip: context.values.get(clientIpKey) },
+      );
       return {};
     },
   };

@@ -36,7 +36,9 @@ export function requirePrincipal(context: HandlerContext): Principal {
 
 /**
  * Methods callable without an access token: the ones that hand tokens out or take them back,
- * and public market data (as on every exchange; limited per call instead).
+ * and public market data (as on every exchange). Each that does work for its caller is
+ * limited per client address instead (Register, Login, Refresh and Logout, GetOrderBook,
+ * Subscribe); Pong only feeds the heartbeat figures of a stream already open.
  */
 export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
   'trading.v1.AuthService/Register',
