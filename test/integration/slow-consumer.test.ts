@@ -6,6 +6,8 @@ import {
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { status, type Client, type Metadata } from '@grpc/grpc-js';
 import { Side } from '../../src/gen/trading/v1/common_pb.js';
 import {
@@ -26,6 +28,60 @@ const CONFLATE_BYTES = 4_096;
 const MAX_BYTES = 32_768;
 /** What /ws lets a socket hold before its writer waits (HIGH_WATER_BYTES), plus one write. */
 const SOCKET_BOUND = (1 << 20) + 64 * 1_024;
+
+/** A stream reader the test can stop and start. */
+interface Reader {
+  of(stream: string): SubscribeResponse[];
+  pause(): void;
+  resume(): void;
+  readonly error: (Error & { code?: number }) | undefined;
+  readonly ended: boolean;
+}
+
+/**
+ * A Connect client's stream read only while not paused: an iterator nobody pulls leaves the
+ * HTTP/2 stream unread, so flow control backs up to the server.
+ */
+class PulledStream implements Reader {
+  readonly messages: SubscribeResponse[] = [];
+  error: ConnectError | undefined;
+  ended = false;
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+
+  constructor(messages: AsyncIterable<SubscribeResponse>) {
+    void this.#read(messages[Symbol.asyncIterator]());
+  }
+
+  of(stream: string): SubscribeResponse[] {
+    return this.messages.filter((m) => m.stream === stream);
+  }
+
+  pause(): void {
+    this.#gate ??= new Promise((resolve) => {
+      this.#open = resolve;
+    });
+  }
+
+  resume(): void {
+    this.#open?.();
+    this.#gate = undefined;
+  }
+
+  async #read(messages: AsyncIterator<SubscribeResponse>): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#gate !== undefined) await this.#gate;
+        const next = await messages.next();
+        if (next.done === true) break;
+        this.messages.push(next.value);
+      }
+      this.ended = true;
+    } catch (error) {
+      this.error = ConnectError.from(error);
+    }
+  }
+}
 
 const tokenOf = (auth: Metadata) => String(auth.get('authorization')[0]).replace(/^Bearer /, '');
 
@@ -166,35 +222,36 @@ describe('slow consumers: a stalled reader is conflated then cut; others miss no
     return response.book;
   };
 
-  test('native gRPC: conflated past the first limit, RESOURCE_EXHAUSTED past the second', async () => {
-    const market = grpcClient(app.grpcAddress, MarketDataService);
-    clients.push(market);
-    const open = () => subscribe<SubscribeResponse>(market, 'subscribe', { symbols: ['BTC-USD'] });
+  /**
+   * Over HTTP/2 (grpc-js, or a Connect client): a healthy reader, one that stalls and reads
+   * again once conflated, one that stalls until it is cut.
+   */
+  const stallOverHttp2 = async (open: () => Reader) => {
     const healthy = open();
     const resumes = open();
     const stalls = open();
     for (const stream of [healthy, resumes, stalls]) {
-      await stream.until(() => stream.of(BOOK).length > 0, 'the snapshot');
+      await until(() => stream.of(BOOK).length > 0, 'the snapshot');
     }
     const before = await metrics();
-    // grpc-js stops reading the HTTP/2 stream once its buffer is full: flow control backs up.
-    resumes.call.pause();
-    stalls.call.pause();
+    // The client stops reading the HTTP/2 stream once its buffer is full: flow control backs up.
+    resumes.pause();
+    stalls.pause();
 
     const [resumesSession, stallsSession] = [resumes, stalls].map((s) => s.of(BOOK)[0]?.sessionId);
     // The log line names the connection: the one that will read again is conflating.
     await publishUntil(() => logged(CONFLATING, resumesSession) >= 0, 'conflation');
     assert.equal((await metrics()).cut, before.cut, 'cut before the second limit');
-    resumes.call.resume();
+    resumes.resume();
     await publishUntil(async () => (await metrics()).cut > before.cut, 'disconnect');
-    stalls.call.resume();
+    stalls.resume();
     await until(() => stalls.error !== undefined || stalls.ended, 'the cut', 30_000);
     assert.equal(stalls.error?.code, status.RESOURCE_EXHAUSTED, String(stalls.error));
     assert.match(stalls.error.message, /behind.*reconnect and resume/);
 
     const [bookHead, tradesHead] = [await head(BOOK), await head(TRADES)];
     for (const stream of [healthy, resumes]) {
-      await stream.until(
+      await until(
         () =>
           stream.of(BOOK).at(-1)?.seq === bookHead && stream.of(TRADES).at(-1)?.seq === tradesHead,
         `book seq ${bookHead}, trades seq ${tradesHead}`,
@@ -231,7 +288,41 @@ describe('slow consumers: a stalled reader is conflated then cut; others miss no
     assert.equal(after.cut, before.cut + 1);
     assert.equal(after.queued, 0, 'stream_send_queue_bytes back to 0');
     assertConflatedThenCut(stallsSession, resumesSession);
+  };
+
+  test('native gRPC: conflated past the first limit, RESOURCE_EXHAUSTED past the second', async () => {
+    const market = grpcClient(app.grpcAddress, MarketDataService);
+    clients.push(market);
+    await stallOverHttp2(() => {
+      const stream = subscribe<SubscribeResponse>(market, 'subscribe', { symbols: ['BTC-USD'] });
+      return Object.assign(stream, {
+        pause: () => stream.call.pause(),
+        resume: () => stream.call.resume(),
+      });
+    });
   });
+
+  for (const protocol of ['connect', 'grpc-web'] as const) {
+    test(`${protocol} over HTTP/2: conflated, then resource_exhausted`, async () => {
+      const make = protocol === 'connect' ? createConnectTransport : createGrpcWebTransport;
+      const market = createClient(
+        MarketDataService,
+        make({ baseUrl: app.httpUrl, httpVersion: '2' }),
+      );
+      const aborts: AbortController[] = [];
+      try {
+        await stallOverHttp2(() => {
+          const abort = new AbortController();
+          aborts.push(abort);
+          return new PulledStream(
+            market.subscribe({ symbols: ['BTC-USD'] }, { signal: abort.signal }),
+          );
+        });
+      } finally {
+        for (const abort of aborts) abort.abort();
+      }
+    });
+  }
 
   test('/ws: conflated past the first limit, closed 4509 slow_consumer past the second; the socket stays bounded', async () => {
     // The server side of every TCP connection, to watch what a stalled socket holds.
