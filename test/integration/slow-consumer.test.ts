@@ -337,6 +337,11 @@ describe('slow consumers: a stalled reader is conflated then cut; others miss no
         if (!socket.destroyed) socketHeld = Math.max(socketHeld, socket.writableLength);
       }
     };
+    /** Between batches: fails at once when a stalled socket holds more than /ws allows. */
+    const socketBounded = () => {
+      watchSockets();
+      assert.ok(socketHeld <= SOCKET_BOUND, `a stalled socket held ${socketHeld} bytes`);
+    };
     const watcher = setInterval(watchSockets, 5);
     try {
       const connect = async () => {
@@ -368,14 +373,14 @@ describe('slow consumers: a stalled reader is conflated then cut; others miss no
       const toConflation = await publishUntil(
         () => logged(CONFLATING, resumesSession) >= 0,
         'conflation',
-        watchSockets,
+        socketBounded,
       );
       assert.equal((await metrics()).cut, before.cut, 'cut before the second limit');
       resumes.socket.resume();
       const toCut = await publishUntil(
         async () => (await metrics()).cut > before.cut,
         'disconnect',
-        watchSockets,
+        socketBounded,
       );
       stalls.socket.resume();
       const closed = await stalls.closedWith(30_000);
