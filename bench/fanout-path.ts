@@ -9,57 +9,17 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { MemorySessionStore } from '../src/adapters/streams/session-store.memory.js';
-import { MemoryStreamLog } from '../src/adapters/stream-log/stream-log.memory.js';
 import { BookReplica } from '../src/domain/streams/book-replica.js';
-import { BookReplicas } from '../src/domain/streams/book-replicas.js';
-import { ConnectionRegistry } from '../src/domain/streams/connection-registry.js';
-import { DEFAULT_HEARTBEAT_SETTINGS } from '../src/domain/streams/heartbeat-tracker.js';
-import { StreamGateway } from '../src/domain/streams/stream-gateway.js';
-import { streamMetrics } from '../src/domain/streams/stream.metrics.js';
-import { DEFAULT_SUBSCRIPTION_LIMITS } from '../src/domain/streams/stream-subscription.js';
 import { MarketStream } from '../src/gen/trading/v1/market_data_pb.js';
 import { ClientFrameSchema } from '../src/gen/trading/v1/websocket_pb.js';
-import { createLogger, createMetricsRegistry } from '../src/telemetry/index.js';
-import { StreamCalls } from '../src/transport/rpc/stream-calls.js';
+import { benchGateway } from './support/bench-gateway.js';
 import { FrameWire } from '../src/transport/websocket/frame-wire.js';
 import { WebSocketConnection } from '../src/transport/websocket/websocket-connection.js';
 import { websocketMetrics } from '../src/transport/websocket/websocket.metrics.js';
 
 const N = Number(process.argv[2] ?? 1000);
 const ENTRIES = Number(process.argv[3] ?? 300);
-const log = new MemoryStreamLog({ epoch: 1 });
-const logger = createLogger({ level: 'warn', base: { service: 'micro' } });
-const registry = createMetricsRegistry({ version: 'm', role: 'stream' });
-const metrics = streamMetrics(registry);
-const snapshots = {
-  book: () => Promise.resolve({ seq: 0, bids: [], asks: [] }),
-  balances: () => Promise.resolve({ seq: 0, balances: [] }),
-};
-const limits = DEFAULT_SUBSCRIPTION_LIMITS;
-const replicas = new BookReplicas({ log, snapshots, limits, sleep: (ms) => sleep(ms), logger });
-const gateway = new StreamGateway({
-  log,
-  snapshots,
-  replicas,
-  sessions: new MemorySessionStore(),
-  limits,
-  connection: {
-    heartbeat: DEFAULT_HEARTBEAT_SETTINGS,
-    maxMessages: 4_096,
-    conflateBytes: 256 * 1_024,
-    maxBytes: 1_024 * 1_024,
-    conflateIntervalMs: 1_000,
-  },
-  connections: new ConnectionRegistry(metrics),
-  sessionTtlSeconds: 3_600,
-  pod: 'bench',
-  metrics,
-  logger,
-  sleep: (ms) => sleep(ms),
-  now: Date.now,
-});
-const calls = new StreamCalls({ gateway, symbols: new Set(['BTC-USD']), maxSubscriptions: 20 });
+const { log, logger, registry, calls } = benchGateway('micro', 'BTC-USD');
 let written = 0;
 let bytesWritten = 0;
 const deps = {

@@ -10,33 +10,23 @@ import { createServer } from 'node:http';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { toBinary, create } from '@bufbuild/protobuf';
 import { Server as SocketIoServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
-import { MemorySessionStore } from '../../src/adapters/streams/session-store.memory.js';
-import { MemoryStreamLog } from '../../src/adapters/stream-log/stream-log.memory.js';
 import { BookReplica } from '../../src/domain/streams/book-replica.js';
-import { BookReplicas } from '../../src/domain/streams/book-replicas.js';
-import { ConnectionRegistry } from '../../src/domain/streams/connection-registry.js';
-import { DEFAULT_HEARTBEAT_SETTINGS } from '../../src/domain/streams/heartbeat-tracker.js';
-import { StreamGateway } from '../../src/domain/streams/stream-gateway.js';
-import { streamMetrics } from '../../src/domain/streams/stream.metrics.js';
-import { DEFAULT_SUBSCRIPTION_LIMITS } from '../../src/domain/streams/stream-subscription.js';
 import {
   MarketDataService,
   SubscribeResponseSchema,
 } from '../../src/gen/trading/v1/market_data_pb.js';
 import { SessionService } from '../../src/gen/trading/v1/session_pb.js';
 import { Readiness } from '../../src/lifecycle/readiness.js';
-import { createLogger, createMetricsRegistry } from '../../src/telemetry/index.js';
 import { registration, startGrpcServer } from '../../src/transport/grpc/server.js';
 import { registerWebSocket } from '../../src/transport/websocket/websocket-route.js';
 import { WebSocketConnections } from '../../src/transport/websocket/websocket-connections.js';
 import { websocketMetrics } from '../../src/transport/websocket/websocket.metrics.js';
 import { marketDataRpc } from '../../src/transport/rpc/market-data.rpc.js';
 import { sessionRpc } from '../../src/transport/rpc/session.rpc.js';
-import { StreamCalls } from '../../src/transport/rpc/stream-calls.js';
+import { benchGateway } from './bench-gateway.js';
 
 export type ServerKind = 'ws' | 'socketio' | 'grpc' | 'websocket';
 export type ToServer = { cmd: 'rss' } | { cmd: 'run'; rate: number; durationS: number };
@@ -142,38 +132,7 @@ async function main(kind: ServerKind): Promise<void> {
       io.emit('d', Buffer.from(wireBytes(seq, payload)));
     };
   } else {
-    const log = new MemoryStreamLog({ epoch: 1 });
-    const logger = createLogger({ level: 'warn', base: { service: 'bench' } });
-    const registry = createMetricsRegistry({ version: 'bench', role: 'stream' });
-    const metrics = streamMetrics(registry);
-    const snapshots = {
-      book: () => Promise.resolve({ seq: 0, bids: [], asks: [] }),
-      balances: () => Promise.resolve({ seq: 0, balances: [] }),
-    };
-    const limits = DEFAULT_SUBSCRIPTION_LIMITS;
-    const replicas = new BookReplicas({ log, snapshots, limits, sleep: (ms) => sleep(ms), logger });
-    const gateway = new StreamGateway({
-      log,
-      snapshots,
-      replicas,
-      sessions: new MemorySessionStore(),
-      limits,
-      connection: {
-        heartbeat: DEFAULT_HEARTBEAT_SETTINGS,
-        maxMessages: 4_096,
-        conflateBytes: 256 * 1_024,
-        maxBytes: 1_024 * 1_024,
-        conflateIntervalMs: 1_000,
-      },
-      connections: new ConnectionRegistry(metrics),
-      sessionTtlSeconds: 3_600,
-      pod: 'bench',
-      metrics,
-      logger,
-      sleep: (ms) => sleep(ms),
-      now: Date.now,
-    });
-    const calls = new StreamCalls({ gateway, symbols: new Set([SYMBOL]), maxSubscriptions: 20 });
+    const { log, logger, registry, replicas, gateway, calls } = benchGateway('bench', SYMBOL);
     if (kind === 'websocket') {
       const app = Fastify();
       await registerWebSocket(app, {

@@ -186,7 +186,11 @@ export class ClientBook {
       return this.checksum() === event.value.checksum;
     }
     if (event.case === 'delta') {
-      if (message.seq !== this.seq + 1n) throw new Error(`delta ${message.seq} after ${this.seq}`);
+      // A conflated delta stands for first_seq..seq and follows first_seq - 1.
+      const first = event.value.firstSeq === 0n ? message.seq : event.value.firstSeq;
+      if (first !== this.seq + 1n) {
+        throw new Error(`delta ${first}..${message.seq} after ${this.seq}`);
+      }
       for (const [side, levels] of [
         [this.bids, event.value.bids],
         [this.asks, event.value.asks],

@@ -30,7 +30,7 @@ export const CLOSE_CODES = {
   internal: 4500,
   /** A dependency (the stream log) failed, or no heartbeat was answered: reconnect, resume. */
   unavailable: 4503,
-  /** The client fell STREAM_SEND_QUEUE_MAX messages behind: reconnect and resume. */
+  /** The client fell STREAM_SEND_QUEUE_MAX_BYTES or _MAX messages behind: reconnect, resume. */
   slow_consumer: 4509,
 } as const;
 
