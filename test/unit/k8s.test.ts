@@ -41,7 +41,7 @@ interface Container {
 }
 interface PodSpec {
   containers: Container[];
-  volumes?: { name: string; secret?: { secretName: string } }[];
+  volumes?: { name: string; secret?: { secretName: string; items?: { key: string }[] } }[];
   terminationGracePeriodSeconds?: number;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   topologySpreadConstraints?: {
@@ -277,7 +277,7 @@ for (const dir of TARGETS) {
       const container = appContainer(workload);
       const env = effectiveEnv(container, objects, where);
       assert.equal(env.get('AUTH_REQUIRE_KEY_FILES'), 'true', `${where}: AUTH_REQUIRE_KEY_FILES`);
-      const files = ['AUTH_JWT_PRIVATE_KEY_FILE', 'AUTH_JWT_PUBLIC_KEY_FILE'].map((name) => {
+      const files = ['AUTH_JWT_PUBLIC_KEY_FILE'].map((name) => {
         const file = env.get(name);
         assert.ok(file, `${where}: ${name} is unset, so the pod signs with a key of its own`);
         const mount = container.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
@@ -290,6 +290,27 @@ for (const dir of TARGETS) {
       keySources.add(files.join(' '));
     }
     assert.equal(keySources.size, 1, `roles read different keys: ${[...keySources].join(', ')}`);
+  });
+
+  test(`${dir}: only the api holds the signing key; a stream pod gets the public key alone`, (t) => {
+    if (!hasKubectl(t)) return;
+    const objects = render(dir);
+    for (const workload of appWorkloads(dir)) {
+      const role = workload.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+      if (!TOKEN_ROLES.includes(role)) continue;
+      const where = workload.metadata.name;
+      const container = appContainer(workload);
+      const privateKey = effectiveEnv(container, objects, where).get('AUTH_JWT_PRIVATE_KEY_FILE');
+      const volume = podSpec(workload).volumes?.find((v) => v.name === 'jwt-keys');
+      const files = volume?.secret?.items?.map((item) => item.key);
+      if (role === 'api') {
+        assert.ok(privateKey, `${where}: the api signs tokens and needs the private key`);
+        assert.equal(files, undefined, `${where}: every key of the Secret is mounted`);
+      } else {
+        assert.equal(privateKey, undefined, `${where}: a ${role} pod only verifies tokens`);
+        assert.deepEqual(files, ['public.pem'], `${where}: the signing key is not mounted`);
+      }
+    }
   });
 
   test(`${dir}: renders no Secret with literal data`, (t) => {
