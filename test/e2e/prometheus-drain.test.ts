@@ -10,7 +10,6 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type Client } from '@grpc/grpc-js';
 import {
   MarketDataService,
@@ -18,6 +17,7 @@ import {
 } from '../../src/gen/trading/v1/market_data_pb.js';
 import { dashboardQueries, withWindow } from '../../src/tools/chaos/dashboard-panels.js';
 import { ChaosPrometheus } from '../../src/tools/chaos/prometheus.js';
+import { eventually } from '../support/eventually.js';
 import { dropRedisKeys, dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
 import { grpcClient } from '../support/grpc.js';
 import { deploymentEnv, freePort, spawnApp, type AppProcess } from '../support/process.js';
@@ -32,18 +32,8 @@ const WINDOW_MS = 6_000;
 const LINGER_MS = 30_000;
 const SCRAPE_INTERVAL_S = 1;
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // Not there yet.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) =>
+  eventually(what, check, timeoutMs);
 
 /** The raw samples of a series over the last `range`, as Prometheus stored them. */
 async function rawSamples(

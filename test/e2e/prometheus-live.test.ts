@@ -20,6 +20,7 @@ import {
   MarketDataService,
   type SubscribeResponse,
 } from '../../src/gen/trading/v1/market_data_pb.js';
+import { eventually } from '../support/eventually.js';
 import { dropRedisKeys, dropSchema, TEST_DATABASE_URL, uniqueName } from '../support/app.js';
 import { grpcClient, unary } from '../support/grpc.js';
 import { placeRequest } from '../support/order-requests.js';
@@ -139,18 +140,8 @@ after(async () => {
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // Not reachable yet.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs = 20_000) =>
+  eventually(what, check, timeoutMs);
 
 interface ApiAlert {
   labels: Record<string, string>;

@@ -86,7 +86,7 @@ class PulledStream implements Reader {
 const tokenOf = (auth: Metadata) => String(auth.get('authorization')[0]).replace(/^Bearer /, '');
 
 /**
- * Slow consumers against a real server (issue 22): a client that stops reading while the
+ * Slow consumers against a real server: a client that stops reading while the
  * engine publishes is first conflated (past STREAM_SEND_QUEUE_CONFLATE_BYTES), then cut off
  * with a reason it can act on (past STREAM_SEND_QUEUE_MAX_BYTES), while a healthy subscriber
  * on the same pod gets every message, contiguous and never conflated. Heartbeats are pushed

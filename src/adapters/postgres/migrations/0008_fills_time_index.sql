@@ -1,4 +1,4 @@
--- The fills of the last 24 hours, read when an engine shard starts (issue 17, tickers).
+-- The fills of the last 24 hours, read when an engine shard starts to restore its tickers.
 -- Runs inside one transaction with search_path set to the target schema.
 --
 -- A leader restores each symbol's rolling 24-hour ticker window from the fills of that window
