@@ -141,6 +141,7 @@ async function main(kind: ServerKind): Promise<void> {
         maxSubscriptions: 20,
         maxPayloadBytes: 64 * 1_024,
         frames: { ratePerSec: 100, burst: 100 },
+        sendHighWaterBytes: 1 << 20,
         connections: new WebSocketConnections(1_000_000),
         metrics: websocketMetrics(registry),
         logger,
