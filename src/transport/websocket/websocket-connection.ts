@@ -316,10 +316,9 @@ export class WebSocketConnection {
       opened: undefined,
     };
     for (const stream of streams) this.#streams.set(stream, entry);
-    const call = {
+    const call: StreamCall = {
       transport: WEBSOCKET_TRANSPORT,
       signal: entry.controller.signal,
-      countedByTransport: true,
     };
     void otelContext.with(span.context, async () => {
       try {
