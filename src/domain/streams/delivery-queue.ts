@@ -133,6 +133,19 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
     this.#direct = take;
   }
 
+  /** Whether an item pushed now would go straight to the reader's `direct` (nothing waits). */
+  get idle(): boolean {
+    return this.#direct !== undefined && !this.#ended && this.#head === this.#items.length;
+  }
+
+  /**
+   * Hands `item` to the reader's `direct` if nothing waits: true when it took it. Nothing is
+   * queued either way (for a caller with another way to deliver it).
+   */
+  offer(item: T): boolean {
+    return this.idle && (this.#direct as (item: T) => boolean)(item);
+  }
+
   /** Calls `wake` once, when an item is pushed or the queue ends (at once if either is so). */
   whenReady(wake: () => void): void {
     if (this.#head < this.#items.length || this.#ended) {
