@@ -312,7 +312,7 @@ export function connectionQuality(): Dashboard {
       timeseries(
         laneIds,
         'Subscriptions written directly or queued',
-        'Live subscriptions by how entries reach their client: direct (caught up, written in one pass per entry, the cheap path) or queued (their own send queue: starting, replaying, a client behind or conflated). Queued growing while connections hold steady: clients cannot keep up, or the pod cannot write fast enough (see the send queue).',
+        'Live subscriptions by how entries reach their client: direct (caught up, written in one pass per entry, the cheap path) or queued (their own send queue: starting, replaying, a client behind or conflated; gRPC, Connect and gRPC-Web streams always). Queued growing on /ws while connections hold steady: clients cannot keep up, or the pod cannot write fast enough (see the send queue).',
         'short',
         [query('A', `sum by (path) (stream_live_subscriptions{${target}})`, '{{path}}')],
         12,

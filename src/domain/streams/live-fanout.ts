@@ -29,7 +29,6 @@ export interface FastStart {
 
 interface Slot {
   readonly member: LiveMember;
-  readonly stream: string;
   readonly epoch: number;
   readonly recovered: boolean;
   readonly target: DirectTarget;
@@ -58,7 +57,7 @@ export type MemberFailure = (error: unknown, stream: string) => void;
  * the subscriptions in one pass. A subscription that is caught up and whose connection writes
  * at once (nothing waiting, nothing folding) is on the fast path: it is handed the entry as a
  * delivery shared by every such subscription, straight to its connection, with no merge, queue
- * or object of its own per message, which is what lets one pod write to ten thousand
+ * or object of its own per message, which is what lets one pod write to thousands of
  * subscribers at the pace of a plain broadcast. Any other subscription, or one whose
  * connection cannot take the entry at once, gets it through its own merge and queue
  * (`onLive`), which also catches the gaps the fast path never tries to mend.
@@ -112,7 +111,7 @@ export class LiveFanout {
   promote(stream: string, member: LiveMember, start: FastStart): void {
     const lane = this.#lanes.get(stream);
     if (!lane?.slow.delete(member)) return;
-    const slot: Slot = { member, stream, ...start, removed: false };
+    const slot: Slot = { member, ...start, removed: false };
     lane.slotOf.set(member, slot);
     lane.fast.push(slot);
     this.#counts.queued -= 1;
@@ -130,10 +129,14 @@ export class LiveFanout {
       closed: false,
     };
     this.#lanes.set(stream, lane);
-    lane.ready = this.#log
-      .tail(stream, (entry) => {
-        this.#dispatch(lane, entry);
-      })
+    // Through an async step, so a log that throws at once rejects `ready` like one that fails
+    // later, and leaves no lane behind that never tails.
+    lane.ready = Promise.resolve()
+      .then(() =>
+        this.#log.tail(stream, (entry) => {
+          this.#dispatch(lane, entry);
+        }),
+      )
       .then(
         (untail) => {
           if (lane.closed) untail();
@@ -175,7 +178,7 @@ export class LiveFanout {
     let demoted: Slot[] | undefined;
     for (const slot of fast) {
       if (slot.removed) continue;
-      if (entry.seq === slot.seq + 1 && slot.target.offer(this.#delivery(slot, entry))) {
+      if (entry.seq === slot.seq + 1 && this.#offer(lane, slot, entry)) {
         slot.seq = entry.seq;
         fast[kept++] = slot;
       } else {
@@ -185,16 +188,28 @@ export class LiveFanout {
     fast.length = kept;
     for (const member of lane.slow) this.#onLive(lane, member, entry);
     if (demoted === undefined) return;
-    this.#counts.direct -= demoted.length;
-    this.#counts.queued += demoted.length;
     for (const slot of demoted) {
+      // Closed by a write of this pass (another subscription's, say): gone, not demoted.
+      if (slot.removed) continue;
       lane.slotOf.delete(slot.member);
       lane.slow.add(slot.member);
+      this.#counts.direct -= 1;
+      this.#counts.queued += 1;
       try {
         slot.member.demoted(slot.seq, entry);
       } catch (error) {
         this.#failed(error, lane.stream);
       }
+    }
+  }
+
+  /** A connection that throws is reported and takes its entries its own way from then on. */
+  #offer(lane: Lane, slot: Slot, entry: StreamEntry): boolean {
+    try {
+      return slot.target.offer(this.#delivery(lane, slot, entry));
+    } catch (error) {
+      this.#failed(error, lane.stream);
+      return false;
     }
   }
 
@@ -207,7 +222,7 @@ export class LiveFanout {
   }
 
   /** The entry's delivery, one object for every fast member with the same epoch and flag. */
-  #delivery(slot: Slot, entry: StreamEntry): EntryDelivery {
+  #delivery(lane: Lane, slot: Slot, entry: StreamEntry): EntryDelivery {
     const shared = this.#shared;
     if (
       shared?.entry === entry &&
@@ -218,7 +233,7 @@ export class LiveFanout {
     }
     const delivery: EntryDelivery = {
       kind: 'entry',
-      stream: slot.stream,
+      stream: lane.stream,
       epoch: slot.epoch,
       seq: entry.seq,
       recovered: slot.recovered,

@@ -40,7 +40,8 @@ export interface StreamTallies {
 /**
  * The `path` label of `stream_live_subscriptions`: `direct`, caught up and written straight to
  * the connection in the fan-out's one pass per entry; `queued`, through the subscription's own
- * merge and send queue (starting, replaying, or a connection that is behind or conflating).
+ * merge and send queue (starting, replaying, a connection behind or conflating, and the
+ * transports that read the queue: gRPC, Connect, gRPC-Web).
  */
 export type LivePath = 'direct' | 'queued';
 
@@ -87,7 +88,7 @@ export function streamMetrics(registry: Registry) {
   });
   const liveSubscriptions = gauge(registry, {
     name: 'stream_live_subscriptions',
-    help: 'Stream subscriptions on this process by how live entries reach their client: direct (caught up, written in one pass per entry) or queued (through their own send queue: starting, replaying, or a client behind or conflated).',
+    help: 'Stream subscriptions on this process by how live entries reach their client: direct (caught up, written in one pass per entry) or queued (through their own send queue: starting, replaying, a client behind or conflated, and every gRPC, Connect and gRPC-Web stream, whose transports read the queue).',
     labelNames: ['path'] as const,
     collect() {
       this.set({ path: 'direct' }, tally.live.direct);

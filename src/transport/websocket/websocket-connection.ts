@@ -154,6 +154,8 @@ export class WebSocketConnection {
     if (this.#closing !== undefined || this.#finished) return;
     this.#closing = { name, reason };
     this.#stopAll();
+    // What this turn sent goes out before the close frame, as it would have written at once.
+    this.#wire.flush();
     this.#socket.close(CLOSE_CODES[name], closeReasonText(reason));
   }
 
@@ -389,13 +391,14 @@ export class WebSocketConnection {
       const schedule = () => {
         writeSoon(pump);
       };
-      // A delivery that finds nothing waiting is written there and then, in the turn of the
-      // log entry that made it (one pass over the subscribers, like a plain broadcast).
+      // A delivery that finds nothing waiting goes out in the turn of the log entry that made
+      // it (one pass over the subscribers, like a plain broadcast), with whatever else this
+      // turn sends to the same socket.
       const writeNow = (delivery: GatewayDelivery): boolean => {
         if (ended || this.#closing !== undefined || this.#finished) return false;
         if (wire.buffered >= this.#deps.sendHighWaterBytes) return false;
         try {
-          wire.write(frameOf(delivery));
+          wire.send(frameOf(delivery));
         } catch (error) {
           fail(error);
         }
