@@ -72,7 +72,7 @@ function check(written: readonly GatewayDelivery[]): string | undefined {
 const levels = (n: number) =>
   JSON.stringify({ type: 'levels', levels: [{ side: 'buy', price: 100 + (n % 5), quantity: n }] });
 
-describe('LiveFanout with a real StreamConnection (review)', () => {
+describe('LiveFanout with a real StreamConnection', () => {
   test('refusals, queue pressure and conflation flushes never cost the client a seq or its order', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -68,7 +68,7 @@ function setUp() {
 const range = (from: number, to: number) =>
   Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
-describe('LiveFanout isolation (review)', () => {
+describe('LiveFanout isolation', () => {
   test('a connection whose offer throws does not cost the other subscribers a seq or repeat one', async () => {
     const { append, subscribe, head } = setUp();
     const [refusing, steady, broken, last] = [

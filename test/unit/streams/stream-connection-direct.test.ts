@@ -29,7 +29,7 @@ const entry = (seq: number) =>
     },
   }) as const;
 
-describe('StreamConnection direct writes (review)', () => {
+describe('StreamConnection direct writes', () => {
   test('a conflated flush that a take sets off is not written ahead of what that take returned', () => {
     const timers = new Set<() => void>();
     const every: Every = (_ms, fn) => {
