@@ -66,8 +66,8 @@ export class LiveFanout {
   readonly #log: Pick<StreamLog, 'tail'>;
   readonly #failed: MemberFailure;
   readonly #lanes = new Map<string, Lane>();
-  /** The delivery the fast path shares, rebuilt when its entry, epoch or flag changes. */
-  #shared: EntryDelivery | undefined;
+  /** The delivery the fast path shares, one per `recovered` flag, rebuilt per entry. */
+  readonly #shared: { live?: EntryDelivery; recovered?: EntryDelivery } = {};
 
   /** Members by path, kept for `stream_live_subscriptions`. */
   readonly #counts: Record<LivePath, number>;
@@ -223,14 +223,9 @@ export class LiveFanout {
 
   /** The entry's delivery, one object for every fast member with the same epoch and flag. */
   #delivery(lane: Lane, slot: Slot, entry: StreamEntry): EntryDelivery {
-    const shared = this.#shared;
-    if (
-      shared?.entry === entry &&
-      shared.epoch === slot.epoch &&
-      shared.recovered === slot.recovered
-    ) {
-      return shared;
-    }
+    const key = slot.recovered ? 'recovered' : 'live';
+    const shared = this.#shared[key];
+    if (shared?.entry === entry && shared.epoch === slot.epoch) return shared;
     const delivery: EntryDelivery = {
       kind: 'entry',
       stream: lane.stream,
@@ -239,7 +234,7 @@ export class LiveFanout {
       recovered: slot.recovered,
       entry,
     };
-    this.#shared = delivery;
+    this.#shared[key] = delivery;
     return delivery;
   }
 }
