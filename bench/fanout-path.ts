@@ -27,6 +27,7 @@ const deps = {
   authenticate: () => Promise.reject(new Error('no')),
   maxSubscriptions: 20,
   frames: { ratePerSec: 100, burst: 100 },
+  sendHighWaterBytes: 1 << 20,
   metrics: websocketMetrics(registry),
   logger,
   now: Date.now,

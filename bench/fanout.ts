@@ -64,8 +64,13 @@ interface Result {
   /** Messages received after that (still counted in the latencies and the CPU per message). */
   late: number;
   messagesPerS: number;
+  /** Latency from when each update was due (the offered schedule) to its receipt. */
   p50Ms: number;
   p99Ms: number;
+  /** From when the server published it instead: blind to a server falling behind. */
+  p99FromPublishMs: number;
+  /** How far behind the schedule the server published, at most. */
+  publishLagMs: number;
   cpuUsPerMessage: number;
   /** The part of it spent in the kernel (socket writes, loopback TCP). */
   systemUsPerMessage: number;
@@ -267,21 +272,25 @@ async function run(kind: ServerKind): Promise<Result> {
     receipts.count = 0;
     // On the clients' clock: a busy server's own timer would wait for its backlog.
     const cutoff = now() + (durationS + GRACE_S) * 1_000;
-    const done = (await request(child, { cmd: 'run', rate, durationS }, 'done')) as {
-      cpuUs: number;
-      systemUs: number;
-      published: number[];
-    };
+    const done = (await request(child, { cmd: 'run', rate, durationS }, 'done')) as Extract<
+      FromServer,
+      { type: 'done' }
+    >;
     close();
     let inWindow = 0;
     for (let i = 0; i < receipts.count; i++)
       if ((receipts.times[i] ?? Infinity) <= cutoff) inWindow++;
     const latencies = new Float64Array(receipts.count);
+    const fromPublish = new Float64Array(receipts.count);
     for (let i = 0; i < receipts.count; i++) {
-      const published = done.published[(receipts.seqs[i] ?? 1) - 1] ?? NaN;
-      latencies[i] = (receipts.times[i] ?? NaN) - published;
+      const index = (receipts.seqs[i] ?? 1) - 1;
+      const received = receipts.times[i] ?? NaN;
+      latencies[i] = received - (done.due[index] ?? NaN);
+      fromPublish[i] = received - (done.published[index] ?? NaN);
     }
     latencies.sort();
+    fromPublish.sort();
+    const lags = done.published.map((at, i) => at - (done.due[i] ?? at));
     return {
       kind,
       connected,
@@ -291,6 +300,8 @@ async function run(kind: ServerKind): Promise<Result> {
       messagesPerS: inWindow / durationS,
       p50Ms: quantile(latencies, 0.5),
       p99Ms: quantile(latencies, 0.99),
+      p99FromPublishMs: quantile(fromPublish, 0.99),
+      publishLagMs: Math.max(0, ...lags),
       cpuUsPerMessage: done.cpuUs / Math.max(1, receipts.count),
       systemUsPerMessage: done.systemUs / Math.max(1, receipts.count),
       bytesPerConnection: (afterConnect.rss - before.rss) / Math.max(1, connected),
@@ -309,7 +320,9 @@ for (const kind of KINDS) {
     `${kind.padEnd(9)} connected ${result.connected}/${clients} in ${result.connectS.toFixed(1)} s; ` +
       `${Math.round(result.messagesPerS)} msg/s delivered (offered ${clients * rate}; ` +
       `${result.late} more after the window); ` +
-      `p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms; ` +
+      `p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms ` +
+      `(${result.p99FromPublishMs.toFixed(1)} from the publish, which lagged up to ` +
+      `${Math.round(result.publishLagMs)} ms); ` +
       `server CPU ${result.cpuUsPerMessage.toFixed(2)} µs/msg ` +
       `(${result.systemUsPerMessage.toFixed(2)} in the kernel); ` +
       `${(result.bytesPerConnection / 1_024).toFixed(1)} KiB/connection; ` +
@@ -346,6 +359,11 @@ console.log(
     vs_socketio: ratio(gateway, socketio),
     p99_vs_ws:
       gateway === undefined || ws === undefined ? null : fixed(gateway.p99Ms / ws.p99Ms, 2),
+    p99_from_publish_ms: fixed(gateway?.p99FromPublishMs, 1),
+    ws_p99_from_publish_ms: fixed(ws?.p99FromPublishMs, 1),
+    publish_lag_ms: fixed(gateway?.publishLagMs),
+    ws_publish_lag_ms: fixed(ws?.publishLagMs),
+    socketio_publish_lag_ms: fixed(socketio?.publishLagMs),
     late_messages: gateway?.late ?? null,
     ws_late_messages: ws?.late ?? null,
     socketio_late_messages: socketio?.late ?? null,

@@ -49,6 +49,7 @@ export function connectionQuality(): Dashboard {
   const ids = new PanelIds();
   // The heartbeat answers and WebSocket closes row came after the first version (ids 1-21).
   const closeIds = new PanelIds(22);
+  const laneIds = new PanelIds(27);
   const connections = (matchers = '') => `stream_connections{${conn}${matchers}}`;
 
   const builder = platformDashboard(
@@ -304,7 +305,17 @@ export function connectionQuality(): Dashboard {
             '{{kind}}',
           ),
         ],
-        24,
+        12,
+      ),
+    )
+    .withPanel(
+      timeseries(
+        laneIds,
+        'Subscriptions written directly or queued',
+        'Live subscriptions by how entries reach their client: direct (caught up, written in one pass per entry, the cheap path) or queued (their own send queue: starting, replaying, a client behind or conflated; gRPC, Connect and gRPC-Web streams always). Queued growing on /ws while connections hold steady: clients cannot keep up, or the pod cannot write fast enough (see the send queue).',
+        'short',
+        [query('A', `sum by (path) (stream_live_subscriptions{${target}})`, '{{path}}')],
+        12,
       ),
     )
 

@@ -33,7 +33,7 @@ export type ToServer = { cmd: 'rss' } | { cmd: 'run'; rate: number; durationS: n
 export type FromServer =
   | { type: 'ready'; port: number }
   | { type: 'rss'; rss: number }
-  | { type: 'done'; cpuUs: number; systemUs: number; published: number[] };
+  | { type: 'done'; cpuUs: number; systemUs: number; due: number[]; published: number[] };
 
 const SYMBOL = 'BTC-USD';
 const STREAM = `book.${SYMBOL}`;
@@ -141,6 +141,7 @@ async function main(kind: ServerKind): Promise<void> {
         maxSubscriptions: 20,
         maxPayloadBytes: 64 * 1_024,
         frames: { ratePerSec: 100, burst: 100 },
+        sendHighWaterBytes: 1 << 20,
         connections: new WebSocketConnections(1_000_000),
         metrics: websocketMetrics(registry),
         logger,
@@ -181,6 +182,10 @@ async function main(kind: ServerKind): Promise<void> {
       send({ type: 'rss', rss: process.memoryUsage().rss });
       return;
     }
+    // When each update was due (the offered schedule) and when the server got to publish it:
+    // a server that falls behind publishes late, which latency measured from the publish
+    // alone would hide (coordinated omission).
+    const dueAt: number[] = [];
     const published: number[] = [];
     const total = Math.round(message.rate * message.durationS);
     const profiler = startProfiler();
@@ -191,6 +196,7 @@ async function main(kind: ServerKind): Promise<void> {
       const due = Math.min(total, Math.floor(((now() - started) / 1_000) * message.rate) + 1);
       while (published.length < due) {
         const { seq, payload } = deltas.next();
+        dueAt.push(started + (published.length * 1_000) / message.rate);
         published.push(now());
         publish(seq, payload);
       }
@@ -205,6 +211,7 @@ async function main(kind: ServerKind): Promise<void> {
               type: 'done',
               cpuUs: used.user + used.system,
               systemUs: used.system,
+              due: dueAt,
               published,
             });
           });

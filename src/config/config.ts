@@ -124,6 +124,17 @@ const positiveInt = (fallback: number, max = 1_000_000_000) =>
     .max(max, { error: `expected a whole number from 1 to ${max}` })
     .default(fallback);
 
+/** A size in bytes, a whole number from `min` to `max`. */
+const byteSize = (fallback: number, min: number, max: number) => {
+  const error = `expected a whole number of bytes from ${min} to ${max}`;
+  return z.coerce
+    .number({ error })
+    .int({ error })
+    .min(min, { error })
+    .max(max, { error })
+    .default(fallback);
+};
+
 /** `NAME=INTEGER,NAME=INTEGER`, e.g. `USD=100000000,BTC=100000000`. */
 const integerMap = (fallback: string, what: string) =>
   z
@@ -325,6 +336,9 @@ const envSchema = z.object({
   WS_MAX_CONNECTIONS_PER_IP: positiveInt(100, 1_000_000),
   WS_FRAMES_PER_S: positiveInt(20, 100_000),
   WS_FRAMES_BURST: positiveInt(100, 100_000),
+  // Below 16 KiB a client that keeps up would wait for its socket to flush after nearly every
+  // write; the maximum bounds what one stalled socket can hold in this process.
+  WS_SEND_HIGH_WATER_BYTES: byteSize(1_048_576, 16_384, 64 * 1_048_576),
 });
 
 export interface Config {
@@ -491,6 +505,11 @@ export interface Config {
     readonly maxConnectionsPerIp: number;
     /** Frames a client may send: a token bucket per connection. */
     readonly frames: RateLimitSetting;
+    /**
+     * Bytes waiting in one socket past which its streams stop writing until it flushes, so a
+     * slow client backs up into the gateway's send queue (conflated, then cut) instead.
+     */
+    readonly sendHighWaterBytes: number;
   };
 }
 
@@ -753,6 +772,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: e.WS_MAX_SUBSCRIPTIONS,
       maxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
       frames: { ratePerSec: e.WS_FRAMES_PER_S, burst: e.WS_FRAMES_BURST },
+      sendHighWaterBytes: e.WS_SEND_HIGH_WATER_BYTES,
     },
   };
   return deepFreeze(config);

@@ -139,6 +139,7 @@ export function createStreams(
       maxSubscriptions: websocket.maxSubscriptions,
       maxPayloadBytes: websocket.maxPayloadBytes,
       frames: websocket.frames,
+      sendHighWaterBytes: websocket.sendHighWaterBytes,
       connections: new WebSocketConnections(websocket.maxConnectionsPerIp),
       metrics: websocketMetrics(deps.registry),
       logger: deps.logger,

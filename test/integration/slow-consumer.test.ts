@@ -26,8 +26,13 @@ const TRADES = 'trades.BTC-USD';
 /** Small send-queue limits, so a stalled reader reaches both in a few hundred orders. */
 const CONFLATE_BYTES = 4_096;
 const MAX_BYTES = 32_768;
-/** What /ws lets a socket hold before its writer waits (HIGH_WATER_BYTES), plus one write. */
-const SOCKET_BOUND = (1 << 20) + 64 * 1_024;
+/**
+ * What /ws lets a socket hold before its writer waits: the smallest allowed, so a stalled socket
+ * backs up into the send queue after a few frames rather than the default 1 MiB.
+ */
+const HIGH_WATER_BYTES = 16_384;
+/** What a stalled /ws socket may hold: the high-water mark plus one write. */
+const SOCKET_BOUND = HIGH_WATER_BYTES + 64 * 1_024;
 
 /** A stream reader the test can stop and start. */
 interface Reader {
@@ -106,6 +111,7 @@ describe('slow consumers: a stalled reader is conflated then cut; others miss no
       STREAM_SEND_QUEUE_CONFLATE_BYTES: String(CONFLATE_BYTES),
       STREAM_SEND_QUEUE_MAX_BYTES: String(MAX_BYTES),
       STREAM_CONFLATE_INTERVAL_MS: '50',
+      WS_SEND_HIGH_WATER_BYTES: String(HIGH_WATER_BYTES),
       STREAM_HEARTBEAT_INTERVAL_MS: '300000',
       STREAM_IDLE_TIMEOUT_MS: '600000',
       USER_RATE_PER_S: '1000000',

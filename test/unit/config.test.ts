@@ -371,3 +371,21 @@ test('AUTH_REQUIRE_KEY_FILES refuses a development signing key', () => {
   const signer = { AUTH_JWT_PUBLIC_KEY_FILE: 'package.json', AUTH_REQUIRE_KEY_FILES: 'true' };
   assert.equal(problemsOf(signer).length, 1, 'ROLE=all signs: it needs the private key');
 });
+
+test('a /ws socket holds 1 MiB unflushed by default; WS_SEND_HIGH_WATER_BYTES from 16 KiB to 64 MiB', () => {
+  assert.equal(loadConfig({}).websocket.sendHighWaterBytes, 1_048_576);
+  assert.equal(
+    loadConfig({ WS_SEND_HIGH_WATER_BYTES: '16384' }).websocket.sendHighWaterBytes,
+    16_384,
+  );
+  const allowed = 'expected a whole number of bytes from 16384 to 67108864';
+  assert.deepEqual(problemsOf({ WS_SEND_HIGH_WATER_BYTES: '16383' }), [
+    `WS_SEND_HIGH_WATER_BYTES="16383": ${allowed}`,
+  ]);
+  assert.deepEqual(problemsOf({ WS_SEND_HIGH_WATER_BYTES: '67108865' }), [
+    `WS_SEND_HIGH_WATER_BYTES="67108865": ${allowed}`,
+  ]);
+  assert.deepEqual(problemsOf({ WS_SEND_HIGH_WATER_BYTES: '1MiB' }), [
+    `WS_SEND_HIGH_WATER_BYTES="1MiB": ${allowed}`,
+  ]);
+});

@@ -33,6 +33,8 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
   #bytes = 0;
   #wake: (() => void) | undefined;
   #direct: ((item: T) => boolean) | undefined;
+  /** Inside `take`: an item pushed meanwhile queues behind the one being taken. */
+  #taking = false;
   #error: Error | undefined;
   #ended = false;
   #released = false;
@@ -73,9 +75,7 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
       return;
     }
     // Nothing waits: the reader may take it as it comes, without queueing.
-    if (this.#direct !== undefined && this.#head === this.#items.length && this.#direct(item)) {
-      return;
-    }
+    if (this.idle && (this.#direct as (item: T) => boolean)(item)) return;
     this.#items.push(item);
     this.#sizes.push(bytes);
     this.#bytes += bytes;
@@ -119,7 +119,14 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
       this.#head = 0;
     }
     this.#bytes -= bytes;
-    this.#observer.queuedBytes(-bytes);
+    // What the observer pushes in response (a conflated flush, once the queue has room again)
+    // must follow `item`, which the reader has taken but not yet written.
+    this.#taking = true;
+    try {
+      this.#observer.queuedBytes(-bytes);
+    } finally {
+      this.#taking = false;
+    }
     return item;
   }
 
@@ -131,6 +138,24 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
    */
   direct(take: (item: T) => boolean): void {
     this.#direct = take;
+  }
+
+  /** Whether an item pushed now would go straight to the reader's `direct` (nothing waits). */
+  get idle(): boolean {
+    return (
+      this.#direct !== undefined &&
+      !this.#ended &&
+      !this.#taking &&
+      this.#head === this.#items.length
+    );
+  }
+
+  /**
+   * Hands `item` to the reader's `direct` if nothing waits: true when it took it. Nothing is
+   * queued either way (for a caller with another way to deliver it).
+   */
+  offer(item: T): boolean {
+    return this.idle && (this.#direct as (item: T) => boolean)(item);
   }
 
   /** Calls `wake` once, when an item is pushed or the queue ends (at once if either is so). */

@@ -51,6 +51,14 @@ export class LiveMerge {
     return true;
   }
 
+  /**
+   * Entries up to `seq` were delivered past the merge (the fan-out's fast path, which checks
+   * the same rule): the merge goes on after `seq`.
+   */
+  deliveredTo(seq: number): void {
+    if (this.#last !== undefined && seq > this.#last) this.#last = seq;
+  }
+
   /** A live entry: buffered before `start`, delivered (or dropped as a repeat) after. */
   push(entry: StreamEntry): MergeResult {
     if (this.#last === undefined) {

@@ -6,7 +6,7 @@ import { DeliveryQueue } from './delivery-queue.js';
 import { HeartbeatTracker, type HeartbeatSettings } from './heartbeat-tracker.js';
 import { cachedParser, levelsPayload, type LevelChange } from './stream-payloads.js';
 import type { StreamMetrics } from './stream.metrics.js';
-import type { Delivery } from './stream-subscription.js';
+import type { DirectSink, Delivery, EntryDelivery } from './stream-subscription.js';
 import type { StreamSnapshot } from './stream-snapshot.js';
 
 /** A heartbeat to write; the client answers with its id. */
@@ -102,7 +102,7 @@ const parseLevels = cachedParser(levelsPayload);
  * or the queue fills. A transport writes `messages` and hands back the client's pongs
  * (`pong`): the unary `SessionService.Pong` on gRPC, an in-band message on WebSocket.
  */
-export class StreamConnection {
+export class StreamConnection implements DirectSink {
   readonly sessionId: string;
   readonly #deps: ConnectionDeps;
   readonly #queue: DeliveryQueue<GatewayDelivery>;
@@ -181,6 +181,19 @@ export class StreamConnection {
     }
     const bytes = delivery.kind === 'entry' ? delivery.entry.payload.length : SMALL_MESSAGE_BYTES;
     this.#push(delivery, bytes);
+  }
+
+  /** Whether a live entry handed now would be written at once: nothing waits or folds. */
+  get ready(): boolean {
+    return !this.#conflating && this.#queue.idle;
+  }
+
+  /**
+   * A caught-up live entry (the fan-out's fast path): written at once, or false when it would
+   * wait or fold (then nothing happened and it comes through `deliver`).
+   */
+  offer(delivery: EntryDelivery): boolean {
+    return !this.#conflating && this.#queue.offer(delivery);
   }
 
   /** The client answered heartbeat `id`. */

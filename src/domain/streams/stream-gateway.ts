@@ -7,6 +7,7 @@ import type { SessionStore } from '../ports/session-store.port.js';
 import type { StreamLog } from '../ports/stream-log.port.js';
 import type { StreamSnapshots } from '../ports/stream-snapshots.port.js';
 import type { BookReplicas } from './book-replicas.js';
+import { LiveFanout } from './live-fanout.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import {
   StreamConnection,
@@ -17,7 +18,7 @@ import {
   type PongOutcome,
 } from './stream-connection.js';
 import type { StreamDrain } from './stream-drain.js';
-import { parseStreamName } from './stream-names.js';
+import { kindOfStream, parseStreamName } from './stream-names.js';
 import type { StreamSnapshot } from './stream-snapshot.js';
 import type { ReconnectReason, StreamMetrics } from './stream.metrics.js';
 import {
@@ -125,10 +126,19 @@ const tracer = trace.getTracer('trading-platform/streams');
 export class StreamGateway {
   readonly #deps: GatewayDeps;
   readonly #log: Logger;
+  readonly #fanout: LiveFanout;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
-    this.#log = deps.logger.child({ component: 'stream-gateway' });
+    const log = deps.logger.child({ component: 'stream-gateway' });
+    this.#log = log;
+    this.#fanout = new LiveFanout(
+      deps.log,
+      (error, stream) => {
+        log.error({ err: error, stream }, 'stream subscription failed on a live entry');
+      },
+      deps.metrics.tallies.live,
+    );
   }
 
   /**
@@ -232,10 +242,6 @@ export class StreamGateway {
     );
     const log = this.#log;
     const { sent } = metrics.tallies;
-    // Each stream's kind resolved once per open: nothing is parsed per message.
-    const kindOf = new Map(
-      request.streams.map((stream) => [stream, parseStreamName(stream)?.kind ?? 'book']),
-    );
     let finished = false;
     const finish = (failure: unknown) => {
       if (finished) return;
@@ -268,7 +274,7 @@ export class StreamGateway {
         }
         // Queued before an unsubscribe: the client no longer wants it.
         if (stopped.has(delivery.stream)) continue;
-        sent[kindOf.get(delivery.stream) ?? 'book'] += 1;
+        sent[kindOfStream(delivery.stream)] += 1;
         return delivery;
       }
     };
@@ -296,10 +302,11 @@ export class StreamGateway {
           ) {
             return take(delivery);
           }
-          // Of a stream unsubscribed meanwhile: dropped, as `next` skips it.
-          if (stopped.has(delivery.stream)) return true;
+          // Of a stream unsubscribed meanwhile (a conflated message folded before): dropped,
+          // as `next` skips it. A stopped stream's subscription delivers no entry.
+          if (delivery.kind !== 'entry' && stopped.has(delivery.stream)) return true;
           if (!take(delivery)) return false;
-          sent[kindOf.get(delivery.stream) ?? 'book'] += 1;
+          sent[kindOfStream(delivery.stream)] += 1;
           return true;
         });
       },
@@ -473,7 +480,7 @@ export class StreamGateway {
       async (span) => {
         try {
           const subscription = await StreamSubscription.open<StreamSnapshot>(
-            { log, limits, sleep, snapshot: (name) => this.#snapshot(name) },
+            { log, limits, sleep, fanout: this.#fanout, snapshot: (name) => this.#snapshot(name) },
             stream,
             position,
             {
@@ -494,6 +501,7 @@ export class StreamGateway {
               fail: (error) => {
                 connection.fail(error);
               },
+              direct: connection,
             },
           );
           return subscription;

@@ -22,6 +22,17 @@ export const marketStream = (kind: MarketStreamKind, symbol: string) => `${kind}
 
 const KINDS: ReadonlySet<string> = new Set<StreamKind>(['book', 'trades', 'ticker', 'orders']);
 
+/**
+ * The kind of a stream name already checked to be one of ours (`book` for any other): read
+ * per message, so no parsing and no allocation.
+ */
+export function kindOfStream(name: string): StreamKind {
+  if (name.startsWith('book.')) return 'book';
+  if (name.startsWith('trades.')) return 'trades';
+  if (name.startsWith('ticker.')) return 'ticker';
+  return name.startsWith('orders.') ? 'orders' : 'book';
+}
+
 /** The kind and key of a stream name, or undefined for a name that is none of ours. */
 export function parseStreamName(name: string): StreamName | undefined {
   const dot = name.indexOf('.');

@@ -1,5 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { StreamEntry, StreamLog } from '../ports/stream-log.port.js';
+import type { DirectTarget, LiveFanout, LiveMember } from './live-fanout.js';
 import { LiveMerge } from './live-merge.js';
 
 /** Where a client is in one stream: the last seq it has, in which epoch of the history. */
@@ -54,6 +55,9 @@ export type Delivery<S> =
       readonly entry: StreamEntry;
     };
 
+/** A live entry's delivery (the fan-out's fast path hands only these). */
+export type EntryDelivery = Extract<Delivery<never>, { readonly kind: 'entry' }>;
+
 export interface SubscriptionLimits {
   /** Most entries a resume replays; beyond it the client gets a snapshot instead. */
   readonly maxReplay: number;
@@ -79,12 +83,24 @@ export interface SubscriptionDeps<S> {
   readonly limits: SubscriptionLimits;
   /** Injected so tests need no real time. */
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * The pod's shared live tail, with its fast path for caught-up subscriptions; without it
+   * the subscription tails the log itself.
+   */
+  readonly fanout?: LiveFanout;
 }
 
 export interface SubscriptionSink<S> {
   deliver(delivery: Delivery<S>): void;
   /** The subscription cannot go on (the log is unreachable, a snapshot never caught up). */
   fail(error: unknown): void;
+  /** Where caught-up live entries may go straight to the client (the fan-out's fast path). */
+  readonly direct?: DirectSink;
+}
+
+export interface DirectSink extends DirectTarget {
+  /** Whether a live entry handed now would be written at once (nothing waits or folds). */
+  readonly ready: boolean;
 }
 
 /** Fresh starts in a row before giving up: each one means entries vanished while starting. */
@@ -105,6 +121,15 @@ export class StreamSubscription<S> {
   readonly #stream: string;
   readonly #sink: SubscriptionSink<S>;
   readonly #merge: LiveMerge;
+  readonly #member: LiveMember = {
+    onLive: (entry) => {
+      this.#onLive(entry);
+    },
+    demoted: (seq, entry) => {
+      this.#merge.deliveredTo(seq);
+      this.#onLive(entry);
+    },
+  };
   #epoch = 0;
   #recovered = false;
   #untail: (() => void) | undefined;
@@ -145,11 +170,13 @@ export class StreamSubscription<S> {
   }
 
   async #begin(position: StreamPosition | undefined): Promise<void> {
-    const { log } = this.#deps;
+    const { log, fanout } = this.#deps;
     // Live first: whatever is appended from now on reaches the merge, read history or not.
-    this.#untail = await log.tail(this.#stream, (entry) => {
-      this.#onLive(entry);
-    });
+    this.#untail = await (fanout === undefined
+      ? log.tail(this.#stream, (entry) => {
+          this.#onLive(entry);
+        })
+      : fanout.tail(this.#stream, this.#member));
     this.#epoch = await log.epoch();
     if (position === undefined) return this.#fresh('new');
     // Seq 0 is the start of any epoch's history: replaying all of it loses nothing.
@@ -165,11 +192,27 @@ export class StreamSubscription<S> {
     if (this.#closed) return;
     if (this.#merge.advance(entry)) {
       this.#emitEntry(entry);
+      this.#goFast();
       return;
     }
     const merged = this.#merge.push(entry);
     if (merged.ok) this.#emitEntries(merged.deliver);
     else this.#restart();
+  }
+
+  /** Caught up, with a client that takes entries at once: the fan-out's fast path from here. */
+  #goFast(): void {
+    const { fanout } = this.#deps;
+    const direct = this.#sink.direct;
+    const seq = this.#merge.last;
+    if (fanout === undefined || direct?.ready !== true || seq === undefined) return;
+    if (this.#restarting || this.#closed) return;
+    fanout.promote(this.#stream, this.#member, {
+      seq,
+      epoch: this.#epoch,
+      recovered: this.#recovered,
+      target: direct,
+    });
   }
 
   /** A live entry went missing: the client gets a fresh snapshot, then carries on. */

@@ -33,7 +33,17 @@ export interface StreamTallies {
   queuedBytes: number;
   /** Messages handed to clients since the last read, by kind (`stream_messages_sent_total`). */
   readonly sent: Record<SentKind, number>;
+  /** Live subscriptions by how their entries reach the client (`stream_live_subscriptions`). */
+  readonly live: Record<LivePath, number>;
 }
+
+/**
+ * The `path` label of `stream_live_subscriptions`: `direct`, caught up and written straight to
+ * the connection in the fan-out's one pass per entry; `queued`, through the subscription's own
+ * merge and send queue (starting, replaying, a connection behind or conflating, and the
+ * transports that read the queue: gRPC, Connect, gRPC-Web).
+ */
+export type LivePath = 'direct' | 'queued';
 
 const talliesOf = new WeakMap<Registry, StreamTallies>();
 
@@ -41,7 +51,11 @@ const talliesOf = new WeakMap<Registry, StreamTallies>();
 export function streamMetrics(registry: Registry) {
   let tallies = talliesOf.get(registry);
   if (tallies === undefined) {
-    tallies = { queuedBytes: 0, sent: { book: 0, trades: 0, ticker: 0, orders: 0 } };
+    tallies = {
+      queuedBytes: 0,
+      sent: { book: 0, trades: 0, ticker: 0, orders: 0 },
+      live: { direct: 0, queued: 0 },
+    };
     talliesOf.set(registry, tallies);
   }
   const tally = tallies;
@@ -70,6 +84,15 @@ export function streamMetrics(registry: Registry) {
     help: 'Payload bytes waiting to be written to stream clients on this process.',
     collect() {
       this.set(tally.queuedBytes);
+    },
+  });
+  const liveSubscriptions = gauge(registry, {
+    name: 'stream_live_subscriptions',
+    help: 'Stream subscriptions on this process by how live entries reach their client: direct (caught up, written in one pass per entry) or queued (through their own send queue: starting, replaying, a client behind or conflated, and every gRPC, Connect and gRPC-Web stream, whose transports read the queue).',
+    labelNames: ['path'] as const,
+    collect() {
+      this.set({ path: 'direct' }, tally.live.direct);
+      this.set({ path: 'queued' }, tally.live.queued);
     },
   });
   const slowConsumers = counter(registry, {
@@ -161,6 +184,7 @@ export function streamMetrics(registry: Registry) {
     migrations,
     connections,
     queueBytes,
+    liveSubscriptions,
     slowConsumers,
     sent,
     drainSeconds,

@@ -252,7 +252,7 @@ export class StreamCalls {
     }
     const gateway = opened;
     const message = (delivery: GatewayDelivery) => privateMessage(delivery, gateway);
-    const reader = readerUntilRevoked(gateway.reader, revoked.signal, unwatch);
+    const reader = readerEnding(gateway.reader, unwatch, revoked.signal);
     return {
       sessionId: gateway.sessionId,
       pod: gateway.pod,
@@ -292,11 +292,15 @@ function streamKinds(asked: readonly MarketStream[]): MarketStreamKind[] {
   return MARKET_STREAM_KINDS.filter((kind) => kinds.has(kind));
 }
 
-/** `reader` until `revoked`, then the `unauthenticated` error that says so; `done` at the end. */
-function readerUntilRevoked(
+/**
+ * `reader`, calling `done` once when it ends (read to the end, failed, or released), always
+ * before the reader itself is released. With `revoked`, it ends once that aborts, with the
+ * `unauthenticated` error that says so.
+ */
+function readerEnding(
   reader: DeliveryReader,
-  revoked: AbortSignal,
   done: () => void,
+  revoked?: AbortSignal,
 ): DeliveryReader {
   let ended = false;
   const end = () => {
@@ -305,7 +309,7 @@ function readerUntilRevoked(
     done();
   };
   const refuseIfRevoked = () => {
-    if (!revoked.aborted) return;
+    if (revoked?.aborted !== true) return;
     end();
     reader.release();
     throw new DomainError('unauthenticated', SESSION_REVOKED);
@@ -335,43 +339,9 @@ function readerUntilRevoked(
     },
     // Once revoked, nothing is taken as it comes: `next` then says why the stream ends.
     direct(take) {
-      reader.direct((delivery) => !revoked.aborted && take(delivery));
-    },
-    release() {
-      end();
-      reader.release();
-    },
-  };
-}
-
-/** `reader`, calling `done` once when it ends: read to the end, failed, or released. */
-function readerEnding(reader: DeliveryReader, done: () => void): DeliveryReader {
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    done();
-  };
-  return {
-    next() {
-      let delivery: GatewayDelivery | undefined;
-      try {
-        delivery = reader.next();
-      } catch (error) {
-        end();
-        throw error;
-      }
-      if (delivery === undefined && reader.done) end();
-      return delivery;
-    },
-    get done() {
-      return reader.done;
-    },
-    whenReady(wake) {
-      reader.whenReady(wake);
-    },
-    direct(take) {
-      reader.direct(take);
+      reader.direct(
+        revoked === undefined ? take : (delivery) => !revoked.aborted && take(delivery),
+      );
     },
     release() {
       end();

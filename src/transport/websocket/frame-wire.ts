@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import * as ws from 'ws';
+import { writeSoon } from './write-soon.js';
 
 /**
  * WebSocket frames built once and written to many sockets. A market entry goes to every
@@ -54,6 +55,12 @@ export type RawSocket = Pick<
 export class FrameWire {
   readonly #socket: WireSocket;
   readonly #raw: RawSocket;
+  /** Frames handed to `send` in this turn, written together at its end. */
+  readonly #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  readonly #flush = () => {
+    this.flush();
+  };
 
   constructor(socket: WireSocket, raw: RawSocket) {
     if (socket.extensions !== '') {
@@ -77,21 +84,50 @@ export class FrameWire {
     return this.#socket.readyState === ws.WebSocket.OPEN && !this.#raw.destroyed;
   }
 
-  /** Bytes written and not yet taken by the kernel. */
+  /** Bytes written or sent and not yet taken by the kernel. */
   get buffered(): number {
-    return this.#raw.writableLength;
+    return this.#raw.writableLength + this.#pendingBytes;
   }
 
-  /** Writes a frame; nothing once the connection is no longer open. */
+  /**
+   * Writes a frame at the end of this turn, in one socket write with every other frame sent
+   * to this wire meanwhile: entries a log tail hands over together (a Redis read of several,
+   * a publisher catching up) cost one write per client, not one each.
+   */
+  send(frame: Buffer): void {
+    if (this.#pendingBytes === 0) writeSoon(this.#flush);
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+  }
+
+  /** Writes a frame now (after what was sent before it); nothing once no longer open. */
   write(frame: Buffer): void {
-    if (this.open) this.#raw.write(frame);
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    this.flush();
   }
 
-  /** Writes frames of `bytes` in all, several in one write; nothing once no longer open. */
+  /** Writes frames of `bytes` in all now, after what was sent before them, in one write. */
   writeAll(frames: readonly Buffer[], bytes: number): void {
+    for (const frame of frames) this.#pending.push(frame);
+    this.#pendingBytes += bytes;
+    this.flush();
+  }
+
+  /**
+   * Writes what was sent in this turn now (before a close frame, say). Nothing is written once
+   * the connection is no longer open: a close frame went first.
+   */
+  flush(): void {
+    const frames = this.#pending;
     const [first] = frames;
-    if (!this.open || first === undefined) return;
-    this.#raw.write(frames.length === 1 ? first : Buffer.concat(frames, bytes));
+    if (first === undefined) return;
+    const bytes = this.#pendingBytes;
+    this.#pendingBytes = 0;
+    // Concatenated (a copy) before the array is reused: the socket may hold the buffer.
+    const data = frames.length === 1 ? first : Buffer.concat(frames, bytes);
+    frames.length = 0;
+    if (this.open) this.#raw.write(data);
   }
 
   /**

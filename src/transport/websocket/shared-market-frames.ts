@@ -36,9 +36,19 @@ interface Frames {
  */
 export class SharedMarketFrames {
   readonly #frames = new WeakMap<object, Frames>();
+  /** The last delivery framed: the fan-out hands every caught-up subscriber the same one. */
+  #last: { delivery: EntryDelivery; pod: string; frame: Buffer } | undefined;
 
   /** The binary WebSocket frame of the ServerFrame carrying `delivery` from `pod`. */
   frame(delivery: EntryDelivery, pod: string): Buffer {
+    const last = this.#last;
+    if (last?.delivery === delivery && last.pod === pod) return last.frame;
+    const frame = this.#build(delivery, pod);
+    this.#last = { delivery, pod, frame };
+    return frame;
+  }
+
+  #build(delivery: EntryDelivery, pod: string): Buffer {
     let frames = this.#frames.get(delivery.entry);
     if (frames?.epoch !== delivery.epoch) {
       frames = { epoch: delivery.epoch };

@@ -39,13 +39,6 @@ import type { WebSocketMetrics } from './websocket.metrics.js';
 /** The `transport` label of this transport's streams. */
 export const WEBSOCKET_TRANSPORT = 'websocket';
 
-/**
- * Past this many bytes waiting in the socket, a stream's writer waits for the socket to flush:
- * a slow client then backs up into the gateway's bounded queue (and is cut off there, 4509)
- * instead of into this process's memory.
- */
-const HIGH_WATER_BYTES = 1 << 20;
-
 export interface ConnectionDeps {
   /** The stream protocol core the gRPC and Connect handlers use too. */
   readonly calls: StreamCalls;
@@ -53,6 +46,12 @@ export interface ConnectionDeps {
   /** Streams one connection may have open. */
   readonly maxSubscriptions: number;
   readonly frames: { readonly ratePerSec: number; readonly burst: number };
+  /**
+   * Past this many bytes waiting in the socket, a stream's writer waits for the socket to flush:
+   * a slow client then backs up into the gateway's bounded queue (and is cut off there, 4509)
+   * instead of into this process's memory.
+   */
+  readonly sendHighWaterBytes: number;
   readonly metrics: WebSocketMetrics;
   readonly logger: Logger;
   readonly now: () => number;
@@ -155,6 +154,8 @@ export class WebSocketConnection {
     if (this.#closing !== undefined || this.#finished) return;
     this.#closing = { name, reason };
     this.#stopAll();
+    // What this turn sent goes out before the close frame, as it would have written at once.
+    this.#wire.flush();
     this.#socket.close(CLOSE_CODES[name], closeReasonText(reason));
   }
 
@@ -317,10 +318,9 @@ export class WebSocketConnection {
       opened: undefined,
     };
     for (const stream of streams) this.#streams.set(stream, entry);
-    const call = {
+    const call: StreamCall = {
       transport: WEBSOCKET_TRANSPORT,
       signal: entry.controller.signal,
-      countedByTransport: true,
     };
     void otelContext.with(span.context, async () => {
       try {
@@ -355,7 +355,7 @@ export class WebSocketConnection {
   /**
    * Writes an open's deliveries until its streams end: whenever some wait, all of them in one
    * socket write, once per tick (`writeSoon`), without a promise per message. Past
-   * HIGH_WATER_BYTES waiting in the socket it waits for the socket to flush. Resolves when the
+   * `sendHighWaterBytes` waiting in the socket it waits for the socket to flush. Resolves when the
    * streams end or the connection closes; rejects with what ended them otherwise.
    */
   #write<T extends StreamResponse>(
@@ -391,13 +391,14 @@ export class WebSocketConnection {
       const schedule = () => {
         writeSoon(pump);
       };
-      // A delivery that finds nothing waiting is written there and then, in the turn of the
-      // log entry that made it (one pass over the subscribers, like a plain broadcast).
+      // A delivery that finds nothing waiting goes out in the turn of the log entry that made
+      // it (one pass over the subscribers, like a plain broadcast), with whatever else this
+      // turn sends to the same socket.
       const writeNow = (delivery: GatewayDelivery): boolean => {
         if (ended || this.#closing !== undefined || this.#finished) return false;
-        if (wire.buffered >= HIGH_WATER_BYTES) return false;
+        if (wire.buffered >= this.#deps.sendHighWaterBytes) return false;
         try {
-          wire.write(frameOf(delivery));
+          wire.send(frameOf(delivery));
         } catch (error) {
           fail(error);
         }
@@ -413,7 +414,7 @@ export class WebSocketConnection {
         let bytes = 0;
         try {
           for (;;) {
-            if (wire.buffered + bytes >= HIGH_WATER_BYTES) {
+            if (wire.buffered + bytes >= this.#deps.sendHighWaterBytes) {
               wire.writeAll(frames, bytes);
               frames.length = 0;
               wire.whenDrained(schedule);
@@ -588,7 +589,7 @@ export class WebSocketConnection {
   async #send(frame: FrameCase): Promise<void> {
     if (this.#closing !== undefined || this.#finished) return;
     const bytes = binaryFrame(encodeFrame(frame));
-    if (this.#wire.buffered >= HIGH_WATER_BYTES) {
+    if (this.#wire.buffered >= this.#deps.sendHighWaterBytes) {
       await new Promise<void>((resolve) => {
         this.#wire.whenDrained(resolve);
       });

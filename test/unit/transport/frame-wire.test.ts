@@ -66,6 +66,52 @@ describe('FrameWire', () => {
     assert.equal(wire.open, false);
   });
 
+  it('writes the frames sent in one turn in one socket write, in order, before a later write', async () => {
+    const writes: Buffer[] = [];
+    const raw = {
+      write: (data: Buffer) => writes.push(Buffer.from(data)) > 0,
+      writableLength: 0,
+      writableNeedDrain: false,
+      once: () => raw,
+      destroyed: false,
+    };
+    const wire = new FrameWire({ readyState: WebSocket.OPEN, extensions: '' }, raw as never);
+    const [a, b, c, d] = [1, 2, 3, 4].map((n) => binaryFrame(payload(n, n))) as [
+      Buffer,
+      Buffer,
+      Buffer,
+      Buffer,
+    ];
+
+    wire.send(a);
+    wire.send(b);
+    assert.equal(writes.length, 0, 'nothing before the turn ends');
+    assert.equal(wire.buffered, a.length + b.length, 'what waits counts against the high-water');
+    await Promise.resolve();
+    assert.deepEqual(writes, [Buffer.concat([a, b])]);
+
+    wire.send(c);
+    wire.write(d);
+    assert.deepEqual(writes.slice(1), [Buffer.concat([c, d])], 'a write goes after what was sent');
+    await Promise.resolve();
+    assert.equal(writes.length, 2, 'and nothing is written twice');
+    assert.equal(wire.buffered, 0);
+  });
+
+  it('flushed before ws closes, what a turn sent arrives before the close frame', async () => {
+    const { server, received, closed } = await connected();
+    const wire = FrameWire.of(server);
+    wire.send(binaryFrame(payload(2, 7)));
+    wire.flush();
+    server.close(1000, 'bye');
+    wire.send(binaryFrame(payload(5, 0xff)));
+    await closed;
+    assert.deepEqual(
+      received.map((data) => [data.length, data[0]]),
+      [[2, 7]],
+    );
+  });
+
   it('refuses a connection that negotiated permessage-deflate', async () => {
     const { server } = await connected(true);
     assert.notEqual(server.extensions, '');
