@@ -25,6 +25,12 @@ const { Sender } = ws as unknown as {
   };
 };
 
+/**
+ * Most bytes `send` holds for the end of a turn before writing them: a turn's burst reaches
+ * the kernel as it comes, so the socket's backlog still measures the client alone.
+ */
+const SEND_CHUNK_BYTES = 16 * 1_024;
+
 /** RFC 6455 opcode of a binary frame. */
 const BINARY = 2;
 
@@ -84,20 +90,25 @@ export class FrameWire {
     return this.#socket.readyState === ws.WebSocket.OPEN && !this.#raw.destroyed;
   }
 
-  /** Bytes written or sent and not yet taken by the kernel. */
+  /**
+   * Bytes written and not yet taken by the kernel. What `send` holds for the end of the turn
+   * is left out: at most SEND_CHUNK_BYTES, it says nothing about how fast the client reads.
+   */
   get buffered(): number {
-    return this.#raw.writableLength + this.#pendingBytes;
+    return this.#raw.writableLength;
   }
 
   /**
    * Writes a frame at the end of this turn, in one socket write with every other frame sent
    * to this wire meanwhile: entries a log tail hands over together (a Redis read of several,
-   * a publisher catching up) cost one write per client, not one each.
+   * a publisher catching up) cost one write per client, not one each. A larger burst goes out
+   * in SEND_CHUNK_BYTES writes as it comes.
    */
   send(frame: Buffer): void {
     if (this.#pendingBytes === 0) writeSoon(this.#flush);
     this.#pending.push(frame);
     this.#pendingBytes += frame.length;
+    if (this.#pendingBytes >= SEND_CHUNK_BYTES) this.flush();
   }
 
   /** Writes a frame now (after what was sent before it); nothing once no longer open. */
