@@ -43,6 +43,7 @@ for (let i = 0; i < N; i++) {
     },
     writableLength: 0,
     writableNeedDrain: false,
+    writableHighWaterMark: 16_384,
     once: () => raw,
     destroyed: false,
   };

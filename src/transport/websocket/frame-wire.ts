@@ -54,7 +54,7 @@ export type WireSocket = Pick<ws.WebSocket, 'readyState' | 'extensions'>;
 /** The TCP (or TLS) socket under a ws `WebSocket`. */
 export type RawSocket = Pick<
   Duplex,
-  'write' | 'writableLength' | 'writableNeedDrain' | 'once' | 'destroyed'
+  'write' | 'writableLength' | 'writableNeedDrain' | 'writableHighWaterMark' | 'once' | 'destroyed'
 >;
 
 /** Writes finished frames to the socket under one ws `WebSocket`. */
@@ -139,6 +139,11 @@ export class FrameWire {
     const data = frames.length === 1 ? first : Buffer.concat(frames, bytes);
     frames.length = 0;
     if (this.open) this.#raw.write(data);
+  }
+
+  /** The socket's own high-water mark: past it a write asks for a 'drain' (`whenDrained`). */
+  get socketHighWater(): number {
+    return this.#raw.writableHighWaterMark;
   }
 
   /**

@@ -91,6 +91,11 @@ export class WebSocketConnection {
   readonly #log: Logger;
   readonly #budget: FrameBudget;
   readonly #openedAt: number;
+  /**
+   * Bytes waiting in the socket past which writing waits for a 'drain': the setting, but
+   * never below the socket's own mark, under which no 'drain' comes and a wait would spin.
+   */
+  readonly #highWater: number;
   /** Stream name → the open carrying it; reserved before the open completes. */
   readonly #streams = new Map<string, Open>();
   /** Heartbeats written and not yet answered → the open they came from (ids are per pod). */
@@ -115,6 +120,7 @@ export class WebSocketConnection {
     this.#wire = wire;
     this.#deps = deps;
     this.#openedAt = deps.now();
+    this.#highWater = Math.max(deps.sendHighWaterBytes, wire.socketHighWater);
     this.#log = deps.logger.child({ connection_id: this.id, client_ip: clientIp });
     this.#budget = new FrameBudget(deps.frames, deps.now);
   }
@@ -396,7 +402,7 @@ export class WebSocketConnection {
       // turn sends to the same socket.
       const writeNow = (delivery: GatewayDelivery): boolean => {
         if (ended || this.#closing !== undefined || this.#finished) return false;
-        if (wire.buffered >= this.#deps.sendHighWaterBytes) return false;
+        if (wire.buffered >= this.#highWater) return false;
         try {
           wire.send(frameOf(delivery));
         } catch (error) {
@@ -414,7 +420,7 @@ export class WebSocketConnection {
         let bytes = 0;
         try {
           for (;;) {
-            if (wire.buffered + bytes >= this.#deps.sendHighWaterBytes) {
+            if (wire.buffered + bytes >= this.#highWater) {
               wire.writeAll(frames, bytes);
               frames.length = 0;
               wire.whenDrained(schedule);
@@ -589,7 +595,7 @@ export class WebSocketConnection {
   async #send(frame: FrameCase): Promise<void> {
     if (this.#closing !== undefined || this.#finished) return;
     const bytes = binaryFrame(encodeFrame(frame));
-    if (this.#wire.buffered >= this.#deps.sendHighWaterBytes) {
+    if (this.#wire.buffered >= this.#highWater) {
       await new Promise<void>((resolve) => {
         this.#wire.whenDrained(resolve);
       });

@@ -72,6 +72,7 @@ describe('FrameWire', () => {
       write: (data: Buffer) => writes.push(Buffer.from(data)) > 0,
       writableLength: 0,
       writableNeedDrain: false,
+      writableHighWaterMark: 16_384,
       once: () => raw,
       destroyed: false,
     };
