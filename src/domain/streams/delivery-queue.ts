@@ -19,10 +19,10 @@ export interface QueueBounds {
  * bytes behind is cut off with RESOURCE_EXHAUSTED (it resumes from its last position), so one
  * slow reader cannot make the server hold memory without end.
  *
- * Read either as an async iterable, or synchronously with `take` and `whenReady`: a transport
- * that writes what waits in one go per tick pays no promise per message.
+ * Read synchronously with `take` and `whenReady` (or `direct`): a transport that writes what
+ * waits in one go per tick pays no promise per message.
  */
-export class DeliveryQueue<T> implements AsyncIterable<T> {
+export class DeliveryQueue<T> {
   /** Taken slots are cleared (undefined) until the arrays are compacted. */
   readonly #items: (T | undefined)[] = [];
   readonly #sizes: number[] = [];
@@ -180,24 +180,6 @@ export class DeliveryQueue<T> implements AsyncIterable<T> {
     this.#items.length = 0;
     this.#sizes.length = 0;
     this.#head = 0;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-    try {
-      for (;;) {
-        const item = this.take();
-        if (item !== undefined) {
-          yield item;
-          continue;
-        }
-        if (this.#ended) return;
-        await new Promise<void>((resolve) => {
-          this.whenReady(resolve);
-        });
-      }
-    } finally {
-      this.release();
-    }
   }
 
   #wakeUp(): void {

@@ -99,8 +99,9 @@ const parseLevels = cachedParser(levelsPayload);
 /**
  * One client connection of the stream gateway, transport-free: its bounded send queue, its
  * heartbeats and quality class, and the conflation of its book streams when the link is poor
- * or the queue fills. A transport writes `messages` and hands back the client's pongs
- * (`pong`): the unary `SessionService.Pong` on gRPC, an in-band message on WebSocket.
+ * or the queue fills. A transport writes what `take` (or `direct`) hands it and hands back the
+ * client's pongs (`pong`): the unary `SessionService.Pong` on gRPC, an in-band message on
+ * WebSocket.
  */
 export class StreamConnection implements DirectSink {
   readonly sessionId: string;
@@ -231,29 +232,9 @@ export class StreamConnection implements DirectSink {
     this.#deps.metrics.connections.dec(this.#labels());
   }
 
-  /** The messages to write, in order per stream; ends when closed or failed. */
-  async *messages(): AsyncGenerator<GatewayDelivery> {
-    try {
-      for (;;) {
-        const delivery = this.take();
-        if (delivery !== undefined) {
-          yield delivery;
-          continue;
-        }
-        if (this.#queue.done) return;
-        await new Promise<void>((resolve) => {
-          this.#queue.whenReady(resolve);
-        });
-      }
-    } finally {
-      this.#queue.release();
-    }
-  }
-
   /**
    * The next message to write, taken; undefined when none waits (`done` says whether more can
-   * come, `whenReady` when). Throws what the connection failed with. The synchronous twin of
-   * `messages`: read one or the other.
+   * come, `whenReady` when). Throws what the connection failed with.
    */
   take(): GatewayDelivery | undefined {
     const delivery = this.#queue.take();

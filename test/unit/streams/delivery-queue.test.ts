@@ -79,19 +79,4 @@ describe('DeliveryQueue read synchronously', () => {
     assert.equal(queue.take(), undefined);
     assert.equal(observed.bytes, 0);
   });
-
-  test('the async iteration reads the same items, waiting for the next one', async () => {
-    const { queue, observed } = setup();
-    queue.push('a', 1);
-    const read: string[] = [];
-    const done = (async () => {
-      for await (const item of queue) read.push(item);
-    })();
-    await new Promise((resolve) => setImmediate(resolve));
-    queue.push('b', 1);
-    queue.end();
-    await done;
-    assert.deepEqual(read, ['a', 'b']);
-    assert.equal(observed.bytes, 0);
-  });
 });

@@ -6,29 +6,17 @@ import { DEFAULT_HEARTBEAT_SETTINGS } from '../../../src/domain/streams/heartbea
 import { LiveFanout } from '../../../src/domain/streams/live-fanout.js';
 import {
   StreamConnection,
-  type Every,
   type GatewayDelivery,
 } from '../../../src/domain/streams/stream-connection.js';
 import type { StreamSnapshot } from '../../../src/domain/streams/stream-snapshot.js';
 import { streamMetrics } from '../../../src/domain/streams/stream.metrics.js';
 import { StreamSubscription } from '../../../src/domain/streams/stream-subscription.js';
 import { createMetricsRegistry } from '../../../src/telemetry/index.js';
+import { FakeTimers } from './support/fake-timers.js';
 import { LogCapture } from '../../support/app.js';
 
 const BOOK = 'book.T';
 const LIMITS = { maxReplay: 1_000, pageSize: 100, maxBuffered: 1_000, snapshotWaitMs: 50 };
-
-class FakeTimers {
-  readonly #timers = new Set<{ ms: number; fn: () => void }>();
-  readonly every: Every = (ms, fn) => {
-    const timer = { ms, fn };
-    this.#timers.add(timer);
-    return () => this.#timers.delete(timer);
-  };
-  fire(ms: number): void {
-    for (const timer of [...this.#timers]) if (timer.ms === ms) timer.fn();
-  }
-}
 
 /**
  * A /ws-like writer over a real StreamConnection: writes at once while `accepting` (the socket

@@ -1,91 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { MemoryStreamLog } from '../../../src/adapters/stream-log/stream-log.memory.js';
-import type { StreamEntry } from '../../../src/domain/ports/stream-log.port.js';
-import { LiveFanout } from '../../../src/domain/streams/live-fanout.js';
 import {
-  StreamSubscription,
-  type Delivery,
-  type DirectSink,
-  type EntryDelivery,
-} from '../../../src/domain/streams/stream-subscription.js';
-
-const STREAM = 'book.T';
-const LIMITS = { maxReplay: 1_000, pageSize: 100, maxBuffered: 1_000, snapshotWaitMs: 50 };
-
-/** A client connection as the fast path sees it: takes entries at once while `open`. */
-class Client implements DirectSink {
-  open = true;
-  /** Every entry seq the client got, whichever path brought it, in order (`deliver` queues). */
-  readonly seqs: number[] = [];
-  readonly starts: Delivery<number>[] = [];
-  readonly offered: EntryDelivery[] = [];
-  readonly failures: unknown[] = [];
-
-  get ready(): boolean {
-    return this.open;
-  }
-
-  offer(delivery: EntryDelivery): boolean {
-    if (!this.open) return false;
-    this.offered.push(delivery);
-    this.seqs.push(delivery.seq);
-    return true;
-  }
-
-  readonly sink = {
-    deliver: (delivery: Delivery<number>) => {
-      if (delivery.kind === 'start') this.starts.push(delivery);
-      else this.seqs.push(delivery.seq);
-    },
-    fail: (error: unknown) => {
-      this.failures.push(error);
-    },
-    direct: this,
-  };
-}
-
-function setUp() {
-  const log = new MemoryStreamLog({ epoch: 1 });
-  const failed: unknown[] = [];
-  const counts = { direct: 0, queued: 0 };
-  const fanout = new LiveFanout(log, (error) => failed.push(error), counts);
-  let head = 0;
-  const append = (n = 1) => {
-    const entries: StreamEntry[] = [];
-    for (let i = 0; i < n; i++) {
-      head += 1;
-      entries.push({ stream: STREAM, seq: head, payload: `{"n":${head}}` });
-    }
-    void log.append(entries);
-  };
-  /** Appends `seq` itself, skipping whatever lies between (an entry the tail never saw). */
-  const appendAt = (seq: number) => {
-    head = seq;
-    void log.append([{ stream: STREAM, seq, payload: `{"n":${seq}}` }]);
-  };
-  const subscribe = async (client: Client) =>
-    StreamSubscription.open<number>(
-      {
-        log,
-        fanout,
-        limits: LIMITS,
-        sleep: () => Promise.resolve(),
-        snapshot: async () => {
-          const seq = await log.lastSeq(STREAM);
-          return { seq, value: seq };
-        },
-      },
-      STREAM,
-      undefined,
-      client.sink,
-    );
-  return { log, fanout, failed, counts, append, appendAt, subscribe, head: () => head };
-}
-
-const range = (from: number, to: number) =>
-  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+  FanoutClient as Client,
+  STREAM,
+  fanoutHarness as setUp,
+  range,
+} from './support/fanout-harness.js';
 
 describe('LiveFanout', () => {
   test('caught-up subscribers get each entry through their connection, one delivery shared by all', async () => {
@@ -156,18 +77,8 @@ describe('LiveFanout', () => {
   });
 
   test('a closed subscription gets nothing more, and the last one to leave untails the stream', async () => {
-    const { log, append, subscribe, counts } = setUp();
-    let tails = 0;
-    let untails = 0;
-    const tail = log.tail.bind(log);
-    log.tail = async (stream, listener) => {
-      tails += 1;
-      const untail = await tail(stream, listener);
-      return () => {
-        untails += 1;
-        untail();
-      };
-    };
+    const { append, subscribe, counts, countUntails } = setUp();
+    const counted = countUntails();
     const [a, b] = [new Client(), new Client()];
     const subA = await subscribe(a);
     const subB = await subscribe(b);
@@ -180,8 +91,8 @@ describe('LiveFanout', () => {
 
     assert.deepEqual(a.seqs, range(1, 3));
     assert.deepEqual(b.seqs, range(1, 5));
-    assert.equal(tails, 1, 'one log tail for the stream, whoever subscribes');
-    assert.equal(untails, 1);
+    assert.equal(counted.tails, 1, 'one log tail for the stream, whoever subscribes');
+    assert.equal(counted.untails, 1);
     assert.deepEqual(counts, { direct: 0, queued: 0 });
   });
 

@@ -6,7 +6,6 @@ import { DEFAULT_HEARTBEAT_SETTINGS } from '../../../src/domain/streams/heartbea
 import {
   StreamConnection,
   type ConnectionSettings,
-  type Every,
   type GatewayDelivery,
 } from '../../../src/domain/streams/stream-connection.js';
 import type { LevelChange } from '../../../src/domain/streams/stream-payloads.js';
@@ -14,57 +13,34 @@ import { streamMetrics } from '../../../src/domain/streams/stream.metrics.js';
 import { bookChecksum } from '../../../src/engine/index.js';
 import { createMetricsRegistry } from '../../../src/telemetry/index.js';
 import { SeededRandom } from '../../../src/tools/seeded-random.js';
+import { FakeTimers } from './support/fake-timers.js';
 import { LogCapture, sample } from '../../support/app.js';
 
 const BOOK = 'book.BTC-USD';
 const TRADES = 'trades.BTC-USD';
 
-/** Timers driven by the test: `fire(ms)` runs every callback registered with that period. */
-class FakeTimers {
-  readonly #timers = new Set<{ ms: number; fn: () => void }>();
-  readonly every: Every = (ms, fn) => {
-    const timer = { ms, fn };
-    this.#timers.add(timer);
-    return () => this.#timers.delete(timer);
-  };
-  fire(ms: number): void {
-    for (const timer of [...this.#timers]) if (timer.ms === ms) timer.fn();
-  }
-}
-
 /** Reads a connection's messages as a client would, taking what is there without waiting. */
 class Reader {
   readonly received: GatewayDelivery[] = [];
   error: unknown;
-  readonly #iterator: AsyncIterator<GatewayDelivery>;
-  #pending: Promise<IteratorResult<GatewayDelivery>> | undefined;
 
-  constructor(connection: StreamConnection) {
-    this.#iterator = connection.messages();
-  }
+  constructor(readonly connection: StreamConnection) {}
 
   async drain(): Promise<GatewayDelivery[]> {
+    // What the connection's timers and pushes set off in this turn lands first.
+    await new Promise((resolve) => setImmediate(resolve));
     const taken: GatewayDelivery[] = [];
-    for (;;) {
-      this.#pending ??= this.#iterator.next();
-      const idle = new Promise<'idle'>((resolve) => {
-        setImmediate(() => {
-          resolve('idle');
-        });
-      });
-      let next: IteratorResult<GatewayDelivery> | 'idle';
-      try {
-        next = await Promise.race([this.#pending, idle]);
-      } catch (error) {
-        this.error = error;
-        return taken;
+    try {
+      for (let d = this.connection.take(); d !== undefined; d = this.connection.take()) {
+        taken.push(d);
+        this.received.push(d);
       }
-      if (next === 'idle') return taken;
-      this.#pending = undefined;
-      if (next.done === true) return taken;
-      taken.push(next.value);
-      this.received.push(next.value);
+    } catch (error) {
+      // A cut: the transport stops reading, and what waited is dropped.
+      this.error = error;
+      this.connection.release();
     }
+    return taken;
   }
 }
 
